@@ -1,0 +1,228 @@
+// The ABI shared by the wasm core and the host: error codes, enums and layout constants.
+//
+// This file is the single source of truth. `scripts/gen-abi.mjs` turns every line of the form
+// `export const NAME: T = <integer>;` into `host/core/abi.generated.ts`, so the host never retypes
+// a number. Error codes are stable: never renumber one, only append.
+
+// ---- ABI version -------------------------------------------------------------------------------
+export const ABI_VERSION: i32 = 1;
+
+// ---- Error codes (negative i32, returned across the wasm boundary) ----------------------------
+export const OK: i32 = 0;
+export const E_INVALID_ARGUMENT: i32 = -1;
+export const E_NOT_BOOTED: i32 = -2;
+export const E_ALREADY_BOOTED: i32 = -3;
+export const E_CONFIG_MAGIC: i32 = -4;
+export const E_CONFIG_VERSION: i32 = -5;
+export const E_CONFIG_CRC: i32 = -6;
+export const E_CONFIG_TRUNCATED: i32 = -7;
+export const E_CONFIG_FIELD: i32 = -8;
+export const E_LAYOUT_TOO_BIG: i32 = -9;
+export const E_MEMORY_TOO_SMALL: i32 = -10;
+export const E_STREAM_TABLE_FULL: i32 = -11;
+export const E_STREAM_UNKNOWN: i32 = -12;
+export const E_STREAM_CONFIG_MISMATCH: i32 = -13;
+export const E_RECORD_TYPE_MISMATCH: i32 = -14;
+export const E_SECTOR_INVALID: i32 = -15;
+export const E_SECTOR_NOT_ALLOCATED: i32 = -16;
+export const E_SECTOR_LINKED: i32 = -17;
+export const E_OFFSET_INVALID: i32 = -18;
+export const E_OUT_OF_SECTORS: i32 = -19;
+export const E_ALL_PENDING: i32 = -20;
+export const E_ACK_TOO_MANY: i32 = -21;
+export const E_NO_DISK_TIER: i32 = -22;
+export const E_DISK_QUOTA: i32 = -23;
+export const E_HAL_IO: i32 = -24;
+export const E_FILE_TABLE_FULL: i32 = -25;
+export const E_FILE_CORRUPT: i32 = -26;
+export const E_HAL_NO_SPACE: i32 = -27;
+export const E_HAL_NOT_FOUND: i32 = -28;
+export const E_HAL_BUSY: i32 = -29;
+export const E_HAL_PERMISSION: i32 = -30;
+export const E_SECTOR_OWNED: i32 = -31;
+export const E_TOKEN_UNKNOWN: i32 = -32;
+export const E_FILE_FOREIGN: i32 = -33;
+// The smallest (most negative) code in use; the host checks that it knows every code down to it.
+export const ERROR_CODE_MIN: i32 = -33;
+
+// ---- Null ids ----------------------------------------------------------------------------------
+export const SECTOR_NULL: u32 = 0xffffffff;
+export const FILE_SLOT_NULL: u32 = 0xffffffff;
+export const STREAM_NULL: u32 = 0xffff;
+
+// ---- Record types (fixed per stream) -----------------------------------------------------------
+export const RECORD_TYPE_TSD: i32 = 1;
+export const RECORD_TYPE_EVT: i32 = 2;
+
+// ---- Value data types (how the host reads a 32-bit word) ---------------------------------------
+export const DATA_TYPE_UINT32: i32 = 0;
+export const DATA_TYPE_INT32: i32 = 1;
+export const DATA_TYPE_FLOAT32: i32 = 2;
+
+// ---- Cleanup policies --------------------------------------------------------------------------
+export const CLEANUP_IMMEDIATE: i32 = 0;
+export const CLEANUP_BATCHED: i32 = 1;
+export const CLEANUP_LAZY: i32 = 2;
+
+// ---- Tier state machine states ----------------------------------------------------------------
+export const STATE_IDLE: i32 = 0;
+export const STATE_CHECK_USAGE: i32 = 1;
+export const STATE_MOVE_TO_DISK: i32 = 2;
+export const STATE_CLEANUP_DISK: i32 = 3;
+export const STATE_FLUSH_ALL: i32 = 4;
+export const STATE_CANCELLING_FLUSH: i32 = 5;
+export const STATE_COUNT: i32 = 6;
+
+// ---- Flush progress ----------------------------------------------------------------------------
+export const FLUSH_PROGRESS_COMPLETE: i32 = 101;
+
+// ---- Log levels and subsystems (the core emits numeric events; the host formats them) ---------
+export const LOG_ERROR: i32 = 1;
+export const LOG_WARN: i32 = 2;
+export const LOG_INFO: i32 = 3;
+export const LOG_DEBUG: i32 = 4;
+
+export const SUBSYSTEM_SAT: i32 = 1;
+export const SUBSYSTEM_STREAM: i32 = 2;
+export const SUBSYSTEM_TIER: i32 = 3;
+export const SUBSYSTEM_CLEANUP: i32 = 4;
+export const SUBSYSTEM_FLUSH: i32 = 5;
+export const SUBSYSTEM_RECOVERY: i32 = 6;
+
+export const EVENT_BOOTED: i32 = 1;
+export const EVENT_USAGE_STEP: i32 = 2;
+export const EVENT_DISCARD: i32 = 3;
+export const EVENT_SPILL: i32 = 4;
+export const EVENT_SPILL_REFUSED: i32 = 5;
+export const EVENT_SPILL_FAILED: i32 = 6;
+export const EVENT_FILE_DELETED: i32 = 7;
+export const EVENT_DELETE_FAILED: i32 = 8;
+export const EVENT_STATE: i32 = 9;
+export const EVENT_FLUSH_COMPLETE: i32 = 10;
+export const EVENT_FLUSH_CANCELLED: i32 = 11;
+export const EVENT_FORCE_CLEANUP: i32 = 12;
+export const EVENT_FILE_CORRUPT: i32 = 13;
+
+// ---- Flashed config image (SPEC.md, "Flashed config image") -----------------------------------
+export const CONFIG_MAGIC: u32 = 0x43584d49; // "IMXC" little-endian
+export const CONFIG_LAYOUT_VERSION: i32 = 1;
+export const CONFIG_IMAGE_BYTES: i32 = 96;
+export const CONFIG_BOARD_NAME_BYTES: i32 = 24;
+// Field offsets inside the image.
+export const CFG_MAGIC: i32 = 0;
+export const CFG_LAYOUT_VERSION: i32 = 4;
+export const CFG_IMAGE_BYTES: i32 = 6;
+export const CFG_RAM_BYTES: i32 = 8;
+export const CFG_SECTOR_BYTES: i32 = 12;
+export const CFG_FLAGS: i32 = 14;
+export const CFG_SECTOR_COUNT: i32 = 16;
+export const CFG_STREAMS_MAX: i32 = 20;
+export const CFG_FILES_MAX: i32 = 24;
+export const CFG_SECTORS_PER_FILE_MAX: i32 = 28;
+export const CFG_DISK_QUOTA_BYTES: i32 = 32;
+export const CFG_SPILL_THRESHOLD_PERCENT: i32 = 40;
+export const CFG_SPILL_TARGET_PERCENT: i32 = 41;
+export const CFG_DISK_THRESHOLD_PERCENT: i32 = 42;
+export const CFG_CLEANUP_POLICY: i32 = 43;
+export const CFG_TICK_INTERVAL_MS: i32 = 44;
+export const CFG_SPILL_SECTORS_PER_TICK_MAX: i32 = 48;
+export const CFG_FILES_WRITTEN_PER_TICK_MAX: i32 = 52;
+export const CFG_FILES_DELETED_PER_TICK_MAX: i32 = 56;
+export const CFG_BULK_RECORDS_MAX: i32 = 60;
+export const CFG_DELETE_RETRY_BASE_MS: i32 = 64;
+export const CFG_BOARD_NAME: i32 = 68;
+export const CFG_CRC32: i32 = 92;
+// Flag bits in CFG_FLAGS.
+export const CFG_FLAG_DISK_TIER: i32 = 1;
+
+// ---- .imx file format v1 (SPEC.md, ".imx file") -----------------------------------------------
+export const IMX_MAGIC: u32 = 0x31584d49; // "IMX1" little-endian
+export const IMX_FORMAT_VERSION: i32 = 1;
+export const IMX_HEADER_BYTES: i32 = 64;
+export const IMX_MAGIC_OFFSET: i32 = 0;
+export const IMX_VERSION_OFFSET: i32 = 4;
+export const IMX_HEADER_BYTES_OFFSET: i32 = 6;
+export const IMX_SOURCE_OFFSET: i32 = 8;
+export const IMX_SENSOR_OFFSET: i32 = 12;
+export const IMX_RECORD_TYPE_OFFSET: i32 = 16;
+export const IMX_DATA_TYPE_OFFSET: i32 = 17;
+export const IMX_SECTOR_BYTES_OFFSET: i32 = 18;
+export const IMX_SAMPLE_RATE_OFFSET: i32 = 20;
+export const IMX_SECTOR_COUNT_OFFSET: i32 = 24;
+export const IMX_FIRST_SEQ_OFFSET: i32 = 28;
+export const IMX_RECORD_COUNT_OFFSET: i32 = 36;
+export const IMX_ACKED_SEQ_OFFSET: i32 = 40;
+export const IMX_CREATED_MS_OFFSET: i32 = 48;
+export const IMX_PAYLOAD_BYTES_OFFSET: i32 = 56;
+export const IMX_CRC32_OFFSET: i32 = 60;
+
+// ---- Bulk read output record (SPEC.md, "Bulk read buffer") ------------------------------------
+export const BULK_RECORD_BYTES: i32 = 24;
+export const BULK_SEQ_LO: i32 = 0;
+export const BULK_SEQ_HI: i32 = 4;
+export const BULK_VALUE: i32 = 8;
+export const BULK_FLAGS: i32 = 12;
+export const BULK_UTC_MS: i32 = 16;
+export const BULK_FLAG_DISK: i32 = 1;
+
+// ---- File names --------------------------------------------------------------------------------
+export const PATH_BYTES_MAX: i32 = 96;
+export const HISTORY_BUCKETS: i32 = 10;
+
+// ---- Statistics block (f64 counters in device RAM; SPEC.md, "Statistics block") ---------------
+export const STAT_SECTORS_TOTAL: i32 = 0;
+export const STAT_SECTORS_FREE: i32 = 1;
+export const STAT_SECTORS_USED: i32 = 2;
+export const STAT_SECTORS_USED_PEAK: i32 = 3;
+export const STAT_ALLOCATIONS: i32 = 4;
+export const STAT_FREES: i32 = 5;
+export const STAT_ALLOCATION_FAILURES: i32 = 6;
+export const STAT_FRAGMENTATION_PERCENT: i32 = 7;
+export const STAT_RECORDS_WRITTEN: i32 = 8;
+export const STAT_RECORDS_READ: i32 = 9;
+export const STAT_RECORDS_ACKED: i32 = 10;
+export const STAT_RECORDS_DISCARDED: i32 = 11;
+export const STAT_SECTORS_DISCARDED: i32 = 12;
+export const STAT_SECTORS_SPILLED: i32 = 13;
+export const STAT_SPILLS: i32 = 14;
+export const STAT_SPILLS_REFUSED: i32 = 15;
+export const STAT_SPILLS_FAILED: i32 = 16;
+export const STAT_FILES_CREATED: i32 = 17;
+export const STAT_FILES_DELETED: i32 = 18;
+export const STAT_BYTES_WRITTEN: i32 = 19;
+export const STAT_BYTES_DELETED: i32 = 20;
+export const STAT_DELETE_FAILURES: i32 = 21;
+export const STAT_FILES_LIVE: i32 = 22;
+export const STAT_DISK_BYTES_USED: i32 = 23;
+export const STAT_FILES_AWAITING_DELETE: i32 = 24;
+export const STAT_FILES_DELETING: i32 = 25;
+export const STAT_BYTES_AWAITING_DELETE: i32 = 26;
+export const STAT_CLEANUP_COMPLETE: i32 = 27;
+export const STAT_STATE: i32 = 28;
+export const STAT_TICKS: i32 = 29;
+export const STAT_TICKS_BY_STATE: i32 = 30; // STATE_COUNT slots: 30..35
+export const STAT_FILE_READS: i32 = 36;
+export const STAT_FILES_CORRUPT: i32 = 37;
+export const STAT_RECORDS_DISCARDED_DISK: i32 = 38;
+export const STAT_FLUSH_PROGRESS: i32 = 39;
+export const STAT_DISK_USAGE_OFFSET_BYTES: i32 = 40;
+export const STAT_RECORDS_LIVE: i32 = 41;
+export const STAT_COUNT: i32 = 42;
+
+// ---- Stream query block (f64 values written by streamQuery) -----------------------------------
+export const QUERY_RECORDS_TOTAL: i32 = 0;
+export const QUERY_RECORDS_PENDING: i32 = 1;
+export const QUERY_RECORDS_NEW: i32 = 2;
+export const QUERY_RECORDS_RAM: i32 = 3;
+export const QUERY_RECORDS_DISK: i32 = 4;
+export const QUERY_SEQ_NEXT: i32 = 5;
+export const QUERY_SEQ_ACKED: i32 = 6;
+export const QUERY_SEQ_READ: i32 = 7;
+export const QUERY_SECTORS_RAM: i32 = 8;
+export const QUERY_FILES_DISK: i32 = 9;
+export const QUERY_RECORD_TYPE: i32 = 10;
+export const QUERY_DATA_TYPE: i32 = 11;
+export const QUERY_SAMPLE_RATE_MS: i32 = 12;
+export const QUERY_SOURCE: i32 = 13;
+export const QUERY_SENSOR: i32 = 14;
+export const QUERY_COUNT: i32 = 15;

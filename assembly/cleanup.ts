@@ -1,0 +1,220 @@
+// Cleanup: deleting `.imx` files whose every record has been acknowledged.
+//
+// A fully acknowledged file leaves its stream and is deleted according to the cleanup policy:
+//   immediate — deleted in the ACK path; a failure queues it for retry;
+//   batched   — queued; processMemory deletes up to filesDeletedPerTickMax per tick;
+//   lazy      — handed to the host for an asynchronous delete; counted as gone only when the host
+//               confirms through cleanupConfirm(slot, generation, status).
+// Failed deletions are retried with exponential back-off (deleteRetryBaseMs × 2^attempts, capped
+// at 2^10); a missing file counts as deleted. The queue is a FIFO linked through the file table.
+
+import {
+  CLEANUP_IMMEDIATE, CLEANUP_LAZY, E_HAL_NOT_FOUND, E_TOKEN_UNKNOWN, EVENT_DELETE_FAILED,
+  EVENT_FILE_DELETED, EVENT_FORCE_CLEANUP, FILE_SLOT_NULL, LOG_DEBUG, LOG_INFO, LOG_WARN, OK,
+  STAT_BYTES_AWAITING_DELETE, STAT_BYTES_DELETED, STAT_CLEANUP_COMPLETE, STAT_DELETE_FAILURES,
+  STAT_DISK_BYTES_USED, STAT_FILES_AWAITING_DELETE, STAT_FILES_DELETED, STAT_FILES_DELETING,
+  STAT_FILES_LIVE, STAT_RECORDS_DISCARDED, STAT_RECORDS_DISCARDED_DISK, SUBSYSTEM_CLEANUP,
+} from "./abi";
+import { clockNowMs } from "./clock";
+import { cleanupPolicy, deleteRetryBaseMs, filesMax, pathPtr } from "./config";
+import {
+  FILE_AWAIT_DELETE, FILE_DELETING, FILE_FREE, fileAttempts, fileAttemptsSet, fileBytes, fileFirstSeq,
+  fileGeneration, fileNext, fileNextSet, filePathFormat, fileRetryAt, fileRetryAtSet, fileSlotRelease,
+  fileState, fileStateSet, fileStream,
+} from "./files";
+import { halFileDelete, halFileDeleteAsync, halLog } from "./hal";
+import { statAdd, statGet, statSet } from "./stats";
+import { diskListClear, streamCount, streamSensor, streamSource } from "./stream";
+
+const RETRY_SHIFT_MAX: u32 = 10;
+
+let queueHead: u32 = FILE_SLOT_NULL;
+let queueTail: u32 = FILE_SLOT_NULL;
+let queueLength: u32 = 0;
+let deletingCount: u32 = 0;
+
+export function cleanupInit(): void {
+  queueHead = FILE_SLOT_NULL;
+  queueTail = FILE_SLOT_NULL;
+  queueLength = 0;
+  deletingCount = 0;
+  flagsUpdate();
+}
+
+export function cleanupQueueLength(): u32 {
+  return queueLength;
+}
+
+export function cleanupDeletingCount(): u32 {
+  return deletingCount;
+}
+
+export function cleanupIsComplete(): bool {
+  return queueLength == 0 && deletingCount == 0;
+}
+
+function flagsUpdate(): void {
+  statSet(STAT_FILES_AWAITING_DELETE, <f64>queueLength);
+  statSet(STAT_FILES_DELETING, <f64>deletingCount);
+  statSet(STAT_CLEANUP_COMPLETE, cleanupIsComplete() ? 1 : 0);
+}
+
+function queuePush(slot: u32): void {
+  fileStateSet(slot, FILE_AWAIT_DELETE);
+  fileNextSet(slot, FILE_SLOT_NULL);
+  if (queueTail == FILE_SLOT_NULL) {
+    queueHead = slot;
+  } else {
+    fileNextSet(queueTail, slot);
+  }
+  queueTail = slot;
+  queueLength++;
+  statAdd(STAT_BYTES_AWAITING_DELETE, <f64>fileBytes(slot));
+}
+
+function queuePop(): u32 {
+  const slot = queueHead;
+  assert(slot != FILE_SLOT_NULL, "cleanup queue is empty");
+  queueHead = fileNext(slot);
+  if (queueHead == FILE_SLOT_NULL) queueTail = FILE_SLOT_NULL;
+  fileNextSet(slot, FILE_SLOT_NULL);
+  queueLength--;
+  statAdd(STAT_BYTES_AWAITING_DELETE, -<f64>fileBytes(slot));
+  return slot;
+}
+
+function slotPath(slot: u32): i32 {
+  const s = fileStream(slot);
+  return filePathFormat(streamSource(s), streamSensor(s), fileFirstSeq(slot));
+}
+
+// A file that has left its stream, fully acknowledged: delete it by the policy.
+export function cleanupEnqueue(slot: u32): void {
+  if (cleanupPolicy == CLEANUP_IMMEDIATE) {
+    deleteNow(slot);
+  } else if (cleanupPolicy == CLEANUP_LAZY) {
+    deleteStart(slot);
+  } else {
+    queuePush(slot);
+  }
+  flagsUpdate();
+}
+
+function deleteNow(slot: u32): void {
+  const status = halFileDelete(pathPtr, slotPath(slot));
+  if (status == OK || status == E_HAL_NOT_FOUND) {
+    fileGone(slot);
+  } else {
+    deleteFailed(slot, status);
+  }
+}
+
+function deleteStart(slot: u32): void {
+  const status = halFileDeleteAsync(pathPtr, slotPath(slot), slot, fileGeneration(slot));
+  if (status == OK) {
+    fileStateSet(slot, FILE_DELETING);
+    deletingCount++;
+  } else {
+    deleteFailed(slot, status);
+  }
+}
+
+function fileGone(slot: u32): void {
+  const bytes = <f64>fileBytes(slot);
+  statAdd(STAT_FILES_DELETED, 1);
+  statAdd(STAT_BYTES_DELETED, bytes);
+  statAdd(STAT_DISK_BYTES_USED, -bytes);
+  statAdd(STAT_FILES_LIVE, -1);
+  halLog(LOG_DEBUG, SUBSYSTEM_CLEANUP, EVENT_FILE_DELETED, <f64>slot, bytes);
+  fileSlotRelease(slot);
+}
+
+function deleteFailed(slot: u32, status: i32): void {
+  const attempts = fileAttempts(slot) + 1;
+  fileAttemptsSet(slot, attempts);
+  const shift = min<u32>(attempts - 1, RETRY_SHIFT_MAX);
+  fileRetryAtSet(slot, clockNowMs + <f64>deleteRetryBaseMs * <f64>(1 << shift));
+  statAdd(STAT_DELETE_FAILURES, 1);
+  halLog(LOG_WARN, SUBSYSTEM_CLEANUP, EVENT_DELETE_FAILED, <f64>slot, <f64>status);
+  queuePush(slot);
+}
+
+// The host's answer to a lazy delete.
+export function cleanupConfirm(slot: u32, generation: u32, status: i32): i32 {
+  if (slot >= filesMax || fileState(slot) != FILE_DELETING || fileGeneration(slot) != generation) {
+    return E_TOKEN_UNKNOWN;
+  }
+  deletingCount--;
+  if (status == OK || status == E_HAL_NOT_FOUND) {
+    fileGone(slot);
+  } else {
+    deleteFailed(slot, status);
+  }
+  flagsUpdate();
+  return OK;
+}
+
+// Deletes (or, lazily, starts deleting) up to `budget` queued files whose retry time has come.
+// Visits each queued file at most once. Returns how many deletions it attempted.
+export function cleanupStep(budget: u32): u32 {
+  let attempted: u32 = 0;
+  const visits = queueLength;
+  for (let v: u32 = 0; v < visits && attempted < budget; v++) {
+    const slot = queuePop();
+    if (fileRetryAt(slot) > clockNowMs) {
+      queuePush(slot);
+      continue;
+    }
+    attempted++;
+    if (cleanupPolicy == CLEANUP_LAZY) {
+      deleteStart(slot);
+    } else {
+      deleteNow(slot);
+    }
+  }
+  flagsUpdate();
+  return attempted;
+}
+
+// Whether a queued file is due for a deletion attempt now.
+export function cleanupHasDueWork(): bool {
+  let slot = queueHead;
+  for (let v: u32 = 0; v < queueLength && slot != FILE_SLOT_NULL; v++) {
+    if (fileRetryAt(slot) <= clockNowMs) return true;
+    slot = fileNext(slot);
+  }
+  return false;
+}
+
+// Deletes every file the core knows, now, bypassing the state machine and the policy. Records that
+// were on disk are gone and counted as discarded; every stream stays consistent. Returns the number
+// of files that could not be deleted (they stay queued for retry).
+export function cleanupForceAll(): i32 {
+  let lost: u64 = 0;
+  for (let s: u32 = 0; s < streamCount; s++) lost += diskListClear(s);
+  statAdd(STAT_RECORDS_DISCARDED, <f64>lost);
+  statAdd(STAT_RECORDS_DISCARDED_DISK, <f64>lost);
+  queueHead = FILE_SLOT_NULL;
+  queueTail = FILE_SLOT_NULL;
+  queueLength = 0;
+  deletingCount = 0;
+  statSet(STAT_BYTES_AWAITING_DELETE, 0);
+  let failed: i32 = 0;
+  let deleted: u32 = 0;
+  for (let slot: u32 = 0; slot < filesMax; slot++) {
+    if (fileState(slot) == FILE_FREE) continue;
+    fileRetryAtSet(slot, 0);
+    const status = halFileDelete(pathPtr, slotPath(slot));
+    if (status == OK || status == E_HAL_NOT_FOUND) {
+      fileGone(slot);
+      deleted++;
+    } else {
+      deleteFailed(slot, status);
+      failed++;
+    }
+  }
+  halLog(LOG_INFO, SUBSYSTEM_CLEANUP, EVENT_FORCE_CLEANUP, <f64>deleted, <f64>lost);
+  flagsUpdate();
+  assert(failed > 0 || statGet(STAT_FILES_LIVE) == 0, "forced cleanup left files");
+  return failed;
+}

@@ -1,0 +1,27 @@
+// Host imports: the disk-tier HAL and the log sink. Each HAL call returns OK or a negative ABI
+// error code; the host never throws into the core. Paths are ASCII, relative to the storage root.
+
+// Writes `dataLen` bytes atomically to `path` (temp file, fsync, rename, directory sync).
+// @ts-ignore: decorator
+@external("hal", "fileWrite")
+export declare function halFileWrite(pathPtr: usize, pathLen: i32, dataPtr: usize, dataLen: i32): i32;
+
+// Reads up to `capacity` bytes of `path` into `dataPtr`; returns the bytes read or an error code.
+// @ts-ignore: decorator
+@external("hal", "fileRead")
+export declare function halFileRead(pathPtr: usize, pathLen: i32, dataPtr: usize, capacity: i32): i32;
+
+// Deletes `path` now. A missing file returns E_HAL_NOT_FOUND, which the core counts as deleted.
+// @ts-ignore: decorator
+@external("hal", "fileDelete")
+export declare function halFileDelete(pathPtr: usize, pathLen: i32): i32;
+
+// Starts deleting `path` off the main loop; the host later calls `cleanupConfirm(slot, generation, status)`.
+// @ts-ignore: decorator
+@external("hal", "fileDeleteAsync")
+export declare function halFileDeleteAsync(pathPtr: usize, pathLen: i32, slot: u32, generation: u32): i32;
+
+// One log event; the host formats and filters it.
+// @ts-ignore: decorator
+@external("hal", "log")
+export declare function halLog(level: i32, subsystem: i32, event: i32, a: f64, b: f64): void;

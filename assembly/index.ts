@@ -1,0 +1,250 @@
+// The wasm core's only export surface. Every function returns OK, a count, or a negative ABI error
+// code (assembly/abi.ts); an invalid argument leaves the device exactly as it was. Values that can
+// exceed 32 bits cross the boundary as f64 (exact integers up to 2^53).
+
+import {
+  ABI_VERSION, CLEANUP_IMMEDIATE, CLEANUP_LAZY, CONFIG_IMAGE_BYTES, E_ALREADY_BOOTED, E_INVALID_ARGUMENT,
+  E_NOT_BOOTED, EVENT_BOOTED, LOG_INFO, OK, RECORD_TYPE_EVT, RECORD_TYPE_TSD, STAT_DISK_USAGE_OFFSET_BYTES,
+  STAT_FRAGMENTATION_PERCENT, SUBSYSTEM_SAT,
+} from "./abi";
+import {
+  cleanupConfirm as cleanupConfirmCore, cleanupForceAll as cleanupForceAllCore, cleanupInit, cleanupIsComplete,
+} from "./cleanup";
+import {
+  bulkPtr, bulkRecordsMax, configLoad, configPolicySet, configPtr, diskTier, layoutEnd, queryPtr, ramBytes,
+  sectorCount, statsPtr,
+} from "./config";
+import { crc32Init } from "./crc32";
+import { filesInit } from "./files";
+import { halLog } from "./hal";
+import {
+  satFragmentationPercent, satInit, satUsedCount, sectorAllocRaw, sectorFreeRaw, sectorLinkRaw, sectorNextRead,
+  sectorWordRead, sectorWordWrite,
+} from "./sat";
+import { statSet, statsReset } from "./stats";
+import {
+  streamAck as streamAckCore, streamAppend, streamConfigure as streamConfigureCore, streamFind as streamFindCore,
+  streamQuery as streamQueryCore, streamRead, streamRevert as streamRevertCore, streamsInit,
+} from "./stream";
+import {
+  flushAllToDisk as flushAllToDiskCore, flushCancel as flushCancelCore, flushProgressGet, machineInit,
+  machineState, pendingWorkCount as pendingWorkCountCore, processMemory as processMemoryCore, streamSectorsUsed,
+} from "./tier-machine";
+
+let booted = false;
+
+// ---- Boot and layout ------------------------------------------------------------------------------------
+
+export function abiVersion(): i32 {
+  return ABI_VERSION;
+}
+
+// Where the host writes the flashed config image before calling boot.
+export function configImagePtr(): usize {
+  return configPtr();
+}
+
+export function configImageBytes(): i32 {
+  return CONFIG_IMAGE_BYTES;
+}
+
+// Validates the config image and lays out device RAM. Called once per instance.
+export function boot(imageBytes: i32, nowMs: f64): i32 {
+  if (booted) return E_ALREADY_BOOTED;
+  crc32Init();
+  const status = configLoad(imageBytes);
+  if (status != OK) return status;
+  statsReset();
+  satInit();
+  streamsInit();
+  filesInit();
+  cleanupInit();
+  machineInit(nowMs);
+  booted = true;
+  halLog(LOG_INFO, SUBSYSTEM_SAT, EVENT_BOOTED, <f64>sectorCount, <f64>layoutEnd);
+  return OK;
+}
+
+export function layoutEndOffset(): usize {
+  return booted ? layoutEnd : 0;
+}
+
+export function ramBytesConfigured(): u32 {
+  return booted ? ramBytes : 0;
+}
+
+export function statsPointer(): usize {
+  return booted ? statsPtr : 0;
+}
+
+export function queryPointer(): usize {
+  return booted ? queryPtr : 0;
+}
+
+export function bulkPointer(): usize {
+  return booted ? bulkPtr : 0;
+}
+
+export function bulkCapacity(): u32 {
+  return booted ? bulkRecordsMax : 0;
+}
+
+// Brings the derived statistics (fragmentation) up to date; the rest are kept live.
+export function statsRefresh(): i32 {
+  if (!booted) return E_NOT_BOOTED;
+  statSet(STAT_FRAGMENTATION_PERCENT, <f64>satFragmentationPercent());
+  return OK;
+}
+
+// ---- Raw sector API ------------------------------------------------------------------------------------
+
+export function sectorAlloc(): f64 {
+  if (!booted) return E_NOT_BOOTED;
+  return <f64>sectorAllocRaw();
+}
+
+export function sectorFree(id: u32): i32 {
+  if (!booted) return E_NOT_BOOTED;
+  return sectorFreeRaw(id);
+}
+
+export function sectorWrite(id: u32, offsetBytes: u32, value: u32): i32 {
+  if (!booted) return E_NOT_BOOTED;
+  return sectorWordWrite(id, offsetBytes, value);
+}
+
+export function sectorRead(id: u32, offsetBytes: u32): f64 {
+  if (!booted) return E_NOT_BOOTED;
+  return <f64>sectorWordRead(id, offsetBytes);
+}
+
+export function sectorLink(id: u32, next: u32): i32 {
+  if (!booted) return E_NOT_BOOTED;
+  return sectorLinkRaw(id, next);
+}
+
+export function sectorNext(id: u32): f64 {
+  if (!booted) return E_NOT_BOOTED;
+  return <f64>sectorNextRead(id);
+}
+
+export function ramSectorsWithData(): i32 {
+  if (!booted) return E_NOT_BOOTED;
+  return <i32>satUsedCount();
+}
+
+export function streamSectorsWithData(): i32 {
+  if (!booted) return E_NOT_BOOTED;
+  return <i32>streamSectorsUsed();
+}
+
+// ---- Streams --------------------------------------------------------------------------------------------
+
+export function streamConfigure(source: u32, sensor: u32, recordType: i32, dataType: i32, sampleRateMs: u32): i32 {
+  if (!booted) return E_NOT_BOOTED;
+  return streamConfigureCore(source, sensor, recordType, dataType, sampleRateMs);
+}
+
+export function streamFind(source: u32, sensor: u32): i32 {
+  if (!booted) return E_NOT_BOOTED;
+  return streamFindCore(source, sensor);
+}
+
+export function streamWriteTsd(stream: i32, value: u32, utcMs: f64): i32 {
+  if (!booted) return E_NOT_BOOTED;
+  return streamAppend(stream, RECORD_TYPE_TSD, value, utcMs);
+}
+
+export function streamWriteEvt(stream: i32, value: u32, utcMs: f64): i32 {
+  if (!booted) return E_NOT_BOOTED;
+  return streamAppend(stream, RECORD_TYPE_EVT, value, utcMs);
+}
+
+export function streamReadBulk(stream: i32, max: i32): i32 {
+  if (!booted) return E_NOT_BOOTED;
+  return streamRead(stream, max, true);
+}
+
+export function streamPeek(stream: i32, max: i32): i32 {
+  if (!booted) return E_NOT_BOOTED;
+  return streamRead(stream, max, false);
+}
+
+export function streamAck(stream: i32, count: f64): i32 {
+  if (!booted) return E_NOT_BOOTED;
+  return streamAckCore(stream, count);
+}
+
+export function streamRevert(stream: i32): i32 {
+  if (!booted) return E_NOT_BOOTED;
+  return streamRevertCore(stream);
+}
+
+export function streamQuery(stream: i32): i32 {
+  if (!booted) return E_NOT_BOOTED;
+  return streamQueryCore(stream);
+}
+
+// ---- Tiering, flush and cleanup -----------------------------------------------------------------------
+
+export function processMemory(nowMs: f64): i32 {
+  if (!booted) return E_NOT_BOOTED;
+  if (!(nowMs >= 0)) return E_INVALID_ARGUMENT;
+  return processMemoryCore(nowMs);
+}
+
+export function tierState(): i32 {
+  if (!booted) return E_NOT_BOOTED;
+  return machineState();
+}
+
+export function flushAllToDisk(): i32 {
+  if (!booted) return E_NOT_BOOTED;
+  return flushAllToDiskCore();
+}
+
+export function flushProgress(): i32 {
+  if (!booted) return E_NOT_BOOTED;
+  return flushProgressGet();
+}
+
+export function flushCancel(): i32 {
+  if (!booted) return E_NOT_BOOTED;
+  return flushCancelCore();
+}
+
+export function cleanupComplete(): i32 {
+  if (!booted) return E_NOT_BOOTED;
+  return cleanupIsComplete() ? 1 : 0;
+}
+
+export function cleanupConfirm(slot: u32, generation: u32, status: i32): i32 {
+  if (!booted) return E_NOT_BOOTED;
+  return cleanupConfirmCore(slot, generation, status);
+}
+
+export function cleanupForceAll(): i32 {
+  if (!booted) return E_NOT_BOOTED;
+  return cleanupForceAllCore();
+}
+
+export function pendingWorkCount(): i32 {
+  if (!booted) return E_NOT_BOOTED;
+  return <i32>pendingWorkCountCore();
+}
+
+export function cleanupPolicySet(policy: i32): i32 {
+  if (!booted) return E_NOT_BOOTED;
+  if (policy < CLEANUP_IMMEDIATE || policy > CLEANUP_LAZY) return E_INVALID_ARGUMENT;
+  configPolicySet(policy);
+  return OK;
+}
+
+// Makes the disk tier behave as if `bytes` of its quota were already used (the test's --disk-usage).
+export function diskUsageOffsetSet(bytes: f64): i32 {
+  if (!booted) return E_NOT_BOOTED;
+  if (!diskTier) return E_INVALID_ARGUMENT;
+  if (!(bytes >= 0) || bytes > 9007199254740991) return E_INVALID_ARGUMENT;
+  statSet(STAT_DISK_USAGE_OFFSET_BYTES, Math.floor(bytes));
+  return OK;
+}

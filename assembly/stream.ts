@@ -1,0 +1,550 @@
+// Streams: one (upload source, sensor) FIFO of TSD or EVT records with 64-bit sequence numbers.
+//
+// Stream table entry, 96 bytes (SPEC.md, "Stream table entry"):
+//
+//   0 source u32 | 4 sensor u32 | 8 recordType u8 | 9 dataType u8 | 10 reserved u16 | 12 sampleRateMs u32
+//   16 nextSeq u64 | 24 ackedSeq u64 | 32 readSeq u64 | 40 pendingCount u64
+//   48 ramHead u32 | 52 ramTail u32 | 56 ramSectors u32 | 60 diskHead u32 | 64 diskTail u32 | 68 diskFiles u32
+//   72 ramRecords u64 | 80 diskRecords u64 | 88 readHint u32 | 92 reserved u32
+//
+// A stream's records, oldest first, are its disk files (diskHead … diskTail) and then its RAM
+// sectors (ramHead … ramTail); sequence numbers only grow along that order, with gaps only where
+// records were discarded. Records below ackedSeq are erased; live records in [ackedSeq, readSeq)
+// are pending (read for upload, not yet acknowledged); the rest are new. Every cursor is a
+// sequence number, never a (sector, offset) pair, so moving sectors between tiers never
+// invalidates one.
+
+import {
+  BULK_FLAG_DISK, BULK_FLAGS, BULK_RECORD_BYTES, BULK_SEQ_HI, BULK_SEQ_LO, BULK_UTC_MS, BULK_VALUE,
+  DATA_TYPE_FLOAT32, DATA_TYPE_UINT32, E_ACK_TOO_MANY, E_ALL_PENDING, E_INVALID_ARGUMENT,
+  E_RECORD_TYPE_MISMATCH, E_STREAM_CONFIG_MISMATCH, E_STREAM_TABLE_FULL, E_STREAM_UNKNOWN,
+  EVENT_DISCARD, FILE_SLOT_NULL, LOG_WARN, OK, QUERY_DATA_TYPE, QUERY_FILES_DISK, QUERY_RECORD_TYPE,
+  QUERY_RECORDS_DISK, QUERY_RECORDS_NEW, QUERY_RECORDS_PENDING, QUERY_RECORDS_RAM, QUERY_RECORDS_TOTAL,
+  QUERY_SAMPLE_RATE_MS, QUERY_SECTORS_RAM, QUERY_SENSOR, QUERY_SEQ_ACKED, QUERY_SEQ_NEXT, QUERY_SEQ_READ,
+  QUERY_SOURCE, RECORD_TYPE_EVT, RECORD_TYPE_TSD, SECTOR_NULL, STAT_RECORDS_ACKED, STAT_RECORDS_DISCARDED,
+  STAT_RECORDS_LIVE, STAT_RECORDS_READ, STAT_RECORDS_WRITTEN, STAT_SECTORS_DISCARDED, SUBSYSTEM_STREAM,
+} from "./abi";
+import {
+  bulkPtr, bulkRecordsMax, evtPerSector, EVT_RECORD_BYTES, queryPtr, sectorCount, STREAM_ENTRY_BYTES,
+  streamsMax, streamsPtr, TSD_HEADER_BYTES, TSD_RECORD_BYTES, tsdPerSector,
+} from "./config";
+import { cleanupEnqueue } from "./cleanup";
+import { cachedSectorData, fileFirstSeq, fileLoad, fileNext, fileNextSet, fileRecords } from "./files";
+import { halLog } from "./hal";
+import {
+  satAllocationFailed, sectorCountGet, sectorCountSet, sectorData, sectorFirstSeqGet, sectorNextGet,
+  sectorNextSet, sectorOwnerGet, sectorRelease, sectorTake,
+} from "./sat";
+import { statAdd } from "./stats";
+
+const S_SOURCE: usize = 0;
+const S_SENSOR: usize = 4;
+const S_RECORD_TYPE: usize = 8;
+const S_DATA_TYPE: usize = 9;
+const S_SAMPLE_RATE_MS: usize = 12;
+const S_NEXT_SEQ: usize = 16;
+const S_ACKED_SEQ: usize = 24;
+const S_READ_SEQ: usize = 32;
+const S_PENDING: usize = 40;
+const S_RAM_HEAD: usize = 48;
+const S_RAM_TAIL: usize = 52;
+const S_RAM_SECTORS: usize = 56;
+const S_DISK_HEAD: usize = 60;
+const S_DISK_TAIL: usize = 64;
+const S_DISK_FILES: usize = 68;
+const S_RAM_RECORDS: usize = 72;
+const S_DISK_RECORDS: usize = 80;
+const S_READ_HINT: usize = 88;
+
+// Number of configured streams; stream indexes are 0 … streamCount−1.
+export let streamCount: u32 = 0;
+
+// @ts-ignore: decorator
+@inline
+export function streamEntry(index: u32): usize {
+  return streamsPtr + <usize>index * <usize>STREAM_ENTRY_BYTES;
+}
+
+// ---- Field access ----------------------------------------------------------------------------------
+// @ts-ignore: decorator
+@inline export function streamSource(s: u32): u32 { return load<u32>(streamEntry(s) + S_SOURCE); }
+// @ts-ignore: decorator
+@inline export function streamSensor(s: u32): u32 { return load<u32>(streamEntry(s) + S_SENSOR); }
+// @ts-ignore: decorator
+@inline export function streamRecordType(s: u32): i32 { return <i32>load<u8>(streamEntry(s) + S_RECORD_TYPE); }
+// @ts-ignore: decorator
+@inline export function streamDataType(s: u32): i32 { return <i32>load<u8>(streamEntry(s) + S_DATA_TYPE); }
+// @ts-ignore: decorator
+@inline export function streamSampleRateMs(s: u32): u32 { return load<u32>(streamEntry(s) + S_SAMPLE_RATE_MS); }
+// @ts-ignore: decorator
+@inline export function streamNextSeq(s: u32): u64 { return load<u64>(streamEntry(s) + S_NEXT_SEQ); }
+// @ts-ignore: decorator
+@inline export function streamAckedSeq(s: u32): u64 { return load<u64>(streamEntry(s) + S_ACKED_SEQ); }
+// @ts-ignore: decorator
+@inline export function streamReadSeq(s: u32): u64 { return load<u64>(streamEntry(s) + S_READ_SEQ); }
+// @ts-ignore: decorator
+@inline export function streamPending(s: u32): u64 { return load<u64>(streamEntry(s) + S_PENDING); }
+// @ts-ignore: decorator
+@inline export function streamPendingSet(s: u32, v: u64): void { store<u64>(streamEntry(s) + S_PENDING, v); }
+// @ts-ignore: decorator
+@inline export function streamRamHead(s: u32): u32 { return load<u32>(streamEntry(s) + S_RAM_HEAD); }
+// @ts-ignore: decorator
+@inline export function streamRamTail(s: u32): u32 { return load<u32>(streamEntry(s) + S_RAM_TAIL); }
+// @ts-ignore: decorator
+@inline export function streamRamSectors(s: u32): u32 { return load<u32>(streamEntry(s) + S_RAM_SECTORS); }
+// @ts-ignore: decorator
+@inline export function streamDiskHead(s: u32): u32 { return load<u32>(streamEntry(s) + S_DISK_HEAD); }
+// @ts-ignore: decorator
+@inline export function streamDiskFiles(s: u32): u32 { return load<u32>(streamEntry(s) + S_DISK_FILES); }
+// @ts-ignore: decorator
+@inline export function streamRamRecords(s: u32): u64 { return load<u64>(streamEntry(s) + S_RAM_RECORDS); }
+// @ts-ignore: decorator
+@inline export function streamDiskRecords(s: u32): u64 { return load<u64>(streamEntry(s) + S_DISK_RECORDS); }
+
+// @ts-ignore: decorator
+@inline
+function fieldAdd64(s: u32, offset: usize, delta: i64): void {
+  const ptr = streamEntry(s) + offset;
+  store<u64>(ptr, <u64>(<i64>load<u64>(ptr) + delta));
+}
+
+// @ts-ignore: decorator
+@inline
+function fieldAdd32(s: u32, offset: usize, delta: i32): void {
+  const ptr = streamEntry(s) + offset;
+  store<u32>(ptr, <u32>(<i32>load<u32>(ptr) + delta));
+}
+
+// Records per sector for a record type.
+// @ts-ignore: decorator
+@inline
+export function recordsPerSector(recordType: i32): u32 {
+  return recordType == RECORD_TYPE_TSD ? tsdPerSector : evtPerSector;
+}
+
+// Live (not erased) records among `count` records starting at `firstSeq`.
+// @ts-ignore: decorator
+@inline
+export function liveRecords(firstSeq: u64, count: u64, ackedSeq: u64): u64 {
+  const end = firstSeq + count;
+  if (end <= ackedSeq) return 0;
+  return ackedSeq > firstSeq ? end - ackedSeq : count;
+}
+
+export function streamsInit(): void {
+  streamCount = 0;
+  memory.fill(streamsPtr, 0, <usize>streamsMax * <usize>STREAM_ENTRY_BYTES);
+}
+
+export function streamValid(s: i32): bool {
+  return s >= 0 && <u32>s < streamCount;
+}
+
+export function streamFind(source: u32, sensor: u32): i32 {
+  for (let s: u32 = 0; s < streamCount; s++) {
+    if (streamSource(s) == source && streamSensor(s) == sensor) return <i32>s;
+  }
+  return E_STREAM_UNKNOWN;
+}
+
+// Configures (source, sensor) with a record type fixed for its lifetime. Configuring it again with
+// the same settings returns the same index; different settings are refused.
+export function streamConfigure(source: u32, sensor: u32, recordType: i32, dataType: i32, sampleRateMs: u32): i32 {
+  if (recordType != RECORD_TYPE_TSD && recordType != RECORD_TYPE_EVT) return E_INVALID_ARGUMENT;
+  if (dataType < DATA_TYPE_UINT32 || dataType > DATA_TYPE_FLOAT32) return E_INVALID_ARGUMENT;
+  if (recordType == RECORD_TYPE_TSD && sampleRateMs == 0) return E_INVALID_ARGUMENT;
+  if (recordType == RECORD_TYPE_EVT && sampleRateMs != 0) return E_INVALID_ARGUMENT;
+  const existing = streamFind(source, sensor);
+  if (existing >= 0) {
+    const s = <u32>existing;
+    if (streamRecordType(s) != recordType || streamDataType(s) != dataType || streamSampleRateMs(s) != sampleRateMs) {
+      return E_STREAM_CONFIG_MISMATCH;
+    }
+    return existing;
+  }
+  if (streamCount >= streamsMax) return E_STREAM_TABLE_FULL;
+  const s = streamCount++;
+  const e = streamEntry(s);
+  memory.fill(e, 0, <usize>STREAM_ENTRY_BYTES);
+  store<u32>(e + S_SOURCE, source);
+  store<u32>(e + S_SENSOR, sensor);
+  store<u8>(e + S_RECORD_TYPE, <u8>recordType);
+  store<u8>(e + S_DATA_TYPE, <u8>dataType);
+  store<u32>(e + S_SAMPLE_RATE_MS, sampleRateMs);
+  store<u32>(e + S_RAM_HEAD, SECTOR_NULL);
+  store<u32>(e + S_RAM_TAIL, SECTOR_NULL);
+  store<u32>(e + S_DISK_HEAD, FILE_SLOT_NULL);
+  store<u32>(e + S_DISK_TAIL, FILE_SLOT_NULL);
+  store<u32>(e + S_READ_HINT, SECTOR_NULL);
+  return <i32>s;
+}
+
+// ---- Append ----------------------------------------------------------------------------------------
+
+// Appends one record. `utcMs` is the record's time (EVT) or the time of the sample (TSD: stored
+// only when it opens a sector; later samples in the sector are timed first + index × rate).
+export function streamAppend(s: i32, recordType: i32, value: u32, utcMs: f64): i32 {
+  if (!streamValid(s)) return E_STREAM_UNKNOWN;
+  const stream = <u32>s;
+  if (streamRecordType(stream) != recordType) return E_RECORD_TYPE_MISMATCH;
+  if (!(utcMs >= 0) || utcMs > 9007199254740991) return E_INVALID_ARGUMENT;
+  const e = streamEntry(stream);
+  const perSector = recordsPerSector(recordType);
+  let tail = load<u32>(e + S_RAM_TAIL);
+  if (tail == SECTOR_NULL || sectorCountGet(tail) >= perSector) {
+    const seq = load<u64>(e + S_NEXT_SEQ);
+    let id = sectorTake(stream, seq);
+    if (id == SECTOR_NULL) {
+      if (!discardForSpace()) {
+        satAllocationFailed();
+        return E_ALL_PENDING;
+      }
+      id = sectorTake(stream, seq);
+      assert(id != SECTOR_NULL, "discard freed no sector");
+    }
+    tail = load<u32>(e + S_RAM_TAIL); // the discard may have changed this stream's tail
+    if (tail == SECTOR_NULL) {
+      store<u32>(e + S_RAM_HEAD, id);
+    } else {
+      sectorNextSet(tail, id);
+    }
+    store<u32>(e + S_RAM_TAIL, id);
+    fieldAdd32(stream, S_RAM_SECTORS, 1);
+    if (recordType == RECORD_TYPE_TSD) store<i64>(sectorData(id), <i64>utcMs);
+    tail = id;
+  }
+  const index = sectorCountGet(tail);
+  if (recordType == RECORD_TYPE_TSD) {
+    store<u32>(sectorData(tail) + <usize>(TSD_HEADER_BYTES + index * TSD_RECORD_BYTES), value);
+  } else {
+    const record = sectorData(tail) + <usize>(index * EVT_RECORD_BYTES);
+    store<u32>(record, value);
+    store<i64>(record + 4, <i64>utcMs);
+  }
+  sectorCountSet(tail, index + 1);
+  fieldAdd64(stream, S_NEXT_SEQ, 1);
+  fieldAdd64(stream, S_RAM_RECORDS, 1);
+  statAdd(STAT_RECORDS_WRITTEN, 1);
+  statAdd(STAT_RECORDS_LIVE, 1);
+  return OK;
+}
+
+// Whether RAM sector `id` of stream `s` holds a pending record.
+export function sectorHasPending(s: u32, id: u32): bool {
+  const acked = streamAckedSeq(s);
+  const read = streamReadSeq(s);
+  if (read <= acked) return false;
+  const first = sectorFirstSeqGet(id);
+  const end = first + <u64>sectorCountGet(id);
+  return first < read && end > acked;
+}
+
+// Frees one RAM sector when the pool is empty: the oldest non-pending sector of the stream that
+// owns the most RAM sectors. Its records are counted as discarded. Returns false when every
+// sector holds pending data (or the pool is held by raw sectors).
+export function discardForSpace(): bool {
+  let victim: u32 = 0xffffffff;
+  let victimSectors: u32 = 0;
+  for (let s: u32 = 0; s < streamCount; s++) {
+    const sectors = streamRamSectors(s);
+    if (sectors <= victimSectors) continue;
+    // A stream has a non-pending sector exactly when its newest sector holds no pending record.
+    if (sectorHasPending(s, streamRamTail(s))) continue;
+    victim = s;
+    victimSectors = sectors;
+  }
+  if (victim == 0xffffffff) return false;
+  let previous = SECTOR_NULL;
+  let id = streamRamHead(victim);
+  for (let steps: u32 = 0; steps < sectorCount && id != SECTOR_NULL; steps++) {
+    if (!sectorHasPending(victim, id)) {
+      const live = liveRecords(sectorFirstSeqGet(id), <u64>sectorCountGet(id), streamAckedSeq(victim));
+      ramSectorUnlink(victim, previous, id);
+      sectorRelease(id);
+      fieldAdd64(victim, S_RAM_RECORDS, -<i64>live);
+      statAdd(STAT_RECORDS_DISCARDED, <f64>live);
+      statAdd(STAT_RECORDS_LIVE, -<f64>live);
+      statAdd(STAT_SECTORS_DISCARDED, 1);
+      halLog(LOG_WARN, SUBSYSTEM_STREAM, EVENT_DISCARD, <f64>victim, <f64>live);
+      return true;
+    }
+    previous = id;
+    id = sectorNextGet(id);
+  }
+  assert(false, "stream chain has no non-pending sector");
+  return false;
+}
+
+// Unlinks RAM sector `id` (whose predecessor is `previous`) from stream `s`; the caller frees it.
+export function ramSectorUnlink(s: u32, previous: u32, id: u32): void {
+  const e = streamEntry(s);
+  const next = sectorNextGet(id);
+  if (previous == SECTOR_NULL) {
+    assert(load<u32>(e + S_RAM_HEAD) == id, "unlink of a sector that is not the head");
+    store<u32>(e + S_RAM_HEAD, next);
+  } else {
+    sectorNextSet(previous, next);
+  }
+  if (load<u32>(e + S_RAM_TAIL) == id) store<u32>(e + S_RAM_TAIL, previous);
+  if (load<u32>(e + S_READ_HINT) == id) store<u32>(e + S_READ_HINT, SECTOR_NULL);
+  sectorNextSet(id, SECTOR_NULL);
+  fieldAdd32(s, S_RAM_SECTORS, -1);
+}
+
+// ---- Read (bulk read and peek) -----------------------------------------------------------------------
+
+// @ts-ignore: decorator
+@inline
+function bulkEmit(out: u32, seq: u64, value: u32, utcMs: i64, flags: u32): void {
+  const record = bulkPtr + <usize>out * <usize>BULK_RECORD_BYTES;
+  store<u32>(record + BULK_SEQ_LO, <u32>seq);
+  store<u32>(record + BULK_SEQ_HI, <u32>(seq >> 32));
+  store<u32>(record + BULK_VALUE, value);
+  store<u32>(record + BULK_FLAGS, flags);
+  store<f64>(record + BULK_UTC_MS, <f64>utcMs);
+}
+
+// Emits records `from` … of one sector image at `data` (first seq `first`, `count` records).
+// Returns how many it emitted, at most `room`.
+function sectorEmit(
+  data: usize, first: u64, count: u32, from: u32, room: u32, out: u32,
+  recordType: i32, rateMs: u32, flags: u32,
+): u32 {
+  const n = min<u32>(count - from, room);
+  if (recordType == RECORD_TYPE_TSD) {
+    const firstUtc = load<i64>(data);
+    for (let i: u32 = 0; i < n; i++) {
+      const k = from + i;
+      bulkEmit(out + i, first + <u64>k, load<u32>(data + <usize>(TSD_HEADER_BYTES + k * TSD_RECORD_BYTES)),
+        firstUtc + <i64>k * <i64>rateMs, flags);
+    }
+  } else {
+    for (let i: u32 = 0; i < n; i++) {
+      const k = from + i;
+      const record = data + <usize>(k * EVT_RECORD_BYTES);
+      bulkEmit(out + i, first + <u64>k, load<u32>(record), load<i64>(record + 4), flags);
+    }
+  }
+  return n;
+}
+
+// Copies up to `recordsMax` records after the pending ones, oldest first, into the bulk buffer. With
+// `mark`, they become pending (a bulk read); without, nothing changes (a peek). Returns the count
+// or an error code; on error nothing is marked.
+export function streamRead(s: i32, recordsMax: i32, mark: bool): i32 {
+  if (!streamValid(s)) return E_STREAM_UNKNOWN;
+  if (recordsMax < 0) return E_INVALID_ARGUMENT;
+  const stream = <u32>s;
+  const room = min<u32>(<u32>recordsMax, bulkRecordsMax);
+  const recordType = streamRecordType(stream);
+  const rateMs = streamSampleRateMs(stream);
+  const perSector = recordsPerSector(recordType);
+  let cursor = max<u64>(streamReadSeq(stream), streamAckedSeq(stream));
+  let out: u32 = 0;
+
+  // Disk first: every file is older than every RAM sector.
+  let slot = streamDiskHead(stream);
+  for (let steps: u32 = 0; slot != FILE_SLOT_NULL && out < room && steps <= 0xffff; steps++) {
+    const first = fileFirstSeq(slot);
+    const count = fileRecords(slot);
+    if (first + <u64>count > cursor) {
+      const status = fileLoad(slot, streamSource(stream), streamSensor(stream));
+      if (status != OK) return status;
+      let index = <u32>(max<u64>(cursor, first) - first);
+      while (index < count && out < room) {
+        const k = index / perSector;
+        const from = index - k * perSector;
+        const inSector = min<u32>(perSector, count - k * perSector);
+        const n = sectorEmit(cachedSectorData(k), first + <u64>(k * perSector), inSector, from, room - out, out,
+          recordType, rateMs, BULK_FLAG_DISK);
+        out += n;
+        index += n;
+      }
+      cursor = first + <u64>index;
+    }
+    slot = fileNext(slot);
+  }
+
+  // Then RAM, starting from the read hint when it is still inside this stream.
+  const e = streamEntry(stream);
+  let id = load<u32>(e + S_RAM_HEAD);
+  const hint = load<u32>(e + S_READ_HINT);
+  if (hint != SECTOR_NULL && sectorOwnerGet(hint) == stream && sectorFirstSeqGet(hint) <= cursor) id = hint;
+  let lastId = SECTOR_NULL;
+  for (let steps: u32 = 0; id != SECTOR_NULL && out < room && steps < sectorCount; steps++) {
+    const first = sectorFirstSeqGet(id);
+    const count = sectorCountGet(id);
+    if (first + <u64>count > cursor) {
+      const from = <u32>(max<u64>(cursor, first) - first);
+      const n = sectorEmit(sectorData(id), first, count, from, room - out, out, recordType, rateMs, 0);
+      out += n;
+      cursor = first + <u64>(from + n);
+      lastId = id;
+    }
+    id = sectorNextGet(id);
+  }
+
+  if (mark && out > 0) {
+    const lastRecord = bulkPtr + <usize>(out - 1) * <usize>BULK_RECORD_BYTES;
+    const lastSeq = <u64>load<u32>(lastRecord + BULK_SEQ_LO) | (<u64>load<u32>(lastRecord + BULK_SEQ_HI) << 32);
+    store<u64>(e + S_READ_SEQ, lastSeq + 1);
+    fieldAdd64(stream, S_PENDING, <i64>out);
+    if (lastId != SECTOR_NULL) store<u32>(e + S_READ_HINT, lastId);
+    statAdd(STAT_RECORDS_READ, <f64>out);
+  }
+  return <i32>out;
+}
+
+// ---- ACK and NACK ------------------------------------------------------------------------------------
+
+// Erases exactly the first `count` pending records; frees every RAM sector that becomes empty and
+// hands every disk file that becomes fully acknowledged to cleanup.
+export function streamAck(s: i32, count: f64): i32 {
+  if (!streamValid(s)) return E_STREAM_UNKNOWN;
+  const stream = <u32>s;
+  if (!(count >= 0) || count != Math.floor(count)) return E_INVALID_ARGUMENT;
+  if (count > <f64>streamPending(stream)) return E_ACK_TOO_MANY;
+  let remaining = <u64>count;
+  if (remaining == 0) return OK;
+  const e = streamEntry(stream);
+  let cursor = load<u64>(e + S_ACKED_SEQ);
+
+  for (let steps: u32 = 0; remaining > 0 && steps <= 0xffff; steps++) {
+    const slot = load<u32>(e + S_DISK_HEAD);
+    if (slot == FILE_SLOT_NULL) break;
+    const first = fileFirstSeq(slot);
+    const end = first + <u64>fileRecords(slot);
+    const from = max<u64>(cursor, first);
+    const take = min<u64>(end - from, remaining);
+    remaining -= take;
+    cursor = from + take;
+    fieldAdd64(stream, S_DISK_RECORDS, -<i64>take);
+    if (cursor < end) break;
+    diskHeadRemove(stream);
+    cleanupEnqueue(slot);
+  }
+
+  for (let steps: u32 = 0; remaining > 0 && steps < sectorCount; steps++) {
+    const id = load<u32>(e + S_RAM_HEAD);
+    assert(id != SECTOR_NULL, "pending records missing from RAM");
+    const first = sectorFirstSeqGet(id);
+    const end = first + <u64>sectorCountGet(id);
+    const from = max<u64>(cursor, first);
+    const take = min<u64>(end - from, remaining);
+    remaining -= take;
+    cursor = from + take;
+    fieldAdd64(stream, S_RAM_RECORDS, -<i64>take);
+    if (cursor < end) break;
+    ramSectorUnlink(stream, SECTOR_NULL, id);
+    sectorRelease(id);
+  }
+  assert(remaining == 0, "ack ran past the pending records");
+
+  store<u64>(e + S_ACKED_SEQ, cursor);
+  fieldAdd64(stream, S_PENDING, -<i64>count);
+  statAdd(STAT_RECORDS_ACKED, count);
+  statAdd(STAT_RECORDS_LIVE, -count);
+  return OK;
+}
+
+// Makes every pending record readable again. Idempotent.
+export function streamRevert(s: i32): i32 {
+  if (!streamValid(s)) return E_STREAM_UNKNOWN;
+  const e = streamEntry(<u32>s);
+  store<u64>(e + S_READ_SEQ, load<u64>(e + S_ACKED_SEQ));
+  store<u64>(e + S_PENDING, 0);
+  store<u32>(e + S_READ_HINT, SECTOR_NULL);
+  return OK;
+}
+
+// ---- Disk list -----------------------------------------------------------------------------------------
+
+export function diskTailAppend(s: u32, slot: u32, liveCount: u64): void {
+  const e = streamEntry(s);
+  const tail = load<u32>(e + S_DISK_TAIL);
+  if (tail == FILE_SLOT_NULL) {
+    store<u32>(e + S_DISK_HEAD, slot);
+  } else {
+    fileNextSet(tail, slot);
+  }
+  store<u32>(e + S_DISK_TAIL, slot);
+  fieldAdd32(s, S_DISK_FILES, 1);
+  fieldAdd64(s, S_DISK_RECORDS, <i64>liveCount);
+}
+
+export function diskHeadRemove(s: u32): u32 {
+  const e = streamEntry(s);
+  const slot = load<u32>(e + S_DISK_HEAD);
+  assert(slot != FILE_SLOT_NULL, "disk list is empty");
+  const next = fileNext(slot);
+  store<u32>(e + S_DISK_HEAD, next);
+  if (next == FILE_SLOT_NULL) store<u32>(e + S_DISK_TAIL, FILE_SLOT_NULL);
+  fieldAdd32(s, S_DISK_FILES, -1);
+  return slot;
+}
+
+
+// Moves `live` live records of stream `s` from the RAM count to the disk count (after a spill).
+export function recordsMovedToDisk(s: u32, live: u64): void {
+  fieldAdd64(s, S_RAM_RECORDS, -<i64>live);
+}
+
+// Drops every disk file of stream `s` from its list (forced cleanup) and recounts what stays pending.
+// Returns the number of live records that were on disk.
+export function diskListClear(s: u32): u64 {
+  const e = streamEntry(s);
+  const lost = load<u64>(e + S_DISK_RECORDS);
+  store<u32>(e + S_DISK_HEAD, FILE_SLOT_NULL);
+  store<u32>(e + S_DISK_TAIL, FILE_SLOT_NULL);
+  store<u32>(e + S_DISK_FILES, 0);
+  store<u64>(e + S_DISK_RECORDS, 0);
+  // Pending records that were on disk are gone: count what stays pending in RAM.
+  const acked = load<u64>(e + S_ACKED_SEQ);
+  const read = load<u64>(e + S_READ_SEQ);
+  let pending: u64 = 0;
+  let id = load<u32>(e + S_RAM_HEAD);
+  for (let steps: u32 = 0; id != SECTOR_NULL && steps < sectorCount; steps++) {
+    const first = sectorFirstSeqGet(id);
+    const end = first + <u64>sectorCountGet(id);
+    const lo = max<u64>(first, acked);
+    const hi = min<u64>(end, read);
+    if (hi > lo) pending += hi - lo;
+    id = sectorNextGet(id);
+  }
+  store<u64>(e + S_PENDING, pending);
+  statAdd(STAT_RECORDS_LIVE, -<f64>lost);
+  return lost;
+}
+
+// ---- Query -----------------------------------------------------------------------------------------------
+
+// Writes the stream's counters into the query block.
+export function streamQuery(s: i32): i32 {
+  if (!streamValid(s)) return E_STREAM_UNKNOWN;
+  const stream = <u32>s;
+  const ram = streamRamRecords(stream);
+  const disk = streamDiskRecords(stream);
+  const pending = streamPending(stream);
+  queryPut(QUERY_RECORDS_TOTAL, <f64>(ram + disk));
+  queryPut(QUERY_RECORDS_PENDING, <f64>pending);
+  queryPut(QUERY_RECORDS_NEW, <f64>(ram + disk - pending));
+  queryPut(QUERY_RECORDS_RAM, <f64>ram);
+  queryPut(QUERY_RECORDS_DISK, <f64>disk);
+  queryPut(QUERY_SEQ_NEXT, <f64>streamNextSeq(stream));
+  queryPut(QUERY_SEQ_ACKED, <f64>streamAckedSeq(stream));
+  queryPut(QUERY_SEQ_READ, <f64>streamReadSeq(stream));
+  queryPut(QUERY_SECTORS_RAM, <f64>streamRamSectors(stream));
+  queryPut(QUERY_FILES_DISK, <f64>streamDiskFiles(stream));
+  queryPut(QUERY_RECORD_TYPE, <f64>streamRecordType(stream));
+  queryPut(QUERY_DATA_TYPE, <f64>streamDataType(stream));
+  queryPut(QUERY_SAMPLE_RATE_MS, <f64>streamSampleRateMs(stream));
+  queryPut(QUERY_SOURCE, <f64>streamSource(stream));
+  queryPut(QUERY_SENSOR, <f64>streamSensor(stream));
+  return OK;
+}
+
+// @ts-ignore: decorator
+@inline
+function queryPut(index: i32, value: f64): void {
+  store<f64>(queryPtr + (<usize>index << 3), value);
+}

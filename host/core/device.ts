@@ -1,0 +1,596 @@
+// One simulated device: a board's config image booted in a fixed WebAssembly.Memory (the device's
+// RAM), the core instantiated through @assemblyscript/loader, and its disk tier on a HAL. This is
+// the typed facade over the core's exports; every negative status becomes a CoreError that names
+// the operation.
+
+import * as loader from "@assemblyscript/loader";
+import { type Board, type CleanupPolicy } from "../boards.js";
+import { encodeConfigImage } from "../config-image.js";
+import { listFilesRecursive } from "../hal/atomic.js";
+import type { Hal } from "../hal/hal.js";
+import { MemoryHal } from "../hal/memory.js";
+import { NodeFsHal } from "../hal/node-fs.js";
+import * as abi from "./abi.generated.js";
+import { check, CoreAssertionError, CoreError, errorTableCheck } from "./errors.js";
+import { HalBridge } from "./hal-bridge.js";
+import { CoreLogger, type LogLevel, STATE_NAMES } from "./log.js";
+import { type CoreBuild, coreModule } from "./wasm.js";
+
+export const WASM_PAGE_BYTES = 65536;
+export const HISTORY_DIR = "history";
+export const IMX_SUFFIX = ".imx";
+
+export type RecordType = "tsd" | "evt";
+export type DataType = "uint32" | "int32" | "float32";
+export type TierState = "idle" | "check-usage" | "move-to-disk" | "cleanup-disk" | "flush-all" | "cancelling-flush";
+
+export interface StreamConfig {
+  type: RecordType;
+  /** How the 32-bit value word is read back; uint32 by default. */
+  dataType?: DataType;
+  /** TSD only: the sample period; records are timed first UTC + index × rate. */
+  sampleRateMs?: number;
+}
+
+export interface UploadRecord {
+  seq: number;
+  utcMs: number;
+  value: number;
+  tier: "ram" | "disk";
+}
+
+export interface StreamCounts {
+  total: number;
+  pending: number;
+  new: number;
+  ram: number;
+  disk: number;
+  nextSeq: number;
+  ackedSeq: number;
+  readSeq: number;
+  ramSectors: number;
+  diskFiles: number;
+}
+
+export interface CleanupProgress {
+  filesPending: number;
+  bytesPending: number;
+  filesInFlight: number;
+  filesDeleted: number;
+  bytesDeleted: number;
+  failedAttempts: number;
+  complete: boolean;
+  /** Estimated time to delete what is pending, from the measured deletion latency. */
+  etaMs: number;
+  deleteLatencyMs: { p50: number; p99: number; max: number; samples: number };
+}
+
+export interface ForcedCleanup {
+  /** Files of the core's that could not be deleted (still queued for retry). */
+  failed: number;
+  /** `.imx` files found in the directory that the core did not know, removed too. */
+  strays: number;
+  /** Records that were on disk, now counted as discarded. */
+  recordsDiscarded: number;
+}
+
+export interface DeviceOptions {
+  board: Board;
+  /** The disk tier's HAL; by default a NodeFsHal on `storageDir`, or a MemoryHal without one. */
+  hal?: Hal;
+  storageDir?: string;
+  policy?: CleanupPolicy;
+  log?: LogLevel | CoreLogger;
+  nowMs?: number;
+  build?: CoreBuild;
+  /** A flashed image to boot from instead of encoding the board (tests of corrupt images). */
+  configImage?: Uint8Array;
+}
+
+const RECORD_TYPES: Record<RecordType, number> = { tsd: abi.RECORD_TYPE_TSD, evt: abi.RECORD_TYPE_EVT };
+const DATA_TYPES: Record<DataType, number> = {
+  uint32: abi.DATA_TYPE_UINT32,
+  int32: abi.DATA_TYPE_INT32,
+  float32: abi.DATA_TYPE_FLOAT32,
+};
+const POLICIES: Record<CleanupPolicy, number> = {
+  immediate: abi.CLEANUP_IMMEDIATE,
+  batched: abi.CLEANUP_BATCHED,
+  lazy: abi.CLEANUP_LAZY,
+};
+
+/** The core's exports, as the facade calls them. */
+export interface CoreExports {
+  memory?: WebAssembly.Memory;
+  abiVersion(): number;
+  configImagePtr(): number;
+  configImageBytes(): number;
+  boot(imageBytes: number, nowMs: number): number;
+  layoutEndOffset(): number;
+  ramBytesConfigured(): number;
+  statsPointer(): number;
+  queryPointer(): number;
+  bulkPointer(): number;
+  bulkCapacity(): number;
+  statsRefresh(): number;
+  sectorAlloc(): number;
+  sectorFree(id: number): number;
+  sectorWrite(id: number, offsetBytes: number, value: number): number;
+  sectorRead(id: number, offsetBytes: number): number;
+  sectorLink(id: number, next: number): number;
+  sectorNext(id: number): number;
+  ramSectorsWithData(): number;
+  streamSectorsWithData(): number;
+  streamConfigure(source: number, sensor: number, recordType: number, dataType: number, sampleRateMs: number): number;
+  streamFind(source: number, sensor: number): number;
+  streamWriteTsd(stream: number, value: number, utcMs: number): number;
+  streamWriteEvt(stream: number, value: number, utcMs: number): number;
+  streamReadBulk(stream: number, max: number): number;
+  streamPeek(stream: number, max: number): number;
+  streamAck(stream: number, count: number): number;
+  streamRevert(stream: number): number;
+  streamQuery(stream: number): number;
+  processMemory(nowMs: number): number;
+  tierState(): number;
+  flushAllToDisk(): number;
+  flushProgress(): number;
+  flushCancel(): number;
+  cleanupComplete(): number;
+  cleanupConfirm(slot: number, generation: number, status: number): number;
+  cleanupForceAll(): number;
+  pendingWorkCount(): number;
+  cleanupPolicySet(policy: number): number;
+  diskUsageOffsetSet(bytes: number): number;
+}
+
+export type DeviceStats = ReturnType<Device["stats"]>;
+
+interface StreamInfo {
+  index: number;
+  dataType: DataType;
+  recordType: RecordType;
+}
+
+const float32Scratch = new Float32Array(1);
+const uint32Scratch = new Uint32Array(float32Scratch.buffer);
+
+/** The 32-bit word stored for `value` under `dataType`; throws E_INVALID_ARGUMENT for a value that has none. */
+export function valueToBits(value: number, dataType: DataType): number {
+  switch (dataType) {
+    case "float32":
+      if (typeof value !== "number") throw new CoreError(abi.E_INVALID_ARGUMENT, `float32 value must be a number (got ${String(value)})`);
+      float32Scratch[0] = value;
+      return uint32Scratch[0] ?? 0;
+    case "int32":
+      if (!Number.isInteger(value) || value < -0x80000000 || value > 0x7fffffff) {
+        throw new CoreError(abi.E_INVALID_ARGUMENT, `int32 value out of range: ${value}`);
+      }
+      return value >>> 0;
+    case "uint32":
+      if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) {
+        throw new CoreError(abi.E_INVALID_ARGUMENT, `uint32 value out of range: ${value}`);
+      }
+      return value;
+  }
+}
+
+/** The value a stored 32-bit word reads back as under `dataType`. */
+export function bitsToValue(bits: number, dataType: DataType): number {
+  switch (dataType) {
+    case "float32":
+      uint32Scratch[0] = bits;
+      return float32Scratch[0] ?? 0;
+    case "int32":
+      return bits | 0;
+    case "uint32":
+      return bits >>> 0;
+  }
+}
+
+export class Device {
+  readonly board: Board;
+  readonly hal: Hal;
+  readonly memory: WebAssembly.Memory;
+  readonly exports: CoreExports;
+  readonly logger: CoreLogger;
+  readonly ramBytes: number;
+  private readonly bridge: HalBridge;
+  private readonly streams = new Map<string, StreamInfo>();
+  private readonly streamsByIndex: StreamInfo[] = [];
+  private readonly stats64: Float64Array;
+  private readonly query64: Float64Array;
+  private readonly bulk32: Uint32Array;
+  private readonly bulk64: Float64Array;
+  private readonly bulkWords: number;
+  private readonly bulkFloats: number;
+
+  private constructor(options: DeviceOptions) {
+    errorTableCheck();
+    const { board } = options;
+    this.board = board;
+    this.ramBytes = board.memory.ramBytes;
+    this.hal = options.hal ?? (options.storageDir ? new NodeFsHal(options.storageDir) : new MemoryHal());
+    this.logger = options.log instanceof CoreLogger ? options.log : new CoreLogger(options.log ?? "off");
+    const pages = Math.ceil(this.ramBytes / WASM_PAGE_BYTES);
+    this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+    this.bridge = new HalBridge(this.hal, this.logger);
+    this.bridge.attach(this.memory);
+    this.bridge.hooks = {
+      confirmDelete: (slot, generation, status) => {
+        // A confirmation for a file that forced cleanup already removed is stale: nothing to do.
+        this.exports.cleanupConfirm(slot, generation, status);
+      },
+    };
+    const imports = {
+      env: {
+        memory: this.memory,
+        abort: (msgPtr: number, filePtr: number, line: number, column: number) => {
+          throw new CoreAssertionError(
+            `core assertion failed: ${this.wasmString(msgPtr)} at ${this.wasmString(filePtr)}:${line}:${column}`,
+          );
+        },
+      },
+      hal: this.bridge.imports(),
+    };
+    const instance = loader.instantiateSync<Record<string, unknown>>(coreModule(options.build ?? "release"), imports);
+    this.exports = instance.exports as unknown as CoreExports;
+    if (this.exports.abiVersion() !== abi.ABI_VERSION) {
+      throw new Error(`core ABI version ${this.exports.abiVersion()} does not match the host's ${abi.ABI_VERSION}`);
+    }
+
+    const image = options.configImage ?? encodeConfigImage(board);
+    const imagePtr = this.exports.configImagePtr();
+    const room = Math.min(image.length, this.memory.buffer.byteLength - imagePtr);
+    new Uint8Array(this.memory.buffer, imagePtr, Math.max(0, room)).set(image.subarray(0, Math.max(0, room)));
+    check(this.exports.boot(image.length, options.nowMs ?? 0), `boot ${board.name}`);
+    if (options.policy) this.setCleanupPolicy(options.policy);
+
+    const buffer = this.memory.buffer;
+    this.stats64 = new Float64Array(buffer, this.exports.statsPointer(), abi.STAT_COUNT);
+    this.query64 = new Float64Array(buffer, this.exports.queryPointer(), abi.QUERY_COUNT);
+    const bulkRecords = this.exports.bulkCapacity();
+    this.bulk32 = new Uint32Array(buffer, this.exports.bulkPointer(), (bulkRecords * abi.BULK_RECORD_BYTES) / 4);
+    this.bulk64 = new Float64Array(buffer, this.exports.bulkPointer(), (bulkRecords * abi.BULK_RECORD_BYTES) / 8);
+    this.bulkWords = abi.BULK_RECORD_BYTES / 4;
+    this.bulkFloats = abi.BULK_RECORD_BYTES / 8;
+  }
+
+  /** Boots a device for `options.board`. Throws CoreError (E_CONFIG_*, E_LAYOUT_TOO_BIG, …) if it cannot. */
+  static create(options: DeviceOptions): Device {
+    return new Device(options);
+  }
+
+  private wasmString(ptr: number): string {
+    if (ptr === 0) return "?";
+    const buffer = this.memory.buffer;
+    const length = new Uint32Array(buffer)[(ptr - 4) >>> 2] ?? 0;
+    return Buffer.from(new Uint8Array(buffer, ptr, length)).toString("utf16le");
+  }
+
+  get hasDiskTier(): boolean {
+    return this.board.disk !== null;
+  }
+
+  get bulkCapacity(): number {
+    return this.exports.bulkCapacity();
+  }
+
+  /** Bytes of device RAM the core's layout uses (all of it lies below `ramBytes`). */
+  get layoutBytes(): number {
+    return this.exports.layoutEndOffset();
+  }
+
+  setCleanupPolicy(policy: CleanupPolicy): void {
+    check(this.exports.cleanupPolicySet(POLICIES[policy]), `set cleanup policy ${policy}`);
+  }
+
+  // ---- Streams ------------------------------------------------------------------------------------
+
+  configureStream(source: number, sensor: number, config: StreamConfig): number {
+    const dataType = config.dataType ?? "uint32";
+    const recordType = RECORD_TYPES[config.type];
+    const dataTypeCode = DATA_TYPES[dataType];
+    if (recordType === undefined) throw new CoreError(abi.E_INVALID_ARGUMENT, `configure stream ${source}/${sensor}`);
+    if (dataTypeCode === undefined) throw new CoreError(abi.E_INVALID_ARGUMENT, `configure stream ${source}/${sensor}`);
+    const rate = config.sampleRateMs ?? 0;
+    if (!Number.isInteger(rate) || rate < 0 || rate > 0xffffffff) {
+      throw new CoreError(abi.E_INVALID_ARGUMENT, `configure stream ${source}/${sensor}`);
+    }
+    const index = check(
+      this.exports.streamConfigure(u32(source), u32(sensor), recordType, dataTypeCode, rate),
+      `configure stream ${source}/${sensor}`,
+    );
+    const info: StreamInfo = { index, dataType, recordType: config.type };
+    this.streams.set(streamKey(source, sensor), info);
+    this.streamsByIndex[index] = info;
+    return index;
+  }
+
+  private stream(source: number, sensor: number, operation: string): StreamInfo {
+    const info = this.streams.get(streamKey(source, sensor));
+    if (!info) throw new CoreError(abi.E_STREAM_UNKNOWN, `${operation} ${source}/${sensor}`);
+    return info;
+  }
+
+  /** The core's index for a configured stream (for the fast paths below). */
+  streamIndex(source: number, sensor: number): number {
+    return this.stream(source, sensor, "find stream").index;
+  }
+
+  writeTsd(source: number, sensor: number, value: number, utcMs: number): void {
+    const info = this.stream(source, sensor, "write TSD to");
+    check(this.exports.streamWriteTsd(info.index, valueToBits(value, info.dataType), utcMs), `write TSD to ${source}/${sensor}`);
+  }
+
+  writeEvt(source: number, sensor: number, value: number, utcMs: number): void {
+    const info = this.stream(source, sensor, "write EVT to");
+    check(this.exports.streamWriteEvt(info.index, valueToBits(value, info.dataType), utcMs), `write EVT to ${source}/${sensor}`);
+  }
+
+  /** Reads up to `max` new records (oldest first, disk then RAM) and marks them pending. */
+  readBulk(source: number, sensor: number, max: number): UploadRecord[] {
+    const info = this.stream(source, sensor, "read from");
+    return this.collect(info, check(this.exports.streamReadBulk(info.index, intArg(max)), `read from ${source}/${sensor}`));
+  }
+
+  /** What readBulk would return, without changing anything. */
+  peek(source: number, sensor: number, max: number): UploadRecord[] {
+    const info = this.stream(source, sensor, "peek");
+    return this.collect(info, check(this.exports.streamPeek(info.index, intArg(max)), `peek ${source}/${sensor}`));
+  }
+
+  private collect(info: StreamInfo, count: number): UploadRecord[] {
+    const records: UploadRecord[] = new Array<UploadRecord>(count);
+    for (let i = 0; i < count; i++) {
+      const w = i * this.bulkWords;
+      const bits = this.bulk32[w + abi.BULK_VALUE / 4] ?? 0;
+      records[i] = {
+        seq: (this.bulk32[w + abi.BULK_SEQ_LO / 4] ?? 0) + (this.bulk32[w + abi.BULK_SEQ_HI / 4] ?? 0) * 2 ** 32,
+        utcMs: this.bulk64[i * this.bulkFloats + abi.BULK_UTC_MS / 8] ?? 0,
+        value: bitsToValue(bits, info.dataType),
+        tier: ((this.bulk32[w + abi.BULK_FLAGS / 4] ?? 0) & abi.BULK_FLAG_DISK) !== 0 ? "disk" : "ram",
+      };
+    }
+    return records;
+  }
+
+  /** Erases exactly the first `count` pending records (the upload's ACK). */
+  ack(source: number, sensor: number, count: number): void {
+    const info = this.stream(source, sensor, "ack");
+    check(this.exports.streamAck(info.index, count), `ack ${count} records of ${source}/${sensor}`);
+  }
+
+  /** Makes every pending record readable again (the upload's NACK). Idempotent. */
+  revert(source: number, sensor: number): void {
+    const info = this.stream(source, sensor, "revert");
+    check(this.exports.streamRevert(info.index), `revert ${source}/${sensor}`);
+  }
+
+  counts(source: number, sensor: number): StreamCounts {
+    const info = this.stream(source, sensor, "count");
+    check(this.exports.streamQuery(info.index), `count ${source}/${sensor}`);
+    const q = this.query64;
+    return {
+      total: q[abi.QUERY_RECORDS_TOTAL] ?? 0,
+      pending: q[abi.QUERY_RECORDS_PENDING] ?? 0,
+      new: q[abi.QUERY_RECORDS_NEW] ?? 0,
+      ram: q[abi.QUERY_RECORDS_RAM] ?? 0,
+      disk: q[abi.QUERY_RECORDS_DISK] ?? 0,
+      nextSeq: q[abi.QUERY_SEQ_NEXT] ?? 0,
+      ackedSeq: q[abi.QUERY_SEQ_ACKED] ?? 0,
+      readSeq: q[abi.QUERY_SEQ_READ] ?? 0,
+      ramSectors: q[abi.QUERY_SECTORS_RAM] ?? 0,
+      diskFiles: q[abi.QUERY_FILES_DISK] ?? 0,
+    };
+  }
+
+  /** The configured streams as (source, sensor) pairs, in index order. */
+  streamList(): Array<{ source: number; sensor: number; type: RecordType; dataType: DataType }> {
+    const list: Array<{ source: number; sensor: number; type: RecordType; dataType: DataType }> = [];
+    for (const [key, info] of this.streams) {
+      const [source, sensor] = key.split(":").map(Number);
+      list[info.index] = { source: source ?? 0, sensor: sensor ?? 0, type: info.recordType, dataType: info.dataType };
+    }
+    return list;
+  }
+
+  // ---- Tiering, flush and cleanup --------------------------------------------------------------
+
+  /** One call of the device's main-loop tick. Returns the state the machine is in afterwards. */
+  processMemory(nowMs: number): TierState {
+    const state = check(this.exports.processMemory(nowMs), "process memory");
+    return (STATE_NAMES[state] ?? "idle") as TierState;
+  }
+
+  get tierState(): TierState {
+    return (STATE_NAMES[this.exports.tierState()] ?? "idle") as TierState;
+  }
+
+  flushAllToDisk(): void {
+    check(this.exports.flushAllToDisk(), "flush all to disk");
+  }
+
+  /** 0-100 while flushing; 101 when RAM holds no stream data and it is safe to power off. */
+  getFlushProgress(): number {
+    return check(this.exports.flushProgress(), "flush progress");
+  }
+
+  cancelMemoryFlush(): void {
+    check(this.exports.flushCancel(), "cancel flush");
+  }
+
+  /** True exactly when no file awaits deletion and no deletion is in flight. */
+  isCleanupComplete(): boolean {
+    return check(this.exports.cleanupComplete(), "cleanup complete") === 1;
+  }
+
+  /** All pending work: RAM sectors still to move to disk, files awaiting deletion, deletions in flight. */
+  getPendingDiskWriteCount(): number {
+    return check(this.exports.pendingWorkCount(), "pending work count");
+  }
+
+  getCleanupProgress(): CleanupProgress {
+    const s = this.stats64;
+    const filesPending = s[abi.STAT_FILES_AWAITING_DELETE] ?? 0;
+    const filesInFlight = s[abi.STAT_FILES_DELETING] ?? 0;
+    const latency = this.bridge.deleteLatency;
+    return {
+      filesPending,
+      bytesPending: s[abi.STAT_BYTES_AWAITING_DELETE] ?? 0,
+      filesInFlight,
+      filesDeleted: s[abi.STAT_FILES_DELETED] ?? 0,
+      bytesDeleted: s[abi.STAT_BYTES_DELETED] ?? 0,
+      failedAttempts: s[abi.STAT_DELETE_FAILURES] ?? 0,
+      complete: (s[abi.STAT_CLEANUP_COMPLETE] ?? 0) === 1,
+      etaMs: (filesPending + filesInFlight) * latency.meanMs(),
+      deleteLatencyMs: {
+        p50: latency.quantileMs(0.5),
+        p99: latency.quantileMs(0.99),
+        max: latency.maxMs,
+        samples: latency.count,
+      },
+    };
+  }
+
+  /**
+   * Deletes every `.imx` file now, bypassing the state machine: the core's files (their records
+   * counted as discarded, every stream left consistent), then any stray `.imx` file left in the
+   * storage directory.
+   */
+  forceCleanupAllDiskFiles(): ForcedCleanup {
+    const discardedBefore = this.stats64[abi.STAT_RECORDS_DISCARDED_DISK] ?? 0;
+    const failed = check(this.exports.cleanupForceAll(), "force cleanup");
+    let strays = 0;
+    if (this.hal.isDir(HISTORY_DIR)) {
+      for (const path of listFilesRecursive(this.hal, HISTORY_DIR, IMX_SUFFIX)) {
+        try {
+          this.hal.remove(path);
+          strays++;
+        } catch {
+          // Counted by the HAL; a stray that cannot be removed stays visible in countDiskFiles().
+        }
+      }
+    }
+    return { failed, strays, recordsDiscarded: (this.stats64[abi.STAT_RECORDS_DISCARDED_DISK] ?? 0) - discardedBefore };
+  }
+
+  /** `.imx` files in the storage directory, counted from the directory itself. */
+  countDiskFiles(): number {
+    if (!this.hal.isDir(HISTORY_DIR)) return 0;
+    return listFilesRecursive(this.hal, HISTORY_DIR, IMX_SUFFIX).length;
+  }
+
+  /** RAM sectors that hold data (stream sectors and raw sectors). */
+  countRamSectorsWithData(): number {
+    return check(this.exports.ramSectorsWithData(), "count RAM sectors");
+  }
+
+  /** Waits for every lazy deletion in flight to settle. */
+  settle(): Promise<void> {
+    return this.bridge.settle();
+  }
+
+  /** Makes the disk tier behave as if `percent` of its quota were already used. */
+  setDiskUsagePercent(percent: number): void {
+    if (!this.board.disk) throw new CoreError(abi.E_NO_DISK_TIER, "set disk usage");
+    if (!(percent >= 0 && percent <= 100)) throw new CoreError(abi.E_INVALID_ARGUMENT, "set disk usage");
+    check(this.exports.diskUsageOffsetSet(Math.floor((this.board.disk.quotaBytes * percent) / 100)), "set disk usage");
+  }
+
+  // ---- Raw sector API ----------------------------------------------------------------------------
+
+  sectorAlloc(): number {
+    return check(this.exports.sectorAlloc(), "allocate sector");
+  }
+
+  sectorFree(id: number): void {
+    check(this.exports.sectorFree(u32(id)), `free sector ${id}`);
+  }
+
+  sectorWrite(id: number, offsetBytes: number, value: number): void {
+    check(this.exports.sectorWrite(u32(id), u32(offsetBytes), valueToBits(value, "uint32")), `write sector ${id}`);
+  }
+
+  sectorRead(id: number, offsetBytes: number): number {
+    return check(this.exports.sectorRead(u32(id), u32(offsetBytes)), `read sector ${id}`);
+  }
+
+  sectorLink(id: number, next: number): void {
+    check(this.exports.sectorLink(u32(id), u32(next)), `link sector ${id}`);
+  }
+
+  sectorNext(id: number): number {
+    return check(this.exports.sectorNext(u32(id)), `next of sector ${id}`);
+  }
+
+  // ---- Statistics ------------------------------------------------------------------------------------
+
+  stats() {
+    check(this.exports.statsRefresh(), "refresh statistics");
+    const s = this.stats64;
+    const at = (index: number): number => s[index] ?? 0;
+    const total = at(abi.STAT_SECTORS_TOTAL);
+    const used = at(abi.STAT_SECTORS_USED);
+    const ticksByState: Record<string, number> = {};
+    STATE_NAMES.forEach((name, i) => {
+      ticksByState[name] = at(abi.STAT_TICKS_BY_STATE + i);
+    });
+    return {
+      sectorsTotal: total,
+      sectorsFree: at(abi.STAT_SECTORS_FREE),
+      sectorsUsed: used,
+      sectorsUsedPeak: at(abi.STAT_SECTORS_USED_PEAK),
+      usagePercent: total === 0 ? 0 : (used * 100) / total,
+      allocations: at(abi.STAT_ALLOCATIONS),
+      frees: at(abi.STAT_FREES),
+      allocationFailures: at(abi.STAT_ALLOCATION_FAILURES),
+      fragmentationPercent: at(abi.STAT_FRAGMENTATION_PERCENT),
+      recordsWritten: at(abi.STAT_RECORDS_WRITTEN),
+      recordsRead: at(abi.STAT_RECORDS_READ),
+      recordsAcked: at(abi.STAT_RECORDS_ACKED),
+      recordsDiscarded: at(abi.STAT_RECORDS_DISCARDED),
+      recordsDiscardedDisk: at(abi.STAT_RECORDS_DISCARDED_DISK),
+      recordsLive: at(abi.STAT_RECORDS_LIVE),
+      sectorsDiscarded: at(abi.STAT_SECTORS_DISCARDED),
+      sectorsSpilled: at(abi.STAT_SECTORS_SPILLED),
+      spills: at(abi.STAT_SPILLS),
+      spillsRefused: at(abi.STAT_SPILLS_REFUSED),
+      spillsFailed: at(abi.STAT_SPILLS_FAILED),
+      filesCreated: at(abi.STAT_FILES_CREATED),
+      filesDeleted: at(abi.STAT_FILES_DELETED),
+      filesLive: at(abi.STAT_FILES_LIVE),
+      fileReads: at(abi.STAT_FILE_READS),
+      filesCorrupt: at(abi.STAT_FILES_CORRUPT),
+      bytesWritten: at(abi.STAT_BYTES_WRITTEN),
+      bytesDeleted: at(abi.STAT_BYTES_DELETED),
+      diskBytesUsed: at(abi.STAT_DISK_BYTES_USED),
+      deleteFailures: at(abi.STAT_DELETE_FAILURES),
+      filesAwaitingDelete: at(abi.STAT_FILES_AWAITING_DELETE),
+      filesDeleting: at(abi.STAT_FILES_DELETING),
+      cleanupComplete: at(abi.STAT_CLEANUP_COMPLETE) === 1,
+      state: (STATE_NAMES[at(abi.STAT_STATE)] ?? "idle") as TierState,
+      ticks: at(abi.STAT_TICKS),
+      ticksByState,
+      flushProgress: at(abi.STAT_FLUSH_PROGRESS),
+      writeLatencyMs: { p50: this.bridge.writeLatency.quantileMs(0.5), max: this.bridge.writeLatency.maxMs },
+    };
+  }
+}
+
+function streamKey(source: number, sensor: number): string {
+  return `${source}:${sensor}`;
+}
+
+function u32(value: number): number {
+  if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) {
+    throw new CoreError(abi.E_INVALID_ARGUMENT, `id ${value} is not a 32-bit unsigned integer`);
+  }
+  return value;
+}
+
+function intArg(value: number): number {
+  if (!Number.isInteger(value) || value < 0 || value > 0x7fffffff) {
+    throw new CoreError(abi.E_INVALID_ARGUMENT, `count ${value} is not a non-negative integer`);
+  }
+  return value;
+}

@@ -1,0 +1,180 @@
+// The core's "hal" imports, built over a Hal. Paths and data are read straight out of device RAM.
+// Nothing here throws into wasm: every HalError becomes a negative ABI code.
+
+import { type Hal, HalError, type HalErrorCode } from "../hal/hal.js";
+import { mkdirDurable, writeFileAtomic } from "../hal/atomic.js";
+import * as abi from "./abi.generated.js";
+import type { CoreLogger } from "./log.js";
+
+export function halStatus(code: HalErrorCode): number {
+  switch (code) {
+    case "ENOENT":
+      return abi.E_HAL_NOT_FOUND;
+    case "ENOSPC":
+      return abi.E_HAL_NO_SPACE;
+    case "EACCES":
+      return abi.E_HAL_PERMISSION;
+    case "EBUSY":
+      return abi.E_HAL_BUSY;
+    default:
+      return abi.E_HAL_IO;
+  }
+}
+
+function statusOf(e: unknown): number {
+  if (e instanceof HalError) return halStatus(e.code);
+  return abi.E_HAL_IO;
+}
+
+/** A bounded record of latencies (ms): the last `capacity` samples, plus a running maximum. */
+export class LatencyRecorder {
+  private readonly samples: Float64Array;
+  private next = 0;
+  private filled = 0;
+  private total = 0;
+  count = 0;
+  maxMs = 0;
+
+  constructor(capacity = 8192) {
+    this.samples = new Float64Array(capacity);
+  }
+
+  record(ms: number): void {
+    this.samples[this.next] = ms;
+    this.next = (this.next + 1) % this.samples.length;
+    if (this.filled < this.samples.length) this.filled++;
+    this.count++;
+    this.total += ms;
+    if (ms > this.maxMs) this.maxMs = ms;
+  }
+
+  meanMs(): number {
+    return this.count === 0 ? 0 : this.total / this.count;
+  }
+
+  /** The q-quantile (0..1) of the retained samples, nearest rank. */
+  quantileMs(q: number): number {
+    if (this.filled === 0) return 0;
+    const sorted = Array.from(this.samples.subarray(0, this.filled)).sort((a, b) => a - b);
+    const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
+    return sorted[rank] ?? 0;
+  }
+
+  reset(): void {
+    this.next = 0;
+    this.filled = 0;
+    this.total = 0;
+    this.count = 0;
+    this.maxMs = 0;
+  }
+}
+
+export interface BridgeHooks {
+  /** Called when an asynchronous (lazy) delete settles. */
+  confirmDelete(slot: number, generation: number, status: number): void;
+}
+
+/** The state behind the imports: where paths live, latency records, deletions in flight. */
+export class HalBridge {
+  readonly deleteLatency = new LatencyRecorder();
+  readonly writeLatency = new LatencyRecorder();
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly knownDirs = new Set<string>();
+  private memory: WebAssembly.Memory | undefined;
+  hooks: BridgeHooks | undefined;
+
+  constructor(
+    readonly hal: Hal,
+    private readonly logger: CoreLogger,
+  ) {}
+
+  attach(memory: WebAssembly.Memory): void {
+    this.memory = memory;
+  }
+
+  private path(ptr: number, length: number): string {
+    return Buffer.from(this.bytes(ptr, length)).toString("latin1");
+  }
+
+  private bytes(ptr: number, length: number): Uint8Array {
+    if (!this.memory) throw new Error("HAL bridge used before the memory was attached");
+    return new Uint8Array(this.memory.buffer, ptr, length);
+  }
+
+  private ensureParent(path: string): void {
+    const slash = path.lastIndexOf("/");
+    if (slash <= 0) return;
+    const dir = path.slice(0, slash);
+    if (this.knownDirs.has(dir)) return;
+    mkdirDurable(this.hal, dir);
+    this.knownDirs.add(dir);
+  }
+
+  /** Forget which directories exist (after something outside the core removed them). */
+  forgetDirs(): void {
+    this.knownDirs.clear();
+  }
+
+  /** Deletions started by the lazy policy that have not settled yet. */
+  pendingDeletes(): number {
+    return this.inFlight.size;
+  }
+
+  /** Waits until every lazy deletion in flight has settled (and been confirmed to the core). */
+  async settle(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
+  }
+
+  imports(): Record<string, (...args: number[]) => number | void> {
+    return {
+      fileWrite: (pathPtr: number, pathLength: number, dataPtr: number, dataLength: number): number => {
+        try {
+          const path = this.path(pathPtr, pathLength);
+          const started = performance.now();
+          this.ensureParent(path);
+          writeFileAtomic(this.hal, path, this.bytes(dataPtr, dataLength));
+          this.writeLatency.record(performance.now() - started);
+          return abi.OK;
+        } catch (e) {
+          this.knownDirs.clear();
+          return statusOf(e);
+        }
+      },
+      fileRead: (pathPtr: number, pathLength: number, dataPtr: number, capacity: number): number => {
+        try {
+          return this.hal.readFileInto(this.path(pathPtr, pathLength), this.bytes(dataPtr, capacity));
+        } catch (e) {
+          return statusOf(e);
+        }
+      },
+      fileDelete: (pathPtr: number, pathLength: number): number => {
+        const started = performance.now();
+        try {
+          this.hal.remove(this.path(pathPtr, pathLength));
+          this.deleteLatency.record(performance.now() - started);
+          return abi.OK;
+        } catch (e) {
+          return statusOf(e);
+        }
+      },
+      fileDeleteAsync: (pathPtr: number, pathLength: number, slot: number, generation: number): number => {
+        const path = this.path(pathPtr, pathLength);
+        const started = performance.now();
+        const done = (status: number): void => {
+          this.inFlight.delete(promise);
+          if (status === abi.OK) this.deleteLatency.record(performance.now() - started);
+          this.hooks?.confirmDelete(slot, generation, status);
+        };
+        const promise: Promise<void> = this.hal.removeAsync(path).then(
+          () => done(abi.OK),
+          (e: unknown) => done(statusOf(e)),
+        );
+        this.inFlight.add(promise);
+        return abi.OK;
+      },
+      log: (level: number, subsystem: number, event: number, a: number, b: number): void => {
+        this.logger.event(level, subsystem, event, a, b);
+      },
+    };
+  }
+}

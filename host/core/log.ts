@@ -1,0 +1,79 @@
+// Formats the core's numeric log events as text, with a level filter and a prefix per subsystem.
+// Logging is off by default.
+
+import * as abi from "./abi.generated.js";
+
+export type LogLevel = "off" | "error" | "warn" | "info" | "debug";
+
+const LEVEL_VALUES: Record<LogLevel, number> = {
+  off: 0,
+  error: abi.LOG_ERROR,
+  warn: abi.LOG_WARN,
+  info: abi.LOG_INFO,
+  debug: abi.LOG_DEBUG,
+};
+
+const SUBSYSTEM_PREFIXES: Record<number, string> = {
+  [abi.SUBSYSTEM_SAT]: "imx:sat",
+  [abi.SUBSYSTEM_STREAM]: "imx:stream",
+  [abi.SUBSYSTEM_TIER]: "imx:tier",
+  [abi.SUBSYSTEM_CLEANUP]: "imx:cleanup",
+  [abi.SUBSYSTEM_FLUSH]: "imx:flush",
+  [abi.SUBSYSTEM_RECOVERY]: "imx:recovery",
+};
+
+export const STATE_NAMES = ["idle", "check-usage", "move-to-disk", "cleanup-disk", "flush-all", "cancelling-flush"];
+
+function eventText(event: number, a: number, b: number): string {
+  switch (event) {
+    case abi.EVENT_BOOTED:
+      return `booted: ${a} sectors, layout ends at byte ${b}`;
+    case abi.EVENT_USAGE_STEP:
+      return `memory usage crossed ${a}% (used: ${b} sectors)`;
+    case abi.EVENT_DISCARD:
+      return `RAM full: discarded the oldest non-pending sector of stream ${a} (${b} records)`;
+    case abi.EVENT_SPILL:
+      return `spilled ${b} sectors of stream ${a} to disk`;
+    case abi.EVENT_SPILL_REFUSED:
+      return `spill refused (${a}): disk tier at ${b} bytes`;
+    case abi.EVENT_SPILL_FAILED:
+      return `spill of stream ${a} failed (${b})`;
+    case abi.EVENT_FILE_DELETED:
+      return `deleted file slot ${a} (${b} bytes)`;
+    case abi.EVENT_DELETE_FAILED:
+      return `deleting file slot ${a} failed (${b}); will retry`;
+    case abi.EVENT_STATE:
+      return `state ${STATE_NAMES[a] ?? a} -> ${STATE_NAMES[b] ?? b}`;
+    case abi.EVENT_FLUSH_COMPLETE:
+      return `flush complete (${a} sectors moved): safe to power off`;
+    case abi.EVENT_FLUSH_CANCELLED:
+      return `flush cancelled after ${a} sectors`;
+    case abi.EVENT_FORCE_CLEANUP:
+      return `forced cleanup deleted ${a} files, discarding ${b} records`;
+    case abi.EVENT_FILE_CORRUPT:
+      return `file slot ${a} is corrupt (read returned ${b})`;
+    default:
+      return `event ${event} (${a}, ${b})`;
+  }
+}
+
+export type LogSink = (line: string) => void;
+
+export class CoreLogger {
+  private threshold: number;
+  constructor(
+    level: LogLevel = "off",
+    private readonly sink: LogSink = (line) => process.stderr.write(line + "\n"),
+  ) {
+    this.threshold = LEVEL_VALUES[level];
+  }
+
+  setLevel(level: LogLevel): void {
+    this.threshold = LEVEL_VALUES[level];
+  }
+
+  event(level: number, subsystem: number, event: number, a: number, b: number): void {
+    if (level > this.threshold) return;
+    this.sink(`[${SUBSYSTEM_PREFIXES[subsystem] ?? "imx"}] ${eventText(event, a, b)}`);
+  }
+}
