@@ -1,0 +1,80 @@
+// Helpers built on the Hal primitives: crash-safe file replacement, durable directory creation and
+// a bounded recursive file listing.
+
+import { type Hal, parentDir, pathJoin } from "./hal.js";
+
+export { halErrorCode, parentDir } from "./hal.js";
+
+/** Suffix of the temporary file writeFileAtomic writes before renaming it into place. */
+export const TMP_SUFFIX = ".tmp";
+
+/** How many directory levels below its `dir` listFilesRecursive descends. */
+export const LIST_DEPTH_MAX = 4;
+
+/**
+ * Replaces `path` with `data` so that after a crash it holds either the old or the new content:
+ * writes `path + ".tmp"`, syncs it, renames it over `path` and syncs the parent directory.
+ * On failure before the rename it removes the temporary file (best effort) and rethrows.
+ */
+export function writeFileAtomic(hal: Hal, path: string, data: Uint8Array): void {
+  const tmpPath = path + TMP_SUFFIX;
+  let renamed = false;
+  try {
+    hal.writeFile(tmpPath, data);
+    hal.syncFile(tmpPath);
+    hal.rename(tmpPath, path);
+    renamed = true;
+    hal.syncDir(parentDir(path));
+  } catch (e) {
+    if (!renamed) {
+      try {
+        hal.remove(tmpPath);
+      } catch {
+        // The temporary file may never have been created; the original error is what matters.
+      }
+    }
+    throw e;
+  }
+}
+
+/**
+ * Creates `dir` and its missing parents, syncing each new directory's parent so the new entries
+ * survive a crash (plain mkdir only creates them).
+ */
+export function mkdirDurable(hal: Hal, dir: string): void {
+  if (dir === "." || hal.isDir(dir)) {
+    hal.mkdir(dir);
+    return;
+  }
+  const segments = dir.split("/");
+  let prefix = ".";
+  for (const segment of segments) {
+    const next = pathJoin(prefix, segment);
+    if (!hal.isDir(next)) {
+      hal.mkdir(next);
+      hal.syncDir(prefix);
+    }
+    prefix = next;
+  }
+}
+
+/**
+ * Paths (relative to the HAL root, e.g. "dir/a/x.imx") of the files under `dir` whose names end
+ * with `suffix`, sorted. Descends at most LIST_DEPTH_MAX directory levels below `dir`; deeper
+ * files are not listed. Throws like Hal.list if `dir` is missing or not a directory.
+ */
+export function listFilesRecursive(hal: Hal, dir: string, suffix: string): string[] {
+  const found: string[] = [];
+  const walk = (current: string, depth: number): void => {
+    for (const name of hal.list(current)) {
+      const path = pathJoin(current, name);
+      if (hal.isDir(path)) {
+        if (depth < LIST_DEPTH_MAX) walk(path, depth + 1);
+      } else if (name.endsWith(suffix)) {
+        found.push(path);
+      }
+    }
+  };
+  walk(dir, 0);
+  return found.sort();
+}

@@ -1,0 +1,267 @@
+// A plain TypeScript model of per-stream FIFOs, and a driver that runs the same operation against
+// the model and a real device and checks every result. Discards are the one thing the model cannot
+// predict (which sector the core drops depends on its sector layout), so the model learns them by
+// observation: a read that skips records proves they were discarded, and the totals must then
+// agree with the core's discard counter exactly.
+
+import { expect } from "vitest";
+import type { Device, RecordType, DataType, UploadRecord } from "../../host/core/device.js";
+import { CoreError } from "../../host/core/errors.js";
+
+export interface ModelRecord {
+  seq: number;
+  value: number;
+  utcMs: number;
+}
+
+export interface StreamSpec {
+  source: number;
+  sensor: number;
+  type: RecordType;
+  dataType: DataType;
+  sampleRateMs: number;
+}
+
+export const TSD_BASE_MS = 1_700_000_000_000;
+
+export class StreamModel {
+  /** Records not acknowledged and not known to be discarded, oldest first. */
+  live: ModelRecord[] = [];
+  /** The first `pending` live records are pending. */
+  pending = 0;
+  nextSeq = 0;
+  delivered: ModelRecord[] = [];
+  discardedSeen = 0;
+
+  constructor(readonly spec: StreamSpec) {}
+
+  /** The record the next write produces; TSD samples are taken exactly on the sample grid. */
+  nextRecord(value: number, evtUtcMs: number): ModelRecord {
+    const seq = this.nextSeq;
+    const utcMs = this.spec.type === "tsd" ? TSD_BASE_MS + seq * this.spec.sampleRateMs : evtUtcMs;
+    return { seq, value, utcMs };
+  }
+}
+
+/** Random values that read back exactly under their data type. */
+export function valueFor(dataType: DataType, random: number): number {
+  switch (dataType) {
+    case "uint32":
+      return random >>> 0;
+    case "int32":
+      return random | 0;
+    case "float32":
+      return Math.fround(((random | 0) / 1024) * 3.7);
+  }
+}
+
+export class FifoHarness {
+  readonly models: StreamModel[];
+  droppedTotal = 0;
+  nowMs = 0;
+
+  constructor(
+    readonly device: Device,
+    specs: StreamSpec[],
+  ) {
+    this.models = specs.map((spec) => {
+      device.configureStream(spec.source, spec.sensor, {
+        type: spec.type,
+        dataType: spec.dataType,
+        sampleRateMs: spec.sampleRateMs,
+      });
+      return new StreamModel(spec);
+    });
+  }
+
+  private model(i: number): StreamModel {
+    const m = this.models[i % this.models.length];
+    if (!m) throw new Error("no streams");
+    return m;
+  }
+
+  write(i: number, random: number, evtUtcMs: number): void {
+    const m = this.model(i);
+    const record = m.nextRecord(valueFor(m.spec.dataType, random), evtUtcMs);
+    try {
+      if (m.spec.type === "tsd") this.device.writeTsd(m.spec.source, m.spec.sensor, record.value, record.utcMs);
+      else this.device.writeEvt(m.spec.source, m.spec.sensor, record.value, record.utcMs);
+    } catch (e) {
+      // The only refusal a valid write may get: RAM full with every sector pending.
+      expect(e).toBeInstanceOf(CoreError);
+      expect((e as CoreError).codeName).toBe("E_ALL_PENDING");
+      return;
+    }
+    m.nextSeq++;
+    m.live.push(record);
+  }
+
+  /** A write of the wrong record type: refused, nothing changes. */
+  writeWrongType(i: number): void {
+    const m = this.model(i);
+    const before = this.snapshot();
+    const write = m.spec.type === "tsd" ? this.device.writeEvt.bind(this.device) : this.device.writeTsd.bind(this.device);
+    expect(() => write(m.spec.source, m.spec.sensor, 1, TSD_BASE_MS)).toThrowError(/E_RECORD_TYPE_MISMATCH/);
+    expect(this.snapshot()).toEqual(before);
+  }
+
+  /** Checks a read result against the model, learning discards from what it skipped. */
+  private observe(m: StreamModel, got: UploadRecord[], max: number): ModelRecord[] {
+    const room = Math.min(max, this.device.bulkCapacity);
+    let position = m.pending;
+    const matched: ModelRecord[] = [];
+    for (const record of got) {
+      // Skip model records the core no longer has: they were discarded.
+      while (position < m.live.length && (m.live[position]?.seq ?? -1) < record.seq) {
+        m.live.splice(position, 1);
+        m.discardedSeen++;
+        this.droppedTotal++;
+      }
+      const expected = m.live[position];
+      expect(expected, `stream ${m.spec.sensor}: read seq ${record.seq} that the model does not hold`).toBeDefined();
+      expect({ seq: record.seq, value: record.value, utcMs: record.utcMs }).toEqual(expected);
+      matched.push(expected as ModelRecord);
+      position++;
+    }
+    if (got.length < room) {
+      // The core had nothing more: every later model record was discarded.
+      const gone = m.live.length - position;
+      m.live.splice(position, gone);
+      m.discardedSeen += gone;
+      this.droppedTotal += gone;
+    }
+    return matched;
+  }
+
+  readBulk(i: number, max: number): void {
+    const m = this.model(i);
+    const got = this.device.readBulk(m.spec.source, m.spec.sensor, max);
+    const matched = this.observe(m, got, max);
+    m.pending += matched.length;
+  }
+
+  peek(i: number, max: number): void {
+    const m = this.model(i);
+    const before = this.device.counts(m.spec.source, m.spec.sensor);
+    const got = this.device.peek(m.spec.source, m.spec.sensor, max);
+    this.observe(m, got, max);
+    expect(this.device.counts(m.spec.source, m.spec.sensor)).toEqual(before);
+  }
+
+  ack(i: number, fraction: number): void {
+    const m = this.model(i);
+    const count = Math.floor(fraction * m.pending);
+    this.device.ack(m.spec.source, m.spec.sensor, count);
+    m.delivered.push(...m.live.splice(0, count));
+    m.pending -= count;
+  }
+
+  /** An ACK of more records than are pending: refused, nothing changes. */
+  ackTooMany(i: number): void {
+    const m = this.model(i);
+    const before = this.snapshot();
+    expect(() => this.device.ack(m.spec.source, m.spec.sensor, m.pending + 1)).toThrowError(/E_ACK_TOO_MANY/);
+    expect(this.snapshot()).toEqual(before);
+  }
+
+  revert(i: number): void {
+    const m = this.model(i);
+    this.device.revert(m.spec.source, m.spec.sensor);
+    m.pending = 0;
+  }
+
+  async tick(count: number): Promise<void> {
+    const stepMs = Math.max(1, this.device.board.tier.tickIntervalMs);
+    for (let t = 0; t < count; t++) {
+      this.nowMs += stepMs;
+      this.device.processMemory(this.nowMs);
+    }
+    await this.device.settle();
+  }
+
+  async flush(): Promise<void> {
+    if (!this.device.hasDiskTier) return;
+    const refusedBefore = this.device.stats().spillsRefused;
+    this.device.flushAllToDisk();
+    let last = -1;
+    for (let t = 0; t < 10_000 && this.device.getFlushProgress() !== 101; t++) {
+      const progress = this.device.getFlushProgress();
+      expect(progress).toBeGreaterThanOrEqual(last);
+      last = progress;
+      await this.tick(1);
+      if (this.device.stats().spillsRefused > refusedBefore && this.device.getFlushProgress() !== 101) {
+        // The disk tier is full: a flush cannot finish; cancel it and go on.
+        this.device.cancelMemoryFlush();
+        await this.tick(1);
+        return;
+      }
+    }
+    expect(this.device.getFlushProgress()).toBe(101);
+    expect(this.device.stats().sectorsUsed).toBe(0);
+  }
+
+  forceCleanup(): void {
+    const onDisk = this.models.map((m) => this.device.counts(m.spec.source, m.spec.sensor).disk);
+    const result = this.device.forceCleanupAllDiskFiles();
+    expect(result.failed).toBe(0);
+    expect(result.strays).toBe(0);
+    this.models.forEach((m, i) => {
+      const d = onDisk[i] ?? 0;
+      m.live.splice(0, d);
+      m.discardedSeen += d;
+      this.droppedTotal += d;
+      m.pending = Math.max(0, m.pending - d);
+    });
+    expect(this.device.countDiskFiles()).toBe(0);
+  }
+
+  private snapshot(): unknown {
+    const { writeLatencyMs: _w, ...stats } = this.device.stats();
+    return { stats, counts: this.models.map((m) => this.device.counts(m.spec.source, m.spec.sensor)) };
+  }
+
+  /** The invariants that hold after every operation. */
+  check(): void {
+    const stats = this.device.stats();
+    expect(stats.sectorsUsed + stats.sectorsFree).toBe(stats.sectorsTotal);
+    let unobserved = 0;
+    for (const m of this.models) {
+      const c = this.device.counts(m.spec.source, m.spec.sensor);
+      expect(c.pending).toBe(m.pending);
+      expect(c.nextSeq).toBe(m.nextSeq);
+      expect(c.total).toBeLessThanOrEqual(m.live.length);
+      expect(c.ram + c.disk).toBe(c.total);
+      unobserved += m.live.length - c.total;
+    }
+    // Every record the model holds that the core does not is a discard the core counted.
+    expect(stats.recordsDiscarded - this.droppedTotal).toBe(unobserved);
+    expect(stats.recordsLive).toBe(this.models.reduce((sum, m) => sum + m.live.length, 0) - unobserved);
+    expect(this.device.memory.buffer.byteLength).toBe(Math.ceil(this.device.ramBytes / 65536) * 65536);
+    if (this.device.hasDiskTier && this.device.isCleanupComplete()) {
+      expect(this.device.countDiskFiles()).toBe(stats.filesLive);
+    }
+  }
+
+  /** Uploads everything, then cleans up: every record written is delivered once, in order, or counted discarded. */
+  async drain(): Promise<void> {
+    for (const m of this.models) {
+      this.revert(this.models.indexOf(m));
+      for (let guard = 0; guard < 100_000; guard++) {
+        const before = m.live.length;
+        this.readBulk(this.models.indexOf(m), this.device.bulkCapacity);
+        if (m.pending === 0) {
+          expect(m.live.length).toBe(0);
+          break;
+        }
+        this.ack(this.models.indexOf(m), 1);
+        expect(m.live.length).toBeLessThan(before);
+      }
+      const seqs = m.delivered.map((r) => r.seq);
+      expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+      expect(new Set(seqs).size).toBe(seqs.length);
+      expect(m.delivered.length + m.discardedSeen).toBe(m.nextSeq);
+    }
+    const stats = this.device.stats();
+    expect(stats.recordsDiscarded).toBe(this.droppedTotal);
+  }
+}
