@@ -45,6 +45,17 @@ export const E_FILE_FOREIGN: i32 = -33;
 // The smallest (most negative) code in use; the host checks that it knows every code down to it.
 export const ERROR_CODE_MIN: i32 = -33;
 
+// ---- Layout sizes and board limits (SPEC.md, "RAM layout") ----------------------------------
+export const SAT_ENTRY_BYTES: u32 = 16;
+export const STREAM_ENTRY_BYTES: u32 = 96;
+export const FILE_ENTRY_BYTES: u32 = 40;
+export const SECTOR_BYTES_MIN: u32 = 16;
+export const SECTOR_BYTES_MAX: u32 = 4096;
+export const STREAMS_MAX_LIMIT: u32 = 0xfffe;
+export const FILES_MAX_LIMIT: u32 = 0x10000;
+export const SECTORS_PER_FILE_MAX_LIMIT: u32 = 4096;
+export const BULK_RECORDS_MAX_LIMIT: u32 = 0x100000;
+
 // ---- Null ids ----------------------------------------------------------------------------------
 export const SECTOR_NULL: u32 = 0xffffffff;
 export const FILE_SLOT_NULL: u32 = 0xffffffff;

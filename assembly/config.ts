@@ -18,18 +18,11 @@ import {
   CFG_STREAMS_MAX, CFG_TICK_INTERVAL_MS, CLEANUP_LAZY, CONFIG_IMAGE_BYTES, CONFIG_LAYOUT_VERSION,
   CONFIG_MAGIC, E_CONFIG_CRC, E_CONFIG_FIELD, E_CONFIG_MAGIC, E_CONFIG_TRUNCATED, E_CONFIG_VERSION,
   E_LAYOUT_TOO_BIG, E_MEMORY_TOO_SMALL, IMX_HEADER_BYTES, OK, PATH_BYTES_MAX, SECTOR_NULL, STAT_COUNT,
-  BULK_RECORD_BYTES, QUERY_COUNT,
+  BULK_RECORD_BYTES, QUERY_COUNT, SAT_ENTRY_BYTES, STREAM_ENTRY_BYTES, FILE_ENTRY_BYTES, SECTOR_BYTES_MIN,
+  SECTOR_BYTES_MAX, STREAMS_MAX_LIMIT, FILES_MAX_LIMIT, SECTORS_PER_FILE_MAX_LIMIT, BULK_RECORDS_MAX_LIMIT,
 } from "./abi";
 import { crc32Update } from "./crc32";
 
-export const SAT_ENTRY_BYTES: u32 = 16;
-export const STREAM_ENTRY_BYTES: u32 = 96;
-export const FILE_ENTRY_BYTES: u32 = 40;
-export const SECTOR_BYTES_MIN: u32 = 16;
-export const SECTOR_BYTES_MAX: u32 = 4096;
-export const STREAMS_MAX_LIMIT: u32 = 0xfffe; // ids 0xFFFE (raw owner) and 0xFFFF (free) are reserved
-export const FILES_MAX_LIMIT: u32 = 0x10000;
-export const SECTORS_PER_FILE_MAX_LIMIT: u32 = 4096;
 export const TSD_HEADER_BYTES: u32 = 8;
 export const TSD_RECORD_BYTES: u32 = 4;
 export const EVT_RECORD_BYTES: u32 = 12;
@@ -113,7 +106,7 @@ export function configLoad(imageBytes: i32): i32 {
   if (sectorSize < SECTOR_BYTES_MIN || sectorSize > SECTOR_BYTES_MAX || (sectorSize & 3) != 0) return E_CONFIG_FIELD;
   if (sectors == 0 || sectors >= SECTOR_NULL) return E_CONFIG_FIELD;
   if (streams == 0 || streams > STREAMS_MAX_LIMIT) return E_CONFIG_FIELD;
-  if (bulk == 0 || bulk > 0x100000) return E_CONFIG_FIELD;
+  if (bulk == 0 || bulk > BULK_RECORDS_MAX_LIMIT) return E_CONFIG_FIELD;
   if (spillThreshold == 0 || spillThreshold > 100 || spillTarget >= spillThreshold) return E_CONFIG_FIELD;
   if (policy < 0 || policy > CLEANUP_LAZY) return E_CONFIG_FIELD;
   if ((flags & ~CFG_FLAG_DISK_TIER) != 0) return E_CONFIG_FIELD;

@@ -15,9 +15,9 @@ import {
   IMX_HEADER_BYTES, IMX_HEADER_BYTES_OFFSET, IMX_MAGIC, IMX_MAGIC_OFFSET, IMX_PAYLOAD_BYTES_OFFSET,
   IMX_RECORD_COUNT_OFFSET, IMX_RECORD_TYPE_OFFSET, IMX_SAMPLE_RATE_OFFSET, IMX_SECTOR_BYTES_OFFSET,
   IMX_SECTOR_COUNT_OFFSET, IMX_SENSOR_OFFSET, IMX_SOURCE_OFFSET, IMX_VERSION_OFFSET, LOG_ERROR, OK,
-  STAT_FILE_READS, STAT_FILES_CORRUPT, SUBSYSTEM_TIER,
+  STAT_FILE_READS, STAT_FILES_CORRUPT, SUBSYSTEM_TIER, FILE_ENTRY_BYTES,
 } from "./abi";
-import { FILE_ENTRY_BYTES, filesMax, filesPtr, ioBufBytes, pathPtr, readBufPtr, sectorBytes } from "./config";
+import { filesMax, filesPtr, ioBufBytes, pathPtr, readBufPtr, sectorBytes } from "./config";
 import { crc32Update } from "./crc32";
 import { halFileRead, halLog } from "./hal";
 import { statAdd } from "./stats";

@@ -15,9 +15,9 @@ import {
   E_OFFSET_INVALID, E_OUT_OF_SECTORS, E_SECTOR_INVALID, E_SECTOR_LINKED, E_SECTOR_NOT_ALLOCATED,
   E_SECTOR_OWNED, EVENT_USAGE_STEP, LOG_INFO, OK, SECTOR_NULL, STAT_ALLOCATIONS,
   STAT_ALLOCATION_FAILURES, STAT_FREES, STAT_SECTORS_FREE, STAT_SECTORS_TOTAL, STAT_SECTORS_USED,
-  STAT_SECTORS_USED_PEAK, SUBSYSTEM_SAT, STREAM_NULL,
+  STAT_SECTORS_USED_PEAK, SUBSYSTEM_SAT, STREAM_NULL, SAT_ENTRY_BYTES,
 } from "./abi";
-import { poolPtr, satPtr, sectorBytes, sectorCount, SAT_ENTRY_BYTES } from "./config";
+import { poolPtr, satPtr, sectorBytes, sectorCount } from "./config";
 import { halLog } from "./hal";
 import { statAdd, statGet, statSet } from "./stats";
 

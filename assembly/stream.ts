@@ -23,9 +23,10 @@ import {
   QUERY_SAMPLE_RATE_MS, QUERY_SECTORS_RAM, QUERY_SENSOR, QUERY_SEQ_ACKED, QUERY_SEQ_NEXT, QUERY_SEQ_READ,
   QUERY_SOURCE, RECORD_TYPE_EVT, RECORD_TYPE_TSD, SECTOR_NULL, STAT_RECORDS_ACKED, STAT_RECORDS_DISCARDED,
   STAT_RECORDS_LIVE, STAT_RECORDS_READ, STAT_RECORDS_WRITTEN, STAT_SECTORS_DISCARDED, SUBSYSTEM_STREAM,
+  STREAM_ENTRY_BYTES,
 } from "./abi";
 import {
-  bulkPtr, bulkRecordsMax, evtPerSector, EVT_RECORD_BYTES, queryPtr, sectorCount, STREAM_ENTRY_BYTES,
+  bulkPtr, bulkRecordsMax, evtPerSector, EVT_RECORD_BYTES, queryPtr, sectorCount,
   streamsMax, streamsPtr, TSD_HEADER_BYTES, TSD_RECORD_BYTES, tsdPerSector,
 } from "./config";
 import { cleanupEnqueue } from "./cleanup";

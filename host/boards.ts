@@ -20,6 +20,7 @@ import {
   STAT_COUNT,
   STREAM_NULL,
 } from "./core/abi.generated.js";
+import * as abi from "./core/abi.generated.js";
 
 export const DEFAULT_BOARD_NAME = "fc1-imx6";
 export const PACKAGE_NAME = "imx-memsim";
@@ -35,22 +36,22 @@ const U32_MAX = 0xffffffff;
 const WASM_PAGE_BYTES = 65536;
 // ramBytes is a u32 in the image; 65535 pages is the largest whole-page memory that fits.
 export const RAM_BYTES_MAX = U16_MAX * WASM_PAGE_BYTES;
-export const SECTOR_BYTES_MIN = 16;
-export const SECTOR_BYTES_MAX = 4096;
+export const SECTOR_BYTES_MIN = abi.SECTOR_BYTES_MIN;
+export const SECTOR_BYTES_MAX = abi.SECTOR_BYTES_MAX;
 export const SECTOR_BYTES_ALIGN = 4;
 // Stream ids are 16-bit; STREAM_NULL and STREAM_NULL - 1 are reserved owner marks in the SAT.
-export const STREAM_COUNT_MAX = STREAM_NULL - 1;
-export const FILE_COUNT_MAX = 0x10000;
-export const SECTORS_PER_FILE_COUNT_MAX = 4096;
-export const BULK_RECORD_COUNT_MAX = 0x100000;
+export const STREAM_COUNT_MAX = abi.STREAMS_MAX_LIMIT;
+export const FILE_COUNT_MAX = abi.FILES_MAX_LIMIT;
+export const SECTORS_PER_FILE_COUNT_MAX = abi.SECTORS_PER_FILE_MAX_LIMIT;
+export const BULK_RECORD_COUNT_MAX = abi.BULK_RECORDS_MAX_LIMIT;
 
 // ---- RAM layout estimate -------------------------------------------------------------------------
 // The core lays out, from the end of its static data: config image, stats, query slots, SAT, stream
 // table, file table, sector pool, bulk-read buffer, two .imx I/O buffers (disk tier only) and a path
-// buffer, each 8-byte aligned (SPEC.md, "RAM layout"). Entry sizes mirror assembly/config.ts.
-export const SAT_ENTRY_BYTES = 16;
-export const STREAM_ENTRY_BYTES = 96;
-export const FILE_ENTRY_BYTES = 40;
+// buffer, each 8-byte aligned (SPEC.md, "RAM layout").
+export const SAT_ENTRY_BYTES = abi.SAT_ENTRY_BYTES;
+export const STREAM_ENTRY_BYTES = abi.STREAM_ENTRY_BYTES;
+export const FILE_ENTRY_BYTES = abi.FILE_ENTRY_BYTES;
 // An allowance for the module's own static data and tables, which sit below the layout.
 export const CORE_STATIC_BYTES_ESTIMATE = 8192;
 const REGION_ALIGN_BYTES = 8;
