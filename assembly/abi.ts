@@ -41,9 +41,8 @@ export const E_HAL_BUSY: i32 = -29;
 export const E_HAL_PERMISSION: i32 = -30;
 export const E_SECTOR_OWNED: i32 = -31;
 export const E_TOKEN_UNKNOWN: i32 = -32;
-export const E_FILE_FOREIGN: i32 = -33;
 // The smallest (most negative) code in use; the host checks that it knows every code down to it.
-export const ERROR_CODE_MIN: i32 = -33;
+export const ERROR_CODE_MIN: i32 = -32;
 
 // ---- Layout sizes and board limits (SPEC.md, "RAM layout") ----------------------------------
 export const SAT_ENTRY_BYTES: u32 = 16;

@@ -41,7 +41,6 @@ const CODE_MESSAGES: Record<string, string> = {
   E_HAL_PERMISSION: "permission denied",
   E_SECTOR_OWNED: "sector belongs to a stream, not to the raw sector API",
   E_TOKEN_UNKNOWN: "no deletion in flight for that slot",
-  E_FILE_FOREIGN: "file belongs to another board or format",
 };
 
 export function errorCodeName(code: number): string {
