@@ -41,8 +41,18 @@ export const E_HAL_BUSY: i32 = -29;
 export const E_HAL_PERMISSION: i32 = -30;
 export const E_SECTOR_OWNED: i32 = -31;
 export const E_TOKEN_UNKNOWN: i32 = -32;
+export const E_IMX_MAGIC: i32 = -33;
+export const E_IMX_VERSION: i32 = -34;
+export const E_IMX_SIZE: i32 = -35;
+export const E_IMX_CRC: i32 = -36;
+export const E_IMX_COUNTS: i32 = -37;
+export const E_IMX_GEOMETRY: i32 = -38;
+export const E_IMX_ORDER: i32 = -39;
+export const E_RECOVERY_CLOSED: i32 = -40;
+export const E_ACK_PERSIST: i32 = -41;
+export const E_POSITIONS_CORRUPT: i32 = -42;
 // The smallest (most negative) code in use; the host checks that it knows every code down to it.
-export const ERROR_CODE_MIN: i32 = -32;
+export const ERROR_CODE_MIN: i32 = -42;
 
 // ---- Layout sizes and board limits (SPEC.md, "RAM layout") ----------------------------------
 export const SAT_ENTRY_BYTES: u32 = 16;
@@ -112,6 +122,9 @@ export const EVENT_FLUSH_COMPLETE: i32 = 10;
 export const EVENT_FLUSH_CANCELLED: i32 = 11;
 export const EVENT_FORCE_CLEANUP: i32 = 12;
 export const EVENT_FILE_CORRUPT: i32 = 13;
+export const EVENT_RECOVERY_FILE: i32 = 14;
+export const EVENT_RECOVERY_DONE: i32 = 15;
+export const EVENT_ACK_PERSIST_FAILED: i32 = 16;
 
 // ---- Flashed config image (SPEC.md, "Flashed config image") -----------------------------------
 export const CONFIG_MAGIC: u32 = 0x43584d49; // "IMXC" little-endian
@@ -166,6 +179,26 @@ export const IMX_CREATED_MS_OFFSET: i32 = 48;
 export const IMX_PAYLOAD_BYTES_OFFSET: i32 = 56;
 export const IMX_CRC32_OFFSET: i32 = 60;
 
+// ---- Positions file (SPEC.md, "Positions file") ----------------------------------------------
+export const POSITIONS_MAGIC: u32 = 0x50584d49; // "IMXP" little-endian
+export const POSITIONS_FORMAT_VERSION: i32 = 1;
+export const POSITIONS_HEADER_BYTES: i32 = 16;
+export const POSITIONS_MAGIC_OFFSET: i32 = 0;
+export const POSITIONS_VERSION_OFFSET: i32 = 4;
+export const POSITIONS_RECORD_BYTES_OFFSET: i32 = 6;
+export const POSITIONS_COUNT_OFFSET: i32 = 8;
+export const POSITIONS_CRC32_OFFSET: i32 = 12;
+export const POSITION_RECORD_BYTES: i32 = 40;
+export const POSITION_SOURCE_OFFSET: i32 = 0;
+export const POSITION_SENSOR_OFFSET: i32 = 4;
+export const POSITION_ACKED_SEQ_OFFSET: i32 = 8;
+export const POSITION_NEXT_SEQ_OFFSET: i32 = 16;
+export const POSITION_RECORD_TYPE_OFFSET: i32 = 24;
+export const POSITION_DATA_TYPE_OFFSET: i32 = 25;
+export const POSITION_SAMPLE_RATE_OFFSET: i32 = 28;
+export const POSITION_RESERVED_OFFSET: i32 = 32;
+export const RECOVERY_FILE_ACKED: i32 = 1;
+
 // ---- Bulk read output record (SPEC.md, "Bulk read buffer") ------------------------------------
 export const BULK_RECORD_BYTES: i32 = 24;
 export const BULK_SEQ_LO: i32 = 0;
@@ -217,7 +250,12 @@ export const STAT_RECORDS_DISCARDED_DISK: i32 = 38;
 export const STAT_FLUSH_PROGRESS: i32 = 39;
 export const STAT_DISK_USAGE_OFFSET_BYTES: i32 = 40;
 export const STAT_RECORDS_LIVE: i32 = 41;
-export const STAT_COUNT: i32 = 42;
+export const STAT_RECOVERY_FILES_KEPT: i32 = 42;
+export const STAT_RECOVERY_FILES_ACKED: i32 = 43;
+export const STAT_RECOVERY_RECORDS: i32 = 44;
+export const STAT_RECORDS_LOST_RAM: i32 = 45;
+export const STAT_ACK_PERSISTS: i32 = 46;
+export const STAT_COUNT: i32 = 47;
 
 // ---- Stream query block (f64 values written by streamQuery) -----------------------------------
 export const QUERY_RECORDS_TOTAL: i32 = 0;

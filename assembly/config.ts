@@ -4,8 +4,8 @@
 // device RAM and calls `boot`. The core validates the image and lays out every region inside
 // exactly `ramBytes` (not the page-rounded memory size):
 //
-//   0            heapBase    config  stats   SAT        streams    files      pool         bulk  write  read  path
-//   | static data |..........| 96 B  | 8×N B | 16×sectors| 96×streams| 40×files | bytes×sectors| 24×n | io    | io   | 96 B |
+//   0            heapBase    config  stats  query  SAT        streams    files      pool          bulk  write read path
+//   | static data |..........| 96 B | 8×N B | 8×N B| 16×sectors| 96×streams| 40×files | bytes×sectors| 24×n | io  | io  | 96 B |
 //
 // Every region starts on an 8-byte boundary. Nothing is allocated after boot.
 
@@ -20,6 +20,7 @@ import {
   E_LAYOUT_TOO_BIG, E_MEMORY_TOO_SMALL, IMX_HEADER_BYTES, OK, PATH_BYTES_MAX, SECTOR_NULL, STAT_COUNT,
   BULK_RECORD_BYTES, QUERY_COUNT, SAT_ENTRY_BYTES, STREAM_ENTRY_BYTES, FILE_ENTRY_BYTES, SECTOR_BYTES_MIN,
   SECTOR_BYTES_MAX, STREAMS_MAX_LIMIT, FILES_MAX_LIMIT, SECTORS_PER_FILE_MAX_LIMIT, BULK_RECORDS_MAX_LIMIT,
+  POSITIONS_HEADER_BYTES, POSITION_RECORD_BYTES,
 } from "./abi";
 import { crc32Update } from "./crc32";
 
@@ -122,7 +123,10 @@ export function configLoad(imageBytes: i32): i32 {
   }
 
   // Lay out the regions in 64-bit arithmetic so no board can wrap the sum.
-  const ioBytes: u64 = disk ? <u64>IMX_HEADER_BYTES + <u64>perFile * <u64>sectorSize : 0;
+  // Each I/O buffer holds one whole `.imx` file or the positions file, whichever is larger.
+  const imxBytes: u64 = <u64>IMX_HEADER_BYTES + <u64>perFile * <u64>sectorSize;
+  const positionsFileBytes: u64 = <u64>POSITIONS_HEADER_BYTES + <u64>streams * <u64>POSITION_RECORD_BYTES;
+  const ioBytes: u64 = disk ? max<u64>(imxBytes, positionsFileBytes) : 0;
   let cursor: u64 = <u64>align8(image + <usize>CONFIG_IMAGE_BYTES);
   const stats = cursor;
   cursor = align8u64(cursor + <u64>STAT_COUNT * 8);

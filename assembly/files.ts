@@ -175,13 +175,13 @@ export function filePathFormat(source: u32, sensor: u32, firstSeq: u64): i32 {
   return <i32>(p - pathPtr);
 }
 
-function asciiPut(p: usize, text: string): usize {
+export function asciiPut(p: usize, text: string): usize {
   for (let i = 0; i < text.length; i++) store<u8>(p++, <u8>text.charCodeAt(i));
   return p;
 }
 
 // Writes `value` in decimal, zero-padded to at least `digitsMin` digits.
-function decimalPut(p: usize, value: u64, digitsMin: i32): usize {
+export function decimalPut(p: usize, value: u64, digitsMin: i32): usize {
   let digits = 1;
   let scan = value;
   while (scan >= 10) {
@@ -227,6 +227,11 @@ export function imxHeaderWrite(
 }
 
 // ---- Read cache --------------------------------------------------------------------------------------
+
+// Forgets the cached file (the read buffer is about to hold something else).
+export function fileCacheDrop(): void {
+  readCacheSlot = FILE_SLOT_NULL;
+}
 
 // Makes sure the file in `slot` is in the read buffer, validated. Returns OK or an error code.
 export function fileLoad(slot: u32, source: u32, sensor: u32): i32 {

@@ -4,18 +4,20 @@
 
 import {
   ABI_VERSION, CLEANUP_IMMEDIATE, CLEANUP_LAZY, CONFIG_IMAGE_BYTES, E_ALREADY_BOOTED, E_INVALID_ARGUMENT,
-  E_NOT_BOOTED, EVENT_BOOTED, LOG_INFO, OK, RECORD_TYPE_EVT, RECORD_TYPE_TSD, STAT_DISK_USAGE_OFFSET_BYTES,
+  E_NO_DISK_TIER, E_NOT_BOOTED, EVENT_BOOTED, LOG_INFO, OK, RECORD_TYPE_EVT, RECORD_TYPE_TSD, STAT_DISK_USAGE_OFFSET_BYTES,
   STAT_FRAGMENTATION_PERCENT, SUBSYSTEM_SAT,
 } from "./abi";
 import {
   cleanupConfirm as cleanupConfirmCore, cleanupForceAll as cleanupForceAllCore, cleanupInit, cleanupIsComplete,
 } from "./cleanup";
 import {
-  bulkPtr, bulkRecordsMax, configLoad, configPolicySet, configPtr, diskTier, layoutEnd, queryPtr, ramBytes,
-  sectorCount, statsPtr,
+  bulkPtr, bulkRecordsMax, configLoad, configPolicySet, configPtr, diskTier, ioBufBytes, layoutEnd, queryPtr,
+  ramBytes, readBufPtr, sectorCount, statsPtr,
 } from "./config";
 import { crc32Init } from "./crc32";
 import { filesInit } from "./files";
+import { recoveryClose as recoveryCloseCore, recoveryFile as recoveryFileCore, recoveryInit, recoveryIsOpen,
+  recoveryPositions as recoveryPositionsCore } from "./recovery";
 import { halLog } from "./hal";
 import {
   satFragmentationPercent, satInit, satUsedCount, sectorAllocRaw, sectorFreeRaw, sectorLinkRaw, sectorNextRead,
@@ -24,7 +26,7 @@ import {
 import { statSet, statsReset } from "./stats";
 import {
   streamAck as streamAckCore, streamAppend, streamConfigure as streamConfigureCore, streamFind as streamFindCore,
-  streamQuery as streamQueryCore, streamRead, streamRevert as streamRevertCore, streamsInit,
+  streamCount, streamQuery as streamQueryCore, streamRead, streamRevert as streamRevertCore, streamsInit,
 } from "./stream";
 import {
   flushAllToDisk as flushAllToDiskCore, flushCancel as flushCancelCore, flushProgressGet, machineInit,
@@ -60,6 +62,7 @@ export function boot(imageBytes: i32, nowMs: f64): i32 {
   filesInit();
   cleanupInit();
   machineInit(nowMs);
+  recoveryInit();
   booted = true;
   halLog(LOG_INFO, SUBSYSTEM_SAT, EVENT_BOOTED, <f64>sectorCount, <f64>layoutEnd);
   return OK;
@@ -145,6 +148,12 @@ export function streamConfigure(source: u32, sensor: u32, recordType: i32, dataT
   return streamConfigureCore(source, sensor, recordType, dataType, sampleRateMs);
 }
 
+// Streams configured so far (recovery configures the ones it finds on disk).
+export function streamsConfigured(): i32 {
+  if (!booted) return E_NOT_BOOTED;
+  return <i32>streamCount;
+}
+
 export function streamFind(source: u32, sensor: u32): i32 {
   if (!booted) return E_NOT_BOOTED;
   return streamFindCore(source, sensor);
@@ -152,26 +161,31 @@ export function streamFind(source: u32, sensor: u32): i32 {
 
 export function streamWriteTsd(stream: i32, value: u32, utcMs: f64): i32 {
   if (!booted) return E_NOT_BOOTED;
+  if (recoveryIsOpen()) recoveryCloseCore();
   return streamAppend(stream, RECORD_TYPE_TSD, value, utcMs);
 }
 
 export function streamWriteEvt(stream: i32, value: u32, utcMs: f64): i32 {
   if (!booted) return E_NOT_BOOTED;
+  if (recoveryIsOpen()) recoveryCloseCore();
   return streamAppend(stream, RECORD_TYPE_EVT, value, utcMs);
 }
 
 export function streamReadBulk(stream: i32, max: i32): i32 {
   if (!booted) return E_NOT_BOOTED;
+  if (recoveryIsOpen()) recoveryCloseCore();
   return streamRead(stream, max, true);
 }
 
 export function streamPeek(stream: i32, max: i32): i32 {
   if (!booted) return E_NOT_BOOTED;
+  if (recoveryIsOpen()) recoveryCloseCore();
   return streamRead(stream, max, false);
 }
 
 export function streamAck(stream: i32, count: f64): i32 {
   if (!booted) return E_NOT_BOOTED;
+  if (recoveryIsOpen()) recoveryCloseCore();
   return streamAckCore(stream, count);
 }
 
@@ -189,6 +203,7 @@ export function streamQuery(stream: i32): i32 {
 
 export function processMemory(nowMs: f64): i32 {
   if (!booted) return E_NOT_BOOTED;
+  if (recoveryIsOpen()) recoveryCloseCore();
   if (!(nowMs >= 0)) return E_INVALID_ARGUMENT;
   return processMemoryCore(nowMs);
 }
@@ -200,6 +215,7 @@ export function tierState(): i32 {
 
 export function flushAllToDisk(): i32 {
   if (!booted) return E_NOT_BOOTED;
+  if (recoveryIsOpen()) recoveryCloseCore();
   return flushAllToDiskCore();
 }
 
@@ -225,6 +241,7 @@ export function cleanupConfirm(slot: u32, generation: u32, status: i32): i32 {
 
 export function cleanupForceAll(): i32 {
   if (!booted) return E_NOT_BOOTED;
+  if (recoveryIsOpen()) recoveryCloseCore();
   return cleanupForceAllCore();
 }
 
@@ -246,5 +263,36 @@ export function diskUsageOffsetSet(bytes: f64): i32 {
   if (!diskTier) return E_INVALID_ARGUMENT;
   if (!(bytes >= 0) || bytes > 9007199254740991) return E_INVALID_ARGUMENT;
   statSet(STAT_DISK_USAGE_OFFSET_BYTES, Math.floor(bytes));
+  return OK;
+}
+
+// ---- Boot recovery --------------------------------------------------------------------------------------
+
+// The buffer the host fills with a file's bytes before recoveryPositions / recoveryFile.
+export function ioBufferPtr(): usize {
+  return booted && diskTier ? readBufPtr : 0;
+}
+
+export function ioBufferBytes(): u32 {
+  return booted && diskTier ? ioBufBytes : 0;
+}
+
+export function recoveryPositions(length: i32): i32 {
+  if (!booted) return E_NOT_BOOTED;
+  if (!diskTier) return E_NO_DISK_TIER;
+  return recoveryPositionsCore(length);
+}
+
+export function recoveryFile(length: i32): i32 {
+  if (!booted) return E_NOT_BOOTED;
+  if (!diskTier) return E_NO_DISK_TIER;
+  return recoveryFileCore(length);
+}
+
+// Ends recovery: counts records lost from RAM and makes every stream continue after the highest
+// sequence number seen. Writes and reads end recovery by themselves.
+export function recoveryClose(): i32 {
+  if (!booted) return E_NOT_BOOTED;
+  recoveryCloseCore();
   return OK;
 }

@@ -203,10 +203,17 @@ export function sectorFreeRaw(id: u32): i32 {
   return OK;
 }
 
+// A word offset inside a sector: aligned and at most sectorBytes − 4. Written without
+// `offsetBytes + 4`, which wraps for offsets near 2^32 (0xFFFFFFFC would pass and address the word
+// before the sector). sectorBytes >= SECTOR_BYTES_MIN, so the subtraction cannot wrap.
+function offsetValid(offsetBytes: u32): bool {
+  return (offsetBytes & 3) == 0 && offsetBytes <= sectorBytes - 4;
+}
+
 export function sectorWordWrite(id: u32, offsetBytes: u32, value: u32): i32 {
   const status = rawCheck(id);
   if (status != OK) return status;
-  if ((offsetBytes & 3) != 0 || offsetBytes + 4 > sectorBytes) return E_OFFSET_INVALID;
+  if (!offsetValid(offsetBytes)) return E_OFFSET_INVALID;
   store<u32>(sectorData(id) + <usize>offsetBytes, value);
   return OK;
 }
@@ -215,7 +222,7 @@ export function sectorWordWrite(id: u32, offsetBytes: u32, value: u32): i32 {
 export function sectorWordRead(id: u32, offsetBytes: u32): i64 {
   if (id >= sectorCount) return E_SECTOR_INVALID;
   if (sectorOwnerGet(id) == OWNER_FREE) return E_SECTOR_NOT_ALLOCATED;
-  if ((offsetBytes & 3) != 0 || offsetBytes + 4 > sectorBytes) return E_OFFSET_INVALID;
+  if (!offsetValid(offsetBytes)) return E_OFFSET_INVALID;
   return <i64>load<u32>(sectorData(id) + <usize>offsetBytes);
 }
 

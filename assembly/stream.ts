@@ -16,7 +16,7 @@
 
 import {
   BULK_FLAG_DISK, BULK_FLAGS, BULK_RECORD_BYTES, BULK_SEQ_HI, BULK_SEQ_LO, BULK_UTC_MS, BULK_VALUE,
-  DATA_TYPE_FLOAT32, DATA_TYPE_UINT32, E_ACK_TOO_MANY, E_ALL_PENDING, E_INVALID_ARGUMENT,
+  DATA_TYPE_FLOAT32, DATA_TYPE_UINT32, E_ACK_PERSIST, E_ACK_TOO_MANY, E_ALL_PENDING, E_INVALID_ARGUMENT,
   E_RECORD_TYPE_MISMATCH, E_STREAM_CONFIG_MISMATCH, E_STREAM_TABLE_FULL, E_STREAM_UNKNOWN,
   EVENT_DISCARD, FILE_SLOT_NULL, LOG_WARN, OK, QUERY_DATA_TYPE, QUERY_FILES_DISK, QUERY_RECORD_TYPE,
   QUERY_RECORDS_DISK, QUERY_RECORDS_NEW, QUERY_RECORDS_PENDING, QUERY_RECORDS_RAM, QUERY_RECORDS_TOTAL,
@@ -29,6 +29,7 @@ import {
   bulkPtr, bulkRecordsMax, evtPerSector, EVT_RECORD_BYTES, queryPtr, sectorCount,
   streamsMax, streamsPtr, TSD_HEADER_BYTES, TSD_RECORD_BYTES, tsdPerSector,
 } from "./config";
+import { positionsPersist } from "./positions";
 import { cleanupEnqueue } from "./cleanup";
 import { cachedSectorData, fileFirstSeq, fileLoad, fileNext, fileNextSet, fileRecords } from "./files";
 import { halLog } from "./hal";
@@ -42,6 +43,7 @@ const S_SOURCE: usize = 0;
 const S_SENSOR: usize = 4;
 const S_RECORD_TYPE: usize = 8;
 const S_DATA_TYPE: usize = 9;
+const S_FLAGS: usize = 10;
 const S_SAMPLE_RATE_MS: usize = 12;
 const S_NEXT_SEQ: usize = 16;
 const S_ACKED_SEQ: usize = 24;
@@ -56,6 +58,9 @@ const S_DISK_FILES: usize = 68;
 const S_RAM_RECORDS: usize = 72;
 const S_DISK_RECORDS: usize = 80;
 const S_READ_HINT: usize = 88;
+
+// Stream flag: nextSeq or ackedSeq changed since the ACK position was last persisted.
+export const STREAM_FLAG_DIRTY: u16 = 1;
 
 // Number of configured streams; stream indexes are 0 … streamCount−1.
 export let streamCount: u32 = 0;
@@ -88,6 +93,13 @@ export function streamEntry(index: u32): usize {
 // @ts-ignore: decorator
 @inline export function streamPendingSet(s: u32, v: u64): void { store<u64>(streamEntry(s) + S_PENDING, v); }
 // @ts-ignore: decorator
+@inline export function streamDirty(s: u32): bool { return (load<u16>(streamEntry(s) + S_FLAGS) & STREAM_FLAG_DIRTY) != 0; }
+// @ts-ignore: decorator
+@inline export function streamDirtySet(s: u32, dirty: bool): void {
+  const ptr = streamEntry(s) + S_FLAGS;
+  store<u16>(ptr, dirty ? load<u16>(ptr) | STREAM_FLAG_DIRTY : load<u16>(ptr) & ~STREAM_FLAG_DIRTY);
+}
+// @ts-ignore: decorator
 @inline export function streamRamHead(s: u32): u32 { return load<u32>(streamEntry(s) + S_RAM_HEAD); }
 // @ts-ignore: decorator
 @inline export function streamRamTail(s: u32): u32 { return load<u32>(streamEntry(s) + S_RAM_TAIL); }
@@ -95,6 +107,12 @@ export function streamEntry(index: u32): usize {
 @inline export function streamRamSectors(s: u32): u32 { return load<u32>(streamEntry(s) + S_RAM_SECTORS); }
 // @ts-ignore: decorator
 @inline export function streamDiskHead(s: u32): u32 { return load<u32>(streamEntry(s) + S_DISK_HEAD); }
+// @ts-ignore: decorator
+@inline export function streamDiskTail(s: u32): u32 { return load<u32>(streamEntry(s) + S_DISK_TAIL); }
+// @ts-ignore: decorator
+@inline export function streamAckedSeqSet(s: u32, v: u64): void { store<u64>(streamEntry(s) + S_ACKED_SEQ, v); }
+// @ts-ignore: decorator
+@inline export function streamNextSeqSet(s: u32, v: u64): void { store<u64>(streamEntry(s) + S_NEXT_SEQ, v); }
 // @ts-ignore: decorator
 @inline export function streamDiskFiles(s: u32): u32 { return load<u32>(streamEntry(s) + S_DISK_FILES); }
 // @ts-ignore: decorator
@@ -224,6 +242,7 @@ export function streamAppend(s: i32, recordType: i32, value: u32, utcMs: f64): i
   }
   sectorCountSet(tail, index + 1);
   fieldAdd64(stream, S_NEXT_SEQ, 1);
+  store<u16>(e + S_FLAGS, load<u16>(e + S_FLAGS) | STREAM_FLAG_DIRTY);
   fieldAdd64(stream, S_RAM_RECORDS, 1);
   statAdd(STAT_RECORDS_WRITTEN, 1);
   statAdd(STAT_RECORDS_LIVE, 1);
@@ -399,17 +418,25 @@ export function streamRead(s: i32, recordsMax: i32, mark: bool): i32 {
 // ---- ACK and NACK ------------------------------------------------------------------------------------
 
 // Erases exactly the first `count` pending records; frees every RAM sector that becomes empty and
-// hands every disk file that becomes fully acknowledged to cleanup.
+// hands every disk file that becomes fully acknowledged to cleanup. When the ACK erases records
+// that are on disk, the new position is persisted first (the positions file); if that fails, the
+// ACK is refused with E_ACK_PERSIST and nothing changes.
 export function streamAck(s: i32, count: f64): i32 {
   if (!streamValid(s)) return E_STREAM_UNKNOWN;
   const stream = <u32>s;
   if (!(count >= 0) || count != Math.floor(count)) return E_INVALID_ARGUMENT;
   if (count > <f64>streamPending(stream)) return E_ACK_TOO_MANY;
-  let remaining = <u64>count;
-  if (remaining == 0) return OK;
+  if (count == 0) return OK;
   const e = streamEntry(stream);
-  let cursor = load<u64>(e + S_ACKED_SEQ);
+  const acked = ackEnd(stream, <u64>count);
+  if (ackEndTouchesDisk) {
+    if (positionsPersist(stream, acked) != OK) return E_ACK_PERSIST;
+  } else {
+    streamDirtySet(stream, true);
+  }
 
+  let remaining = <u64>count;
+  let cursor = load<u64>(e + S_ACKED_SEQ);
   for (let steps: u32 = 0; remaining > 0 && steps <= 0xffff; steps++) {
     const slot = load<u32>(e + S_DISK_HEAD);
     if (slot == FILE_SLOT_NULL) break;
@@ -440,12 +467,46 @@ export function streamAck(s: i32, count: f64): i32 {
     sectorRelease(id);
   }
   assert(remaining == 0, "ack ran past the pending records");
+  assert(cursor == acked, "ack ended where it was not planned to");
 
   store<u64>(e + S_ACKED_SEQ, cursor);
   fieldAdd64(stream, S_PENDING, -<i64>count);
   statAdd(STAT_RECORDS_ACKED, count);
   statAdd(STAT_RECORDS_LIVE, -count);
   return OK;
+}
+
+// Set by ackEnd: whether the planned ACK erases records that are in `.imx` files.
+let ackEndTouchesDisk: bool = false;
+
+// Where an ACK of `count` pending records would move ackedSeq, without changing anything.
+function ackEnd(stream: u32, count: u64): u64 {
+  let remaining = count;
+  let cursor = streamAckedSeq(stream);
+  ackEndTouchesDisk = false;
+  let slot = streamDiskHead(stream);
+  for (let steps: u32 = 0; remaining > 0 && slot != FILE_SLOT_NULL && steps <= 0xffff; steps++) {
+    const first = fileFirstSeq(slot);
+    const end = first + <u64>fileRecords(slot);
+    const from = max<u64>(cursor, first);
+    const take = min<u64>(end - from, remaining);
+    if (take > 0) ackEndTouchesDisk = true;
+    remaining -= take;
+    cursor = from + take;
+    if (cursor < end) return cursor;
+    slot = fileNext(slot);
+  }
+  let id = streamRamHead(stream);
+  for (let steps: u32 = 0; remaining > 0 && id != SECTOR_NULL && steps < sectorCount; steps++) {
+    const first = sectorFirstSeqGet(id);
+    const end = first + <u64>sectorCountGet(id);
+    const from = max<u64>(cursor, first);
+    const take = min<u64>(end - from, remaining);
+    remaining -= take;
+    cursor = from + take;
+    id = sectorNextGet(id);
+  }
+  return cursor;
 }
 
 // Makes every pending record readable again. Idempotent.
@@ -484,6 +545,29 @@ export function diskHeadRemove(s: u32): u32 {
   return slot;
 }
 
+
+// Recovery: hands files whose every record is below ackedSeq to cleanup, recounts the live
+// records on disk, and makes nothing pending. Returns the live records on disk.
+export function diskListRecount(s: u32): u64 {
+  const e = streamEntry(s);
+  const acked = load<u64>(e + S_ACKED_SEQ);
+  for (let steps: u32 = 0; steps <= 0xffff; steps++) {
+    const slot = load<u32>(e + S_DISK_HEAD);
+    if (slot == FILE_SLOT_NULL || fileFirstSeq(slot) + <u64>fileRecords(slot) > acked) break;
+    diskHeadRemove(s);
+    cleanupEnqueue(slot);
+  }
+  let live: u64 = 0;
+  let slot = load<u32>(e + S_DISK_HEAD);
+  for (let steps: u32 = 0; slot != FILE_SLOT_NULL && steps <= 0xffff; steps++) {
+    live += liveRecords(fileFirstSeq(slot), <u64>fileRecords(slot), acked);
+    slot = fileNext(slot);
+  }
+  store<u64>(e + S_DISK_RECORDS, live);
+  store<u64>(e + S_READ_SEQ, acked);
+  store<u64>(e + S_PENDING, 0);
+  return live;
+}
 
 // Moves `live` live records of stream `s` from the RAM count to the disk count (after a spill).
 export function recordsMovedToDisk(s: u32, live: u64): void {

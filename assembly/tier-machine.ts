@@ -23,7 +23,7 @@ import {
   STAT_DISK_USAGE_OFFSET_BYTES, STAT_FILES_CREATED, STAT_FILES_LIVE, STAT_FLUSH_PROGRESS, STAT_SECTORS_SPILLED,
   STAT_SPILLS, STAT_SPILLS_FAILED, STAT_SPILLS_REFUSED, STAT_STATE, STAT_TICKS, STAT_TICKS_BY_STATE,
   STATE_CANCELLING_FLUSH, STATE_CHECK_USAGE, STATE_CLEANUP_DISK, STATE_FLUSH_ALL, STATE_IDLE,
-  STATE_MOVE_TO_DISK, SUBSYSTEM_FLUSH, SUBSYSTEM_TIER, IMX_HEADER_BYTES,
+  STATE_MOVE_TO_DISK, SUBSYSTEM_FLUSH, SUBSYSTEM_TIER, IMX_HEADER_BYTES, STREAM_NULL,
 } from "./abi";
 import { clockNowMs, clockSet } from "./clock";
 import { cleanupDeletingCount, cleanupHasDueWork, cleanupQueueLength, cleanupStep } from "./cleanup";
@@ -33,6 +33,7 @@ import {
   spillThresholdPercent, tickIntervalMs, writeBufPtr,
 } from "./config";
 import { filePathFormat, fileSlotsFree, fileSlotTake, imxHeaderWrite } from "./files";
+import { positionsPersist } from "./positions";
 import { halFileWrite, halLog } from "./hal";
 import {
   sectorCountGet, sectorData, sectorFirstSeqGet, sectorNextGet, sectorRelease, satUsagePercent, satUsedCount,
@@ -40,7 +41,7 @@ import {
 import { statAdd, statGet, statSet } from "./stats";
 import {
   diskTailAppend, liveRecords, ramSectorUnlink, recordsMovedToDisk, recordsPerSector, sectorHasPending,
-  streamAckedSeq, streamCount, streamDataType, streamRamHead, streamRamSectors, streamRamTail, streamRecordType,
+  streamAckedSeq, streamCount, streamDataType, streamDirty, streamRamHead, streamRamSectors, streamRamTail, streamRecordType,
   streamSampleRateMs, streamSensor, streamSource,
 } from "./stream";
 
@@ -213,13 +214,21 @@ export function flushAllToDisk(): i32 {
   return OK;
 }
 
-// 0-100 while a flush is under way, 101 when RAM holds no stream data (safe to power off).
+// Whether a stream's position changed since the positions file was last written (disk tier only).
+function streamsDirty(): bool {
+  if (!diskTier) return false;
+  for (let s: u32 = 0; s < streamCount; s++) if (streamDirty(s)) return true;
+  return false;
+}
+
+// 0-100 while a flush is under way; 101 when RAM holds no stream data and every stream's position
+// is on disk (safe to power off).
 export function flushProgressGet(): i32 {
   const remaining = streamSectorsUsed();
-  if (remaining == 0) return FLUSH_PROGRESS_COMPLETE;
+  if (remaining == 0 && !streamsDirty()) return FLUSH_PROGRESS_COMPLETE;
   if (!flushRequested) return 0;
   const total = flushMovedSectors + remaining;
-  const progress = <i32>((<u64>flushMovedSectors * 100) / <u64>total);
+  const progress = total == 0 ? 100 : <i32>((<u64>flushMovedSectors * 100) / <u64>total);
   if (progress > flushProgress) flushProgress = min<i32>(progress, 100);
   return flushProgress;
 }
@@ -308,7 +317,12 @@ export function processMemory(nowMs: f64): i32 {
         continue;
       }
       moveToDisk(true);
-      if (streamSectorsUsed() == 0) {
+      // Once RAM is empty, make every stream's position durable before calling the flush complete.
+      if (streamSectorsUsed() == 0 && streamsDirty() && filesBudget > 0) {
+        filesBudget--;
+        positionsPersist(STREAM_NULL, 0);
+      }
+      if (streamSectorsUsed() == 0 && !streamsDirty()) {
         flushRequested = false;
         flushProgress = FLUSH_PROGRESS_COMPLETE;
         halLog(LOG_INFO, SUBSYSTEM_FLUSH, EVENT_FLUSH_COMPLETE, <f64>flushMovedSectors, 0);

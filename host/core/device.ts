@@ -13,6 +13,7 @@ import { NodeFsHal } from "../hal/node-fs.js";
 import * as abi from "./abi.generated.js";
 import { check, CoreAssertionError, CoreError, errorTableCheck } from "./errors.js";
 import { HalBridge } from "./hal-bridge.js";
+import { type RecoveryReport, recoverStorage } from "./recovery.js";
 import { CoreLogger, type LogLevel, STATE_NAMES } from "./log.js";
 import { type CoreBuild, coreModule } from "./wasm.js";
 
@@ -141,6 +142,12 @@ export interface CoreExports {
   pendingWorkCount(): number;
   cleanupPolicySet(policy: number): number;
   diskUsageOffsetSet(bytes: number): number;
+  streamsConfigured(): number;
+  ioBufferPtr(): number;
+  ioBufferBytes(): number;
+  recoveryPositions(length: number): number;
+  recoveryFile(length: number): number;
+  recoveryClose(): number;
 }
 
 export type DeviceStats = ReturnType<Device["stats"]>;
@@ -253,7 +260,32 @@ export class Device {
     this.bulk64 = new Float64Array(buffer, this.exports.bulkPointer(), (bulkRecords * abi.BULK_RECORD_BYTES) / 8);
     this.bulkWords = abi.BULK_RECORD_BYTES / 4;
     this.bulkFloats = abi.BULK_RECORD_BYTES / 8;
+
+    // A disk tier on an existing storage directory: adopt what the previous run left.
+    this.recovery = board.disk
+      ? recoverStorage(this.hal, this.exports, this.memory, (line) => this.logger.line(line))
+      : null;
+    const recordTypes = new Map<number, RecordType>([[abi.RECORD_TYPE_TSD, "tsd"], [abi.RECORD_TYPE_EVT, "evt"]]);
+    const dataTypes = new Map<number, DataType>([
+      [abi.DATA_TYPE_UINT32, "uint32"],
+      [abi.DATA_TYPE_INT32, "int32"],
+      [abi.DATA_TYPE_FLOAT32, "float32"],
+    ]);
+    for (let index = 0; index < this.exports.streamsConfigured(); index++) {
+      check(this.exports.streamQuery(index), "query recovered stream");
+      const q = this.query64;
+      const info: StreamInfo = {
+        index,
+        recordType: recordTypes.get(q[abi.QUERY_RECORD_TYPE] ?? 0) ?? "evt",
+        dataType: dataTypes.get(q[abi.QUERY_DATA_TYPE] ?? 0) ?? "uint32",
+      };
+      this.streams.set(streamKey(q[abi.QUERY_SOURCE] ?? 0, q[abi.QUERY_SENSOR] ?? 0), info);
+      this.streamsByIndex[index] = info;
+    }
   }
+
+  /** What boot recovery found on the storage directory (null without a disk tier). */
+  readonly recovery: RecoveryReport | null;
 
   /** Boots a device for `options.board`. Throws CoreError (E_CONFIG_*, E_LAYOUT_TOO_BIG, …) if it cannot. */
   static create(options: DeviceOptions): Device {

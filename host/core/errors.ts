@@ -41,6 +41,16 @@ const CODE_MESSAGES: Record<string, string> = {
   E_HAL_PERMISSION: "permission denied",
   E_SECTOR_OWNED: "sector belongs to a stream, not to the raw sector API",
   E_TOKEN_UNKNOWN: "no deletion in flight for that slot",
+  E_IMX_MAGIC: ".imx file has the wrong magic number",
+  E_IMX_VERSION: ".imx file has an unsupported format version or header size",
+  E_IMX_SIZE: ".imx file size does not match its header (truncated or extended)",
+  E_IMX_CRC: ".imx file CRC does not match (corrupt)",
+  E_IMX_COUNTS: ".imx file header has implausible counts or types",
+  E_IMX_GEOMETRY: ".imx file was written with another sector size or file size limit",
+  E_IMX_ORDER: ".imx file overlaps the sequence numbers of an earlier file",
+  E_RECOVERY_CLOSED: "recovery is closed (the device is already in use)",
+  E_ACK_PERSIST: "the ACK position could not be made durable; the ACK was not applied",
+  E_POSITIONS_CORRUPT: "the positions file is corrupt",
 };
 
 export function errorCodeName(code: number): string {

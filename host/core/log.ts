@@ -52,6 +52,10 @@ function eventText(event: number, a: number, b: number): string {
       return `forced cleanup deleted ${a} files, discarding ${b} records`;
     case abi.EVENT_FILE_CORRUPT:
       return `file slot ${a} is corrupt (read returned ${b})`;
+    case abi.EVENT_RECOVERY_DONE:
+      return `recovery done: ${a} streams, ${b} records lost with RAM`;
+    case abi.EVENT_ACK_PERSIST_FAILED:
+      return `persisting stream positions failed (${b})`;
     default:
       return `event ${event} (${a}, ${b})`;
   }
@@ -70,6 +74,12 @@ export class CoreLogger {
 
   setLevel(level: LogLevel): void {
     this.threshold = LEVEL_VALUES[level];
+  }
+
+  /** A line from the host side of the memory manager (recovery), logged at warn level. */
+  line(text: string): void {
+    if (LEVEL_VALUES.warn > this.threshold) return;
+    this.sink(text);
   }
 
   event(level: number, subsystem: number, event: number, a: number, b: number): void {

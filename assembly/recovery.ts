@@ -1,0 +1,167 @@
+// Boot recovery: a new device on an existing storage directory adopts what a previous run left on
+// disk. Right after boot, the host reads the positions file and then every `.imx` file (sorted by
+// stream and first sequence number) into the read buffer and hands each to the core, then closes
+// recovery. A file that fails validation is refused with a specific code and the host quarantines
+// it; the rest of the store stays usable.
+//
+// After recovery every stream continues after the highest sequence number seen (in a file or in
+// the positions file), nothing is pending, and records below the persisted ACK position are never
+// delivered again: a file whose every record is below it is handed back for deletion.
+
+import {
+  DATA_TYPE_FLOAT32, DATA_TYPE_UINT32, E_FILE_TABLE_FULL, E_IMX_COUNTS, E_IMX_CRC, E_IMX_GEOMETRY, E_IMX_MAGIC,
+  E_IMX_ORDER, E_IMX_SIZE, E_IMX_VERSION, E_RECOVERY_CLOSED, E_STREAM_CONFIG_MISMATCH, EVENT_RECOVERY_DONE,
+  FILE_SLOT_NULL, IMX_ACKED_SEQ_OFFSET, IMX_CRC32_OFFSET, IMX_DATA_TYPE_OFFSET, IMX_FIRST_SEQ_OFFSET,
+  IMX_FORMAT_VERSION, IMX_HEADER_BYTES, IMX_HEADER_BYTES_OFFSET, IMX_MAGIC, IMX_MAGIC_OFFSET,
+  IMX_PAYLOAD_BYTES_OFFSET, IMX_RECORD_COUNT_OFFSET, IMX_RECORD_TYPE_OFFSET, IMX_SAMPLE_RATE_OFFSET,
+  IMX_SECTOR_BYTES_OFFSET, IMX_SECTOR_COUNT_OFFSET, IMX_SENSOR_OFFSET, IMX_SOURCE_OFFSET, IMX_VERSION_OFFSET,
+  LOG_INFO, OK, POSITION_ACKED_SEQ_OFFSET, POSITION_DATA_TYPE_OFFSET, POSITION_NEXT_SEQ_OFFSET,
+  POSITION_RECORD_BYTES, POSITION_RECORD_TYPE_OFFSET, POSITION_SAMPLE_RATE_OFFSET, POSITION_SENSOR_OFFSET,
+  POSITION_SOURCE_OFFSET, POSITIONS_HEADER_BYTES, RECORD_TYPE_EVT, RECORD_TYPE_TSD, RECOVERY_FILE_ACKED,
+  SECTOR_NULL, STAT_DISK_BYTES_USED, STAT_FILES_LIVE, STAT_RECORDS_LIVE, STAT_RECORDS_LOST_RAM,
+  STAT_RECOVERY_FILES_ACKED, STAT_RECOVERY_FILES_KEPT, STAT_RECOVERY_RECORDS, SUBSYSTEM_RECOVERY,
+  E_POSITIONS_CORRUPT,
+} from "./abi";
+import { readBufPtr, sectorBytes, sectorsPerFileMax } from "./config";
+import { crc32Update } from "./crc32";
+import { fileCacheDrop, fileFirstSeq, fileRecords, fileSlotTake } from "./files";
+import { halLog } from "./hal";
+import { positionsValid } from "./positions";
+import { statAdd } from "./stats";
+import {
+  diskListRecount, diskTailAppend, recordsPerSector, streamAckedSeq, streamAckedSeqSet, streamConfigure,
+  streamCount, streamDirtySet, streamDiskTail, streamNextSeq, streamNextSeqSet, streamRamHead,
+} from "./stream";
+
+const SEQ_MAX: u64 = 9007199254740991; // 2^53 − 1: sequence numbers cross the boundary as f64
+
+let recoveryOpen: bool = true;
+
+export function recoveryInit(): void {
+  recoveryOpen = true;
+}
+
+export function recoveryIsOpen(): bool {
+  return recoveryOpen;
+}
+
+// Closes recovery; called by the host before the device is used (or by the first write).
+export function recoveryClose(): void {
+  if (!recoveryOpen) return;
+  recoveryOpen = false;
+  let lost: u64 = 0;
+  let recovered: u64 = 0;
+  for (let s: u32 = 0; s < streamCount; s++) {
+    // A later file's header may have shown that earlier files were acknowledged: hand them to cleanup.
+    recovered += diskListRecount(s);
+    // Records numbered between the end of the data on disk and the persisted next sequence number
+    // were in RAM when the previous run stopped, and were not acknowledged: they are lost.
+    const tail = streamDiskTail(s);
+    const diskEnd = tail == FILE_SLOT_NULL ? 0 : fileFirstSeq(tail) + <u64>fileRecords(tail);
+    const known = max<u64>(diskEnd, streamAckedSeq(s));
+    const next = streamNextSeq(s);
+    if (next > known) lost += next - known;
+    if (next < diskEnd) streamNextSeqSet(s, diskEnd);
+    streamDirtySet(s, true);
+  }
+  statAdd(STAT_RECORDS_LOST_RAM, <f64>lost);
+  statAdd(STAT_RECORDS_LIVE, <f64>recovered);
+  statAdd(STAT_RECOVERY_RECORDS, <f64>recovered);
+  halLog(LOG_INFO, SUBSYSTEM_RECOVERY, EVENT_RECOVERY_DONE, <f64>streamCount, <f64>lost);
+}
+
+function typesValid(recordType: i32, dataType: i32, sampleRateMs: u32): bool {
+  if (dataType < DATA_TYPE_UINT32 || dataType > DATA_TYPE_FLOAT32) return false;
+  if (recordType == RECORD_TYPE_TSD) return sampleRateMs > 0;
+  if (recordType == RECORD_TYPE_EVT) return sampleRateMs == 0;
+  return false;
+}
+
+// The positions file, `length` bytes in the read buffer: configures every stream it names and
+// sets its ACK position and next sequence number. Returns the number of streams or an error.
+export function recoveryPositions(length: i32): i32 {
+  if (!recoveryOpen) return E_RECOVERY_CLOSED;
+  fileCacheDrop();
+  const buf = readBufPtr;
+  const count = positionsValid(buf, length);
+  if (count < 0) return E_POSITIONS_CORRUPT;
+  // Validate every record before changing anything.
+  for (let i = 0; i < count; i++) {
+    const record = buf + <usize>POSITIONS_HEADER_BYTES + <usize>i * <usize>POSITION_RECORD_BYTES;
+    const acked = load<u64>(record + POSITION_ACKED_SEQ_OFFSET);
+    const next = load<u64>(record + POSITION_NEXT_SEQ_OFFSET);
+    if (!typesValid(<i32>load<u8>(record + POSITION_RECORD_TYPE_OFFSET), <i32>load<u8>(record + POSITION_DATA_TYPE_OFFSET),
+      load<u32>(record + POSITION_SAMPLE_RATE_OFFSET))) return E_POSITIONS_CORRUPT;
+    if (acked > next || next > SEQ_MAX) return E_POSITIONS_CORRUPT;
+  }
+  for (let i = 0; i < count; i++) {
+    const record = buf + <usize>POSITIONS_HEADER_BYTES + <usize>i * <usize>POSITION_RECORD_BYTES;
+    const s = streamConfigure(load<u32>(record + POSITION_SOURCE_OFFSET), load<u32>(record + POSITION_SENSOR_OFFSET),
+      <i32>load<u8>(record + POSITION_RECORD_TYPE_OFFSET), <i32>load<u8>(record + POSITION_DATA_TYPE_OFFSET),
+      load<u32>(record + POSITION_SAMPLE_RATE_OFFSET));
+    if (s < 0) return s;
+    const stream = <u32>s;
+    streamAckedSeqSet(stream, max<u64>(streamAckedSeq(stream), load<u64>(record + POSITION_ACKED_SEQ_OFFSET)));
+    streamNextSeqSet(stream, max<u64>(streamNextSeq(stream), load<u64>(record + POSITION_NEXT_SEQ_OFFSET)));
+  }
+  return count;
+}
+
+// One `.imx` file, `length` bytes in the read buffer. Returns OK (adopted), RECOVERY_FILE_ACKED
+// (every record already acknowledged: the host deletes it) or the reason it is refused.
+export function recoveryFile(length: i32): i32 {
+  if (!recoveryOpen) return E_RECOVERY_CLOSED;
+  fileCacheDrop();
+  const buf = readBufPtr;
+  if (length < IMX_HEADER_BYTES) return E_IMX_SIZE;
+  if (load<u32>(buf + IMX_MAGIC_OFFSET) != IMX_MAGIC) return E_IMX_MAGIC;
+  if (<i32>load<u16>(buf + IMX_VERSION_OFFSET) != IMX_FORMAT_VERSION) return E_IMX_VERSION;
+  if (<i32>load<u16>(buf + IMX_HEADER_BYTES_OFFSET) != IMX_HEADER_BYTES) return E_IMX_VERSION;
+  if (<u32>load<u16>(buf + IMX_SECTOR_BYTES_OFFSET) != sectorBytes) return E_IMX_GEOMETRY;
+  const sectors = load<u32>(buf + IMX_SECTOR_COUNT_OFFSET);
+  if (sectors == 0 || sectors > sectorsPerFileMax) return E_IMX_GEOMETRY;
+  const payload = sectors * sectorBytes;
+  if (load<u32>(buf + IMX_PAYLOAD_BYTES_OFFSET) != payload) return E_IMX_SIZE;
+  if (<u32>length != <u32>IMX_HEADER_BYTES + payload) return E_IMX_SIZE;
+  let crc = crc32Update(0, buf, <usize>IMX_CRC32_OFFSET);
+  crc = crc32Update(crc, buf + <usize>IMX_HEADER_BYTES, <usize>payload);
+  if (crc != load<u32>(buf + IMX_CRC32_OFFSET)) return E_IMX_CRC;
+
+  const recordType = <i32>load<u8>(buf + IMX_RECORD_TYPE_OFFSET);
+  const dataType = <i32>load<u8>(buf + IMX_DATA_TYPE_OFFSET);
+  const rate = load<u32>(buf + IMX_SAMPLE_RATE_OFFSET);
+  if (!typesValid(recordType, dataType, rate)) return E_IMX_COUNTS;
+  const perSector = recordsPerSector(recordType);
+  const records = load<u32>(buf + IMX_RECORD_COUNT_OFFSET);
+  // Every sector image but the last is full, and the last holds at least one record.
+  if (records == 0 || records > sectors * perSector || records <= (sectors - 1) * perSector) return E_IMX_COUNTS;
+  const firstSeq = load<u64>(buf + IMX_FIRST_SEQ_OFFSET);
+  const headerAcked = load<u64>(buf + IMX_ACKED_SEQ_OFFSET);
+  if (firstSeq > SEQ_MAX - <u64>records || headerAcked > firstSeq + <u64>records) return E_IMX_COUNTS;
+
+  const source = load<u32>(buf + IMX_SOURCE_OFFSET);
+  const sensor = load<u32>(buf + IMX_SENSOR_OFFSET);
+  const s = streamConfigure(source, sensor, recordType, dataType, rate);
+  if (s < 0) return s == E_STREAM_CONFIG_MISMATCH ? E_STREAM_CONFIG_MISMATCH : s;
+  const stream = <u32>s;
+  assert(streamRamHead(stream) == SECTOR_NULL, "recovery after writes");
+  const tail = streamDiskTail(stream);
+  if (tail != FILE_SLOT_NULL && firstSeq < fileFirstSeq(tail) + <u64>fileRecords(tail)) return E_IMX_ORDER;
+
+  const end = firstSeq + <u64>records;
+  const acked = max<u64>(streamAckedSeq(stream), headerAcked);
+  if (end <= acked) {
+    streamNextSeqSet(stream, max<u64>(streamNextSeq(stream), end));
+    statAdd(STAT_RECOVERY_FILES_ACKED, 1);
+    return RECOVERY_FILE_ACKED;
+  }
+  const slot = fileSlotTake(stream, firstSeq, records, sectors, <u32>length);
+  if (slot == FILE_SLOT_NULL) return E_FILE_TABLE_FULL;
+  streamAckedSeqSet(stream, acked);
+  diskTailAppend(stream, slot, 0); // live records are counted when recovery closes
+  streamNextSeqSet(stream, max<u64>(streamNextSeq(stream), end));
+  statAdd(STAT_FILES_LIVE, 1);
+  statAdd(STAT_DISK_BYTES_USED, <f64>length);
+  statAdd(STAT_RECOVERY_FILES_KEPT, 1);
+  return OK;
+}

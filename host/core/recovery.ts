@@ -1,0 +1,178 @@
+// Boot recovery on the host side: scan the storage directory a previous run left, remove
+// half-written temp files, hand the positions file and every `.imx` file (in stream and sequence
+// order) to the core, quarantine what it refuses in `corrupted/`, delete files it reports fully
+// acknowledged, and report what happened.
+
+import { listFilesRecursive, mkdirDurable, TMP_SUFFIX } from "../hal/atomic.js";
+import type { Hal } from "../hal/hal.js";
+import * as abi from "./abi.generated.js";
+import type { CoreExports } from "./device.js";
+import { errorCodeName } from "./errors.js";
+
+export const CORRUPTED_DIR = "corrupted";
+export const POSITIONS_PATH = "history/positions.imxp";
+const IMX_NAME = /^history\/(\d)\/(\d+)_(\d+)_(\d{20})\.imx$/;
+
+export interface QuarantinedFile {
+  path: string;
+  movedTo: string | null;
+  reason: string;
+}
+
+export interface RecoveryReport {
+  durationMs: number;
+  filesRead: number;
+  filesKept: number;
+  filesQuarantined: number;
+  filesDeleted: number;
+  tempFilesRemoved: number;
+  positionsRecovered: boolean;
+  streamsRecovered: number;
+  recordsRecovered: number;
+  /** Records the previous run had numbered but not yet written to disk or acknowledged: lost with RAM. */
+  recordsLostRam: number;
+  quarantined: QuarantinedFile[];
+}
+
+interface ImxEntry {
+  path: string;
+  source: number;
+  sensor: number;
+  firstSeq: bigint;
+}
+
+function quarantine(hal: Hal, path: string, reason: string, report: RecoveryReport, log: (line: string) => void): void {
+  let movedTo: string | null = null;
+  try {
+    mkdirDurable(hal, CORRUPTED_DIR);
+    const base = path.replace(/\//g, "_");
+    let target = `${CORRUPTED_DIR}/${base}`;
+    for (let n = 1; hal.exists(target) && n < 1000; n++) target = `${CORRUPTED_DIR}/${base}.${n}`;
+    hal.rename(path, target);
+    hal.syncDir(CORRUPTED_DIR);
+    movedTo = target;
+  } catch {
+    // Could not move it: leave it in place (it is refused again next boot) rather than delete data.
+  }
+  report.filesQuarantined++;
+  report.quarantined.push({ path, movedTo, reason });
+  log(`[imx:recovery] quarantined ${path}: ${reason}${movedTo ? ` (moved to ${movedTo})` : " (could not move it)"}`);
+}
+
+/** Reads `path` into the core's I/O buffer; returns its length, or a reason it cannot be read. */
+function load(hal: Hal, core: CoreExports, memory: WebAssembly.Memory, path: string): number | string {
+  const capacity = core.ioBufferBytes();
+  let size: number;
+  try {
+    size = hal.fileSize(path);
+  } catch (e) {
+    return `cannot stat: ${(e as Error).message}`;
+  }
+  if (size > capacity) return `file is ${size} bytes, larger than any file this board writes (${capacity})`;
+  try {
+    return hal.readFileInto(path, new Uint8Array(memory.buffer, core.ioBufferPtr(), capacity));
+  } catch (e) {
+    return `cannot read: ${(e as Error).message}`;
+  }
+}
+
+export function recoverStorage(
+  hal: Hal,
+  core: CoreExports,
+  memory: WebAssembly.Memory,
+  log: (line: string) => void,
+): RecoveryReport {
+  const started = performance.now();
+  const report: RecoveryReport = {
+    durationMs: 0,
+    filesRead: 0,
+    filesKept: 0,
+    filesQuarantined: 0,
+    filesDeleted: 0,
+    tempFilesRemoved: 0,
+    positionsRecovered: false,
+    streamsRecovered: 0,
+    recordsRecovered: 0,
+    recordsLostRam: 0,
+    quarantined: [],
+  };
+  const paths = hal.isDir("history") ? listFilesRecursive(hal, "history", "") : [];
+  const imx: ImxEntry[] = [];
+  let positions = false;
+  for (const path of paths) {
+    if (path.endsWith(TMP_SUFFIX)) {
+      // A write that never reached its rename: the file it was to become never existed.
+      hal.remove(path);
+      report.tempFilesRemoved++;
+      continue;
+    }
+    if (path === POSITIONS_PATH) {
+      positions = true;
+      continue;
+    }
+    const match = IMX_NAME.exec(path);
+    if (match) {
+      imx.push({ path, source: Number(match[2]), sensor: Number(match[3]), firstSeq: BigInt(match[4] ?? "0") });
+    } else if (path.endsWith(".imx")) {
+      quarantine(hal, path, "name is not history/<bucket>/<source>_<sensor>_<20-digit first seq>.imx", report, log);
+    }
+  }
+
+  if (positions) {
+    const length = load(hal, core, memory, POSITIONS_PATH);
+    report.filesRead++;
+    const status = typeof length === "string" ? length : core.recoveryPositions(length);
+    if (typeof status === "string") quarantine(hal, POSITIONS_PATH, status, report, log);
+    else if (status < 0) quarantine(hal, POSITIONS_PATH, `refused: ${errorCodeName(status)}`, report, log);
+    else report.positionsRecovered = true;
+  }
+
+  imx.sort((a, b) =>
+    a.source !== b.source ? a.source - b.source : a.sensor !== b.sensor ? a.sensor - b.sensor : a.firstSeq < b.firstSeq ? -1 : a.firstSeq > b.firstSeq ? 1 : 0,
+  );
+  for (const entry of imx) {
+    const length = load(hal, core, memory, entry.path);
+    report.filesRead++;
+    if (typeof length === "string") {
+      quarantine(hal, entry.path, length, report, log);
+      continue;
+    }
+    // The name must say what the header says, or the file is not where the core would look for it.
+    if (length >= abi.IMX_HEADER_BYTES) {
+      const header = new DataView(memory.buffer, core.ioBufferPtr(), abi.IMX_HEADER_BYTES);
+      const nameMatches =
+        header.getUint32(abi.IMX_SOURCE_OFFSET, true) === entry.source &&
+        header.getUint32(abi.IMX_SENSOR_OFFSET, true) === entry.sensor &&
+        header.getBigUint64(abi.IMX_FIRST_SEQ_OFFSET, true) === entry.firstSeq;
+      if (header.getUint32(abi.IMX_MAGIC_OFFSET, true) === abi.IMX_MAGIC && !nameMatches) {
+        quarantine(hal, entry.path, "name does not match the header's stream and first sequence number", report, log);
+        continue;
+      }
+    }
+    const status = core.recoveryFile(length);
+    if (status === abi.OK) {
+      report.filesKept++;
+    } else if (status === abi.RECOVERY_FILE_ACKED) {
+      try {
+        hal.remove(entry.path);
+        report.filesDeleted++;
+      } catch (e) {
+        log(`[imx:recovery] could not delete acknowledged file ${entry.path}: ${(e as Error).message}`);
+      }
+    } else {
+      quarantine(hal, entry.path, `refused: ${errorCodeName(status)}`, report, log);
+    }
+  }
+
+  const lostBefore = statAt(core, memory, abi.STAT_RECORDS_LOST_RAM);
+  core.recoveryClose();
+  report.recordsLostRam = statAt(core, memory, abi.STAT_RECORDS_LOST_RAM) - lostBefore;
+  report.recordsRecovered = statAt(core, memory, abi.STAT_RECOVERY_RECORDS);
+  report.streamsRecovered = core.streamsConfigured();
+  report.durationMs = performance.now() - started;
+  return report;
+}
+
+function statAt(core: CoreExports, memory: WebAssembly.Memory, index: number): number {
+  return new Float64Array(memory.buffer, core.statsPointer(), abi.STAT_COUNT)[index] ?? 0;
+}
