@@ -15,11 +15,11 @@ import {
   IMX_HEADER_BYTES, IMX_HEADER_BYTES_OFFSET, IMX_MAGIC, IMX_MAGIC_OFFSET, IMX_PAYLOAD_BYTES_OFFSET,
   IMX_RECORD_COUNT_OFFSET, IMX_RECORD_TYPE_OFFSET, IMX_SAMPLE_RATE_OFFSET, IMX_SECTOR_BYTES_OFFSET,
   IMX_SECTOR_COUNT_OFFSET, IMX_SENSOR_OFFSET, IMX_SOURCE_OFFSET, IMX_VERSION_OFFSET, LOG_ERROR, OK,
-  STAT_FILE_READS, STAT_FILES_CORRUPT, SUBSYSTEM_TIER, FILE_ENTRY_BYTES,
+  STAT_FILE_READS, STAT_FILES_CORRUPT, SUBSYSTEM_TIER, FILE_ENTRY_BYTES, STAT_DISK_BYTES_USED, STAT_FILES_LIVE,
 } from "./abi";
 import { filesMax, filesPtr, ioBufBytes, pathPtr, readBufPtr, sectorBytes } from "./config";
 import { crc32Update } from "./crc32";
-import { halFileRead, halLog } from "./hal";
+import { halFileQuarantine, halFileRead, halLog } from "./hal";
 import { statAdd } from "./stats";
 
 export const FILE_FREE: u32 = 0;
@@ -227,6 +227,15 @@ export function imxHeaderWrite(
 }
 
 // ---- Read cache --------------------------------------------------------------------------------------
+
+// A live file that failed validation when read: the host moves it to corrupted/ (or leaves it if
+// it cannot), and the slot is released. The caller has already taken it off its stream.
+export function fileQuarantine(slot: u32, source: u32, sensor: u32): void {
+  halFileQuarantine(pathPtr, filePathFormat(source, sensor, fileFirstSeq(slot)));
+  statAdd(STAT_DISK_BYTES_USED, -<f64>fileBytes(slot));
+  statAdd(STAT_FILES_LIVE, -1);
+  fileSlotRelease(slot);
+}
 
 // Forgets the cached file (the read buffer is about to hold something else).
 export function fileCacheDrop(): void {

@@ -21,6 +21,11 @@ export declare function halFileDelete(pathPtr: usize, pathLen: i32): i32;
 @external("hal", "fileDeleteAsync")
 export declare function halFileDeleteAsync(pathPtr: usize, pathLen: i32, slot: u32, generation: u32): i32;
 
+// Moves `path` out of the store into corrupted/ (it failed validation when read).
+// @ts-ignore: decorator
+@external("hal", "fileQuarantine")
+export declare function halFileQuarantine(pathPtr: usize, pathLen: i32): i32;
+
 // One log event; the host formats and filters it.
 // @ts-ignore: decorator
 @external("hal", "log")

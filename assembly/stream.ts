@@ -16,7 +16,7 @@
 
 import {
   BULK_FLAG_DISK, BULK_FLAGS, BULK_RECORD_BYTES, BULK_SEQ_HI, BULK_SEQ_LO, BULK_UTC_MS, BULK_VALUE,
-  DATA_TYPE_FLOAT32, DATA_TYPE_UINT32, E_ACK_PERSIST, E_ACK_TOO_MANY, E_ALL_PENDING, E_INVALID_ARGUMENT,
+  DATA_TYPE_FLOAT32, DATA_TYPE_UINT32, E_ACK_PERSIST, E_ACK_TOO_MANY, E_ALL_PENDING, E_FILE_CORRUPT, E_INVALID_ARGUMENT,
   E_RECORD_TYPE_MISMATCH, E_STREAM_CONFIG_MISMATCH, E_STREAM_TABLE_FULL, E_STREAM_UNKNOWN,
   EVENT_DISCARD, FILE_SLOT_NULL, LOG_WARN, OK, QUERY_DATA_TYPE, QUERY_FILES_DISK, QUERY_RECORD_TYPE,
   QUERY_RECORDS_DISK, QUERY_RECORDS_NEW, QUERY_RECORDS_PENDING, QUERY_RECORDS_RAM, QUERY_RECORDS_TOTAL,
@@ -31,7 +31,7 @@ import {
 } from "./config";
 import { positionsPersist } from "./positions";
 import { cleanupEnqueue } from "./cleanup";
-import { cachedSectorData, fileFirstSeq, fileLoad, fileNext, fileNextSet, fileRecords } from "./files";
+import { cachedSectorData, fileFirstSeq, fileLoad, fileNext, fileNextSet, fileQuarantine, fileRecords } from "./files";
 import { halLog } from "./hal";
 import {
   satAllocationFailed, sectorCountGet, sectorCountSet, sectorData, sectorFirstSeqGet, sectorNextGet,
@@ -364,11 +364,19 @@ export function streamRead(s: i32, recordsMax: i32, mark: bool): i32 {
 
   // Disk first: every file is older than every RAM sector.
   let slot = streamDiskHead(stream);
+  let previousSlot = FILE_SLOT_NULL;
   for (let steps: u32 = 0; slot != FILE_SLOT_NULL && out < room && steps <= 0xffff; steps++) {
     const first = fileFirstSeq(slot);
     const count = fileRecords(slot);
     if (first + <u64>count > cursor) {
       const status = fileLoad(slot, streamSource(stream), streamSensor(stream));
+      if (status == E_FILE_CORRUPT) {
+        // The file changed on disk behind the core's back: quarantine it and read on past it.
+        const next = fileNext(slot);
+        diskFileDropCorrupt(stream, previousSlot, slot);
+        slot = next;
+        continue;
+      }
       if (status != OK) return status;
       let index = <u32>(max<u64>(cursor, first) - first);
       while (index < count && out < room) {
@@ -382,6 +390,7 @@ export function streamRead(s: i32, recordsMax: i32, mark: bool): i32 {
       }
       cursor = first + <u64>index;
     }
+    previousSlot = slot;
     slot = fileNext(slot);
   }
 
@@ -532,6 +541,32 @@ export function diskTailAppend(s: u32, slot: u32, liveCount: u64): void {
   store<u32>(e + S_DISK_TAIL, slot);
   fieldAdd32(s, S_DISK_FILES, 1);
   fieldAdd64(s, S_DISK_RECORDS, <i64>liveCount);
+}
+
+// Removes a file that failed validation from stream `s` (its predecessor is `previous`): its live
+// records are counted as discarded, pending ones stop being pending, and the host moves the file
+// to corrupted/.
+function diskFileDropCorrupt(s: u32, previous: u32, slot: u32): void {
+  const e = streamEntry(s);
+  const first = fileFirstSeq(slot);
+  const end = first + <u64>fileRecords(slot);
+  const acked = load<u64>(e + S_ACKED_SEQ);
+  const live = liveRecords(first, <u64>fileRecords(slot), acked);
+  const pendingLo = max<u64>(first, acked);
+  const pendingHi = min<u64>(end, load<u64>(e + S_READ_SEQ));
+  if (pendingHi > pendingLo) fieldAdd64(s, S_PENDING, -<i64>(pendingHi - pendingLo));
+  const next = fileNext(slot);
+  if (previous == FILE_SLOT_NULL) {
+    store<u32>(e + S_DISK_HEAD, next);
+  } else {
+    fileNextSet(previous, next);
+  }
+  if (load<u32>(e + S_DISK_TAIL) == slot) store<u32>(e + S_DISK_TAIL, previous);
+  fieldAdd32(s, S_DISK_FILES, -1);
+  fieldAdd64(s, S_DISK_RECORDS, -<i64>live);
+  statAdd(STAT_RECORDS_DISCARDED, <f64>live);
+  statAdd(STAT_RECORDS_LIVE, -<f64>live);
+  fileQuarantine(slot, streamSource(s), streamSensor(s));
 }
 
 export function diskHeadRemove(s: u32): u32 {

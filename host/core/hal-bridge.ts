@@ -5,6 +5,7 @@ import { type Hal, HalError, type HalErrorCode } from "../hal/hal.js";
 import { mkdirDurable, writeFileAtomic } from "../hal/atomic.js";
 import * as abi from "./abi.generated.js";
 import type { CoreLogger } from "./log.js";
+import { type QuarantinedFile, quarantineMove } from "./recovery.js";
 
 export function halStatus(code: HalErrorCode): number {
   switch (code) {
@@ -80,6 +81,8 @@ export class HalBridge {
   readonly writeLatency = new LatencyRecorder();
   private readonly inFlight = new Set<Promise<void>>();
   private readonly knownDirs = new Set<string>();
+  /** Files the core found corrupt while reading, and where they went. */
+  readonly quarantined: QuarantinedFile[] = [];
   private memory: WebAssembly.Memory | undefined;
   hooks: BridgeHooks | undefined;
 
@@ -171,6 +174,13 @@ export class HalBridge {
         );
         this.inFlight.add(promise);
         return abi.OK;
+      },
+      fileQuarantine: (pathPtr: number, pathLength: number): number => {
+        const path = this.path(pathPtr, pathLength);
+        const movedTo = quarantineMove(this.hal, path);
+        this.logger.line(`[imx:tier] ${path} failed validation when read; ${movedTo ? `moved to ${movedTo}` : "left in place"}`);
+        this.quarantined.push({ path, movedTo, reason: "failed validation when read" });
+        return movedTo ? abi.OK : abi.E_HAL_IO;
       },
       log: (level: number, subsystem: number, event: number, a: number, b: number): void => {
         this.logger.event(level, subsystem, event, a, b);

@@ -41,8 +41,8 @@ interface ImxEntry {
   firstSeq: bigint;
 }
 
-function quarantine(hal: Hal, path: string, reason: string, report: RecoveryReport, log: (line: string) => void): void {
-  let movedTo: string | null = null;
+/** Moves `path` to corrupted/ (a numeric suffix when the name is taken); returns where, or null if it could not. */
+export function quarantineMove(hal: Hal, path: string): string | null {
   try {
     mkdirDurable(hal, CORRUPTED_DIR);
     const base = path.replace(/\//g, "_");
@@ -50,10 +50,15 @@ function quarantine(hal: Hal, path: string, reason: string, report: RecoveryRepo
     for (let n = 1; hal.exists(target) && n < 1000; n++) target = `${CORRUPTED_DIR}/${base}.${n}`;
     hal.rename(path, target);
     hal.syncDir(CORRUPTED_DIR);
-    movedTo = target;
+    return target;
   } catch {
     // Could not move it: leave it in place (it is refused again next boot) rather than delete data.
+    return null;
   }
+}
+
+function quarantine(hal: Hal, path: string, reason: string, report: RecoveryReport, log: (line: string) => void): void {
+  const movedTo = quarantineMove(hal, path);
   report.filesQuarantined++;
   report.quarantined.push({ path, movedTo, reason });
   log(`[imx:recovery] quarantined ${path}: ${reason}${movedTo ? ` (moved to ${movedTo})` : " (could not move it)"}`);

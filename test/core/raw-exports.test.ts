@@ -17,6 +17,7 @@ function instantiate(pages: number): { core: CoreExports; memory: WebAssembly.Me
     fileRead: () => abi.E_HAL_IO,
     fileDelete: () => abi.E_HAL_IO,
     fileDeleteAsync: () => abi.E_HAL_IO,
+    fileQuarantine: () => abi.E_HAL_IO,
     log: () => undefined,
   };
   const { exports } = loader.instantiateSync(coreModule(), { env: { memory }, hal });

@@ -87,3 +87,25 @@ describe("restart on the same storage", () => {
     expect(second.readBulk(0, 8, 8).map((r) => r.value)).toEqual([500, 501, 502, 503]);
   });
 });
+
+describe("a file corrupted while the device runs", () => {
+  test("is quarantined when read; the reader goes on past it and the loss is counted", () => {
+    const hal = new MemoryHal();
+    const device = Device.create({ board, hal });
+    device.configureStream(0, 7, { type: "evt" });
+    writeAndSpill(device, 16, 0);
+    const files = [...hal.snapshot().files.keys()].filter((p) => p.endsWith(".imx")).sort((a, b) => a.slice(-24).localeCompare(b.slice(-24)));
+    expect(files.length).toBeGreaterThan(1);
+    const victim = files[0] as string;
+    hal.writeFile(victim, new Uint8Array(10)); // truncated behind the core's back
+    const before = device.stats();
+    const got = device.readBulk(0, 7, 8);
+    expect(got.length).toBeGreaterThan(0);
+    expect(got[0]?.seq).toBeGreaterThan(0);
+    const after = device.stats();
+    expect(after.filesCorrupt).toBe(before.filesCorrupt + 1);
+    expect(after.recordsDiscarded).toBe(before.recordsDiscarded + (got[0]?.seq ?? 0));
+    expect(hal.exists(victim)).toBe(false);
+    expect(hal.list("corrupted").length).toBe(1);
+  });
+});
