@@ -17,6 +17,7 @@
 import {
   BULK_FLAG_DISK, BULK_FLAGS, BULK_RECORD_BYTES, BULK_SEQ_HI, BULK_SEQ_LO, BULK_UTC_MS, BULK_VALUE,
   DATA_TYPE_FLOAT32, DATA_TYPE_UINT32, E_ACK_PERSIST, E_ACK_TOO_MANY, E_ALL_PENDING, E_FILE_CORRUPT, E_INVALID_ARGUMENT,
+  E_OUT_OF_SECTORS,
   E_RECORD_TYPE_MISMATCH, E_STREAM_CONFIG_MISMATCH, E_STREAM_TABLE_FULL, E_STREAM_UNKNOWN,
   EVENT_DISCARD, FILE_SLOT_NULL, LOG_WARN, OK, QUERY_DATA_TYPE, QUERY_FILES_DISK, QUERY_RECORD_TYPE,
   QUERY_RECORDS_DISK, QUERY_RECORDS_NEW, QUERY_RECORDS_PENDING, QUERY_RECORDS_RAM, QUERY_RECORDS_TOTAL,
@@ -206,7 +207,7 @@ export function streamAppend(s: i32, recordType: i32, value: u32, utcMs: f64): i
   if (!streamValid(s)) return E_STREAM_UNKNOWN;
   const stream = <u32>s;
   if (streamRecordType(stream) != recordType) return E_RECORD_TYPE_MISMATCH;
-  if (!(utcMs >= 0) || utcMs > 9007199254740991) return E_INVALID_ARGUMENT;
+  if (!(utcMs >= 0) || utcMs > 9007199254740991 || utcMs != Math.floor(utcMs)) return E_INVALID_ARGUMENT;
   const e = streamEntry(stream);
   const perSector = recordsPerSector(recordType);
   let tail = load<u32>(e + S_RAM_TAIL);
@@ -216,7 +217,8 @@ export function streamAppend(s: i32, recordType: i32, value: u32, utcMs: f64): i
     if (id == SECTOR_NULL) {
       if (!discardForSpace()) {
         satAllocationFailed();
-        return E_ALL_PENDING;
+        // Nothing to discard: every stream sector is pending, or raw sectors hold the pool.
+        return streamSectorsAny() ? E_ALL_PENDING : E_OUT_OF_SECTORS;
       }
       id = sectorTake(stream, seq);
       assert(id != SECTOR_NULL, "discard freed no sector");
@@ -247,6 +249,11 @@ export function streamAppend(s: i32, recordType: i32, value: u32, utcMs: f64): i
   statAdd(STAT_RECORDS_WRITTEN, 1);
   statAdd(STAT_RECORDS_LIVE, 1);
   return OK;
+}
+
+function streamSectorsAny(): bool {
+  for (let s: u32 = 0; s < streamCount; s++) if (streamRamSectors(s) > 0) return true;
+  return false;
 }
 
 // Whether RAM sector `id` of stream `s` holds a pending record.

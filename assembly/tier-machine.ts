@@ -305,7 +305,14 @@ export function processMemory(nowMs: f64): i32 {
       const budgetSpent = filesBudget == 0 || sectorsBudget == 0;
       // Budget spent with work left: stay and go on next tick. Otherwise the spill is done, was
       // refused or failed, or nothing more is eligible (pending or still filling): back to IDLE.
-      if (status == OK && budgetSpent && satUsagePercent() >= spillTargetPercent) break;
+      if (status == OK && budgetSpent && satUsagePercent() >= spillTargetPercent) {
+        // Deletions keep going during a long spill too: acknowledged files waiting in the queue
+        // still count against the disk quota, so starving them ends in refused spills and discards.
+        if (deleteBudget > 0 && cleanupHasDueWork()) {
+          deleteBudget -= min<u32>(deleteBudget, cleanupStep(deleteBudget));
+        }
+        break;
+      }
       stateSet(STATE_IDLE);
     } else if (state == STATE_CLEANUP_DISK) {
       cleanupTried = true;

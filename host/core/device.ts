@@ -215,6 +215,7 @@ export class Device {
     errorTableCheck();
     const { board } = options;
     this.board = board;
+    // The board's budget; after boot it is checked against what the flashed image says.
     this.ramBytes = board.memory.ramBytes;
     this.hal = options.hal ?? (options.storageDir ? new NodeFsHal(options.storageDir) : new MemoryHal());
     this.logger = options.log instanceof CoreLogger ? options.log : new CoreLogger(options.log ?? "off");
@@ -250,6 +251,11 @@ export class Device {
     const room = Math.min(image.length, this.memory.buffer.byteLength - imagePtr);
     new Uint8Array(this.memory.buffer, imagePtr, Math.max(0, room)).set(image.subarray(0, Math.max(0, room)));
     check(this.exports.boot(image.length, options.nowMs ?? 0), `boot ${board.name}`);
+    if (this.exports.ramBytesConfigured() !== this.ramBytes) {
+      throw new Error(
+        `boot ${board.name}: the flashed image says ${this.exports.ramBytesConfigured()} RAM bytes, the board ${this.ramBytes}`,
+      );
+    }
     if (options.policy) this.setCleanupPolicy(options.policy);
 
     const buffer = this.memory.buffer;

@@ -1,5 +1,5 @@
 // Shows the command line's behaviour through its exported functions: the boards table and JSON,
-// flashing an image, the program's help and version, the demo placeholder, and the exit codes and
+// flashing an image, the program's help and version, the demo, and the exit codes and
 // messages of runCli for bad input (2) and unexpected errors (1).
 
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -144,13 +144,26 @@ describe("program", () => {
     expect(err.text()).toContain("imx-memsim: required option '-o, --output <file>' not specified");
   });
 
-  it("has a demo placeholder that takes its options and exits 1", async () => {
-    const stderr = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+  it("runs the demo on a board and exits 0 when every record came back", async () => {
+    const stdout = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
     const exitCode = await runCli(() =>
-      programBuild().parseAsync(["demo", "--board", "tiny", "--storage", dir, "--policy", "lazy"], { from: "user" }),
+      programBuild().parseAsync(["demo", "--board", "tiny", "--storage", dir, "--policy", "lazy", "--records", "300"], {
+        from: "user",
+      }),
     );
-    expect(exitCode).toBe(EXIT_FAILURE);
-    expect(stderr).toHaveBeenCalledWith("demo: not built yet\n");
+    expect(exitCode).toBe(EXIT_OK);
+    expect(stdout.mock.calls.map((call) => String(call[0])).join("")).toMatch(/result {4}PASS/);
+    stdout.mockRestore();
+  });
+
+  it("refuses a bad demo flag with exit 2", async () => {
+    const err = captured();
+    const exitCode = await runCli(
+      () => programBuild({ writeErr: err.write }).parseAsync(["demo", "--policy", "sometimes"], { from: "user" }),
+      { stderrWrite: err.write },
+    );
+    expect(exitCode).toBe(EXIT_USAGE);
+    expect(err.text()).toContain("--policy must be immediate, batched or lazy");
   });
 });
 

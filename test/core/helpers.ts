@@ -1,6 +1,6 @@
 // Helpers shared by the core's unit tests: catch a CoreError, snapshot what a refused call must
 // leave alone (statistics and every byte of device RAM), clone a board with changed numbers, read a
-// stream to its end, and a seeded integer PRNG whose seed a failing test prints.
+// stream to its end.
 
 import { expect } from "vitest";
 import { loadBoard, type Board } from "../../host/boards.js";
@@ -81,26 +81,4 @@ export function seqs(records: readonly UploadRecord[]): number[] {
 /** The integers [from, to). */
 export function range(from: number, to: number): number[] {
   return Array.from({ length: Math.max(0, to - from) }, (_, index) => from + index);
-}
-
-/** mulberry32: a seeded 32-bit integer PRNG, so a failing workload replays from its seed. */
-export class Prng {
-  private state: number;
-  constructor(readonly seed: number) {
-    this.state = seed >>> 0;
-  }
-
-  /** The next value in [0, 2^32). */
-  next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  }
-
-  /** An integer in [0, bound). */
-  below(bound: number): number {
-    return this.next() % bound;
-  }
 }
