@@ -11,11 +11,11 @@ import {
   cleanupConfirm as cleanupConfirmCore, cleanupForceAll as cleanupForceAllCore, cleanupInit, cleanupIsComplete,
 } from "./cleanup";
 import {
-  bulkPtr, bulkRecordsMax, configLoad, configPolicySet, configPtr, diskTier, ioBufBytes, layoutEnd, queryPtr,
-  ramBytes, readBufPtr, sectorCount, statsPtr,
+  bulkPtr, bulkRecordsMax, configLoad, configPolicySet, configPtr, diskTier, filesMax, ioBufBytes, layoutEnd, pathPtr,
+  queryPtr, ramBytes, readBufPtr, sectorCount, statsPtr,
 } from "./config";
 import { crc32Init } from "./crc32";
-import { filesInit } from "./files";
+import { FILE_FREE, fileFirstSeq, filePathFormat, filesInit, fileState, fileStream } from "./files";
 import { recoveryClose as recoveryCloseCore, recoveryFile as recoveryFileCore, recoveryInit, recoveryIsOpen,
   recoveryPositions as recoveryPositionsCore } from "./recovery";
 import { halLog } from "./hal";
@@ -26,7 +26,7 @@ import {
 import { statSet, statsReset } from "./stats";
 import {
   streamAck as streamAckCore, streamAppend, streamConfigure as streamConfigureCore, streamFind as streamFindCore,
-  streamCount, streamQuery as streamQueryCore, streamRead, streamRevert as streamRevertCore, streamsInit,
+  streamCount, streamQuery as streamQueryCore, streamSensor, streamSource, streamRead, streamRevert as streamRevertCore, streamsInit,
 } from "./stream";
 import {
   flushAllToDisk as flushAllToDiskCore, flushCancel as flushCancelCore, flushProgressGet, machineInit,
@@ -248,6 +248,23 @@ export function cleanupForceAll(): i32 {
 export function pendingWorkCount(): i32 {
   if (!booted) return E_NOT_BOOTED;
   return <i32>pendingWorkCountCore();
+}
+
+// Writes the path of the file in `slot` at the path buffer and returns its length, or −1 for a free
+// slot (the host's forced cleanup uses it to tell the core's files from strays).
+export function filePathOfSlot(slot: u32): i32 {
+  if (!booted) return E_NOT_BOOTED;
+  if (slot >= filesMax || fileState(slot) == FILE_FREE) return -1;
+  const s = fileStream(slot);
+  return filePathFormat(streamSource(s), streamSensor(s), fileFirstSeq(slot));
+}
+
+export function pathBufferPtr(): usize {
+  return booted ? pathPtr : 0;
+}
+
+export function filesMaxConfigured(): u32 {
+  return booted ? filesMax : 0;
 }
 
 export function cleanupPolicySet(policy: i32): i32 {

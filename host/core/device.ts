@@ -6,7 +6,7 @@
 import * as loader from "@assemblyscript/loader";
 import { type Board, type CleanupPolicy } from "../boards.js";
 import { encodeConfigImage } from "../config-image.js";
-import { listFilesRecursive } from "../hal/atomic.js";
+import { listFilesRecursive, TMP_SUFFIX } from "../hal/atomic.js";
 import type { Hal } from "../hal/hal.js";
 import { MemoryHal } from "../hal/memory.js";
 import { NodeFsHal } from "../hal/node-fs.js";
@@ -148,6 +148,9 @@ export interface CoreExports {
   recoveryPositions(length: number): number;
   recoveryFile(length: number): number;
   recoveryClose(): number;
+  filePathOfSlot(slot: number): number;
+  pathBufferPtr(): number;
+  filesMaxConfigured(): number;
 }
 
 export type DeviceStats = ReturnType<Device["stats"]>;
@@ -492,20 +495,30 @@ export class Device {
 
   /**
    * Deletes every `.imx` file now, bypassing the state machine: the core's files (their records
-   * counted as discarded, every stream left consistent), then any stray `.imx` file left in the
-   * storage directory.
+   * counted as discarded, every stream left consistent), then any stray `.imx` or temp file left in
+   * the storage directory.
    */
   forceCleanupAllDiskFiles(): ForcedCleanup {
     const discardedBefore = this.stats64[abi.STAT_RECORDS_DISCARDED_DISK] ?? 0;
     const failed = check(this.exports.cleanupForceAll(), "force cleanup");
+    // Files the core could not delete stay queued for retry: they are not strays.
+    const known = new Set<string>();
+    for (let slot = 0; failed > 0 && slot < this.exports.filesMaxConfigured(); slot++) {
+      const length = this.exports.filePathOfSlot(slot);
+      if (length > 0) {
+        known.add(Buffer.from(new Uint8Array(this.memory.buffer, this.exports.pathBufferPtr(), length)).toString("latin1"));
+      }
+    }
+    this.bridge.sweepTemps();
     let strays = 0;
     if (this.hal.isDir(HISTORY_DIR)) {
-      for (const path of listFilesRecursive(this.hal, HISTORY_DIR, IMX_SUFFIX)) {
+      for (const path of listFilesRecursive(this.hal, HISTORY_DIR, "")) {
+        if ((!path.endsWith(IMX_SUFFIX) && !path.endsWith(TMP_SUFFIX)) || known.has(path)) continue;
         try {
           this.hal.remove(path);
           strays++;
         } catch {
-          // Counted by the HAL; a stray that cannot be removed stays visible in countDiskFiles().
+          // Counted by the HAL; a file that cannot be removed stays visible in countDiskFiles().
         }
       }
     }

@@ -2,7 +2,7 @@
 // Nothing here throws into wasm: every HalError becomes a negative ABI code.
 
 import { type Hal, HalError, type HalErrorCode } from "../hal/hal.js";
-import { mkdirDurable, writeFileAtomic } from "../hal/atomic.js";
+import { mkdirDurable, TMP_SUFFIX, writeFileAtomic } from "../hal/atomic.js";
 import * as abi from "./abi.generated.js";
 import type { CoreLogger } from "./log.js";
 import { type QuarantinedFile, quarantineMove } from "./recovery.js";
@@ -81,6 +81,7 @@ export class HalBridge {
   readonly writeLatency = new LatencyRecorder();
   private readonly inFlight = new Set<Promise<void>>();
   private readonly knownDirs = new Set<string>();
+  private readonly leftoverTemps = new Set<string>();
   /** Files the core found corrupt while reading, and where they went. */
   readonly quarantined: QuarantinedFile[] = [];
   private memory: WebAssembly.Memory | undefined;
@@ -113,6 +114,27 @@ export class HalBridge {
     this.knownDirs.add(dir);
   }
 
+  private existsQuietly(path: string): boolean {
+    try {
+      return this.hal.exists(path);
+    } catch {
+      return false;
+    }
+  }
+
+  /** Removes temp files that failed writes left behind; returns how many are still there. */
+  sweepTemps(): number {
+    for (const temp of [...this.leftoverTemps]) {
+      try {
+        this.hal.remove(temp);
+        this.leftoverTemps.delete(temp);
+      } catch (e) {
+        if (e instanceof HalError && e.code === "ENOENT") this.leftoverTemps.delete(temp);
+      }
+    }
+    return this.leftoverTemps.size;
+  }
+
   /** Forget which directories exist (after something outside the core removed them). */
   forgetDirs(): void {
     this.knownDirs.clear();
@@ -131,8 +153,9 @@ export class HalBridge {
   imports(): Record<string, (...args: number[]) => number | void> {
     return {
       fileWrite: (pathPtr: number, pathLength: number, dataPtr: number, dataLength: number): number => {
+        const path = this.path(pathPtr, pathLength);
+        if (this.leftoverTemps.size > 0) this.sweepTemps();
         try {
-          const path = this.path(pathPtr, pathLength);
           const started = performance.now();
           this.ensureParent(path);
           writeFileAtomic(this.hal, path, this.bytes(dataPtr, dataLength));
@@ -140,6 +163,8 @@ export class HalBridge {
           return abi.OK;
         } catch (e) {
           this.knownDirs.clear();
+          // writeFileAtomic removes its temp file on failure, but that removal can fail too.
+          if (this.existsQuietly(path + TMP_SUFFIX)) this.leftoverTemps.add(path + TMP_SUFFIX);
           return statusOf(e);
         }
       },
