@@ -7,7 +7,9 @@ import { describe, expect, test } from "vitest";
 import * as abi from "../host/core/abi.generated.js";
 
 const spec = readFileSync(new URL("../SPEC.md", import.meta.url), "utf8");
-const entries = Object.entries(abi).filter((entry): entry is [string, number] => typeof entry[1] === "number");
+const entries: Array<[string, number]> = Object.entries(abi as Record<string, unknown>).filter(
+  (entry): entry is [string, number] => typeof entry[1] === "number",
+);
 
 describe("SPEC.md", () => {
   test.each(entries.filter(([name]) => name.startsWith("E_")))("lists error %s with its value", (name, value) => {

@@ -2,7 +2,7 @@
 // E_NOT_BOOTED, a second boot with E_ALREADY_BOOTED, and a memory smaller than the board's RAM with
 // E_MEMORY_TOO_SMALL. Each instance comes from the same compiled module.
 
-import loader from "@assemblyscript/loader";
+import * as loader from "@assemblyscript/loader";
 import { describe, expect, test } from "vitest";
 import { loadBoard } from "../../host/boards.js";
 import { encodeConfigImage } from "../../host/config-image.js";
