@@ -10,6 +10,7 @@ import { registerBoardsCommand } from "./boards-command.js";
 import { registerDemoCommand } from "./demo-command.js";
 import { CLI_NAME, runCli } from "./errors.js";
 import { registerFlashCommand } from "./flash-command.js";
+import { registerSimCommand } from "./sim-command.js";
 
 export function packageVersion(): string {
   const manifest = JSON.parse(readFileSync(join(packageRootDir(), "package.json"), "utf8")) as { version?: unknown };
@@ -38,6 +39,7 @@ export function programBuild(output: ProgramOutput = {}): Command {
   registerBoardsCommand(program);
   registerFlashCommand(program);
   registerDemoCommand(program);
+  registerSimCommand(program);
   return program;
 }
 
