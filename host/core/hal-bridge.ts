@@ -2,7 +2,7 @@
 // Nothing here throws into wasm: every HalError becomes a negative ABI code.
 
 import { type Hal, HalError, type HalErrorCode } from "../hal/hal.js";
-import { mkdirDurable, TMP_SUFFIX, writeFileAtomic } from "../hal/atomic.js";
+import { DirSyncError, mkdirDurable, TMP_SUFFIX, writeFileAtomic } from "../hal/atomic.js";
 import * as abi from "./abi.generated.js";
 import type { CoreLogger } from "./log.js";
 import { type QuarantinedFile, quarantineMove } from "./recovery.js";
@@ -82,6 +82,9 @@ export class HalBridge {
   private readonly inFlight = new Set<Promise<void>>();
   private readonly knownDirs = new Set<string>();
   private readonly leftoverTemps = new Set<string>();
+  private readonly unsyncedDirs = new Set<string>();
+  /** Directory fsyncs that failed after a rename (the file was in place, not yet durable). */
+  dirSyncFailures = 0;
   /** Files the core found corrupt while reading, and where they went. */
   readonly quarantined: QuarantinedFile[] = [];
   private memory: WebAssembly.Memory | undefined;
@@ -122,6 +125,19 @@ export class HalBridge {
     }
   }
 
+  /** Retries the fsync of directories whose sync failed after a rename; returns how many still are not synced. */
+  syncDirsRetry(): number {
+    for (const dir of [...this.unsyncedDirs]) {
+      try {
+        this.hal.syncDir(dir);
+        this.unsyncedDirs.delete(dir);
+      } catch {
+        // Still failing: tried again before the next write.
+      }
+    }
+    return this.unsyncedDirs.size;
+  }
+
   /** Removes temp files that failed writes left behind; returns how many are still there. */
   sweepTemps(): number {
     for (const temp of [...this.leftoverTemps]) {
@@ -155,6 +171,7 @@ export class HalBridge {
       fileWrite: (pathPtr: number, pathLength: number, dataPtr: number, dataLength: number): number => {
         const path = this.path(pathPtr, pathLength);
         if (this.leftoverTemps.size > 0) this.sweepTemps();
+        if (this.unsyncedDirs.size > 0) this.syncDirsRetry();
         try {
           const started = performance.now();
           this.ensureParent(path);
@@ -162,6 +179,14 @@ export class HalBridge {
           this.writeLatency.record(performance.now() - started);
           return abi.OK;
         } catch (e) {
+          if (e instanceof DirSyncError) {
+            // The file is in place under its final name: the write is done, only not yet durable.
+            // Reporting a failure would make the core redo or refuse what is already visible.
+            this.unsyncedDirs.add(e.dir);
+            this.dirSyncFailures++;
+            this.logger.line(`[imx:tier] ${path}: directory fsync failed after the rename; retrying before the next write`);
+            return abi.OK;
+          }
           this.knownDirs.clear();
           // writeFileAtomic removes its temp file on failure, but that removal can fail too.
           if (this.existsQuietly(path + TMP_SUFFIX)) this.leftoverTemps.add(path + TMP_SUFFIX);

@@ -3,8 +3,8 @@
 // order) to the core, quarantine what it refuses in `corrupted/`, delete files it reports fully
 // acknowledged, and report what happened.
 
-import { listFilesRecursive, mkdirDurable, TMP_SUFFIX } from "../hal/atomic.js";
-import type { Hal } from "../hal/hal.js";
+import { listFilesRecursive, mkdirDurable, parentDir, TMP_SUFFIX } from "../hal/atomic.js";
+import { type Hal, HalError } from "../hal/hal.js";
 import * as abi from "./abi.generated.js";
 import type { CoreExports } from "./device.js";
 import { errorCodeName } from "./errors.js";
@@ -49,7 +49,9 @@ export function quarantineMove(hal: Hal, path: string): string | null {
     let target = `${CORRUPTED_DIR}/${base}`;
     for (let n = 1; hal.exists(target) && n < 1000; n++) target = `${CORRUPTED_DIR}/${base}.${n}`;
     hal.rename(path, target);
+    // Both directory entries must be durable, or a power cut brings the file back to be quarantined again.
     hal.syncDir(CORRUPTED_DIR);
+    hal.syncDir(parentDir(path));
     return target;
   } catch {
     // Could not move it: leave it in place (it is refused again next boot) rather than delete data.
@@ -64,20 +66,46 @@ function quarantine(hal: Hal, path: string, reason: string, report: RecoveryRepo
   log(`[imx:recovery] quarantined ${path}: ${reason}${movedTo ? ` (moved to ${movedTo})` : " (could not move it)"}`);
 }
 
-/** Reads `path` into the core's I/O buffer; returns its length, or a reason it cannot be read. */
-function load(hal: Hal, core: CoreExports, memory: WebAssembly.Memory, path: string): number | string {
-  const capacity = core.ioBufferBytes();
-  let size: number;
-  try {
-    size = hal.fileSize(path);
-  } catch (e) {
-    return `cannot stat: ${(e as Error).message}`;
+/**
+ * Boot recovery could not read the storage (an I/O error that persisted after a retry). The boot
+ * is refused and nothing has been quarantined or deleted for it: a later boot can try again.
+ */
+export class RecoveryIoError extends Error {
+  constructor(
+    readonly path: string,
+    override readonly cause: unknown,
+  ) {
+    super(`boot recovery cannot read ${path}: ${cause instanceof Error ? cause.message : String(cause)}; nothing was changed for it, boot again to retry`);
+    this.name = "RecoveryIoError";
   }
-  if (size > capacity) return `file is ${size} bytes, larger than any file this board writes (${capacity})`;
+}
+
+/** Runs `op`, once more after an I/O error; a second I/O error becomes RecoveryIoError. */
+function retried<T>(path: string, op: () => T): T {
   try {
-    return hal.readFileInto(path, new Uint8Array(memory.buffer, core.ioBufferPtr(), capacity));
+    return op();
+  } catch {
+    try {
+      return op();
+    } catch (e) {
+      throw new RecoveryIoError(path, e);
+    }
+  }
+}
+
+/**
+ * Reads `path` into the core's I/O buffer; returns its length, null if it vanished, or the reason
+ * its content cannot be a file this board wrote. I/O errors throw RecoveryIoError.
+ */
+function load(hal: Hal, core: CoreExports, memory: WebAssembly.Memory, path: string): number | string | null {
+  const capacity = core.ioBufferBytes();
+  try {
+    const size = retried(path, () => hal.fileSize(path));
+    if (size > capacity) return `file is ${size} bytes, larger than any file this board writes (${capacity})`;
+    return retried(path, () => hal.readFileInto(path, new Uint8Array(memory.buffer, core.ioBufferPtr(), capacity)));
   } catch (e) {
-    return `cannot read: ${(e as Error).message}`;
+    if (e instanceof RecoveryIoError && e.cause instanceof HalError && e.cause.code === "ENOENT") return null;
+    throw e;
   }
 }
 
@@ -101,14 +129,19 @@ export function recoverStorage(
     recordsLostRam: 0,
     quarantined: [],
   };
-  const paths = hal.isDir("history") ? listFilesRecursive(hal, "history", "") : [];
+  const paths = retried("history/", () => (hal.isDir("history") ? listFilesRecursive(hal, "history", "") : []));
   const imx: ImxEntry[] = [];
   let positions = false;
   for (const path of paths) {
     if (path.endsWith(TMP_SUFFIX)) {
       // A write that never reached its rename: the file it was to become never existed.
-      hal.remove(path);
-      report.tempFilesRemoved++;
+      try {
+        hal.remove(path);
+        report.tempFilesRemoved++;
+      } catch (e) {
+        // Harmless where it is (recovery never reads a temp file); a later write of that name replaces it.
+        log(`[imx:recovery] could not remove temp file ${path}: ${(e as Error).message}`);
+      }
       continue;
     }
     if (path === POSITIONS_PATH) {
@@ -123,8 +156,9 @@ export function recoverStorage(
     }
   }
 
-  if (positions) {
-    const length = load(hal, core, memory, POSITIONS_PATH);
+  const positionsLength = positions ? load(hal, core, memory, POSITIONS_PATH) : null;
+  if (positionsLength !== null) {
+    const length = positionsLength;
     report.filesRead++;
     const status = typeof length === "string" ? length : core.recoveryPositions(length);
     if (typeof status === "string") quarantine(hal, POSITIONS_PATH, status, report, log);
@@ -137,6 +171,7 @@ export function recoverStorage(
   );
   for (const entry of imx) {
     const length = load(hal, core, memory, entry.path);
+    if (length === null) continue; // vanished since the listing
     report.filesRead++;
     if (typeof length === "string") {
       quarantine(hal, entry.path, length, report, log);

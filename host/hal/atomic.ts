@@ -1,7 +1,7 @@
 // Helpers built on the Hal primitives: crash-safe file replacement, durable directory creation and
 // a bounded recursive file listing.
 
-import { type Hal, parentDir, pathJoin } from "./hal.js";
+import { type Hal, HalError, parentDir, pathJoin } from "./hal.js";
 
 export { halErrorCode, parentDir } from "./hal.js";
 
@@ -12,28 +12,49 @@ export const TMP_SUFFIX = ".tmp";
 export const LIST_DEPTH_MAX = 4;
 
 /**
+ * Thrown by writeFileAtomic when the new file is already in place under its final name but the
+ * directory fsync after the rename failed (twice): the write is visible, only its durability is
+ * in doubt until the directory is synced.
+ */
+export class DirSyncError extends HalError {
+  constructor(
+    readonly dir: string,
+    cause: HalError,
+  ) {
+    super(cause.code, "syncDir", dir, "the file is in place; the directory fsync after the rename failed");
+    this.name = "DirSyncError";
+  }
+}
+
+/**
  * Replaces `path` with `data` so that after a crash it holds either the old or the new content:
  * writes `path + ".tmp"`, syncs it, renames it over `path` and syncs the parent directory.
- * On failure before the rename it removes the temporary file (best effort) and rethrows.
+ * On failure before the rename it removes the temporary file (best effort) and rethrows; a
+ * directory fsync that fails after the rename is tried once more, then reported as DirSyncError.
  */
 export function writeFileAtomic(hal: Hal, path: string, data: Uint8Array): void {
   const tmpPath = path + TMP_SUFFIX;
-  let renamed = false;
   try {
     hal.writeFile(tmpPath, data);
     hal.syncFile(tmpPath);
     hal.rename(tmpPath, path);
-    renamed = true;
-    hal.syncDir(parentDir(path));
   } catch (e) {
-    if (!renamed) {
-      try {
-        hal.remove(tmpPath);
-      } catch {
-        // The temporary file may never have been created; the original error is what matters.
-      }
+    try {
+      hal.remove(tmpPath);
+    } catch {
+      // The temporary file may never have been created; the original error is what matters.
     }
     throw e;
+  }
+  const dir = parentDir(path);
+  try {
+    hal.syncDir(dir);
+  } catch {
+    try {
+      hal.syncDir(dir);
+    } catch (e) {
+      throw new DirSyncError(dir, e instanceof HalError ? e : new HalError("EIO", "syncDir", dir));
+    }
   }
 }
 

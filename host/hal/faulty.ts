@@ -108,6 +108,11 @@ export interface FaultyHalOptions {
    * operation fail with it, nothing done. For repros that need one exact failure.
    */
   failWhen?: (op: HalOp, path: string, opIndex: number) => HalErrorCode | null;
+  /**
+   * Sabotage, for testing the tests: a rename onto a path this accepts reports success but drops
+   * the new file and keeps the old one (a disk that lies). Never part of a realistic profile.
+   */
+  lyingRename?: (to: string) => boolean;
 }
 
 /** Thrown by FaultyHal.checkpoint() after a power cut: the device instance must be abandoned. */
@@ -145,6 +150,7 @@ export class FaultyHal implements Hal {
   private readonly prng: Prng;
   private readonly damageFilter: (path: string) => boolean;
   failWhen: ((op: HalOp, path: string, opIndex: number) => HalErrorCode | null) | null;
+  private readonly lyingRename: ((to: string) => boolean) | null;
   private readonly counters = new HalCounters();
   /** Paths whose content this HAL damaged silently, with the bytes the caller meant to write. */
   private readonly damaged = new Map<string, Uint8Array>();
@@ -165,6 +171,7 @@ export class FaultyHal implements Hal {
     this.diskBytesBudget = options.diskBytesBudget ?? null;
     this.damageFilter = options.damageFilter ?? (() => true);
     this.failWhen = options.failWhen ?? null;
+    this.lyingRename = options.lyingRename ?? null;
     if (this.crashAtOp !== null) this.crashableCheck();
   }
 
@@ -316,6 +323,10 @@ export class FaultyHal implements Hal {
   rename(from: string, to: string): void {
     this.enter("rename", from);
     this.maybeFail(this.rates.rename, "rename", from);
+    if (this.enabled && this.lyingRename?.(to)) {
+      this.inner.remove(from);
+      return;
+    }
     this.inner.rename(from, to);
     const intended = this.damaged.get(from);
     this.damaged.delete(from);

@@ -28,6 +28,7 @@
 import { CLEANUP_POLICIES, type Board, type CleanupPolicy, loadBoard } from "../boards.js";
 import * as abi from "../core/abi.generated.js";
 import { type DataType, Device, type RecordType, type StreamCounts, type UploadRecord } from "../core/device.js";
+import { RecoveryIoError } from "../core/recovery.js";
 import { CoreAssertionError, CoreError } from "../core/errors.js";
 import { CrashSignal, FaultyHal, type FaultKind, type FaultRates } from "../hal/faulty.js";
 import { HalError } from "../hal/hal.js";
@@ -48,6 +49,8 @@ export interface FaultProfile {
   diskFull: boolean;
   /** The workload may cut the power (at a step, or at a random HAL operation inside a step). */
   crashes: boolean;
+  /** Sabotage for testing the simulator itself: positions-file renames silently do nothing. */
+  lyingPositions?: boolean;
 }
 
 export const FAULT_PROFILES: Readonly<Record<string, FaultProfile>> = {
@@ -64,9 +67,7 @@ export const FAULT_PROFILES: Readonly<Record<string, FaultProfile>> = {
       tornWrite: 10_000,
       zeroTail: 5_000,
       syncFile: 10_000,
-      // No directory fsync faults here: a failed fsync after the rename leaves the new file (or
-      // positions file) in place while the core believes the write failed, which loses records
-      // (test/crash/known-bugs.test.ts, bugs A and B). The "syncdir" profile exercises it.
+      // Directory fsync faults have a profile of their own ("syncdir").
       rename: 10_000,
       remove: 30_000,
     },
@@ -86,7 +87,24 @@ export const FAULT_PROFILES: Readonly<Record<string, FaultProfile>> = {
   "delete-errors": { name: "delete-errors", rates: { remove: 300_000 }, bootFaults: false, diskFull: false, crashes: true },
   /** Disk-full windows and read errors. */
   "disk-full": { name: "disk-full", rates: { read: 20_000 }, bootFaults: false, diskFull: true, crashes: true },
-  /** Directory fsync failures (finds bugs A and B of test/crash/known-bugs.test.ts). */
+  /**
+   * Sabotage, to show the simulator catches a broken store: the disk silently keeps the old
+   * positions file, so acknowledged records come back after a restart. Every seed should fail.
+   */
+  "lying-positions": {
+    name: "lying-positions",
+    rates: {},
+    bootFaults: false,
+    diskFull: false,
+    crashes: true,
+    lyingPositions: true,
+  },
+  /**
+   * Directory fsync failures. A write whose directory fsync fails after the rename counts as done
+   * (test/crash/known-bugs.test.ts, A and B) and the fsync is retried before the next write; a
+   * power cut inside that window can lose the newest positions file, so acknowledged records may
+   * come back (SPEC.md 6.3, a documented limit). Seeds that cut the power there fail.
+   */
   syncdir: { name: "syncdir", rates: { syncDir: 150_000 }, bootFaults: false, diskFull: false, crashes: true },
   /**
    * I/O errors while booting too: recovery must not mistake them for corruption (finds bugs C and
@@ -748,6 +766,7 @@ class Simulation {
         enabled: this.profile.bootFaults && attempt < 3,
         crashAtOp: this.scriptedCrashRemaining(),
         damageFilter: (path) => path.endsWith(".imx.tmp"),
+        ...(this.profile.lyingPositions ? { lyingRename: (to: string) => to.endsWith("positions.imxp") } : {}),
       });
       this.faulty = faulty;
       this.zeroTailsSeen = 0;
@@ -764,7 +783,7 @@ class Simulation {
           this.markInFile(this.inner, false);
           continue;
         }
-        if (faulty.injectedTotal > 0 && (e instanceof HalError || e instanceof CoreError)) {
+        if (faulty.injectedTotal > 0 && (e instanceof HalError || e instanceof CoreError || e instanceof RecoveryIoError)) {
           this.result.bootRetries++;
           this.traceAdd(`  boot failed under injected faults (${String(e)}); retrying`);
           continue;

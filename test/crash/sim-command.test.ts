@@ -47,12 +47,12 @@ describe("imx-memsim sim", () => {
 
   it("reports a failing seed with its replay line, and SEED=<n> runs just that seed", async () => {
     const sink = io({ SEED: "32" });
-    const summary = await simRun({ ...base, seeds: "50", steps: "300", faults: "syncdir" }, sink);
+    const summary = await simRun({ ...base, seeds: "50", steps: "300", faults: "lying-positions" }, sink);
     expect(summary.seeds).toBe(1);
     expect(summary.passed).toBe(false);
     expect(summary.failures.map((f) => f.seed)).toEqual([32]);
     expect(sink.errText).toMatch(/^sim seed=32 step=\d+/m);
-    expect(simSummaryText(summary)).toMatch(/failed seeds 32\nreplay +SEED=32 imx-memsim sim --board tiny --steps 300 --faults syncdir/);
+    expect(simSummaryText(summary)).toMatch(/failed seeds 32\nreplay +SEED=32 imx-memsim sim --board tiny --steps 300 --faults lying-positions/);
   });
 
   it("refuses bad options as usage errors", async () => {

@@ -57,15 +57,15 @@ describe("the simulator is deterministic", () => {
   });
 
   it("a failure names the seed and the step, and says how to replay it", async () => {
-    // A profile with directory-fsync faults finds bug A (test/crash/known-bugs.test.ts) on seed 32.
-    const failure = await simulateSeed(32, { board: "tiny", steps: 300, faults: "syncdir" }).then(
+    // A disk that silently keeps the old positions file brings acknowledged records back.
+    const failure = await simulateSeed(32, { board: "tiny", steps: 300, faults: "lying-positions" }).then(
       () => null,
       (e: unknown) => e,
     );
     expect(failure).toBeInstanceOf(Error);
     const message = (failure as Error).message;
     expect(message).toMatch(/^sim seed=32 step=\d+ board=tiny/);
-    expect(message).toContain("replay: SEED=32 imx-memsim sim --board tiny --steps 300 --faults syncdir");
+    expect(message).toContain("replay: SEED=32 imx-memsim sim --board tiny --steps 300 --faults lying-positions");
     expect(message).toContain("last steps:");
   });
 });
