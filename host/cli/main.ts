@@ -10,7 +10,9 @@ import { registerBoardsCommand } from "./boards-command.js";
 import { registerDemoCommand } from "./demo-command.js";
 import { CLI_NAME, runCli } from "./errors.js";
 import { registerFlashCommand } from "./flash-command.js";
+import { registerReplayCommand } from "./replay-command.js";
 import { registerSimCommand } from "./sim-command.js";
+import { registerTestCommand } from "./test-command.js";
 
 export function packageVersion(): string {
   const manifest = JSON.parse(readFileSync(join(packageRootDir(), "package.json"), "utf8")) as { version?: unknown };
@@ -40,6 +42,8 @@ export function programBuild(output: ProgramOutput = {}): Command {
   registerFlashCommand(program);
   registerDemoCommand(program);
   registerSimCommand(program);
+  registerTestCommand(program);
+  registerReplayCommand(program);
   return program;
 }
 

@@ -1,0 +1,103 @@
+// What a section is, and the drivers several sections share: fill RAM to a usage level, predict
+// from the spec whether a spill is allowed, and count files from the real directory.
+
+import type { Board } from "../../boards.js";
+import { IMX_HEADER_BYTES } from "../../core/abi.generated.js";
+import { CoreError } from "../../core/errors.js";
+import type { Device } from "../../core/device.js";
+import type { CheckContext } from "../checks.js";
+import type { SuiteEnv } from "../env.js";
+import type { Ledger } from "../ledger.js";
+
+export interface PerformanceMetric {
+  name: string;
+  value: number;
+  unit: string;
+}
+
+export interface SectionRun {
+  ctx: CheckContext;
+  env: SuiteEnv;
+  /** A line shown with --verbose. */
+  note(text: string): void;
+  /** A measured number, reported and never asserted. */
+  metric(name: string, value: number, unit: string): void;
+}
+
+export interface Section {
+  id: number;
+  title: string;
+  /** Skipped (not passed) on boards without a disk tier. */
+  needsDisk: boolean;
+  run(run: SectionRun): Promise<void>;
+}
+
+/** RAM sectors in use at which usage (rounded down, as the core computes it) reaches `percent`. */
+export function sectorsAtPercent(board: Board, percent: number): number {
+  return Math.ceil((board.memory.sectorCount * percent) / 100);
+}
+
+/** RAM usage in percent, rounded down (SPEC.md section 4). */
+export function usagePercent(device: Device): number {
+  return Math.floor((device.countRamSectorsWithData() * 100) / device.board.memory.sectorCount);
+}
+
+/**
+ * Writes `value(i)` records to `ledger` until `sectorsTarget` RAM sectors are in use (or
+ * `writesMax` writes). Returns the records written. Never ticks, so nothing spills meanwhile.
+ */
+export function fillTo(device: Device, ledger: Ledger, sectorsTarget: number, value: (i: number) => number, writesMax = 10_000_000): number {
+  let writes = 0;
+  while (device.countRamSectorsWithData() < sectorsTarget && writes < writesMax) {
+    ledger.write(value(ledger.written));
+    writes++;
+  }
+  return writes;
+}
+
+export interface SpillExpectation {
+  allowed: boolean;
+  /** Why, in the spec's terms. */
+  reason: string;
+}
+
+/**
+ * Whether the next spill of a single stream holding `ramSectors` RAM sectors is allowed, from
+ * SPEC.md section 4: refused when disk bytes + the usage offset reach quota × diskThreshold%, or
+ * when the file it would write (header + up to min(sectorsPerFileMax, spillSectorsPerTickMax,
+ * ramSectors − 1) sector images; the newest sector stays) would pass it, or the file table is full.
+ */
+export function spillExpectation(device: Device, diskUsagePercent: number, ramSectors: number): SpillExpectation {
+  const disk = device.board.disk;
+  if (disk === null) return { allowed: false, reason: "no disk tier" };
+  const stats = device.stats();
+  const limit = Math.floor((disk.quotaBytes * disk.thresholdPercent) / 100);
+  const offset = Math.floor((disk.quotaBytes * diskUsagePercent) / 100);
+  const used = stats.diskBytesUsed + offset;
+  const sectors = Math.max(0, Math.min(disk.sectorsPerFileMax, device.board.tier.spillSectorsPerTickMax, ramSectors - 1));
+  const fileBytes = IMX_HEADER_BYTES + sectors * device.board.memory.sectorBytes;
+  if (used >= limit) return { allowed: false, reason: `refused: ${used} B used ≥ ${limit} B (${disk.thresholdPercent}% of quota)` };
+  if (used + fileBytes > limit) {
+    return { allowed: false, reason: `refused: a ${fileBytes} B file would take ${used} B past ${limit} B (${disk.thresholdPercent}% of quota)` };
+  }
+  if (stats.filesLive >= disk.filesMax) return { allowed: false, reason: "refused: file table full" };
+  return { allowed: true, reason: `allowed: ${used} B + a ${fileBytes} B file ≤ ${limit} B (${disk.thresholdPercent}% of quota)` };
+}
+
+/** Ticks until the state machine is idle again (at least once); returns the ticks, -1 if never. */
+export function tickUntilIdle(env: SuiteEnv, device: Device, ticksMax = 1000): number {
+  env.tick(device);
+  const more = env.tickUntil(device, () => device.tierState === "idle", ticksMax);
+  return more < 0 ? -1 : more + 1;
+}
+
+/** The error code name a call fails with, or "OK" if it does not fail. */
+export function errorName(run: () => unknown): string {
+  try {
+    run();
+    return "OK";
+  } catch (error) {
+    if (error instanceof CoreError) return error.codeName;
+    throw error;
+  }
+}
