@@ -623,7 +623,8 @@ export class Device {
       ticks: at(abi.STAT_TICKS),
       ticksByState,
       flushProgress: at(abi.STAT_FLUSH_PROGRESS),
-      writeLatencyMs: { p50: this.bridge.writeLatency.quantileMs(0.5), max: this.bridge.writeLatency.maxMs },
+      writeLatencyMs: { mean: this.bridge.writeLatency.meanMs(), max: this.bridge.writeLatency.maxMs },
+      dirSyncFailures: this.bridge.dirSyncFailures,
     };
   }
 }

@@ -33,6 +33,7 @@ export class LatencyRecorder {
   private next = 0;
   private filled = 0;
   private total = 0;
+  private sorted: Float64Array | null = null;
   count = 0;
   maxMs = 0;
 
@@ -41,6 +42,7 @@ export class LatencyRecorder {
   }
 
   record(ms: number): void {
+    this.sorted = null;
     this.samples[this.next] = ms;
     this.next = (this.next + 1) % this.samples.length;
     if (this.filled < this.samples.length) this.filled++;
@@ -53,15 +55,16 @@ export class LatencyRecorder {
     return this.count === 0 ? 0 : this.total / this.count;
   }
 
-  /** The q-quantile (0..1) of the retained samples, nearest rank. */
+  /** The q-quantile (0..1) of the retained samples, nearest rank (sorted once per new sample set). */
   quantileMs(q: number): number {
     if (this.filled === 0) return 0;
-    const sorted = Array.from(this.samples.subarray(0, this.filled)).sort((a, b) => a - b);
-    const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
-    return sorted[rank] ?? 0;
+    if (this.sorted === null) this.sorted = this.samples.slice(0, this.filled).sort();
+    const rank = Math.min(this.sorted.length - 1, Math.max(0, Math.ceil(q * this.sorted.length) - 1));
+    return this.sorted[rank] ?? 0;
   }
 
   reset(): void {
+    this.sorted = null;
     this.next = 0;
     this.filled = 0;
     this.total = 0;
