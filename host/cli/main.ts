@@ -10,6 +10,7 @@ import { registerBoardsCommand } from "./boards-command.js";
 import { registerDemoCommand } from "./demo-command.js";
 import { CLI_NAME, runCli } from "./errors.js";
 import { registerFlashCommand } from "./flash-command.js";
+import { registerRunCommand } from "./run-command.js";
 import { registerReplayCommand } from "./replay-command.js";
 import { registerSimCommand } from "./sim-command.js";
 import { registerTestCommand } from "./test-command.js";
@@ -41,6 +42,7 @@ export function programBuild(output: ProgramOutput = {}): Command {
   registerBoardsCommand(program);
   registerFlashCommand(program);
   registerDemoCommand(program);
+  registerRunCommand(program);
   registerSimCommand(program);
   registerTestCommand(program);
   registerReplayCommand(program);

@@ -1,0 +1,325 @@
+// `imx-memsim run`: a device's main loop over simulated time (host/run/): sensors write records at
+// their rates, processMemory ticks at the board's loop interval, an uploader reads in bulk and
+// acknowledges or reverts through scheduled outages, lost answers and latency, and every record
+// the cloud accepted goes to an upload log first. The storage directory is resumable: a rerun
+// recovers and continues; SIGTERM/SIGINT stop gracefully (flush to disk, then exit); after a
+// kill the next run recovers. `--devices N` runs a fleet on worker threads.
+
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import type { Command } from "commander";
+import { type Board, DEFAULT_BOARD_NAME, isCleanupPolicy, loadBoard, packageRootDir } from "../boards.js";
+import type { LogLevel } from "../core/log.js";
+import { DeviceRun, devicePreflight, type DeviceSummary, type RunSettings, CHECKPOINT_EVERY_MS } from "../run/device-run.js";
+import { drive, type Speed } from "../run/drive.js";
+import { durationFormat, durationParse, SECOND_MS } from "../run/duration.js";
+import { fleetRun } from "../run/fleet.js";
+import { outageSpecParse, type OutageSpec } from "../run/outage-schedule.js";
+import {
+  deviceSummaryText,
+  fleetSummaryText,
+  plainStatusView,
+  silentStatusView,
+  statusAggregate,
+  type StatusView,
+  terminalStatusView,
+} from "../run/report.js";
+import { UPLOAD_TIMEOUT_MS_DEFAULT, type UplinkSettings } from "../run/uplink.js";
+import { type Workload, WorkloadError, workloadFromFlags, workloadLoad } from "../run/workload.js";
+import { EXIT_FAILURE, UsageError } from "./errors.js";
+import { SHUTDOWN_DEADLINE_MS_DEFAULT, stopSignalsListen } from "./graceful.js";
+
+export interface RunCommandOptions {
+  board: string;
+  storage?: string;
+  policy?: string;
+  seed?: string;
+  start?: string;
+  workload?: string;
+  tsd?: string[];
+  evt?: string[];
+  replay?: string[];
+  source?: string;
+  speed: string;
+  duration?: string;
+  drain?: boolean;
+  tick?: string;
+  packet?: string;
+  uploadEvery: string;
+  latency: string;
+  uploadTimeout: string;
+  ackLoss: string;
+  outage?: string[];
+  uploadLog?: string;
+  json?: string;
+  trace?: string;
+  traceEvery: string;
+  statusEvery: string;
+  quiet?: boolean;
+  shutdownDeadline: string;
+  devices: string;
+  workers?: string;
+  keep?: boolean;
+  log: string;
+}
+
+export interface RunIo {
+  out(text: string): void;
+  err(text: string): void;
+  /** Draw the status block in place (stderr is a terminal). */
+  tty: boolean;
+}
+
+const LOG_LEVELS: readonly LogLevel[] = ["off", "error", "warn", "info", "debug"];
+const U32_MAX = 0xffffffff;
+const DEVICES_MAX = 100_000;
+
+function integerOption(text: string, flag: string, min: number, max: number): number {
+  const value = Number(text);
+  if (text.trim() === "" || !Number.isInteger(value) || value < min || value > max) {
+    throw new UsageError(`${flag} must be an integer from ${min} to ${max} (got "${text}")`);
+  }
+  return value;
+}
+
+function durationOption(text: string, flag: string, minMs = 1): number {
+  const ms = durationParse(text);
+  if (ms === null || ms < minMs) throw new UsageError(`${flag} must be a duration like 90m, 7d or 500ms, at least ${durationFormat(minMs)} (got "${text}")`);
+  return ms;
+}
+
+function speedOption(text: string): Speed {
+  if (text === "max") return "max";
+  const value = Number(text);
+  if (!(value > 0) || !Number.isFinite(value)) throw new UsageError(`--speed must be a positive number (times real time) or "max" (got "${text}")`);
+  return value;
+}
+
+function latencyOption(text: string): { min: number; max: number } {
+  const parts = text.split("-");
+  const ms = parts.map((part) => durationParse(part));
+  const [min, max] = ms.length === 1 ? [ms[0], ms[0]] : ms.length === 2 ? [ms[0], ms[1]] : [null, null];
+  if (min === null || max === null || min === undefined || max === undefined || min > max) {
+    throw new UsageError(`--latency must be a time in ms (250) or a range MIN-MAX (100-2000; durations like 2s work too) (got "${text}")`);
+  }
+  return { min, max };
+}
+
+function percentOption(text: string, flag: string): number {
+  const value = Number(text);
+  if (text.trim() === "" || !(value >= 0 && value <= 100)) throw new UsageError(`${flag} must be a percentage from 0 to 100 (got "${text}")`);
+  return value;
+}
+
+function startOption(text: string): number {
+  const ms = Date.parse(text);
+  if (!Number.isFinite(ms) || ms < 0) throw new UsageError(`--start must be a UTC date and time like 2025-01-10T00:00:00Z (got "${text}")`);
+  return Math.floor(ms);
+}
+
+function workloadOption(options: RunCommandOptions): Workload | null {
+  const tsd = options.tsd ?? [];
+  const evt = options.evt ?? [];
+  const replay = options.replay ?? [];
+  const flagged = tsd.length + evt.length + replay.length > 0;
+  if (options.workload !== undefined && flagged) throw new UsageError("give either --workload or --tsd/--evt/--replay, not both");
+  if (options.workload !== undefined) return workloadLoad(options.workload);
+  try {
+    return workloadFromFlags({
+      tsd,
+      evt,
+      replay,
+      ...(options.source === undefined ? {} : { source: integerOption(options.source, "--source", 0, U32_MAX) }),
+    });
+  } catch (error) {
+    if (error instanceof WorkloadError) throw new UsageError(error.message);
+    throw error;
+  }
+}
+
+export interface RunPlan {
+  settings: RunSettings;
+  speed: Speed;
+  devices: number;
+  workers: number;
+  statusEveryMs: number;
+  temporaryStorage: boolean;
+}
+
+/** Turns the flags into settings; throws UsageError (exit 2) for a bad one. Changes nothing. */
+export function runPlan(options: RunCommandOptions): RunPlan {
+  if (!LOG_LEVELS.includes(options.log as LogLevel)) throw new UsageError(`--log must be one of ${LOG_LEVELS.join(", ")} (got "${options.log}")`);
+  if (options.policy !== undefined && !isCleanupPolicy(options.policy)) {
+    throw new UsageError(`--policy must be immediate, batched or lazy (got "${options.policy}")`);
+  }
+  const board: Board = loadBoard(options.board);
+  const speed = speedOption(options.speed);
+  const devices = integerOption(options.devices, "--devices", 1, DEVICES_MAX);
+  const workers = options.workers === undefined ? availableParallelism() : integerOption(options.workers, "--workers", 1, 1024);
+  const latency = latencyOption(options.latency);
+  const packetRecords = options.packet === undefined ? board.memory.bulkRecordsMax : integerOption(options.packet, "--packet", 1, board.memory.bulkRecordsMax);
+  const uplink: UplinkSettings = {
+    packetRecords,
+    everyMs: durationOption(options.uploadEvery, "--upload-every"),
+    latencyMinMs: latency.min,
+    latencyMaxMs: latency.max,
+    timeoutMs: durationOption(options.uploadTimeout, "--upload-timeout"),
+    ackLossPpm: Math.round(percentOption(options.ackLoss, "--ack-loss") * 10_000),
+  };
+  const outages: OutageSpec[] = [];
+  for (const text of options.outage ?? []) {
+    const spec = outageSpecParse(text);
+    if (spec !== null) outages.push(spec);
+  }
+  const tickMs = options.tick === undefined ? null : integerOption(options.tick, "--tick", 1, U32_MAX);
+  const temporaryStorage = options.storage === undefined;
+  const storageDir = options.storage === undefined ? "" : resolve(options.storage);
+  const settings: RunSettings = {
+    board,
+    policy: options.policy !== undefined && isCleanupPolicy(options.policy) ? options.policy : null,
+    storageDir,
+    uploadLogPath: options.uploadLog === undefined ? null : resolve(options.uploadLog),
+    tracePath: options.trace === undefined ? null : resolve(options.trace),
+    traceEveryMs: durationOption(options.traceEvery, "--trace-every"),
+    seed: options.seed === undefined ? null : integerOption(options.seed, "--seed", 0, U32_MAX - DEVICES_MAX),
+    startUtcMs: options.start === undefined ? null : startOption(options.start),
+    durationMs: options.duration === undefined ? null : durationOption(options.duration, "--duration"),
+    drain: options.drain === true,
+    workload: workloadOption(options),
+    uplink,
+    outages,
+    tickMs,
+    shutdownDeadlineMs: durationOption(options.shutdownDeadline, "--shutdown-deadline"),
+    checkpointEveryMs: CHECKPOINT_EVERY_MS,
+    logLevel: options.log as LogLevel,
+    device: null,
+    version: packageVersion(),
+  };
+  return { settings, speed, devices, workers, statusEveryMs: durationOption(options.statusEvery, "--status-every"), temporaryStorage };
+}
+
+export interface RunOutcome {
+  exitCode: number;
+  device: DeviceSummary | null;
+  fleet: Awaited<ReturnType<typeof fleetRun>> | null;
+}
+
+function viewFor(io: RunIo, quiet: boolean, statusEveryMs: number): StatusView {
+  if (quiet) return silentStatusView;
+  if (io.tty) return terminalStatusView(process.stderr);
+  return plainStatusView((text) => io.err(text), statusEveryMs);
+}
+
+/** Runs the command; returns the exit code (0, or 1 if a check failed) and the summary. */
+export async function runCommand(options: RunCommandOptions, io: RunIo): Promise<RunOutcome> {
+  const plan = runPlan(options);
+  const { settings } = plan;
+  if (plan.temporaryStorage) settings.storageDir = mkdtempSync(join(tmpdir(), "imx-memsim-run-"));
+  const quiet = options.quiet === true;
+  const view = viewFor(io, quiet, plan.statusEveryMs);
+  const stop = stopSignalsListen({
+    onFirst: (signal) => view.note(`run: ${signal}: stopping: flushing RAM to disk (deadline ${settings.shutdownDeadlineMs / SECOND_MS} s)`),
+  });
+  try {
+    if (plan.devices > 1) {
+      const fleet = await fleetRun({
+        base: settings,
+        devices: plan.devices,
+        workers: plan.workers,
+        speed: plan.speed,
+        statusEveryMs: Math.min(plan.statusEveryMs, SECOND_MS),
+        view,
+        stopRequested: stop.received,
+      });
+      view.stop();
+      io.out(fleetSummaryText(fleet));
+      if (options.json !== undefined) writeFileSync(options.json, `${JSON.stringify(fleet, null, 2)}\n`);
+      const failed = !fleet.records.balanced || fleet.flushComplete < fleet.devices ||
+        fleet.perDevice.some((s) => s.uplink.redeliveryMismatches > 0);
+      return { exitCode: failed ? EXIT_FAILURE : 0, device: null, fleet };
+    }
+    const pre = devicePreflight(settings);
+    const run = DeviceRun.start(settings, pre);
+    if (run.device.recovery !== null && pre.resumed) {
+      const r = run.device.recovery;
+      view.note(
+        `run: resuming ${settings.storageDir}: ${r.recordsRecovered} records recovered from ${r.filesKept} files, ` +
+          `${r.filesQuarantined} quarantined, ${r.recordsLostRam} lost with RAM at the last kill; clock +${durationFormat(run.lifeStartMs - pre.runStartMs)}`,
+      );
+    }
+    await drive([run], {
+      speed: plan.speed,
+      stopRequested: () => stop.requested,
+      statusEveryMs: quiet ? Infinity : SECOND_MS,
+      onStatus: (statuses, realMs) => view.update(statusAggregate(statuses, 1, 0, realMs)),
+    });
+    await run.stop(stop.signal);
+    view.update(statusAggregate([run.status()], 1, 0, run.summary().realMs));
+    view.stop();
+    const summary = run.summary();
+    io.out(deviceSummaryText(summary));
+    if (options.json !== undefined) writeFileSync(options.json, `${JSON.stringify(summary, null, 2)}\n`);
+    const failed =
+      !summary.records.balanced || summary.uplink.redeliveryMismatches > 0 || (summary.stop.flush === "deadline");
+    return { exitCode: failed ? EXIT_FAILURE : 0, device: summary, fleet: null };
+  } finally {
+    view.stop();
+    stop.release();
+    if (plan.temporaryStorage && options.keep !== true) rmSync(settings.storageDir, { recursive: true, force: true });
+    else if (plan.temporaryStorage) io.err(`run: storage kept in ${settings.storageDir}\n`);
+  }
+}
+
+function packageVersion(): string {
+  const manifest = JSON.parse(readFileSync(join(packageRootDir(), "package.json"), "utf8")) as { version?: unknown };
+  return typeof manifest.version === "string" ? manifest.version : "unknown";
+}
+
+const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
+
+export function registerRunCommand(program: Command): void {
+  program
+    .command("run")
+    .description("simulate a device (or a fleet) over time: sensors, the memory manager's main loop, an uploader with outages; resumable")
+    .option("--board <name-or-path>", "board name in boards/, or a path to a board JSON file", DEFAULT_BOARD_NAME)
+    .option("--storage <dir>", "the device's storage (resumable); default: a temp directory, removed afterwards")
+    .option("--policy <policy>", "cleanup policy: immediate, batched or lazy (default: the board's)")
+    .option("--seed <n>", "seed for events, values, latency, losses and jitter (default 1, or the storage's)")
+    .option("--start <utc>", "simulated start of a new storage (default 2025-01-10T00:00:00Z)")
+    .option("--workload <file>", "the sensors, as a workload JSON file (see docs/run.md)")
+    .option("--tsd <sensor:rate[:type]>", "a TSD stream, e.g. 1004:10s or 1001:1m:int32 (repeatable)", collect)
+    .option("--evt <sensor:rate[:type]>", "an EVT stream with an event rate, e.g. 1006:720/h or 2001:30s (repeatable)", collect)
+    .option("--replay <file[:sensor,...]>", "EVT streams replayed from an iMatrix cloud export (repeatable)", collect)
+    .option("--source <n>", "upload source of the --tsd/--evt/--replay streams (default 0)")
+    .option("--speed <n|max>", "simulated time per real time, or max", "1")
+    .option("--duration <time>", "total simulated time of the storage's run, e.g. 7d or 90m (default: until stopped)")
+    .option("--drain", "after --duration, stop the sensors and upload until the device is empty")
+    .option("--tick <ms>", "main-loop interval (default: the board's)")
+    .option("--packet <n>", "records per stream per upload packet (default: the board's bulk-read size)")
+    .option("--upload-every <time>", "time between upload cycles when there is no backlog", "1m")
+    .option("--latency <ms|min-max>", "the cloud's answer time, simulated", "250")
+    .option("--upload-timeout <time>", "revert a packet whose answer has not come by then", `${UPLOAD_TIMEOUT_MS_DEFAULT / SECOND_MS}s`)
+    .option("--ack-loss <percent>", "chance that a packet's answer is lost", "0")
+    .option("--outage <schedule>", 'uplink outages, e.g. "30m every 6h", "6h every 1d at 2h", "2h at 3d" (repeatable)', collect)
+    .option("--upload-log <file>", "the cloud: NDJSON of every accepted record, fsynced before the ACK (per device: <file>.device-<i>)")
+    .option("--json <file>", "write the final summary as JSON")
+    .option("--trace <file>", "write a time series as NDJSON, one line per --trace-every of simulated time")
+    .option("--trace-every <time>", "simulated time between trace lines", "1m")
+    .option("--status-every <time>", "real time between status lines when stderr is not a terminal", "5s")
+    .option("--quiet", "no live status")
+    .option("--shutdown-deadline <time>", "how long a graceful stop may take to flush", `${SHUTDOWN_DEADLINE_MS_DEFAULT / SECOND_MS}s`)
+    .option("--devices <n>", "run a fleet of N independent devices (storage <dir>/device-<i>)", "1")
+    .option("--workers <n>", "worker threads for a fleet (default: the number of cores)")
+    .option("--keep", "keep the temp storage directory")
+    .option("--log <level>", "core log level: off, error, warn, info, debug", "off")
+    .action(async (options: RunCommandOptions) => {
+      const outcome = await runCommand(options, {
+        out: (text) => process.stdout.write(text),
+        err: (text) => process.stderr.write(text),
+        tty: process.stderr.isTTY === true,
+      });
+      if (outcome.exitCode !== 0) process.exitCode = outcome.exitCode;
+    });
+}
+

@@ -1,0 +1,343 @@
+// What `imx-memsim run` keeps at the root of a storage directory, beside the core's history/:
+//
+//   imx-memsim.json       identity, written once on first use: the board, its sector geometry and
+//                         the on-disk format versions. Checked before a Device is created (which
+//                         would run boot recovery and quarantine files it cannot read), so a
+//                         directory written by another board or another format is refused
+//                         untouched (exit 2).
+//   imx-memsim-run.json   the run's state: seed, workload, the simulated clock (checkpointed every
+//                         simulated hour and at a graceful stop), and each stream's map from the
+//                         device's sequence numbers to the upload log's (see device-run.ts).
+//   imx-memsim.lock       the pid of the run using the directory.
+//
+// storagePreflight only reads. The files are written atomically (temp, fsync, rename, fsync).
+
+import { accessSync, closeSync, constants, existsSync, openSync, readdirSync, readFileSync, readSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { z } from "zod";
+import type { Board } from "../boards.js";
+import { userErrorRegister } from "../cli/errors.js";
+import * as abi from "../core/abi.generated.js";
+import { listFilesRecursive, writeFileAtomic } from "../hal/atomic.js";
+import { NodeFsHal } from "../hal/node-fs.js";
+
+export const IDENTITY_FILE = "imx-memsim.json";
+export const RUN_STATE_FILE = "imx-memsim-run.json";
+export const LOCK_FILE = "imx-memsim.lock";
+export const STORAGE_FORMAT = "imx-memsim-storage";
+export const STORAGE_FORMAT_VERSION = 1;
+export const RUN_STATE_FORMAT = "imx-memsim-run";
+export const RUN_STATE_FORMAT_VERSION = 1;
+const HISTORY_DIR = "history";
+const POSITIONS_PATH = "history/positions.imxp";
+
+/** A storage directory that cannot be used as asked (exit 2, nothing changed). */
+export class StorageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "StorageError";
+  }
+}
+userErrorRegister(StorageError);
+
+export type StorageKind = "device" | "fleet";
+
+const identitySchema = z.object({
+  format: z.literal(STORAGE_FORMAT),
+  version: z.number().int().min(1),
+  kind: z.enum(["device", "fleet"]),
+  board: z.string(),
+  sectorBytes: z.number().int(),
+  sectorCount: z.number().int(),
+  sectorsPerFileMax: z.number().int().nullable(),
+  imxFormatVersion: z.number().int(),
+  positionsFormatVersion: z.number().int(),
+  devices: z.number().int().optional(),
+  createdBy: z.string(),
+  createdUtc: z.string(),
+});
+export type StorageIdentity = z.output<typeof identitySchema>;
+
+const runStateSchema = z.object({
+  format: z.literal(RUN_STATE_FORMAT),
+  version: z.literal(RUN_STATE_FORMAT_VERSION),
+  seed: z.number().int(),
+  runStartUtcMs: z.number().int(),
+  clockUtcMs: z.number().int(),
+  checkpointEveryMs: z.number().int().min(1),
+  cleanStop: z.boolean(),
+  lives: z.number().int().min(1),
+  workload: z.array(z.record(z.string(), z.unknown())),
+  /** Per stream "source/sensor": [[fromDeviceSeq, offset], …], latest last. */
+  seqOffsets: z.record(z.string(), z.array(z.tuple([z.number().int(), z.number().int()]))),
+});
+export type RunState = z.output<typeof runStateSchema>;
+
+export function identityFor(board: Board, kind: StorageKind, version: string, devices?: number): StorageIdentity {
+  return {
+    format: STORAGE_FORMAT,
+    version: STORAGE_FORMAT_VERSION,
+    kind,
+    board: board.name,
+    sectorBytes: board.memory.sectorBytes,
+    sectorCount: board.memory.sectorCount,
+    sectorsPerFileMax: board.disk?.sectorsPerFileMax ?? null,
+    imxFormatVersion: abi.IMX_FORMAT_VERSION,
+    positionsFormatVersion: abi.POSITIONS_FORMAT_VERSION,
+    ...(devices === undefined ? {} : { devices }),
+    createdBy: `imx-memsim ${version}`,
+    createdUtc: new Date().toISOString(),
+  };
+}
+
+export interface StoragePlan {
+  dir: string;
+  kind: StorageKind;
+  exists: boolean;
+  identity: StorageIdentity | null;
+  runState: RunState | null;
+  hasHistory: boolean;
+}
+
+function readJson(path: string, what: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    throw new StorageError(`cannot read ${what} ${path}: ${(error as Error).message}`);
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new StorageError(`${path}: ${what} is not valid JSON (${(error as Error).message}); the directory was not changed`);
+  }
+}
+
+function writableCheck(dir: string, shown: string): void {
+  if (existsSync(dir)) {
+    if (!statSync(dir).isDirectory()) throw new StorageError(`storage ${shown} is not a directory`);
+    try {
+      accessSync(dir, constants.W_OK | constants.X_OK);
+    } catch (error) {
+      throw new StorageError(`storage ${shown} is not writable (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    }
+    return;
+  }
+  // It will be created: its nearest existing ancestor must be a writable directory.
+  let parent = dirname(dir);
+  for (let depth = 0; depth < 64 && !existsSync(parent); depth++) parent = dirname(parent);
+  if (!statSync(parent).isDirectory()) throw new StorageError(`storage ${shown} cannot be created: ${parent} is not a directory`);
+  try {
+    accessSync(parent, constants.W_OK | constants.X_OK);
+  } catch (error) {
+    throw new StorageError(`storage ${shown} cannot be created in ${parent} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
+}
+
+function identityCheck(identity: StorageIdentity, board: Board, kind: StorageKind, shown: string): void {
+  if (identity.version > STORAGE_FORMAT_VERSION) {
+    throw new StorageError(
+      `storage ${shown} was written by ${identity.createdBy} with storage format version ${identity.version}; ` +
+        `this imx-memsim reads version ${STORAGE_FORMAT_VERSION}`,
+    );
+  }
+  if (identity.kind !== kind) {
+    throw new StorageError(
+      identity.kind === "fleet"
+        ? `storage ${shown} holds a fleet (${identity.devices ?? "?"} devices in device-<i>/); run it with --devices, or use another --storage for one device`
+        : `storage ${shown} holds one device's storage; a fleet (--devices) needs a directory of its own`,
+    );
+  }
+  if (identity.board !== board.name) {
+    throw new StorageError(`storage ${shown} was written by board ${identity.board}, not ${board.name}: use --board ${identity.board}, or another --storage`);
+  }
+  const geometry = (sectorBytes: number, perFile: number | null) => `${sectorBytes}-byte sectors, ${perFile === null ? "no disk tier" : `up to ${perFile} sectors a file`}`;
+  const perFile = board.disk?.sectorsPerFileMax ?? null;
+  if (identity.sectorBytes !== board.memory.sectorBytes || identity.sectorsPerFileMax !== perFile) {
+    throw new StorageError(
+      `storage ${shown} was written by board ${identity.board} with ${geometry(identity.sectorBytes, identity.sectorsPerFileMax)}; ` +
+        `board ${board.name} now has ${geometry(board.memory.sectorBytes, perFile)}`,
+    );
+  }
+  if (identity.imxFormatVersion !== abi.IMX_FORMAT_VERSION || identity.positionsFormatVersion !== abi.POSITIONS_FORMAT_VERSION) {
+    throw new StorageError(
+      `storage ${shown} holds .imx format v${identity.imxFormatVersion} and positions format v${identity.positionsFormatVersion}; ` +
+        `this imx-memsim reads .imx v${abi.IMX_FORMAT_VERSION} and positions v${abi.POSITIONS_FORMAT_VERSION}`,
+    );
+  }
+}
+
+/** A stream's settings as the storage records them (positions file or an .imx header). */
+export interface StoredStream {
+  source: number;
+  sensor: number;
+  recordType: number;
+  dataType: number;
+  sampleRateMs: number;
+  /** The file that says so. */
+  from: string;
+}
+
+/**
+ * Reads what history/ holds (read only): checks every .imx header against the board's format and
+ * geometry (when `board` is given), and returns the stream settings found in headers and in the
+ * positions file. Files with a wrong magic or cut short are left to boot recovery.
+ */
+export function historyStreamsRead(dir: string, board: Board | null, shown: string): Map<string, StoredStream> {
+  const streams = new Map<string, StoredStream>();
+  if (!existsSync(join(dir, HISTORY_DIR))) return streams;
+  const hal = new NodeFsHal(dir);
+  const readAt = (path: string, bytes: number): Buffer => {
+    const buffer = Buffer.alloc(bytes);
+    const fd = openSync(join(dir, path), "r");
+    try {
+      return buffer.subarray(0, readSync(fd, buffer, 0, bytes, 0));
+    } finally {
+      closeSync(fd);
+    }
+  };
+  for (const path of listFilesRecursive(hal, HISTORY_DIR, ".imx")) {
+    const header = readAt(path, abi.IMX_HEADER_BYTES);
+    if (header.length < abi.IMX_HEADER_BYTES || header.readUInt32LE(abi.IMX_MAGIC_OFFSET) !== abi.IMX_MAGIC) continue;
+    const version = header.readUInt16LE(abi.IMX_VERSION_OFFSET);
+    const sectorBytes = header.readUInt16LE(abi.IMX_SECTOR_BYTES_OFFSET);
+    const sectorCount = header.readUInt32LE(abi.IMX_SECTOR_COUNT_OFFSET);
+    if (board !== null) {
+      if (version !== abi.IMX_FORMAT_VERSION) {
+        throw new StorageError(`storage ${shown}: ${path} is .imx format v${version}; this imx-memsim reads v${abi.IMX_FORMAT_VERSION}`);
+      }
+      const perFile = board.disk?.sectorsPerFileMax ?? 0;
+      if (sectorBytes !== board.memory.sectorBytes || sectorCount > perFile) {
+        throw new StorageError(
+          `storage ${shown}: ${path} was written by another board (${sectorBytes}-byte sectors, ${sectorCount} in the file); ` +
+            `board ${board.name} has ${board.memory.sectorBytes}-byte sectors and up to ${perFile} a file`,
+        );
+      }
+    }
+    const source = header.readUInt32LE(abi.IMX_SOURCE_OFFSET);
+    const sensor = header.readUInt32LE(abi.IMX_SENSOR_OFFSET);
+    streams.set(`${source}/${sensor}`, {
+      source,
+      sensor,
+      recordType: header.readUInt8(abi.IMX_RECORD_TYPE_OFFSET),
+      dataType: header.readUInt8(abi.IMX_DATA_TYPE_OFFSET),
+      sampleRateMs: header.readUInt32LE(abi.IMX_SAMPLE_RATE_OFFSET),
+      from: path,
+    });
+  }
+  if (existsSync(join(dir, POSITIONS_PATH))) {
+    const data = readAt(POSITIONS_PATH, abi.POSITIONS_HEADER_BYTES + 65536 * abi.POSITION_RECORD_BYTES);
+    if (data.length >= abi.POSITIONS_HEADER_BYTES && data.readUInt32LE(abi.POSITIONS_MAGIC_OFFSET) === abi.POSITIONS_MAGIC) {
+      const version = data.readUInt16LE(abi.POSITIONS_VERSION_OFFSET);
+      if (board !== null && version !== abi.POSITIONS_FORMAT_VERSION) {
+        throw new StorageError(`storage ${shown}: ${POSITIONS_PATH} is positions format v${version}; this imx-memsim reads v${abi.POSITIONS_FORMAT_VERSION}`);
+      }
+      const count = data.readUInt32LE(abi.POSITIONS_COUNT_OFFSET);
+      for (let i = 0; i < count; i++) {
+        const at = abi.POSITIONS_HEADER_BYTES + i * abi.POSITION_RECORD_BYTES;
+        if (at + abi.POSITION_RECORD_BYTES > data.length) break; // cut short: recovery quarantines it
+        const source = data.readUInt32LE(at + abi.POSITION_SOURCE_OFFSET);
+        const sensor = data.readUInt32LE(at + abi.POSITION_SENSOR_OFFSET);
+        streams.set(`${source}/${sensor}`, {
+          source,
+          sensor,
+          recordType: data.readUInt8(at + abi.POSITION_RECORD_TYPE_OFFSET),
+          dataType: data.readUInt8(at + abi.POSITION_DATA_TYPE_OFFSET),
+          sampleRateMs: data.readUInt32LE(at + abi.POSITION_SAMPLE_RATE_OFFSET),
+          from: POSITIONS_PATH,
+        });
+      }
+    }
+  }
+  return streams;
+}
+
+/** Checks a storage directory for `board` without changing anything. */
+export function storagePreflight(dirArg: string, board: Board, kind: StorageKind): StoragePlan {
+  const dir = resolve(dirArg);
+  const shown = dirArg;
+  writableCheck(dir, shown);
+  const plan: StoragePlan = { dir, kind, exists: existsSync(dir), identity: null, runState: null, hasHistory: false };
+  if (!plan.exists) return plan;
+  const identityPath = join(dir, IDENTITY_FILE);
+  if (existsSync(identityPath)) {
+    const parsed = identitySchema.safeParse(readJson(identityPath, "the storage identity"));
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new StorageError(`${identityPath}: not an imx-memsim storage identity (${issue?.path.join(".") ?? ""}: ${issue?.message ?? "invalid"})`);
+    }
+    identityCheck(parsed.data, board, kind, shown);
+    plan.identity = parsed.data;
+  } else if (kind === "fleet" && readdirSync(dir).some((name) => name === HISTORY_DIR)) {
+    throw new StorageError(`storage ${shown} holds one device's storage (history/); a fleet (--devices) needs a directory of its own`);
+  }
+  plan.hasHistory = existsSync(join(dir, HISTORY_DIR));
+  if (kind === "device" && plan.identity === null && plan.hasHistory) {
+    if (board.disk === null) throw new StorageError(`storage ${shown} holds a disk tier (history/), but board ${board.name} has none`);
+    historyStreamsRead(dir, board, shown);
+  }
+  const statePath = join(dir, RUN_STATE_FILE);
+  if (kind === "device" && existsSync(statePath)) {
+    const parsed = runStateSchema.safeParse(readJson(statePath, "the run state"));
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const where = `${issue?.path.join(".") ?? ""}: ${issue?.message ?? "invalid"}`;
+      throw new StorageError(`${statePath}: not a run state this imx-memsim can read (${where}); the directory was not changed`);
+    }
+    plan.runState = parsed.data;
+  }
+  return plan;
+}
+
+function jsonBytes(value: unknown): Uint8Array {
+  return Buffer.from(`${JSON.stringify(value, null, 2)}\n`, "utf8");
+}
+
+/** Writes `name` at the storage root atomically; creates the directory if needed. */
+export function storageFileWrite(dir: string, name: string, value: unknown): void {
+  const hal = new NodeFsHal(dir);
+  if (!existsSync(dir)) {
+    hal.mkdir(".");
+    const parent = new NodeFsHal(dirname(dir));
+    parent.syncDir(".");
+  }
+  writeFileAtomic(hal, name, jsonBytes(value));
+}
+
+export function runStateWrite(dir: string, state: RunState): void {
+  storageFileWrite(dir, RUN_STATE_FILE, state);
+}
+
+// ---- Lock -------------------------------------------------------------------------------------------
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** Refuses a directory another live process is running on (read only). */
+export function lockCheck(dir: string, shown: string): void {
+  const path = join(dir, LOCK_FILE);
+  if (!existsSync(path)) return;
+  const pid = Number(readFileSync(path, "utf8").trim());
+  if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && pidAlive(pid)) {
+    throw new StorageError(`storage ${shown} is in use by another imx-memsim run (pid ${pid})`);
+  }
+}
+
+/** Takes the lock (after lockCheck passed); a stale one left by a killed run is replaced. */
+export function lockTake(dir: string): () => void {
+  const path = join(dir, LOCK_FILE);
+  writeFileSync(path, `${process.pid}\n`);
+  return () => {
+    try {
+      if (readFileSync(path, "utf8").trim() === String(process.pid)) unlinkSync(path);
+    } catch {
+      // Already gone.
+    }
+  };
+}

@@ -1,0 +1,167 @@
+// Helpers for the `imx-memsim run` tests: an independent reader of the records in `.imx` files
+// (SPEC.md 6.2 and the sector layouts of 3.2, not the core's code), upload-log checks, a byte-for-
+// byte snapshot of a directory, and a child-process runner for the compiled CLI.
+
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import * as abi from "../../host/core/abi.generated.js";
+
+export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+export const CLI = join(ROOT, "dist", "host", "cli", "main.js");
+
+export interface LoggedRecord {
+  source: number;
+  sensor: number;
+  seq: number;
+  utcMs: number;
+  value: number;
+}
+
+/** Every record of every complete `.imx` file under `<dir>/history` (erased ones included). */
+export function imxRecords(dir: string): LoggedRecord[] {
+  const history = join(dir, "history");
+  if (!existsSync(history)) return [];
+  const out: LoggedRecord[] = [];
+  const float = new Float32Array(1);
+  const bits = new Uint32Array(float.buffer);
+  for (const bucket of readdirSync(history)) {
+    const bucketDir = join(history, bucket);
+    if (!statSync(bucketDir).isDirectory()) continue;
+    for (const name of readdirSync(bucketDir)) {
+      if (!name.endsWith(".imx")) continue;
+      const data = readFileSync(join(bucketDir, name));
+      if (data.length < abi.IMX_HEADER_BYTES || data.readUInt32LE(0) !== abi.IMX_MAGIC) continue;
+      const source = data.readUInt32LE(8);
+      const sensor = data.readUInt32LE(12);
+      const recordType = data.readUInt8(16);
+      const dataType = data.readUInt8(17);
+      const sectorBytes = data.readUInt16LE(18);
+      const rateMs = data.readUInt32LE(20);
+      const firstSeq = Number(data.readBigUInt64LE(28));
+      const recordCount = data.readUInt32LE(36);
+      const perSector = recordType === abi.RECORD_TYPE_TSD ? (sectorBytes - 8) / 4 : Math.floor(sectorBytes / 12);
+      for (let k = 0; k < recordCount; k++) {
+        const sector = abi.IMX_HEADER_BYTES + Math.floor(k / perSector) * sectorBytes;
+        const i = k % perSector;
+        let word: number;
+        let utcMs: number;
+        if (recordType === abi.RECORD_TYPE_TSD) {
+          word = data.readUInt32LE(sector + 8 + 4 * i);
+          utcMs = Number(data.readBigInt64LE(sector)) + i * rateMs;
+        } else {
+          word = data.readUInt32LE(sector + 12 * i);
+          utcMs = Number(data.readBigInt64LE(sector + 12 * i + 4));
+        }
+        bits[0] = word;
+        const value = dataType === abi.DATA_TYPE_FLOAT32 ? (float[0] ?? 0) : dataType === abi.DATA_TYPE_INT32 ? word | 0 : word;
+        out.push({ source, sensor, seq: firstSeq + k, utcMs, value });
+      }
+    }
+  }
+  return out;
+}
+
+/** The records of an upload log; a last line cut short by a kill (no newline) is not one. */
+export function uploadLogRecords(path: string): LoggedRecord[] {
+  if (!existsSync(path)) return [];
+  const lines = readFileSync(path, "utf8").split("\n");
+  lines.pop();
+  return lines.filter((line) => line !== "").map((line) => JSON.parse(line) as LoggedRecord);
+}
+
+/** A record's identity: its stream, time and value (times are unique per stream in these workloads). */
+export const recordId = (r: { source: number; sensor: number; utcMs: number; value: number }): string =>
+  `${r.source}/${r.sensor}@${r.utcMs}=${r.value}`;
+
+/** Duplicates and seqs that do not grow, per stream, in an upload log. */
+export function logCheck(records: readonly LoggedRecord[]): { duplicates: number; outOfOrder: number; byId: Map<string, number> } {
+  const byId = new Map<string, number>();
+  const lastSeq = new Map<string, number>();
+  let duplicates = 0;
+  let outOfOrder = 0;
+  for (const r of records) {
+    const id = recordId(r);
+    const n = (byId.get(id) ?? 0) + 1;
+    byId.set(id, n);
+    if (n > 1) duplicates++;
+    const key = `${r.source}/${r.sensor}`;
+    const last = lastSeq.get(key);
+    if (last !== undefined && r.seq <= last) outOfOrder++;
+    lastSeq.set(key, r.seq);
+  }
+  return { duplicates, outOfOrder, byId };
+}
+
+/** Every file under `dir` with its bytes, and every directory: equal snapshots mean nothing changed. */
+export function snapshot(dir: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const walk = (current: string): void => {
+    for (const name of readdirSync(current).sort()) {
+      const path = join(current, name);
+      const rel = relative(dir, path);
+      const st = statSync(path);
+      if (st.isDirectory()) {
+        out.set(`${rel}/`, "dir");
+        walk(path);
+      } else {
+        out.set(rel, readFileSync(path).toString("base64"));
+      }
+    }
+  };
+  if (existsSync(dir)) walk(dir);
+  return out;
+}
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the compiled CLI to completion. */
+export function cli(args: readonly string[], options: { timeoutMs?: number } = {}): Promise<CliResult> {
+  return cliWith(spawnCli(args), options.timeoutMs ?? 60_000);
+}
+
+export function spawnCli(args: readonly string[]): ChildProcess {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` (npm test's pretest does)`);
+  return spawn(process.execPath, [CLI, ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+}
+
+export function cliWith(child: ChildProcess, timeoutMs: number): Promise<CliResult> {
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`CLI did not finish in ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
+    }, timeoutMs);
+    child.on("exit", (code, signal) => {
+      clearTimeout(timer);
+      // Let the pipes drain.
+      setImmediate(() => resolve({ code, signal, stdout, stderr }));
+    });
+  });
+}
+
+/** Resolves once the child's stderr has printed `pattern` (the status lines show progress). */
+export function waitForOutput(child: ChildProcess, pattern: RegExp, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let seen = "";
+    const timer = setTimeout(() => reject(new Error(`no ${pattern} on stderr within ${timeoutMs} ms: ${seen}`)), timeoutMs);
+    const onData = (chunk: Buffer): void => {
+      seen += chunk.toString();
+      if (pattern.test(seen)) {
+        clearTimeout(timer);
+        child.stderr?.off("data", onData);
+        resolve();
+      }
+    };
+    child.stderr?.on("data", onData);
+  });
+}
