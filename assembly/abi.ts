@@ -51,12 +51,13 @@ export const E_IMX_ORDER: i32 = -39;
 export const E_RECOVERY_CLOSED: i32 = -40;
 export const E_ACK_PERSIST: i32 = -41;
 export const E_POSITIONS_CORRUPT: i32 = -42;
+export const E_SEQ_RESERVE: i32 = -43;
 // The smallest (most negative) code in use; the host checks that it knows every code down to it.
-export const ERROR_CODE_MIN: i32 = -42;
+export const ERROR_CODE_MIN: i32 = -43;
 
 // ---- Layout sizes and board limits (SPEC.md, "RAM layout") ----------------------------------
 export const SAT_ENTRY_BYTES: u32 = 16;
-export const STREAM_ENTRY_BYTES: u32 = 96;
+export const STREAM_ENTRY_BYTES: u32 = 104;
 export const FILE_ENTRY_BYTES: u32 = 40;
 export const SECTOR_BYTES_MIN: u32 = 16;
 export const SECTOR_BYTES_MAX: u32 = 4096;
@@ -196,7 +197,9 @@ export const POSITION_NEXT_SEQ_OFFSET: i32 = 16;
 export const POSITION_RECORD_TYPE_OFFSET: i32 = 24;
 export const POSITION_DATA_TYPE_OFFSET: i32 = 25;
 export const POSITION_SAMPLE_RATE_OFFSET: i32 = 28;
-export const POSITION_RESERVED_OFFSET: i32 = 32;
+export const POSITION_SEQ_RESERVED_OFFSET: i32 = 32;
+// Sequence numbers a stream reserves durably at a time (SPEC.md 6.3).
+export const SEQ_LEASE: u32 = 0x100000;
 export const RECOVERY_FILE_ACKED: i32 = 1;
 
 // ---- Bulk read output record (SPEC.md, "Bulk read buffer") ------------------------------------

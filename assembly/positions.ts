@@ -7,12 +7,12 @@
 // Header, 16 bytes: 0 magic u32 | 4 version u16 | 6 recordBytes u16 | 8 count u32 | 12 crc32 u32
 // (CRC of header bytes 0-11, continued over the records). Then `count` records of 40 bytes:
 //   0 source u32 | 4 sensor u32 | 8 ackedSeq u64 | 16 nextSeq u64 | 24 recordType u8 | 25 dataType u8
-//   26 reserved u16 | 28 sampleRateMs u32 | 32 reserved u64
+//   26 reserved u16 | 28 sampleRateMs u32 | 32 seqReserved u64
 
 import {
   EVENT_ACK_PERSIST_FAILED, LOG_ERROR, OK, POSITION_ACKED_SEQ_OFFSET, POSITION_DATA_TYPE_OFFSET,
   POSITION_NEXT_SEQ_OFFSET, POSITION_RECORD_BYTES, POSITION_RECORD_TYPE_OFFSET, POSITION_SAMPLE_RATE_OFFSET,
-  POSITION_SENSOR_OFFSET, POSITION_SOURCE_OFFSET, POSITIONS_COUNT_OFFSET, POSITIONS_CRC32_OFFSET,
+  POSITION_SENSOR_OFFSET, POSITION_SOURCE_OFFSET, POSITION_SEQ_RESERVED_OFFSET, POSITIONS_COUNT_OFFSET, POSITIONS_CRC32_OFFSET,
   POSITIONS_FORMAT_VERSION, POSITIONS_HEADER_BYTES, POSITIONS_MAGIC, POSITIONS_MAGIC_OFFSET,
   POSITIONS_RECORD_BYTES_OFFSET, POSITIONS_VERSION_OFFSET, STAT_ACK_PERSISTS, SUBSYSTEM_STREAM,
 } from "./abi";
@@ -23,7 +23,7 @@ import { halFileWrite, halLog } from "./hal";
 import { statAdd } from "./stats";
 import {
   streamAckedSeq, streamCount, streamDataType, streamDirtySet, streamNextSeq, streamRecordType, streamSampleRateMs,
-  streamSensor, streamSource,
+  streamSensor, streamSeqReserved, streamSource,
 } from "./stream";
 
 export function positionsPathFormat(): i32 {
@@ -50,6 +50,7 @@ export function positionsPersist(overrideStream: u32, overrideAckedSeq: u64): i3
     store<u8>(record + POSITION_RECORD_TYPE_OFFSET, <u8>streamRecordType(s));
     store<u8>(record + POSITION_DATA_TYPE_OFFSET, <u8>streamDataType(s));
     store<u32>(record + POSITION_SAMPLE_RATE_OFFSET, streamSampleRateMs(s));
+    store<u64>(record + POSITION_SEQ_RESERVED_OFFSET, streamSeqReserved(s));
   }
   memory.fill(buf, 0, <usize>POSITIONS_HEADER_BYTES);
   store<u32>(buf + POSITIONS_MAGIC_OFFSET, POSITIONS_MAGIC);

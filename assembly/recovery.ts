@@ -17,7 +17,7 @@ import {
   IMX_SECTOR_BYTES_OFFSET, IMX_SECTOR_COUNT_OFFSET, IMX_SENSOR_OFFSET, IMX_SOURCE_OFFSET, IMX_VERSION_OFFSET,
   LOG_INFO, OK, POSITION_ACKED_SEQ_OFFSET, POSITION_DATA_TYPE_OFFSET, POSITION_NEXT_SEQ_OFFSET,
   POSITION_RECORD_BYTES, POSITION_RECORD_TYPE_OFFSET, POSITION_SAMPLE_RATE_OFFSET, POSITION_SENSOR_OFFSET,
-  POSITION_SOURCE_OFFSET, POSITIONS_HEADER_BYTES, RECORD_TYPE_EVT, RECORD_TYPE_TSD, RECOVERY_FILE_ACKED,
+  POSITION_SOURCE_OFFSET, POSITION_SEQ_RESERVED_OFFSET, POSITIONS_HEADER_BYTES, RECORD_TYPE_EVT, RECORD_TYPE_TSD, RECOVERY_FILE_ACKED,
   SECTOR_NULL, STAT_DISK_BYTES_USED, STAT_FILES_LIVE, STAT_RECORDS_LIVE, STAT_RECORDS_LOST_RAM,
   STAT_RECOVERY_FILES_ACKED, STAT_RECOVERY_FILES_KEPT, STAT_RECOVERY_RECORDS, SUBSYSTEM_RECOVERY,
   E_POSITIONS_CORRUPT,
@@ -30,7 +30,8 @@ import { positionsValid } from "./positions";
 import { statAdd } from "./stats";
 import {
   diskListRecount, diskTailAppend, recordsPerSector, streamAckedSeq, streamAckedSeqSet, streamConfigure,
-  streamCount, streamDirtySet, streamDiskTail, streamNextSeq, streamNextSeqSet, streamRamHead,
+  streamCount, streamDirtySet, streamDiskTail, streamNextSeq, streamNextSeqSet, streamRamHead, streamSeqReserved,
+  streamSeqReservedSet,
 } from "./stream";
 
 const SEQ_MAX: u64 = 9007199254740991; // 2^53 − 1: sequence numbers cross the boundary as f64
@@ -61,7 +62,10 @@ export function recoveryClose(): void {
     const known = max<u64>(diskEnd, streamAckedSeq(s));
     const next = streamNextSeq(s);
     if (next > known) lost += next - known;
-    if (next < diskEnd) streamNextSeqSet(s, diskEnd);
+    // Numbering resumes above everything the previous run may have handed out: its reservation.
+    const resume = max<u64>(max<u64>(next, diskEnd), streamSeqReserved(s));
+    streamNextSeqSet(s, resume);
+    streamSeqReservedSet(s, resume);
     streamDirtySet(s, true);
   }
   statAdd(STAT_RECORDS_LOST_RAM, <f64>lost);
@@ -92,7 +96,8 @@ export function recoveryPositions(length: i32): i32 {
     const next = load<u64>(record + POSITION_NEXT_SEQ_OFFSET);
     if (!typesValid(<i32>load<u8>(record + POSITION_RECORD_TYPE_OFFSET), <i32>load<u8>(record + POSITION_DATA_TYPE_OFFSET),
       load<u32>(record + POSITION_SAMPLE_RATE_OFFSET))) return E_POSITIONS_CORRUPT;
-    if (acked > next || next > SEQ_MAX) return E_POSITIONS_CORRUPT;
+    const reserved = load<u64>(record + POSITION_SEQ_RESERVED_OFFSET);
+    if (acked > next || next > SEQ_MAX || reserved > SEQ_MAX) return E_POSITIONS_CORRUPT;
   }
   for (let i = 0; i < count; i++) {
     const record = buf + <usize>POSITIONS_HEADER_BYTES + <usize>i * <usize>POSITION_RECORD_BYTES;
@@ -103,6 +108,8 @@ export function recoveryPositions(length: i32): i32 {
     const stream = <u32>s;
     streamAckedSeqSet(stream, max<u64>(streamAckedSeq(stream), load<u64>(record + POSITION_ACKED_SEQ_OFFSET)));
     streamNextSeqSet(stream, max<u64>(streamNextSeq(stream), load<u64>(record + POSITION_NEXT_SEQ_OFFSET)));
+    // Until recovery closes, seqReserved holds where numbering must resume (see recoveryClose).
+    streamSeqReservedSet(stream, max<u64>(streamSeqReserved(stream), load<u64>(record + POSITION_SEQ_RESERVED_OFFSET)));
   }
   return count;
 }

@@ -5,7 +5,11 @@
 //   0 source u32 | 4 sensor u32 | 8 recordType u8 | 9 dataType u8 | 10 reserved u16 | 12 sampleRateMs u32
 //   16 nextSeq u64 | 24 ackedSeq u64 | 32 readSeq u64 | 40 pendingCount u64
 //   48 ramHead u32 | 52 ramTail u32 | 56 ramSectors u32 | 60 diskHead u32 | 64 diskTail u32 | 68 diskFiles u32
-//   72 ramRecords u64 | 80 diskRecords u64 | 88 readHint u32 | 92 reserved u32
+//   72 ramRecords u64 | 80 diskRecords u64 | 88 readHint u32 | 92 reserved u32 | 96 seqReserved u64
+//
+// On a disk tier, sequence numbers below seqReserved are reserved durably (in the positions file)
+// before they are used, so no restart, not even after a power cut, ever numbers a record with a
+// sequence number already handed out.
 //
 // A stream's records, oldest first, are its disk files (diskHead … diskTail) and then its RAM
 // sectors (ramHead … ramTail); sequence numbers only grow along that order, with gaps only where
@@ -17,7 +21,7 @@
 import {
   BULK_FLAG_DISK, BULK_FLAGS, BULK_RECORD_BYTES, BULK_SEQ_HI, BULK_SEQ_LO, BULK_UTC_MS, BULK_VALUE,
   DATA_TYPE_FLOAT32, DATA_TYPE_UINT32, E_ACK_PERSIST, E_ACK_TOO_MANY, E_ALL_PENDING, E_FILE_CORRUPT, E_INVALID_ARGUMENT,
-  E_OUT_OF_SECTORS,
+  E_OUT_OF_SECTORS, E_SEQ_RESERVE, SEQ_LEASE, STREAM_NULL,
   E_RECORD_TYPE_MISMATCH, E_STREAM_CONFIG_MISMATCH, E_STREAM_TABLE_FULL, E_STREAM_UNKNOWN,
   EVENT_DISCARD, FILE_SLOT_NULL, LOG_WARN, OK, QUERY_DATA_TYPE, QUERY_FILES_DISK, QUERY_RECORD_TYPE,
   QUERY_RECORDS_DISK, QUERY_RECORDS_NEW, QUERY_RECORDS_PENDING, QUERY_RECORDS_RAM, QUERY_RECORDS_TOTAL,
@@ -27,7 +31,7 @@ import {
   STREAM_ENTRY_BYTES,
 } from "./abi";
 import {
-  bulkPtr, bulkRecordsMax, evtPerSector, EVT_RECORD_BYTES, queryPtr, sectorCount,
+  diskTier, bulkPtr, bulkRecordsMax, evtPerSector, EVT_RECORD_BYTES, queryPtr, sectorCount,
   streamsMax, streamsPtr, TSD_HEADER_BYTES, TSD_RECORD_BYTES, tsdPerSector,
 } from "./config";
 import { positionsPersist } from "./positions";
@@ -35,7 +39,7 @@ import { cleanupEnqueue } from "./cleanup";
 import { cachedSectorData, fileFirstSeq, fileLoad, fileNext, fileNextSet, fileQuarantine, fileRecords } from "./files";
 import { halLog } from "./hal";
 import {
-  satAllocationFailed, sectorCountGet, sectorCountSet, sectorData, sectorFirstSeqGet, sectorNextGet,
+  satAllocationFailed, satFreeCount, sectorCountGet, sectorCountSet, sectorData, sectorFirstSeqGet, sectorNextGet,
   sectorNextSet, sectorOwnerGet, sectorRelease, sectorTake,
 } from "./sat";
 import { statAdd } from "./stats";
@@ -59,6 +63,7 @@ const S_DISK_FILES: usize = 68;
 const S_RAM_RECORDS: usize = 72;
 const S_DISK_RECORDS: usize = 80;
 const S_READ_HINT: usize = 88;
+const S_SEQ_RESERVED: usize = 96;
 
 // Stream flag: nextSeq or ackedSeq changed since the ACK position was last persisted.
 export const STREAM_FLAG_DIRTY: u16 = 1;
@@ -114,6 +119,10 @@ export function streamEntry(index: u32): usize {
 @inline export function streamAckedSeqSet(s: u32, v: u64): void { store<u64>(streamEntry(s) + S_ACKED_SEQ, v); }
 // @ts-ignore: decorator
 @inline export function streamNextSeqSet(s: u32, v: u64): void { store<u64>(streamEntry(s) + S_NEXT_SEQ, v); }
+// @ts-ignore: decorator
+@inline export function streamSeqReserved(s: u32): u64 { return load<u64>(streamEntry(s) + S_SEQ_RESERVED); }
+// @ts-ignore: decorator
+@inline export function streamSeqReservedSet(s: u32, v: u64): void { store<u64>(streamEntry(s) + S_SEQ_RESERVED, v); }
 // @ts-ignore: decorator
 @inline export function streamDiskFiles(s: u32): u32 { return load<u32>(streamEntry(s) + S_DISK_FILES); }
 // @ts-ignore: decorator
@@ -211,15 +220,28 @@ export function streamAppend(s: i32, recordType: i32, value: u32, utcMs: f64): i
   const e = streamEntry(stream);
   const perSector = recordsPerSector(recordType);
   let tail = load<u32>(e + S_RAM_TAIL);
-  if (tail == SECTOR_NULL || sectorCountGet(tail) >= perSector) {
+  const sectorNeeded = tail == SECTOR_NULL || sectorCountGet(tail) >= perSector;
+  // Refuse before changing anything when no sector can be had.
+  if (sectorNeeded && satFreeCount() == 0 && discardVictim() == STREAM_NONE) {
+    satAllocationFailed();
+    // Nothing to discard: every stream sector is pending, or raw sectors hold the pool.
+    return streamSectorsAny() ? E_ALL_PENDING : E_OUT_OF_SECTORS;
+  }
+  // Reserve the next range of sequence numbers durably before using the first of it.
+  if (diskTier && load<u64>(e + S_NEXT_SEQ) >= load<u64>(e + S_SEQ_RESERVED)) {
+    const previous = load<u64>(e + S_SEQ_RESERVED);
+    store<u64>(e + S_SEQ_RESERVED, load<u64>(e + S_NEXT_SEQ) + <u64>SEQ_LEASE);
+    if (positionsPersist(STREAM_NULL, 0) != OK) {
+      store<u64>(e + S_SEQ_RESERVED, previous);
+      return E_SEQ_RESERVE;
+    }
+  }
+  if (sectorNeeded) {
     const seq = load<u64>(e + S_NEXT_SEQ);
     let id = sectorTake(stream, seq);
     if (id == SECTOR_NULL) {
-      if (!discardForSpace()) {
-        satAllocationFailed();
-        // Nothing to discard: every stream sector is pending, or raw sectors hold the pool.
-        return streamSectorsAny() ? E_ALL_PENDING : E_OUT_OF_SECTORS;
-      }
+      const discarded = discardForSpace();
+      assert(discarded, "no sector to discard after the check");
       id = sectorTake(stream, seq);
       assert(id != SECTOR_NULL, "discard freed no sector");
     }
@@ -269,8 +291,12 @@ export function sectorHasPending(s: u32, id: u32): bool {
 // Frees one RAM sector when the pool is empty: the oldest non-pending sector of the stream that
 // owns the most RAM sectors. Its records are counted as discarded. Returns false when every
 // sector holds pending data (or the pool is held by raw sectors).
-export function discardForSpace(): bool {
-  let victim: u32 = 0xffffffff;
+const STREAM_NONE: u32 = 0xffffffff;
+
+// The stream a discard would take a sector from: the one that owns the most RAM sectors among
+// those with a sector holding no pending record; STREAM_NONE when there is none. Changes nothing.
+function discardVictim(): u32 {
+  let victim: u32 = STREAM_NONE;
   let victimSectors: u32 = 0;
   for (let s: u32 = 0; s < streamCount; s++) {
     const sectors = streamRamSectors(s);
@@ -280,7 +306,12 @@ export function discardForSpace(): bool {
     victim = s;
     victimSectors = sectors;
   }
-  if (victim == 0xffffffff) return false;
+  return victim;
+}
+
+export function discardForSpace(): bool {
+  const victim = discardVictim();
+  if (victim == STREAM_NONE) return false;
   let previous = SECTOR_NULL;
   let id = streamRamHead(victim);
   for (let steps: u32 = 0; steps < sectorCount && id != SECTOR_NULL; steps++) {

@@ -51,6 +51,7 @@ const CODE_MESSAGES: Record<string, string> = {
   E_RECOVERY_CLOSED: "recovery is closed (the device is already in use)",
   E_ACK_PERSIST: "the ACK position could not be made durable; the ACK was not applied",
   E_POSITIONS_CORRUPT: "the positions file is corrupt",
+  E_SEQ_RESERVE: "sequence numbers could not be reserved durably; the write was refused",
 };
 
 export function errorCodeName(code: number): string {

@@ -458,8 +458,10 @@ export class DeviceRun {
       else this.device.writeEvt(spec.source, spec.sensor, value, utcMs);
       return true;
     } catch (error) {
-      // RAM full with every sector pending, or raw sectors hold the pool: the sample is lost, counted.
-      if (error instanceof CoreError && (error.code === abi.E_ALL_PENDING || error.code === abi.E_OUT_OF_SECTORS)) return false;
+      // RAM full with every sector pending, raw sectors hold the pool, or the disk refused the
+      // sequence reservation: the sample is lost, counted.
+      const refused = [abi.E_ALL_PENDING, abi.E_OUT_OF_SECTORS, abi.E_SEQ_RESERVE];
+      if (error instanceof CoreError && refused.includes(error.code)) return false;
       throw error;
     }
   };

@@ -440,7 +440,7 @@ class Simulation {
       if (!this.faulty.dead) {
         if (!(e instanceof CoreError)) throw this.fail(`${what} threw ${String(e)}`);
         const injected = this.faulty.injectedTotal > injectedBefore || this.faulty.diskBytesBudget !== null;
-        if (!allowed.includes(e.code) && !(injected && (HAL_CODES.has(e.code) || e.code === abi.E_ACK_PERSIST))) {
+        if (!allowed.includes(e.code) && !(injected && (HAL_CODES.has(e.code) || e.code === abi.E_ACK_PERSIST || e.code === abi.E_SEQ_RESERVE))) {
           throw this.fail(`${what}: unexpected ${e.message}`);
         }
         this.traceAdd(`  ${what}: ${e.codeName}`);

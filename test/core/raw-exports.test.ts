@@ -13,7 +13,7 @@ import { coreModule } from "../../host/core/wasm.js";
 function instantiate(pages: number): { core: CoreExports; memory: WebAssembly.Memory } {
   const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
   const hal = {
-    fileWrite: () => abi.E_HAL_IO,
+    fileWrite: () => abi.OK,
     fileRead: () => abi.E_HAL_IO,
     fileDelete: () => abi.E_HAL_IO,
     fileDeleteAsync: () => abi.E_HAL_IO,

@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { loadBoard } from "../../host/boards.js";
+import * as abi from "../../host/core/abi.generated.js";
 import { DeviceRun, devicePreflight, type DeviceSummary, type RunSettings } from "../../host/run/device-run.js";
 import { drive } from "../../host/run/drive.js";
 import { outageSpecParse, type OutageSpec } from "../../host/run/outage-schedule.js";
@@ -147,8 +148,9 @@ describe("a kill", () => {
     const log = uploadLogRecords(s.uploadLogPath ?? "");
     expect(logCheck(log)).toMatchObject({ duplicates: 0, outOfOrder: 0 });
     expect(log).toHaveLength(uploadedBeforeKill + second.summary.records.uploaded);
-    // The device restarted its numbering (nothing durable said otherwise); the log's did not.
-    expect(second.summary.streams.every((st) => st.logLastSeq >= st.nextSeq)).toBe(true);
+    // The device resumed its numbering at its durable reservation, above every number it handed out
+    // before the kill, so the log's numbering only grows without any remapping.
+    expect(second.summary.streams.every((st) => st.nextSeq > abi.SEQ_LEASE)).toBe(true);
   });
 
   it("between the log's fsync and the ACK: the records come again, are acknowledged and not appended twice", async () => {

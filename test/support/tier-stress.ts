@@ -223,8 +223,11 @@ export async function stressRun(scenario: StressScenario): Promise<StressResult>
               if (spec.type === "tsd") device.writeTsd(spec.source, spec.sensor, valueOf(s, seq), utcOf(s, seq));
               else device.writeEvt(spec.source, spec.sensor, valueOf(s, seq), utcOf(s, seq));
             } catch (e) {
-              // RAM full of pending records: the write is refused and changes nothing.
-              if (!(e instanceof CoreError && e.codeName === "E_ALL_PENDING")) throw e;
+              // RAM full of pending records, or (with faults) the sequence reservation could not be
+              // written: the write is refused and changes nothing.
+              const refused = e instanceof CoreError &&
+                (e.codeName === "E_ALL_PENDING" || (scenario.faults === true && e.codeName === "E_SEQ_RESERVE"));
+              if (!refused) throw e;
               writesRefused++;
               break;
             }

@@ -21,9 +21,10 @@ afterEach(() => storageDirRemove(dir));
 
 function leaveTemp(device: Device, clock: TickClock): void {
   device.configureStream(1, 10, { type: "tsd", sampleRateMs: 1000 });
-  hal.failNext("rename", "EIO", 1);
+  tsdWrite(device, 1, 10, 0, 1); // the first write reserves sequence numbers (a positions write)
+  hal.failNext("rename", "EIO", 1, ".imx.tmp");
   hal.failNext("remove", "EBUSY", 1, ".tmp");
-  tsdWrite(device, 1, 10, 0, 13 * tsdPerSector(tiny)); // above the 75% threshold
+  tsdWrite(device, 1, 10, 1, 13 * tsdPerSector(tiny) - 1); // above the 75% threshold
   clock.tick(device);
   expect(device.stats().spillsFailed).toBe(1);
   expect(filesUnder(dir, ".tmp")).toHaveLength(1);
