@@ -10,6 +10,7 @@ import type { Command } from "commander";
 import { DEFAULT_BOARD_NAME, isCleanupPolicy, loadBoard, withOverrides } from "../boards.js";
 import { Device, type DataType, type RecordType } from "../core/device.js";
 import { ensureCleanupComplete } from "../core/ensure-cleanup.js";
+import { Prng } from "../sim/prng.js";
 import type { LogLevel } from "../core/log.js";
 import { EXIT_FAILURE, UsageError } from "./errors.js";
 
@@ -102,14 +103,7 @@ export async function demoRun(options: DemoOptions, print: (line: string) => voi
     const delivered = sensors.map(() => 0);
     let nowMs = DEMO_START_MS;
     let mismatches = 0;
-    let state = seed >>> 0 || 1;
-    const random = (): number => {
-      state ^= state << 13;
-      state ^= state >>> 17;
-      state ^= state << 5;
-      state >>>= 0;
-      return state / 0x100000000;
-    };
+    const prng = new Prng(seed);
     const loopMs = Math.max(1, board.tier.tickIntervalMs);
     let peakUsage = 0;
     let discardReported = false;
@@ -129,7 +123,7 @@ export async function demoRun(options: DemoOptions, print: (line: string) => voi
 
     const half = Math.floor(records / 2);
     for (let r = 0; r < records; r++) {
-      const i = Math.floor(random() * sensors.length);
+      const i = prng.below(sensors.length);
       const s = sensors[i];
       const list = written[i];
       if (!s || !list) continue;

@@ -1,6 +1,7 @@
-// The simulator's one seeded integer PRNG (mulberry32): 32-bit state, integer arithmetic only
-// (Math.imul and shifts), so a seed gives the same sequence on every machine and a failing run
-// replays from the seed it prints. No floating point is used to draw numbers.
+// The project's one seeded integer PRNG (mulberry32), used by the simulator, the test command, the
+// device runs and the seeded tests: 32-bit state, integer arithmetic only (Math.imul and shifts),
+// so a seed gives the same sequence on every machine and a failing run replays from the seed it
+// prints. No floating point is used to draw numbers (unit() only converts one).
 
 const U32_RANGE = 0x1_0000_0000;
 
@@ -35,6 +36,16 @@ export class Prng {
   between(min: number, max: number): number {
     if (max < min) throw new RangeError(`between(${min}, ${max}): empty range`);
     return min + this.below(max - min + 1);
+  }
+
+  /** Same as between(min, max). */
+  intIn(min: number, max: number): number {
+    return this.between(min, max);
+  }
+
+  /** A float in [0, 1), from one 32-bit draw. */
+  unit(): number {
+    return this.next() / U32_RANGE;
   }
 
   /** True with probability numerator / denominator (integers, 0 ≤ numerator ≤ denominator). */

@@ -50,7 +50,7 @@ export class Cycle {
   }
 
   private value(ledger: Ledger): number {
-    const u = this.env.prng.nextU32();
+    const u = this.env.prng.next();
     switch (ledger.spec.dataType) {
       case "uint32":
         return u;
