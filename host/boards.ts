@@ -114,7 +114,10 @@ function percent() {
 
 const nameSchema = z
   .string({ error: typeRule("a string") })
-  .max(CONFIG_BOARD_NAME_BYTES, `must be at most ${CONFIG_BOARD_NAME_BYTES} characters (the config image's board name field)`)
+  .max(
+    CONFIG_BOARD_NAME_BYTES,
+    `must be at most ${CONFIG_BOARD_NAME_BYTES} characters (the config image's board name field)`,
+  )
   .regex(NAME_PATTERN, "must be lowercase letters and digits in words joined by single hyphens");
 
 const textSchema = z.string({ error: typeRule("a string") }).regex(/\S/, "must not be empty");
@@ -177,7 +180,10 @@ const boardSchema = z.strictObject(
     name: nameSchema,
     title: textSchema,
     notes: textSchema.optional(),
-    device: z.strictObject({ ramBytes: integer(1, Number.MAX_SAFE_INTEGER), source: sourceSchema }, { error: objectRule }),
+    device: z.strictObject(
+      { ramBytes: integer(1, Number.MAX_SAFE_INTEGER), source: sourceSchema },
+      { error: objectRule },
+    ),
     memory: z.strictObject({ ...memoryShape, source: sourceSchema }, { error: objectRule }),
     disk: z.strictObject({ ...diskShape, source: sourceSchema }, { error: diskRule }).nullable(),
     tier: z.strictObject({ ...tierShape, source: sourceSchema.optional() }, { error: objectRule }).prefault({}),
@@ -351,7 +357,8 @@ function jsonSyntaxErrorFind(text: string): JsonSyntaxError | null {
     while (at < text.length && " \t\n\r".includes(text[at] ?? "")) at++;
   };
   const expect = (char: string) => {
-    if (text[at] !== char) fail(`expected ${JSON.stringify(char)}, found ${at >= text.length ? "end of input" : JSON.stringify(text[at])}`);
+    if (text[at] !== char)
+      fail(`expected ${JSON.stringify(char)}, found ${at >= text.length ? "end of input" : JSON.stringify(text[at])}`);
     at++;
   };
   const string = () => {

@@ -255,7 +255,10 @@ export function decodeConfigImage(bytes: Uint8Array): DecodedConfig {
   const storedCrc = view.getUint32(CFG_CRC32, true);
   const computedCrc = crc32(new Uint8Array(bytes.buffer, bytes.byteOffset, CFG_CRC32)) >>> 0;
   if (storedCrc !== computedCrc) {
-    throw new ConfigImageError(E_CONFIG_CRC, `stored crc32 ${hex32(storedCrc)} does not match computed ${hex32(computedCrc)}`);
+    throw new ConfigImageError(
+      E_CONFIG_CRC,
+      `stored crc32 ${hex32(storedCrc)} does not match computed ${hex32(computedCrc)}`,
+    );
   }
 
   const flags = view.getUint16(CFG_FLAGS, true);
@@ -290,7 +293,9 @@ export function decodeConfigImage(bytes: Uint8Array): DecodedConfig {
       streamsMax: view.getUint32(CFG_STREAMS_MAX, true),
       bulkRecordsMax: view.getUint32(CFG_BULK_RECORDS_MAX, true),
     },
-    disk: diskTier ? { quotaBytes: Number(quota), thresholdPercent: diskThresholdPercent, filesMax, sectorsPerFileMax } : null,
+    disk: diskTier
+      ? { quotaBytes: Number(quota), thresholdPercent: diskThresholdPercent, filesMax, sectorsPerFileMax }
+      : null,
     tier: {
       spillThresholdPercent: view.getUint8(CFG_SPILL_THRESHOLD_PERCENT),
       spillTargetPercent: view.getUint8(CFG_SPILL_TARGET_PERCENT),

@@ -7,10 +7,7 @@ const source = fileURLToPath(new URL("../assembly/abi.ts", import.meta.url));
 const target = fileURLToPath(new URL("../host/core/abi.generated.ts", import.meta.url));
 const pattern = /^export const ([A-Z0-9_]+): (?:i32|u32|i64|u64|usize) = (-?(?:0x[0-9a-fA-F]+|\d+));/;
 
-const lines = [
-  "// Generated from assembly/abi.ts by scripts/gen-abi.mjs — do not edit.",
-  "",
-];
+const lines = ["// Generated from assembly/abi.ts by scripts/gen-abi.mjs — do not edit.", ""];
 let count = 0;
 for (const line of readFileSync(source, "utf8").split("\n")) {
   const match = pattern.exec(line);

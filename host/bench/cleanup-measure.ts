@@ -22,7 +22,14 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { type Board, CLEANUP_POLICIES, type CleanupPolicy, DEFAULT_BOARD_NAME, loadBoard, withOverrides } from "../boards.js";
+import {
+  type Board,
+  CLEANUP_POLICIES,
+  type CleanupPolicy,
+  DEFAULT_BOARD_NAME,
+  loadBoard,
+  withOverrides,
+} from "../boards.js";
 import { IMX_HEADER_BYTES } from "../core/abi.generated.js";
 import { Device } from "../core/device.js";
 
@@ -94,7 +101,13 @@ interface IterationResult {
 }
 
 /** One 100-sector iteration: write, flush to disk, upload, and time the cleanup after the last ACK. */
-async function iteration(device: Device, clock: Clock, policy: CleanupPolicy, dir: string, firstSeq: number): Promise<IterationResult> {
+async function iteration(
+  device: Device,
+  clock: Clock,
+  policy: CleanupPolicy,
+  dir: string,
+  firstSeq: number,
+): Promise<IterationResult> {
   const records = recordsPerIteration(device.board);
   for (let i = 0; i < records; i++) {
     const seq = firstSeq + i;
@@ -161,7 +174,8 @@ async function measurePolicy(board: Board, policy: CleanupPolicy): Promise<Polic
       filesPerIteration.add(result.files);
       fileBytes = result.fileBytes;
     }
-    if (filesPerIteration.size !== 1) throw new Error(`${policy}: files per iteration varied: ${[...filesPerIteration].join(", ")}`);
+    if (filesPerIteration.size !== 1)
+      throw new Error(`${policy}: files per iteration varied: ${[...filesPerIteration].join(", ")}`);
     process.stderr.write(`${policy}: ${ITERATIONS} iterations done\n`);
     return {
       summary: summary(samplesMs),
@@ -215,7 +229,8 @@ function steadySpill(board: Board): Record<string, number> {
     const recordsPerSector = (board.memory.sectorBytes - 8) / 4;
     const recordsSpilled = stats.sectorsSpilled * recordsPerSector;
     const filesOnDisk = imxFilesUnder(dir).length;
-    if (filesOnDisk !== stats.filesCreated) throw new Error(`steady: ${filesOnDisk} files on disk, ${stats.filesCreated} created`);
+    if (filesOnDisk !== stats.filesCreated)
+      throw new Error(`steady: ${filesOnDisk} files on disk, ${stats.filesCreated} created`);
     return {
       recordsWritten: STEADY_RECORDS,
       recordsPerTick: RECORDS_PER_TICK,
@@ -242,7 +257,9 @@ async function main(): Promise<void> {
   }
   const baselineUnlinkMedianMs = baselineUnlink(fileBytes);
   const steady = steadySpill(board);
-  const filesPer1000Records = steady["recordsSpilled"] ? ((steady["filesCreated"] ?? 0) * 1000) / (steady["recordsSpilled"] ?? 1) : 0;
+  const filesPer1000Records = steady["recordsSpilled"]
+    ? ((steady["filesCreated"] ?? 0) * 1000) / (steady["recordsSpilled"] ?? 1)
+    : 0;
   const sectorsPerFile = steady["filesCreated"] ? (steady["sectorsSpilled"] ?? 0) / (steady["filesCreated"] ?? 1) : 0;
   const output = {
     machine: os.cpus()[0]?.model ?? "unknown",

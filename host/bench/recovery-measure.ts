@@ -77,7 +77,8 @@ function populate(board: Board, dir: string, files: number): { records: number; 
   const sectorsPerFile = board.disk?.sectorsPerFileMax ?? 1;
   // Stop writing when the files made so far plus the ones the final flush will make reach `files`.
   const filesExpected = (): number =>
-    device.stats().filesCreated + Math.ceil(device.counts(SOURCE, SENSOR).ramSectors / Math.min(sectorsPerFile, board.tier.spillSectorsPerTickMax));
+    device.stats().filesCreated +
+    Math.ceil(device.counts(SOURCE, SENSOR).ramSectors / Math.min(sectorsPerFile, board.tier.spillSectorsPerTickMax));
   for (let tick = 0; tick < TICKS_MAX && filesExpected() < files; tick++) {
     for (let i = 0; i < recordsPerTick; i++) device.writeTsd(SOURCE, SENSOR, records++, nowMs);
     device.processMemory((nowMs += tickMs));
@@ -106,7 +107,9 @@ function measure(board: Board, files: number) {
       bootMs.push(performance.now() - started);
       const report = device.recovery;
       if (!report || report.filesKept !== onDisk.length || report.filesQuarantined !== 0) {
-        throw new Error(`recovery kept ${report?.filesKept} of ${onDisk.length} files, quarantined ${report?.filesQuarantined}`);
+        throw new Error(
+          `recovery kept ${report?.filesKept} of ${onDisk.length} files, quarantined ${report?.filesQuarantined}`,
+        );
       }
       recoveryMs.push(report.durationMs);
       filesKept = report.filesKept;

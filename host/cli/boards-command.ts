@@ -39,7 +39,10 @@ const COLUMNS: readonly Column[] = [
 ];
 
 export function boardsTable(boards: readonly Board[]): string {
-  const rows = [COLUMNS.map((column) => column.header), ...boards.map((board) => COLUMNS.map((column) => column.cell(board)))];
+  const rows = [
+    COLUMNS.map((column) => column.header),
+    ...boards.map((board) => COLUMNS.map((column) => column.cell(board))),
+  ];
   const widths = COLUMNS.map((_, index) => Math.max(...rows.map((row) => (row[index] ?? "").length)));
   const lines = rows.map((row) =>
     COLUMNS.map((column, index) => {

@@ -35,18 +35,74 @@ interface DemoSensor {
 
 // The sensors and controls of the original test harness (reference section 6.1), sample rates in seconds there.
 export const DEMO_SENSORS: DemoSensor[] = [
-  { name: "Temperature", sensor: 1001, type: "tsd", dataType: "float32", sampleRateMs: 60_000, value: (i) => 25 + 5 * Math.sin(i / 10) + i * 0.01 },
-  { name: "Pressure", sensor: 1002, type: "tsd", dataType: "float32", sampleRateMs: 30_000, value: (i) => 101.325 + 2 * Math.cos(i / 10) + i * 0.01 },
-  { name: "Humidity", sensor: 1003, type: "tsd", dataType: "float32", sampleRateMs: 120_000, value: (i) => 40 + (i % 20) + i * 0.01 },
-  { name: "Voltage", sensor: 1004, type: "tsd", dataType: "float32", sampleRateMs: 10_000, value: (i) => 12 + (i % 7) * 0.1 },
-  { name: "Current", sensor: 1005, type: "tsd", dataType: "float32", sampleRateMs: 10_000, value: (i) => 1.5 + (i % 11) * 0.05 },
+  {
+    name: "Temperature",
+    sensor: 1001,
+    type: "tsd",
+    dataType: "float32",
+    sampleRateMs: 60_000,
+    value: (i) => 25 + 5 * Math.sin(i / 10) + i * 0.01,
+  },
+  {
+    name: "Pressure",
+    sensor: 1002,
+    type: "tsd",
+    dataType: "float32",
+    sampleRateMs: 30_000,
+    value: (i) => 101.325 + 2 * Math.cos(i / 10) + i * 0.01,
+  },
+  {
+    name: "Humidity",
+    sensor: 1003,
+    type: "tsd",
+    dataType: "float32",
+    sampleRateMs: 120_000,
+    value: (i) => 40 + (i % 20) + i * 0.01,
+  },
+  {
+    name: "Voltage",
+    sensor: 1004,
+    type: "tsd",
+    dataType: "float32",
+    sampleRateMs: 10_000,
+    value: (i) => 12 + (i % 7) * 0.1,
+  },
+  {
+    name: "Current",
+    sensor: 1005,
+    type: "tsd",
+    dataType: "float32",
+    sampleRateMs: 10_000,
+    value: (i) => 1.5 + (i % 11) * 0.05,
+  },
   { name: "Speed", sensor: 1006, type: "evt", dataType: "float32", sampleRateMs: 0, value: (i) => (i * 3.7) % 130 },
-  { name: "Acceleration", sensor: 1007, type: "evt", dataType: "float32", sampleRateMs: 0, value: (i) => Math.sin(i) * 9.81 },
-  { name: "GPS_Latitude", sensor: 1008, type: "tsd", dataType: "float32", sampleRateMs: 300_000, value: (i) => 37.33 + i * 1e-5 },
+  {
+    name: "Acceleration",
+    sensor: 1007,
+    type: "evt",
+    dataType: "float32",
+    sampleRateMs: 0,
+    value: (i) => Math.sin(i) * 9.81,
+  },
+  {
+    name: "GPS_Latitude",
+    sensor: 1008,
+    type: "tsd",
+    dataType: "float32",
+    sampleRateMs: 300_000,
+    value: (i) => 37.33 + i * 1e-5,
+  },
   { name: "Relay_1", sensor: 2001, type: "evt", dataType: "uint32", sampleRateMs: 0, value: (i) => i % 2 },
   { name: "PWM_Output", sensor: 2002, type: "evt", dataType: "float32", sampleRateMs: 0, value: (i) => (i * 10) % 100 },
   { name: "System_Mode", sensor: 2003, type: "evt", dataType: "uint32", sampleRateMs: 0, value: (i) => i % 3 },
-  { name: "Enable_Flag", sensor: 2004, type: "evt", dataType: "uint32", sampleRateMs: 0, value: (i) => (i % 5 !== 0 ? 1 : 0) },
+  {
+    name: "Enable_Flag",
+    sensor: 2004,
+    type: "evt",
+    dataType: "uint32",
+    sampleRateMs: 0,
+    value: (i) => (i % 5 !== 0 ? 1 : 0),
+  },
 ];
 
 const DEMO_SOURCE = 0;
@@ -86,16 +142,24 @@ export async function demoRun(options: DemoOptions, print: (line: string) => voi
     throw new UsageError(`--log must be one of ${LOG_LEVELS.join(", ")} (got "${options.log}")`);
   }
   let board = loadBoard(options.board);
-  if (options.policy !== undefined && isCleanupPolicy(options.policy)) board = withOverrides(board, { cleanupPolicy: options.policy });
+  if (options.policy !== undefined && isCleanupPolicy(options.policy))
+    board = withOverrides(board, { cleanupPolicy: options.policy });
   const storage = options.storage ?? mkdtempSync(join(tmpdir(), "imx-memsim-demo-"));
   const removeStorage = options.storage === undefined && !options.keep;
   try {
     const device = Device.create({ board, storageDir: storage, log: options.log as LogLevel, nowMs: DEMO_START_MS });
     const sensors = DEMO_SENSORS.slice(0, board.memory.streamsMax);
-    for (const s of sensors) device.configureStream(DEMO_SOURCE, s.sensor, { type: s.type, dataType: s.dataType, sampleRateMs: s.sampleRateMs });
-    print(`demo: board ${board.name} (${board.memory.sectorCount} sectors of ${board.memory.sectorBytes} B, ` +
-      `${board.disk ? `disk quota ${board.disk.quotaBytes} B` : "no disk tier"}), policy ${board.tier.cleanupPolicy}, ` +
-      `${records} records, storage ${storage}`);
+    for (const s of sensors)
+      device.configureStream(DEMO_SOURCE, s.sensor, {
+        type: s.type,
+        dataType: s.dataType,
+        sampleRateMs: s.sampleRateMs,
+      });
+    print(
+      `demo: board ${board.name} (${board.memory.sectorCount} sectors of ${board.memory.sectorBytes} B, ` +
+        `${board.disk ? `disk quota ${board.disk.quotaBytes} B` : "no disk tier"}), policy ${board.tier.cleanupPolicy}, ` +
+        `${records} records, storage ${storage}`,
+    );
 
     // Every record written, per stream, to check what comes back.
     const written = sensors.map(() => [] as Array<{ value: number; utcMs: number }>);
@@ -147,8 +211,10 @@ export async function demoRun(options: DemoOptions, print: (line: string) => voi
       }
       if ((r + 1) % Math.max(1, Math.floor(records / 4)) === 0) {
         const st = device.stats();
-        print(`demo: ${r + 1} records written, RAM ${st.usagePercent.toFixed(1)}%, ${device.countDiskFiles()} .imx files, ` +
-          `${st.filesCreated} created, ${st.filesDeleted} deleted${r < half ? " (uplink down)" : ""}`);
+        print(
+          `demo: ${r + 1} records written, RAM ${st.usagePercent.toFixed(1)}%, ${device.countDiskFiles()} .imx files, ` +
+            `${st.filesCreated} created, ${st.filesDeleted} deleted${r < half ? " (uplink down)" : ""}`,
+        );
       }
     }
     // Drain what is left, then clean up.

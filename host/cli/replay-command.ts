@@ -1,7 +1,16 @@
 // `imx-memsim replay FILE.json`: replays an iMatrix cloud export through a device (host/replay/)
 // with an uplink outage, and checks that what came out is exactly what went in, with no file left.
 
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import type { Command } from "commander";
@@ -73,14 +82,22 @@ export function replayReport(file: string, parsed: ParsedExport, result: ReplayR
         "the oldest data was discarded (counted); shorten the outage (--outage) or use a bigger board",
     );
   }
-  lines.push(`RAM       peak ${result.peakRamPercent.toFixed(1)}% of the board's sectors, ${result.ramSectorsLeft} sectors with data at the end`);
-  lines.push(`disk      ${result.filesCreated} .imx files created, ${result.filesDeleted} deleted, ${result.filesLeft} left; cleanup ${result.cleanupComplete ? "complete" : "incomplete"}`);
+  lines.push(
+    `RAM       peak ${result.peakRamPercent.toFixed(1)}% of the board's sectors, ${result.ramSectorsLeft} sectors with data at the end`,
+  );
+  lines.push(
+    `disk      ${result.filesCreated} .imx files created, ${result.filesDeleted} deleted, ${result.filesLeft} left; cleanup ${result.cleanupComplete ? "complete" : "incomplete"}`,
+  );
   lines.push(`time      ${(result.durationMs / 1000).toFixed(2)} s, ${result.uploads} bulk uploads`);
   lines.push(`result    ${result.passed ? "PASS" : "FAIL"}`);
   return lines.join("\n") + "\n";
 }
 
-export async function replayCommandRun(file: string, options: ReplayCommandOptions, out: (text: string) => void): Promise<{ parsed: ParsedExport; result: ReplayResult }> {
+export async function replayCommandRun(
+  file: string,
+  options: ReplayCommandOptions,
+  out: (text: string) => void,
+): Promise<{ parsed: ParsedExport; result: ReplayResult }> {
   if (options.policy !== undefined && !isCleanupPolicy(options.policy)) {
     throw new UsageError(`--policy must be immediate, batched or lazy (got "${options.policy}")`);
   }
@@ -89,18 +106,23 @@ export async function replayCommandRun(file: string, options: ReplayCommandOptio
   try {
     text = readFileSync(file, "utf8");
   } catch (error) {
-    throw new ReplayInputError(`${file}: cannot read it (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    throw new ReplayInputError(
+      `${file}: cannot read it (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+    );
   }
   const parsed = exportParse(text, file, { strict: options.strict === true });
   const streams = parsed.sensors.filter((s) => s.points.length > 0).length;
   if (streams > board.memory.streamsMax) {
-    throw new UsageError(`${file} has ${streams} sensors with data; board ${board.name} holds ${board.memory.streamsMax} streams`);
+    throw new UsageError(
+      `${file} has ${streams} sensors with data; board ${board.name} holds ${board.memory.streamsMax} streams`,
+    );
   }
   const outage = outageParse(options.outage ?? OUTAGE_DEFAULT, parsed.pointsValid);
   if (options.json !== undefined && !existsSync(dirname(resolve(options.json)))) {
     throw new UsageError(`--json ${options.json}: the directory ${dirname(resolve(options.json))} does not exist`);
   }
-  const policy: CleanupPolicy = options.policy !== undefined && isCleanupPolicy(options.policy) ? options.policy : board.tier.cleanupPolicy;
+  const policy: CleanupPolicy =
+    options.policy !== undefined && isCleanupPolicy(options.policy) ? options.policy : board.tier.cleanupPolicy;
   const storage = storagePrepare(options.storage);
   let result: ReplayResult;
   try {
@@ -114,7 +136,16 @@ export async function replayCommandRun(file: string, options: ReplayCommandOptio
     const json = {
       command: "replay",
       file,
-      export: { ...summary, sensors: sensors.map((s) => ({ sensorId: s.sensorId, name: s.name, place: s.place, pointsInFile: s.pointsInFile, pointsValid: s.points.length })) },
+      export: {
+        ...summary,
+        sensors: sensors.map((s) => ({
+          sensorId: s.sensorId,
+          name: s.name,
+          place: s.place,
+          pointsInFile: s.pointsInFile,
+          pointsValid: s.points.length,
+        })),
+      },
       ...result,
     };
     writeFileSync(options.json, JSON.stringify(json, null, 2) + "\n");
@@ -130,8 +161,15 @@ export function registerReplayCommand(program: Command): void {
     .argument("<file>", "the export (.json), multi-sensor or single-sensor form")
     .option("--board <name-or-path>", "board name in boards/, or a path to a board JSON file", DEFAULT_BOARD_NAME)
     .option("--policy <policy>", "cleanup policy: immediate, batched or lazy (default: the board's)")
-    .option("--outage <pattern>", 'when the uplink is down: "none" or segments like down:50%,up:50% or up:1000,down:3000 (repeating)', OUTAGE_DEFAULT)
-    .option("--storage <dir>", "an empty directory for the disk tier (default: a fresh temp directory, removed afterwards)")
+    .option(
+      "--outage <pattern>",
+      'when the uplink is down: "none" or segments like down:50%,up:50% or up:1000,down:3000 (repeating)',
+      OUTAGE_DEFAULT,
+    )
+    .option(
+      "--storage <dir>",
+      "an empty directory for the disk tier (default: a fresh temp directory, removed afterwards)",
+    )
     .option("--keep", "keep the temp storage directory")
     .option("--strict", "refuse the file if any point would be skipped (null, string, NaN, bad time)")
     .option("--json <file>", "write the whole result as JSON")

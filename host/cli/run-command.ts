@@ -11,7 +11,13 @@ import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { type Board, DEFAULT_BOARD_NAME, isCleanupPolicy, loadBoard, packageRootDir } from "../boards.js";
 import type { LogLevel } from "../core/log.js";
-import { DeviceRun, devicePreflight, type DeviceSummary, type RunSettings, CHECKPOINT_EVERY_MS } from "../run/device-run.js";
+import {
+  DeviceRun,
+  devicePreflight,
+  type DeviceSummary,
+  type RunSettings,
+  CHECKPOINT_EVERY_MS,
+} from "../run/device-run.js";
 import { drive, type Speed } from "../run/drive.js";
 import { durationFormat, durationParse, SECOND_MS } from "../run/duration.js";
 import { fleetRun } from "../run/fleet.js";
@@ -85,14 +91,18 @@ function integerOption(text: string, flag: string, min: number, max: number): nu
 
 function durationOption(text: string, flag: string, minMs = 1): number {
   const ms = durationParse(text);
-  if (ms === null || ms < minMs) throw new UsageError(`${flag} must be a duration like 90m, 7d or 500ms, at least ${durationFormat(minMs)} (got "${text}")`);
+  if (ms === null || ms < minMs)
+    throw new UsageError(
+      `${flag} must be a duration like 90m, 7d or 500ms, at least ${durationFormat(minMs)} (got "${text}")`,
+    );
   return ms;
 }
 
 function speedOption(text: string): Speed {
   if (text === "max") return "max";
   const value = Number(text);
-  if (!(value > 0) || !Number.isFinite(value)) throw new UsageError(`--speed must be a positive number (times real time) or "max" (got "${text}")`);
+  if (!(value > 0) || !Number.isFinite(value))
+    throw new UsageError(`--speed must be a positive number (times real time) or "max" (got "${text}")`);
   return value;
 }
 
@@ -101,20 +111,24 @@ function latencyOption(text: string): { min: number; max: number } {
   const ms = parts.map((part) => durationParse(part));
   const [min, max] = ms.length === 1 ? [ms[0], ms[0]] : ms.length === 2 ? [ms[0], ms[1]] : [null, null];
   if (min === null || max === null || min === undefined || max === undefined || min > max) {
-    throw new UsageError(`--latency must be a time in ms (250) or a range MIN-MAX (100-2000; durations like 2s work too) (got "${text}")`);
+    throw new UsageError(
+      `--latency must be a time in ms (250) or a range MIN-MAX (100-2000; durations like 2s work too) (got "${text}")`,
+    );
   }
   return { min, max };
 }
 
 function percentOption(text: string, flag: string): number {
   const value = Number(text);
-  if (text.trim() === "" || !(value >= 0 && value <= 100)) throw new UsageError(`${flag} must be a percentage from 0 to 100 (got "${text}")`);
+  if (text.trim() === "" || !(value >= 0 && value <= 100))
+    throw new UsageError(`${flag} must be a percentage from 0 to 100 (got "${text}")`);
   return value;
 }
 
 function startOption(text: string): number {
   const ms = Date.parse(text);
-  if (!Number.isFinite(ms) || ms < 0) throw new UsageError(`--start must be a UTC date and time like 2025-01-10T00:00:00Z (got "${text}")`);
+  if (!Number.isFinite(ms) || ms < 0)
+    throw new UsageError(`--start must be a UTC date and time like 2025-01-10T00:00:00Z (got "${text}")`);
   return Math.floor(ms);
 }
 
@@ -123,7 +137,8 @@ function workloadOption(options: RunCommandOptions): Workload | null {
   const evt = options.evt ?? [];
   const replay = options.replay ?? [];
   const flagged = tsd.length + evt.length + replay.length > 0;
-  if (options.workload !== undefined && flagged) throw new UsageError("give either --workload or --tsd/--evt/--replay, not both");
+  if (options.workload !== undefined && flagged)
+    throw new UsageError("give either --workload or --tsd/--evt/--replay, not both");
   if (options.workload !== undefined) return workloadLoad(options.workload);
   try {
     return workloadFromFlags({
@@ -149,16 +164,21 @@ export interface RunPlan {
 
 /** Turns the flags into settings; throws UsageError (exit 2) for a bad one. Changes nothing. */
 export function runPlan(options: RunCommandOptions): RunPlan {
-  if (!LOG_LEVELS.includes(options.log as LogLevel)) throw new UsageError(`--log must be one of ${LOG_LEVELS.join(", ")} (got "${options.log}")`);
+  if (!LOG_LEVELS.includes(options.log as LogLevel))
+    throw new UsageError(`--log must be one of ${LOG_LEVELS.join(", ")} (got "${options.log}")`);
   if (options.policy !== undefined && !isCleanupPolicy(options.policy)) {
     throw new UsageError(`--policy must be immediate, batched or lazy (got "${options.policy}")`);
   }
   const board: Board = loadBoard(options.board);
   const speed = speedOption(options.speed);
   const devices = integerOption(options.devices, "--devices", 1, DEVICES_MAX);
-  const workers = options.workers === undefined ? availableParallelism() : integerOption(options.workers, "--workers", 1, 1024);
+  const workers =
+    options.workers === undefined ? availableParallelism() : integerOption(options.workers, "--workers", 1, 1024);
   const latency = latencyOption(options.latency);
-  const packetRecords = options.packet === undefined ? board.memory.bulkRecordsMax : integerOption(options.packet, "--packet", 1, board.memory.bulkRecordsMax);
+  const packetRecords =
+    options.packet === undefined
+      ? board.memory.bulkRecordsMax
+      : integerOption(options.packet, "--packet", 1, board.memory.bulkRecordsMax);
   const uplink: UplinkSettings = {
     packetRecords,
     everyMs: durationOption(options.uploadEvery, "--upload-every"),
@@ -196,7 +216,14 @@ export function runPlan(options: RunCommandOptions): RunPlan {
     device: null,
     version: packageVersion(),
   };
-  return { settings, speed, devices, workers, statusEveryMs: durationOption(options.statusEvery, "--status-every"), temporaryStorage };
+  return {
+    settings,
+    speed,
+    devices,
+    workers,
+    statusEveryMs: durationOption(options.statusEvery, "--status-every"),
+    temporaryStorage,
+  };
 }
 
 export interface RunOutcome {
@@ -219,7 +246,10 @@ export async function runCommand(options: RunCommandOptions, io: RunIo): Promise
   const quiet = options.quiet === true;
   const view = viewFor(io, quiet, plan.statusEveryMs);
   const stop = stopSignalsListen({
-    onFirst: (signal) => view.note(`run: ${signal}: stopping: flushing RAM to disk (deadline ${settings.shutdownDeadlineMs / SECOND_MS} s)`),
+    onFirst: (signal) =>
+      view.note(
+        `run: ${signal}: stopping: flushing RAM to disk (deadline ${settings.shutdownDeadlineMs / SECOND_MS} s)`,
+      ),
   });
   try {
     if (plan.devices > 1) {
@@ -235,7 +265,9 @@ export async function runCommand(options: RunCommandOptions, io: RunIo): Promise
       view.stop();
       io.out(fleetSummaryText(fleet));
       if (options.json !== undefined) writeFileSync(options.json, `${JSON.stringify(fleet, null, 2)}\n`);
-      const failed = !fleet.records.balanced || fleet.flushComplete < fleet.devices ||
+      const failed =
+        !fleet.records.balanced ||
+        fleet.flushComplete < fleet.devices ||
         fleet.perDevice.some((s) => s.uplink.redeliveryMismatches > 0);
       return { exitCode: failed ? EXIT_FAILURE : 0, device: null, fleet };
     }
@@ -261,7 +293,7 @@ export async function runCommand(options: RunCommandOptions, io: RunIo): Promise
     io.out(deviceSummaryText(summary));
     if (options.json !== undefined) writeFileSync(options.json, `${JSON.stringify(summary, null, 2)}\n`);
     const failed =
-      !summary.records.balanced || summary.uplink.redeliveryMismatches > 0 || (summary.stop.flush === "deadline");
+      !summary.records.balanced || summary.uplink.redeliveryMismatches > 0 || summary.stop.flush === "deadline";
     return { exitCode: failed ? EXIT_FAILURE : 0, device: summary, fleet: null };
   } finally {
     view.stop();
@@ -281,7 +313,9 @@ const collect = (value: string, previous: string[] | undefined): string[] => [..
 export function registerRunCommand(program: Command): void {
   program
     .command("run")
-    .description("simulate a device (or a fleet) over time: sensors, the memory manager's main loop, an uploader with outages; resumable")
+    .description(
+      "simulate a device (or a fleet) over time: sensors, the memory manager's main loop, an uploader with outages; resumable",
+    )
     .option("--board <name-or-path>", "board name in boards/, or a path to a board JSON file", DEFAULT_BOARD_NAME)
     .option("--storage <dir>", "the device's storage (resumable); default: a temp directory, removed afterwards")
     .option("--policy <policy>", "cleanup policy: immediate, batched or lazy (default: the board's)")
@@ -289,7 +323,11 @@ export function registerRunCommand(program: Command): void {
     .option("--start <utc>", "simulated start of a new storage (default 2025-01-10T00:00:00Z)")
     .option("--workload <file>", "the sensors, as a workload JSON file (see docs/run.md)")
     .option("--tsd <sensor:rate[:type]>", "a TSD stream, e.g. 1004:10s or 1001:1m:int32 (repeatable)", collect)
-    .option("--evt <sensor:rate[:type]>", "an EVT stream with an event rate, e.g. 1006:720/h or 2001:30s (repeatable)", collect)
+    .option(
+      "--evt <sensor:rate[:type]>",
+      "an EVT stream with an event rate, e.g. 1006:720/h or 2001:30s (repeatable)",
+      collect,
+    )
     .option("--replay <file[:sensor,...]>", "EVT streams replayed from an iMatrix cloud export (repeatable)", collect)
     .option("--source <n>", "upload source of the --tsd/--evt/--replay streams (default 0)")
     .option("--speed <n|max>", "simulated time per real time, or max", "1")
@@ -299,16 +337,31 @@ export function registerRunCommand(program: Command): void {
     .option("--packet <n>", "records per stream per upload packet (default: the board's bulk-read size)")
     .option("--upload-every <time>", "time between upload cycles when there is no backlog", "1m")
     .option("--latency <ms|min-max>", "the cloud's answer time, simulated", "250")
-    .option("--upload-timeout <time>", "revert a packet whose answer has not come by then", `${UPLOAD_TIMEOUT_MS_DEFAULT / SECOND_MS}s`)
+    .option(
+      "--upload-timeout <time>",
+      "revert a packet whose answer has not come by then",
+      `${UPLOAD_TIMEOUT_MS_DEFAULT / SECOND_MS}s`,
+    )
     .option("--ack-loss <percent>", "chance that a packet's answer is lost", "0")
-    .option("--outage <schedule>", 'uplink outages, e.g. "30m every 6h", "6h every 1d at 2h", "2h at 3d" (repeatable)', collect)
-    .option("--upload-log <file>", "the cloud: NDJSON of every accepted record, fsynced before the ACK (per device: <file>.device-<i>)")
+    .option(
+      "--outage <schedule>",
+      'uplink outages, e.g. "30m every 6h", "6h every 1d at 2h", "2h at 3d" (repeatable)',
+      collect,
+    )
+    .option(
+      "--upload-log <file>",
+      "the cloud: NDJSON of every accepted record, fsynced before the ACK (per device: <file>.device-<i>)",
+    )
     .option("--json <file>", "write the final summary as JSON")
     .option("--trace <file>", "write a time series as NDJSON, one line per --trace-every of simulated time")
     .option("--trace-every <time>", "simulated time between trace lines", "1m")
     .option("--status-every <time>", "real time between status lines when stderr is not a terminal", "5s")
     .option("--quiet", "no live status")
-    .option("--shutdown-deadline <time>", "how long a graceful stop may take to flush", `${SHUTDOWN_DEADLINE_MS_DEFAULT / SECOND_MS}s`)
+    .option(
+      "--shutdown-deadline <time>",
+      "how long a graceful stop may take to flush",
+      `${SHUTDOWN_DEADLINE_MS_DEFAULT / SECOND_MS}s`,
+    )
     .option("--devices <n>", "run a fleet of N independent devices (storage <dir>/device-<i>)", "1")
     .option("--workers <n>", "worker threads for a fleet (default: the number of cores)")
     .option("--keep", "keep the temp storage directory")
@@ -322,4 +375,3 @@ export function registerRunCommand(program: Command): void {
       if (outcome.exitCode !== 0) process.exitCode = outcome.exitCode;
     });
 }
-

@@ -77,7 +77,8 @@ function integerOption(text: string, flag: string, min: number, max: number): nu
 
 function boardWithDisk(nameOrPath: string): Board {
   const board = loadBoard(nameOrPath);
-  if (!board.disk) throw new UsageError(`board ${board.name} has no disk tier; the simulator needs one (try --board tiny)`);
+  if (!board.disk)
+    throw new UsageError(`board ${board.name} has no disk tier; the simulator needs one (try --board tiny)`);
   return board;
 }
 
@@ -157,7 +158,12 @@ export async function simRun(options: SimCommandOptions, io: SimIo): Promise<Sim
         const failure: SimSeedFailure =
           e instanceof SimFailure
             ? { seed, step: e.step, detail: e.detail, message: e.message }
-            : { seed, step: -1, detail: String(e), message: `sim seed=${seed}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}` };
+            : {
+                seed,
+                step: -1,
+                detail: String(e),
+                message: `sim seed=${seed}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`,
+              };
         summary.failures.push(failure);
         report(`${failure.message.split("\n").slice(0, FAILURE_LINES_MAX).join("\n")}\n`);
       }
@@ -169,7 +175,8 @@ export async function simRun(options: SimCommandOptions, io: SimIo): Promise<Sim
         summary.shadowChecks += result.shadowChecks;
         summary.halOps += result.halOps;
         summary.faultsInjected += result.faultsInjected;
-        for (const [kind, n] of Object.entries(result.faultsByKind) as Array<[FaultKind, number]>) summary.faultsByKind[kind] += n;
+        for (const [kind, n] of Object.entries(result.faultsByKind) as Array<[FaultKind, number]>)
+          summary.faultsByKind[kind] += n;
         summary.recordsWritten += result.recordsWritten;
         summary.recordsDelivered += result.recordsDelivered;
         summary.recordsAcked += result.recordsAcked;
@@ -214,7 +221,10 @@ export function simSummaryText(s: SimSummary): string {
   if (s.failures.length > 0) {
     lines.push(`failed seeds ${s.failures.map((f) => f.seed).join(", ")}`);
     const first = s.failures[0];
-    if (first) lines.push(`replay       SEED=${first.seed} imx-memsim sim --board ${s.board} --steps ${s.steps}${s.faults === "default" ? "" : ` --faults ${s.faults}`}${s.policy ? ` --policy ${s.policy}` : ""}`);
+    if (first)
+      lines.push(
+        `replay       SEED=${first.seed} imx-memsim sim --board ${s.board} --steps ${s.steps}${s.faults === "default" ? "" : ` --faults ${s.faults}`}${s.policy ? ` --policy ${s.policy}` : ""}`,
+      );
   }
   lines.push(`time         ${(s.elapsedMs / 1000).toFixed(1)} s`);
   lines.push(`result       ${s.passed ? "PASS" : "FAIL"}`);

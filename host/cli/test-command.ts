@@ -63,7 +63,8 @@ function storagePrepare(dir: string | undefined): { dir: string; temporary: bool
   const full = resolve(dir);
   if (existsSync(full)) {
     if (!statSync(full).isDirectory()) throw new UsageError(`--storage ${dir} is not a directory`);
-    if (readdirSync(full).length > 0) throw new UsageError(`--storage ${dir} is not empty (the test needs an empty directory it may fill and clean)`);
+    if (readdirSync(full).length > 0)
+      throw new UsageError(`--storage ${dir} is not empty (the test needs an empty directory it may fill and clean)`);
   } else {
     try {
       mkdirSync(full, { recursive: true });
@@ -88,7 +89,10 @@ function figureText(figure: LeakFigure): string {
   const names: Record<string, string> = { fds: "fds", heapBytes: "heap", externalBytes: "external", rssBytes: "RSS" };
   const name = names[figure.metric] ?? figure.metric;
   if (figure.per1000 === null) return `${name} n/a`;
-  const value = figure.metric === "fds" ? `${figure.per1000 >= 0 ? "+" : "−"}${num(Math.abs(figure.per1000), 1)}` : bytesSigned(figure.per1000);
+  const value =
+    figure.metric === "fds"
+      ? `${figure.per1000 >= 0 ? "+" : "−"}${num(Math.abs(figure.per1000), 1)}`
+      : bytesSigned(figure.per1000);
   const bound = figure.metric === "fds" ? String(figure.bound) : bytesSigned(figure.bound).slice(1);
   const verdict = figure.passed === null ? "" : figure.passed ? "" : " FAIL";
   return `${name} ${value} (≤ ${bound})${verdict}`;
@@ -106,7 +110,9 @@ function padLeft(text: string, width: number): string {
 export function testSummary(result: SuiteResult): string {
   const lines: string[] = [];
   const titleWidth = 58;
-  lines.push(`${pad("section", titleWidth + 4)}${padLeft("runs", 7)}${padLeft("checks", 8)}${padLeft("passed", 10)}${padLeft("failed", 8)}  ${pad("status", 8)}${padLeft("ms", 10)}`);
+  lines.push(
+    `${pad("section", titleWidth + 4)}${padLeft("runs", 7)}${padLeft("checks", 8)}${padLeft("passed", 10)}${padLeft("failed", 8)}  ${pad("status", 8)}${padLeft("ms", 10)}`,
+  );
   for (const s of result.sections) {
     const title = s.title.length > titleWidth ? `${s.title.slice(0, titleWidth - 1)}…` : s.title;
     const status = s.status === "skipped" ? "skipped" : s.status;
@@ -144,11 +150,15 @@ export function testSummary(result: SuiteResult): string {
   );
   lines.push(
     `             per 1,000 iterations: ${l.figures.map(figureText).join(", ")}` +
-      (l.judged ? ` [${l.samples} samples over ${l.spanIterations} iterations, gc ${l.gc}]` : ` [not judged: needs samples over ≥ ${LEAK_SPAN_MIN_ITERATIONS} iterations after the warm-up]`),
+      (l.judged
+        ? ` [${l.samples} samples over ${l.spanIterations} iterations, gc ${l.gc}]`
+        : ` [not judged: needs samples over ≥ ${LEAK_SPAN_MIN_ITERATIONS} iterations after the warm-up]`),
   );
   if (result.performance.length > 0) {
     const fmt = (v: number): string => (v >= 1e6 ? `${num(v / 1e6)} M` : v >= 1e3 ? `${num(v / 1e3, 1)} k` : num(v, 2));
-    lines.push(`performance  ${result.performance.map((m) => `${m.name} ${fmt(m.value)} ${m.unit}`).join("; ")} (reported, not asserted)`);
+    lines.push(
+      `performance  ${result.performance.map((m) => `${m.name} ${fmt(m.value)} ${m.unit}`).join("; ")} (reported, not asserted)`,
+    );
   }
   if (result.failures.length > 0) {
     lines.push("");
@@ -173,19 +183,26 @@ function progressUi(io: TestIo, total: number): { ui: SuiteUi; stop(): void } {
   let lastLineMs = started;
   let nextPercent = 5;
   if (io.tty) {
-    bar = new cliProgress.SingleBar({
-      format: "test |{bar}| {value}/{total} iterations | {rate} it/s | ETA {eta_formatted} | {failed} failed checks",
-      barsize: 30,
-      hideCursor: true,
-      etaBuffer: 200,
-      fps: 5,
-    }, cliProgress.Presets.shades_classic);
+    bar = new cliProgress.SingleBar(
+      {
+        format: "test |{bar}| {value}/{total} iterations | {rate} it/s | ETA {eta_formatted} | {failed} failed checks",
+        barsize: 30,
+        hideCursor: true,
+        etaBuffer: 200,
+        fps: 5,
+      },
+      cliProgress.Presets.shades_classic,
+    );
     bar.start(total, 0, { rate: "0", failed: 0 });
   }
   const failure = (f: CheckFailure): void => {
     if (printedFailures >= FAILURES_PRINTED_MAX) return;
     printedFailures++;
-    const text = failureText(f) + (printedFailures === FAILURES_PRINTED_MAX ? `\n(further failures are not printed as they happen; see the summary and --json)` : "");
+    const text =
+      failureText(f) +
+      (printedFailures === FAILURES_PRINTED_MAX
+        ? `\n(further failures are not printed as they happen; see the summary and --json)`
+        : "");
     if (bar) buffered.push(text);
     else io.err(text + "\n");
   };
@@ -207,7 +224,9 @@ function progressUi(io: TestIo, total: number): { ui: SuiteUi; stop(): void } {
         while (nextPercent <= percent) nextPercent += 5;
         lastLineMs = now;
         const etaS = (all - done) / Math.max(rate, 1e-9);
-        io.err(`test: ${done}/${all} iterations (${num(percent, 0)}%), ${num(rate, 0)} it/s, ETA ${num(etaS, 0)} s, ${failed} failed checks\n`);
+        io.err(
+          `test: ${done}/${all} iterations (${num(percent, 0)}%), ${num(rate, 0)} it/s, ETA ${num(etaS, 0)} s, ${failed} failed checks\n`,
+        );
       }
     },
   };
@@ -242,7 +261,8 @@ export async function testCommandRun(options: TestCommandOptions, io: TestIo): P
   if (options.json !== undefined && !existsSync(dirname(resolve(options.json)))) {
     throw new UsageError(`--json ${options.json}: the directory ${dirname(resolve(options.json))} does not exist`);
   }
-  const policy: CleanupPolicy = options.policy !== undefined && isCleanupPolicy(options.policy) ? options.policy : board.tier.cleanupPolicy;
+  const policy: CleanupPolicy =
+    options.policy !== undefined && isCleanupPolicy(options.policy) ? options.policy : board.tier.cleanupPolicy;
   const storage = storagePrepare(options.storage);
   const sections = section === 0 ? SECTIONS.map((s) => s.id) : [section];
   io.out(
@@ -278,7 +298,19 @@ export async function testCommandRun(options: TestCommandOptions, io: TestIo): P
   }
   io.out("\n" + testSummary(result));
   if (options.json !== undefined) {
-    writeFileSync(options.json, JSON.stringify({ command: "test", options: { ...options, policy, diskUsagePercent, sections }, leakBoundsPer1000: LEAK_BOUNDS_PER_1000, ...result }, null, 2) + "\n");
+    writeFileSync(
+      options.json,
+      JSON.stringify(
+        {
+          command: "test",
+          options: { ...options, policy, diskUsagePercent, sections },
+          leakBoundsPer1000: LEAK_BOUNDS_PER_1000,
+          ...result,
+        },
+        null,
+        2,
+      ) + "\n",
+    );
     io.out(`wrote ${options.json}\n`);
   }
   return result;
@@ -312,16 +344,29 @@ export function registerTestCommand(program: Command): void {
     .option("--stop-on-fail", "stop after the first iteration or section with a failed check")
     .option("--skip-cleanup", "no ensureCleanupComplete between iterations (the final cleanup is still checked)")
     .option("--board <name-or-path>", "board name in boards/, or a path to a board JSON file", DEFAULT_BOARD_NAME)
-    .option("--storage <dir>", "an empty directory for the disk tier (default: a fresh temp directory, removed afterwards)")
+    .option(
+      "--storage <dir>",
+      "an empty directory for the disk tier (default: a fresh temp directory, removed afterwards)",
+    )
     .option("--keep", "keep the temp storage directory")
-    .option("--policy <policy>", "cleanup policy of the shared device: immediate, batched or lazy (default: the board's)")
+    .option(
+      "--policy <policy>",
+      "cleanup policy of the shared device: immediate, batched or lazy (default: the board's)",
+    )
     .option("--seed <n>", "seed of the values written (a failure replays with the same seed)", "1")
     .option("--json <file>", "write the whole result as JSON")
-    .option("--full-every <n>", "run the sections in full every n iterations (1 = every iteration, as the original)", String(TEST_FULL_EVERY_DEFAULT))
+    .option(
+      "--full-every <n>",
+      "run the sections in full every n iterations (1 = every iteration, as the original)",
+      String(TEST_FULL_EVERY_DEFAULT),
+    )
     .option("--fsync", "fsync the disk tier's files and directories (slow; off by default)")
     .addHelpText("after", HELP_AFTER)
     .action(async (options: TestCommandOptions, command: Command) => {
-      const merged = { ...options, verbose: options.verbose === true || command.optsWithGlobals<{ verbose?: boolean }>().verbose === true };
+      const merged = {
+        ...options,
+        verbose: options.verbose === true || command.optsWithGlobals<{ verbose?: boolean }>().verbose === true,
+      };
       const result = await testCommandRun(merged, {
         out: (text) => process.stdout.write(text),
         err: (text) => process.stderr.write(text),

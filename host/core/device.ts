@@ -168,7 +168,8 @@ const uint32Scratch = new Uint32Array(float32Scratch.buffer);
 export function valueToBits(value: number, dataType: DataType): number {
   switch (dataType) {
     case "float32":
-      if (typeof value !== "number") throw new CoreError(abi.E_INVALID_ARGUMENT, `float32 value must be a number (got ${String(value)})`);
+      if (typeof value !== "number")
+        throw new CoreError(abi.E_INVALID_ARGUMENT, `float32 value must be a number (got ${String(value)})`);
       float32Scratch[0] = value;
       return uint32Scratch[0] ?? 0;
     case "int32":
@@ -274,7 +275,10 @@ export class Device {
     this.recovery = board.disk
       ? recoverStorage(this.hal, this.exports, this.memory, (line) => this.logger.line(line))
       : null;
-    const recordTypes = new Map<number, RecordType>([[abi.RECORD_TYPE_TSD, "tsd"], [abi.RECORD_TYPE_EVT, "evt"]]);
+    const recordTypes = new Map<number, RecordType>([
+      [abi.RECORD_TYPE_TSD, "tsd"],
+      [abi.RECORD_TYPE_EVT, "evt"],
+    ]);
     const dataTypes = new Map<number, DataType>([
       [abi.DATA_TYPE_UINT32, "uint32"],
       [abi.DATA_TYPE_INT32, "int32"],
@@ -360,18 +364,27 @@ export class Device {
 
   writeTsd(source: number, sensor: number, value: number, utcMs: number): void {
     const info = this.stream(source, sensor, "write TSD to");
-    check(this.exports.streamWriteTsd(info.index, valueToBits(value, info.dataType), utcMs), `write TSD to ${source}/${sensor}`);
+    check(
+      this.exports.streamWriteTsd(info.index, valueToBits(value, info.dataType), utcMs),
+      `write TSD to ${source}/${sensor}`,
+    );
   }
 
   writeEvt(source: number, sensor: number, value: number, utcMs: number): void {
     const info = this.stream(source, sensor, "write EVT to");
-    check(this.exports.streamWriteEvt(info.index, valueToBits(value, info.dataType), utcMs), `write EVT to ${source}/${sensor}`);
+    check(
+      this.exports.streamWriteEvt(info.index, valueToBits(value, info.dataType), utcMs),
+      `write EVT to ${source}/${sensor}`,
+    );
   }
 
   /** Reads up to `max` new records (oldest first, disk then RAM) and marks them pending. */
   readBulk(source: number, sensor: number, max: number): UploadRecord[] {
     const info = this.stream(source, sensor, "read from");
-    return this.collect(info, check(this.exports.streamReadBulk(info.index, intArg(max)), `read from ${source}/${sensor}`));
+    return this.collect(
+      info,
+      check(this.exports.streamReadBulk(info.index, intArg(max)), `read from ${source}/${sensor}`),
+    );
   }
 
   /** What readBulk would return, without changing anything. */
@@ -506,7 +519,9 @@ export class Device {
     for (let slot = 0; failed > 0 && slot < this.exports.filesMaxConfigured(); slot++) {
       const length = this.exports.filePathOfSlot(slot);
       if (length > 0) {
-        known.add(Buffer.from(new Uint8Array(this.memory.buffer, this.exports.pathBufferPtr(), length)).toString("latin1"));
+        known.add(
+          Buffer.from(new Uint8Array(this.memory.buffer, this.exports.pathBufferPtr(), length)).toString("latin1"),
+        );
       }
     }
     this.bridge.sweepTemps();

@@ -23,15 +23,17 @@ export interface EnsureCleanupResult {
 
 export const ENSURE_CLEANUP_TICKS_MAX = 10_000;
 
-export async function ensureCleanupComplete(device: Device, options: EnsureCleanupOptions): Promise<EnsureCleanupResult> {
+export async function ensureCleanupComplete(
+  device: Device,
+  options: EnsureCleanupOptions,
+): Promise<EnsureCleanupResult> {
   const started = performance.now();
   const stepMs = Math.max(1, device.board.tier.tickIntervalMs);
   const ticksMax = options.ticksMax ?? ENSURE_CLEANUP_TICKS_MAX;
   let nowMs = options.nowMs;
   let ticks = 0;
   if (device.hasDiskTier) device.flushAllToDisk();
-  const done = (): boolean =>
-    (!device.hasDiskTier || device.getFlushProgress() === 101) && device.isCleanupComplete();
+  const done = (): boolean => (!device.hasDiskTier || device.getFlushProgress() === 101) && device.isCleanupComplete();
   while (ticks < ticksMax) {
     if (done()) {
       await device.settle();

@@ -187,7 +187,9 @@ export class HalBridge {
             // Reporting a failure would make the core redo or refuse what is already visible.
             this.unsyncedDirs.add(e.dir);
             this.dirSyncFailures++;
-            this.logger.line(`[imx:tier] ${path}: directory fsync failed after the rename; retrying before the next write`);
+            this.logger.line(
+              `[imx:tier] ${path}: directory fsync failed after the rename; retrying before the next write`,
+            );
             return abi.OK;
           }
           this.knownDirs.clear();
@@ -231,7 +233,9 @@ export class HalBridge {
       fileQuarantine: (pathPtr: number, pathLength: number): number => {
         const path = this.path(pathPtr, pathLength);
         const movedTo = quarantineMove(this.hal, path);
-        this.logger.line(`[imx:tier] ${path} failed validation when read; ${movedTo ? `moved to ${movedTo}` : "left in place"}`);
+        this.logger.line(
+          `[imx:tier] ${path} failed validation when read; ${movedTo ? `moved to ${movedTo}` : "left in place"}`,
+        );
         this.quarantined.push({ path, movedTo, reason: "failed validation when read" });
         return movedTo ? abi.OK : abi.E_HAL_IO;
       },

@@ -75,7 +75,9 @@ export class RecoveryIoError extends Error {
     readonly path: string,
     override readonly cause: unknown,
   ) {
-    super(`boot recovery cannot read ${path}: ${cause instanceof Error ? cause.message : String(cause)}; nothing was changed for it, boot again to retry`);
+    super(
+      `boot recovery cannot read ${path}: ${cause instanceof Error ? cause.message : String(cause)}; nothing was changed for it, boot again to retry`,
+    );
     this.name = "RecoveryIoError";
   }
 }
@@ -167,7 +169,15 @@ export function recoverStorage(
   }
 
   imx.sort((a, b) =>
-    a.source !== b.source ? a.source - b.source : a.sensor !== b.sensor ? a.sensor - b.sensor : a.firstSeq < b.firstSeq ? -1 : a.firstSeq > b.firstSeq ? 1 : 0,
+    a.source !== b.source
+      ? a.source - b.source
+      : a.sensor !== b.sensor
+        ? a.sensor - b.sensor
+        : a.firstSeq < b.firstSeq
+          ? -1
+          : a.firstSeq > b.firstSeq
+            ? 1
+            : 0,
   );
   for (const entry of imx) {
     const length = load(hal, core, memory, entry.path);

@@ -34,14 +34,7 @@
 // Asynchronous deletes (removeAsync) are counted when they are called; the unlink itself runs on a
 // later microtask, and only if no crash happened in between (a power cut cancels it).
 
-import {
-  type Hal,
-  HalCounters,
-  HalError,
-  type HalErrorCode,
-  type HalOp,
-  type HalStats,
-} from "./hal.js";
+import { type Hal, HalCounters, HalError, type HalErrorCode, type HalOp, type HalStats } from "./hal.js";
 import { Prng } from "../sim/prng.js";
 
 /** Rates are integers out of FAULT_RATE_SCALE (parts per million). */
@@ -142,7 +135,13 @@ export class FaultyHal implements Hal {
   /** Bytes successfully written through this HAL. */
   bytesWritten = 0;
   /** Faults injected so far, by kind. */
-  readonly injected: Record<FaultKind, number> = { "io-error": 0, enospc: 0, "torn-write": 0, "zero-tail": 0, crash: 0 };
+  readonly injected: Record<FaultKind, number> = {
+    "io-error": 0,
+    enospc: 0,
+    "torn-write": 0,
+    "zero-tail": 0,
+    crash: 0,
+  };
   /** The most recent fault events (at most EVENTS_KEPT_MAX). */
   readonly events: FaultEvent[] = [];
   /** Every successful rename, in order, until taken with renamesTake(). */

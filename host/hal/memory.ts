@@ -18,14 +18,7 @@
 //     syncing both parents) is kept at its first position in a depth-first walk in name order.
 //   After crash() everything left is durable.
 
-import {
-  type Hal,
-  HalCounters,
-  HalError,
-  type HalStats,
-  pathJoin,
-  relativePathCheck,
-} from "./hal.js";
+import { type Hal, HalCounters, HalError, type HalStats, pathJoin, relativePathCheck } from "./hal.js";
 
 interface FileNode {
   readonly kind: "file";

@@ -4,14 +4,7 @@
 
 import fs from "node:fs";
 import nodePath from "node:path";
-import {
-  type Hal,
-  HalCounters,
-  HalError,
-  type HalStats,
-  halErrorFrom,
-  relativePathCheck,
-} from "./hal.js";
+import { type Hal, HalCounters, HalError, type HalStats, halErrorFrom, relativePathCheck } from "./hal.js";
 
 const { O_WRONLY, O_RDONLY, O_CREAT, O_EXCL, O_TRUNC } = fs.constants;
 const FLAGS_CREATE_NEW = O_WRONLY | O_CREAT | O_EXCL;

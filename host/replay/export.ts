@@ -99,7 +99,11 @@ function nonFiniteTokensMark(text: string): { text: string; count: number } {
       inString = true;
       continue;
     }
-    for (const [token, mark] of [["-Infinity", NEG_INF_MARK], ["Infinity", INF_MARK], ["NaN", NAN_MARK]] as const) {
+    for (const [token, mark] of [
+      ["-Infinity", NEG_INF_MARK],
+      ["Infinity", INF_MARK],
+      ["NaN", NAN_MARK],
+    ] as const) {
       if (text.startsWith(token, i)) {
         out += text.slice(last, i) + JSON.stringify(mark);
         i += token.length - 1;
@@ -133,8 +137,10 @@ function sensorIdOf(value: unknown): number | null {
 function pointProblem(point: unknown): string | null {
   if (!isObject(point)) return `point is not an object (${describe(point)})`;
   const { time, value } = point;
-  if (typeof time !== "number") return time === undefined ? "time is missing" : `time is not a number (${describe(time)})`;
-  if (!Number.isInteger(time) || time < 0 || time > Number.MAX_SAFE_INTEGER) return `time is not a whole number of ms from 0 to 2^53 − 1 (${time})`;
+  if (typeof time !== "number")
+    return time === undefined ? "time is missing" : `time is not a number (${describe(time)})`;
+  if (!Number.isInteger(time) || time < 0 || time > Number.MAX_SAFE_INTEGER)
+    return `time is not a whole number of ms from 0 to 2^53 − 1 (${time})`;
   if (value === null) return "value is null";
   if (value === undefined) return "value is missing";
   if (value === NAN_MARK) return "value is NaN";
@@ -169,11 +175,17 @@ export function exportParse(text: string, file: string, options: ParseOptions = 
       throw new ReplayInputError(`${file}: not valid JSON (${(error as Error).message})`);
     }
   }
-  if (!isObject(root)) throw new ReplayInputError(`${file}: not an iMatrix export: the top level is ${Array.isArray(root) ? "an array" : describe(root)}, not an object`);
+  if (!isObject(root))
+    throw new ReplayInputError(
+      `${file}: not an iMatrix export: the top level is ${Array.isArray(root) ? "an array" : describe(root)}, not an object`,
+    );
   const metadata = isObject(root["metadata"]) ? root["metadata"] : {};
   const hasSensors = root["sensors"] !== undefined;
   const hasData = root["data"] !== undefined;
-  if (hasSensors && hasData) throw new ReplayInputError(`${file}: has both "sensors" (multi-sensor form) and "data" (single-sensor form); which one is meant?`);
+  if (hasSensors && hasData)
+    throw new ReplayInputError(
+      `${file}: has both "sensors" (multi-sensor form) and "data" (single-sensor form); which one is meant?`,
+    );
 
   const raw: Array<{ sensorId: number; name: string; place: string; data: unknown[] }> = [];
   let form: ParsedExport["form"];
@@ -185,10 +197,16 @@ export function exportParse(text: string, file: string, options: ParseOptions = 
       const place = `sensors[${i}]`;
       if (!isObject(sensor)) throw new ReplayInputError(`${file}: ${place} is ${describe(sensor)}, not an object`);
       const sensorId = sensorIdOf(sensor["sensor_id"]);
-      if (sensorId === null) throw new ReplayInputError(`${file}: ${place}.sensor_id is ${describe(sensor["sensor_id"])}, not an integer from 0 to ${U32_MAX}`);
+      if (sensorId === null)
+        throw new ReplayInputError(
+          `${file}: ${place}.sensor_id is ${describe(sensor["sensor_id"])}, not an integer from 0 to ${U32_MAX}`,
+        );
       const data = sensor["data"];
       if (!Array.isArray(data)) throw new ReplayInputError(`${file}: ${place}.data is ${describe(data)}, not an array`);
-      const name = typeof sensor["sensor_name"] === "string" && sensor["sensor_name"] !== "" ? sensor["sensor_name"] : `sensor ${sensorId}`;
+      const name =
+        typeof sensor["sensor_name"] === "string" && sensor["sensor_name"] !== ""
+          ? sensor["sensor_name"]
+          : `sensor ${sensorId}`;
       raw.push({ sensorId, name, place, data });
     });
   } else if (hasData) {
@@ -196,8 +214,14 @@ export function exportParse(text: string, file: string, options: ParseOptions = 
     const data = root["data"];
     if (!Array.isArray(data)) throw new ReplayInputError(`${file}: "data" is ${describe(data)}, not an array`);
     const sensorId = sensorIdOf(metadata["sensor_id"]);
-    if (sensorId === null) throw new ReplayInputError(`${file}: metadata.sensor_id is ${describe(metadata["sensor_id"])}, not an integer from 0 to ${U32_MAX} (the single-sensor form names its sensor there)`);
-    const name = typeof metadata["sensor_name"] === "string" && metadata["sensor_name"] !== "" ? metadata["sensor_name"] : `sensor ${sensorId}`;
+    if (sensorId === null)
+      throw new ReplayInputError(
+        `${file}: metadata.sensor_id is ${describe(metadata["sensor_id"])}, not an integer from 0 to ${U32_MAX} (the single-sensor form names its sensor there)`,
+      );
+    const name =
+      typeof metadata["sensor_name"] === "string" && metadata["sensor_name"] !== ""
+        ? metadata["sensor_name"]
+        : `sensor ${sensorId}`;
     raw.push({ sensorId, name, place: "data", data });
   } else {
     throw new ReplayInputError(
@@ -207,7 +231,10 @@ export function exportParse(text: string, file: string, options: ParseOptions = 
   const seen = new Map<number, string>();
   for (const sensor of raw) {
     const earlier = seen.get(sensor.sensorId);
-    if (earlier !== undefined) throw new ReplayInputError(`${file}: sensor_id ${sensor.sensorId} appears twice (${earlier} and ${sensor.place})`);
+    if (earlier !== undefined)
+      throw new ReplayInputError(
+        `${file}: sensor_id ${sensor.sensorId} appears twice (${earlier} and ${sensor.place})`,
+      );
     seen.set(sensor.sensorId, sensor.place);
   }
 
@@ -230,7 +257,12 @@ export function exportParse(text: string, file: string, options: ParseOptions = 
   };
   const serial = metadata["serial"];
   const serialNumber = typeof serial === "string" && /^\d+$/.test(serial) ? Number(serial) : serial;
-  if (typeof serialNumber === "number" && Number.isInteger(serialNumber) && serialNumber >= 0 && serialNumber <= U32_MAX) {
+  if (
+    typeof serialNumber === "number" &&
+    Number.isInteger(serialNumber) &&
+    serialNumber >= 0 &&
+    serialNumber <= U32_MAX
+  ) {
     result.source = serialNumber;
     result.sourceFrom = "metadata.serial";
   }
@@ -244,7 +276,10 @@ export function exportParse(text: string, file: string, options: ParseOptions = 
       const problem = pointProblem(point);
       const place = form === "single-sensor" ? `data[${i}]` : `${sensor.place}.data[${i}]`;
       if (problem !== null) {
-        if (options.strict) throw new ReplayInputError(`${file}: ${place}: ${problem} (--strict refuses the file; without it the point is skipped)`);
+        if (options.strict)
+          throw new ReplayInputError(
+            `${file}: ${place}: ${problem} (--strict refuses the file; without it the point is skipped)`,
+          );
         const key = reasonKey(problem);
         result.skippedByReason[key] = (result.skippedByReason[key] ?? 0) + 1;
         if (result.skipped.length < SKIPPED_LISTED_MAX) result.skipped.push({ place, reason: problem });
@@ -271,10 +306,18 @@ export function exportParse(text: string, file: string, options: ParseOptions = 
       points.push({ time: p.time, value: p.value });
     });
     result.pointsValid += points.length;
-    result.sensors.push({ sensorId: sensor.sensorId, name: sensor.name, place: sensor.place, points, pointsInFile: sensor.data.length });
+    result.sensors.push({
+      sensorId: sensor.sensorId,
+      name: sensor.name,
+      place: sensor.place,
+      points,
+      pointsInFile: sensor.data.length,
+    });
   }
   if (result.pointsValid === 0) {
-    throw new ReplayInputError(`${file}: no data point to replay (${result.pointsInFile} in the file${result.pointsInFile > 0 ? ", every one skipped" : ""})`);
+    throw new ReplayInputError(
+      `${file}: no data point to replay (${result.pointsInFile} in the file${result.pointsInFile > 0 ? ", every one skipped" : ""})`,
+    );
   }
   const total = metadata["total_data_points"];
   if (typeof total === "number" && total !== result.pointsInFile) {

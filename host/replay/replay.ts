@@ -76,7 +76,9 @@ interface StreamState {
 export async function replayRun(parsed: ParsedExport, options: ReplayOptions): Promise<ReplayResult> {
   const started = performance.now();
   const { board } = options;
-  const hal: Hal = options.halWrap ? options.halWrap(new NodeFsHal(options.storageDir)) : new NodeFsHal(options.storageDir);
+  const hal: Hal = options.halWrap
+    ? options.halWrap(new NodeFsHal(options.storageDir))
+    : new NodeFsHal(options.storageDir);
   const firstTime = parsed.sensors.find((s) => s.points.length > 0)?.points[0]?.time ?? 0;
   let nowMs = firstTime;
   const device = Device.create({ board, hal, policy: options.policy, nowMs });
@@ -102,7 +104,9 @@ export async function replayRun(parsed: ParsedExport, options: ReplayOptions): P
         if (index > state.next && index < state.expected.length) {
           missing += index - state.next;
           if (firstMismatches.length < MISMATCHES_LISTED_MAX) {
-            firstMismatches.push(`sensor ${state.sensorId}: points ${state.next}…${index - 1} never came back (discarded)`);
+            firstMismatches.push(
+              `sensor ${state.sensorId}: points ${state.next}…${index - 1} never came back (discarded)`,
+            );
           }
         } else {
           mismatch(`sensor ${state.sensorId}: record seq ${record.seq} is not the next point (${state.next})`);
@@ -150,7 +154,13 @@ export async function replayRun(parsed: ParsedExport, options: ReplayOptions): P
   for (const sensor of parsed.sensors) {
     if (sensor.points.length === 0) continue;
     device.configureStream(source, sensor.sensorId, { type: "evt", dataType: "float32" });
-    const state: StreamState = { sensorId: sensor.sensorId, expected: [], startSeq: device.counts(source, sensor.sensorId).nextSeq, next: 0, delivered: 0 };
+    const state: StreamState = {
+      sensorId: sensor.sensorId,
+      expected: [],
+      startSeq: device.counts(source, sensor.sensorId).nextSeq,
+      next: 0,
+      delivered: 0,
+    };
     streams.set(sensor.sensorId, state);
     for (const point of sensor.points) {
       up = outage.step();
@@ -160,7 +170,10 @@ export async function replayRun(parsed: ParsedExport, options: ReplayOptions): P
       } catch (error) {
         if (!(error instanceof CoreError)) throw error;
         writeErrors++;
-        if (firstMismatches.length < MISMATCHES_LISTED_MAX) firstMismatches.push(`sensor ${sensor.sensorId}: write of ${point.value} at ${point.time} refused: ${error.message}`);
+        if (firstMismatches.length < MISMATCHES_LISTED_MAX)
+          firstMismatches.push(
+            `sensor ${sensor.sensorId}: write of ${point.value} at ${point.time} refused: ${error.message}`,
+          );
       }
       written++;
       if (written % REPLAY_POINTS_PER_TICK === 0) tick(up);
@@ -178,7 +191,8 @@ export async function replayRun(parsed: ParsedExport, options: ReplayOptions): P
   const sensors: ReplaySensorResult[] = parsed.sensors.map((sensor) => {
     const state = streams.get(sensor.sensorId);
     let float32ErrorMax = 0;
-    for (const p of sensor.points) float32ErrorMax = Math.max(float32ErrorMax, Math.abs(Math.fround(p.value) - p.value));
+    for (const p of sensor.points)
+      float32ErrorMax = Math.max(float32ErrorMax, Math.abs(Math.fround(p.value) - p.value));
     return {
       sensorId: sensor.sensorId,
       name: sensor.name,

@@ -113,10 +113,14 @@ export function devicePreflight(settings: RunSettings, options: { lock?: boolean
       );
     }
     if (settings.seed !== null && settings.seed !== state.seed) {
-      throw new StorageError(`storage ${settings.storageDir} was run with --seed ${state.seed}; resume it with that seed (or without --seed)`);
+      throw new StorageError(
+        `storage ${settings.storageDir} was run with --seed ${state.seed}; resume it with that seed (or without --seed)`,
+      );
     }
     if (settings.startUtcMs !== null && settings.startUtcMs !== state.runStartUtcMs) {
-      throw new StorageError(`storage ${settings.storageDir} started at ${new Date(state.runStartUtcMs).toISOString()}; --start applies to a new storage only`);
+      throw new StorageError(
+        `storage ${settings.storageDir} started at ${new Date(state.runStartUtcMs).toISOString()}; --start applies to a new storage only`,
+      );
     }
     workload = stored;
     seed = state.seed;
@@ -133,7 +137,11 @@ export function devicePreflight(settings: RunSettings, options: { lock?: boolean
         dataType: DATA_TYPE_CODES[spec.dataType],
         sampleRateMs: spec.type === "tsd" ? (spec.sampleRateMs ?? 0) : 0,
       };
-      if (found.recordType !== want.recordType || found.dataType !== want.dataType || found.sampleRateMs !== want.sampleRateMs) {
+      if (
+        found.recordType !== want.recordType ||
+        found.dataType !== want.dataType ||
+        found.sampleRateMs !== want.sampleRateMs
+      ) {
         throw new StorageError(
           `storage ${settings.storageDir}: stream ${spec.source}/${spec.sensor} is ` +
             `${streamShow(found.recordType, found.dataType, found.sampleRateMs)} in ${found.from}; ` +
@@ -143,7 +151,9 @@ export function devicePreflight(settings: RunSettings, options: { lock?: boolean
     }
   }
   if (workload.streams.length > board.memory.streamsMax) {
-    throw new WorkloadError(`${workload.origin}: ${workload.streams.length} streams, but board ${board.name} has room for ${board.memory.streamsMax}`);
+    throw new WorkloadError(
+      `${workload.origin}: ${workload.streams.length} streams, but board ${board.name} has room for ${board.memory.streamsMax}`,
+    );
   }
   const uploadLog = settings.uploadLogPath === null ? null : uploadLogRead(settings.uploadLogPath);
   return { plan, uploadLog, workload, seed, runStartMs, resumed: state !== null };
@@ -261,7 +271,13 @@ export interface DeviceSummary {
     lostWithRamAtLastKill: number;
   };
   uplink: UplinkCounters & { outagesSeen: number; lastLogError: string | null };
-  ram: { sectorsTotal: number; sectorsUsedPeak: number; usagePercentPeak: number; usagePercentEnd: number; ramSectorsLeft: number };
+  ram: {
+    sectorsTotal: number;
+    sectorsUsedPeak: number;
+    usagePercentPeak: number;
+    usagePercentEnd: number;
+    ramSectorsLeft: number;
+  };
   disk: {
     filesCreated: number;
     filesDeleted: number;
@@ -273,7 +289,13 @@ export interface DeviceSummary {
     sectorsSpilled: number;
     discardedFromDisk: number;
   };
-  cleanup: { filesPending: number; filesDeleted: number; failedAttempts: number; complete: boolean; deleteLatencyP99Ms: number };
+  cleanup: {
+    filesPending: number;
+    filesDeleted: number;
+    failedAttempts: number;
+    complete: boolean;
+    deleteLatencyP99Ms: number;
+  };
   stop: {
     reason: "duration" | "drained" | "drain-limit" | "signal" | "stopped";
     signal: string | null;
@@ -333,12 +355,14 @@ export class DeviceRun {
     const prior = plan.runState;
     this.tickMs = settings.tickMs ?? (board.tier.tickIntervalMs > 0 ? board.tier.tickIntervalMs : TICK_MS_FALLBACK);
     const lastClockMs = prior?.clockUtcMs ?? pre.runStartMs;
-    this.lifeStartMs = prior === null ? pre.runStartMs : prior.cleanStop ? lastClockMs + 1 : lastClockMs + prior.checkpointEveryMs + 1;
+    this.lifeStartMs =
+      prior === null ? pre.runStartMs : prior.cleanStop ? lastClockMs + 1 : lastClockMs + prior.checkpointEveryMs + 1;
     this.nowMs = this.lifeStartMs;
     this.endMs = settings.durationMs === null ? null : pre.runStartMs + settings.durationMs;
 
     // First change to the storage directory: its identity (once), then the lock.
-    if (plan.identity === null) storageFileWrite(plan.dir, IDENTITY_FILE, identityFor(board, "device", settings.version));
+    if (plan.identity === null)
+      storageFileWrite(plan.dir, IDENTITY_FILE, identityFor(board, "device", settings.version));
     this.unlock = lock ? lockTake(plan.dir) : null;
     try {
       this.device = Device.create({
@@ -351,7 +375,9 @@ export class DeviceRun {
       const life = (prior?.lives ?? 0) + 1;
       this.sensors = new SensorBank(pre.workload.streams, pre.seed, pre.runStartMs, life, this.lifeStartMs);
       const seqOffsets: Record<string, Array<[number, number]>> = { ...(prior?.seqOffsets ?? {}) };
-      this.streams = this.sensors.streams.map((sensorStream, index) => this.streamOpen(sensorStream, index, seqOffsets));
+      this.streams = this.sensors.streams.map((sensorStream, index) =>
+        this.streamOpen(sensorStream, index, seqOffsets),
+      );
       this.state = {
         format: RUN_STATE_FORMAT,
         version: RUN_STATE_FORMAT_VERSION,
@@ -393,9 +419,17 @@ export class DeviceRun {
     return new DeviceRun(settings, pre, options.lock !== false);
   }
 
-  private streamOpen(sensorStream: SensorStream, index: number, seqOffsets: Record<string, Array<[number, number]>>): RunStream {
+  private streamOpen(
+    sensorStream: SensorStream,
+    index: number,
+    seqOffsets: Record<string, Array<[number, number]>>,
+  ): RunStream {
     const spec = sensorStream.spec;
-    const config = { type: spec.type, dataType: spec.dataType, ...(spec.type === "tsd" ? { sampleRateMs: spec.sampleRateMs ?? 1 } : {}) };
+    const config = {
+      type: spec.type,
+      dataType: spec.dataType,
+      ...(spec.type === "tsd" ? { sampleRateMs: spec.sampleRateMs ?? 1 } : {}),
+    };
     try {
       this.device.configureStream(spec.source, spec.sensor, config);
     } catch (error) {
@@ -631,7 +665,11 @@ export class DeviceRun {
     const reverted = this.uploader.abandon();
     let flush: ShutdownFlushResult;
     try {
-      flush = await shutdownFlush(this.device, { nowMs: this.nowMs, stepMs: this.tickMs, deadlineMs: this.settings.shutdownDeadlineMs });
+      flush = await shutdownFlush(this.device, {
+        nowMs: this.nowMs,
+        stepMs: this.tickMs,
+        deadlineMs: this.settings.shutdownDeadlineMs,
+      });
       this.nowMs = flush.nowMs;
       this.checkpoint(this.nowMs, true);
     } finally {
@@ -695,7 +733,10 @@ export class DeviceRun {
       seed: this.pre.seed,
       life: this.state.lives,
       resumed: this.pre.resumed,
-      recovery: recovery === null ? null : { ...recovery, durationMs: round2(recovery.durationMs), quarantined: recovery.quarantined.length },
+      recovery:
+        recovery === null
+          ? null
+          : { ...recovery, durationMs: round2(recovery.durationMs), quarantined: recovery.quarantined.length },
       simulated: {
         runStartUtc: new Date(this.pre.runStartMs).toISOString(),
         lifeStartUtc: new Date(this.lifeStartMs).toISOString(),

@@ -43,7 +43,10 @@ export async function drive(runs: readonly DeviceRun[], options: DriveOptions): 
     const now = performance.now();
     if (now - lastStatusMs >= options.statusEveryMs) {
       lastStatusMs = now;
-      options.onStatus(runs.map((run) => run.status()), now - started);
+      options.onStatus(
+        runs.map((run) => run.status()),
+        now - started,
+      );
     }
     if (active === 0) break;
     if (options.speed === "max" || behind) {
@@ -54,5 +57,8 @@ export async function drive(runs: readonly DeviceRun[], options: DriveOptions): 
       await sleep(waitMs);
     }
   }
-  options.onStatus(runs.map((run) => run.status()), performance.now() - started);
+  options.onStatus(
+    runs.map((run) => run.status()),
+    performance.now() - started,
+  );
 }

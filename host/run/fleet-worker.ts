@@ -23,7 +23,8 @@ port.on("message", (message: FleetControlMessage) => {
 
 const runs: DeviceRun[] = [];
 try {
-  for (const settings of data.settings) runs.push(DeviceRun.start(settings, devicePreflight(settings, { lock: false }), { lock: false }));
+  for (const settings of data.settings)
+    runs.push(DeviceRun.start(settings, devicePreflight(settings, { lock: false }), { lock: false }));
   await drive(runs, {
     speed: data.speed,
     stopRequested: () => stopRequested,

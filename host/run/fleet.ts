@@ -60,7 +60,8 @@ export function deviceSettings(base: RunSettings, device: number): RunSettings {
 
 export function fleetWorkerPath(): string {
   const path = join(packageRootDir(), "dist", "host", "run", "fleet-worker.js");
-  if (!existsSync(path)) throw new Error(`${path} is missing: fleets run the compiled workers; run \`npm run build\` first`);
+  if (!existsSync(path))
+    throw new Error(`${path} is missing: fleets run the compiled workers; run \`npm run build\` first`);
   return path;
 }
 
@@ -73,7 +74,8 @@ export async function fleetRun(options: FleetOptions): Promise<FleetSummary> {
   for (const s of settings) devicePreflight(s, { lock: false });
   const workerPath = fleetWorkerPath();
 
-  if (root.identity === null) storageFileWrite(root.dir, IDENTITY_FILE, identityFor(base.board, "fleet", base.version, devices));
+  if (root.identity === null)
+    storageFileWrite(root.dir, IDENTITY_FILE, identityFor(base.board, "fleet", base.version, devices));
   const unlock = lockTake(root.dir);
   const started = performance.now();
   const workerCount = Math.max(1, Math.min(options.workers, devices));

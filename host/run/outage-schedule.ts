@@ -26,7 +26,8 @@ export interface OutageSpec {
 
 function durationOf(text: string | undefined, what: string, whole: string): number {
   const ms = text === undefined ? null : durationParse(text);
-  if (ms === null) throw new UsageError(`--outage "${whole}": ${what} "${text ?? ""}" is not a duration like 30m, 6h or 1d`);
+  if (ms === null)
+    throw new UsageError(`--outage "${whole}": ${what} "${text ?? ""}" is not a duration like 30m, 6h or 1d`);
   return ms;
 }
 
@@ -52,14 +53,19 @@ export function outageSpecParse(text: string): OutageSpec | null {
   }
   if (spec.periodMs === 0) {
     if (!offsetGiven) throw new UsageError(usage);
-    if (spec.jitterMs > 0) throw new UsageError(`--outage "${text}": jitter applies to a repeating outage ("every PERIOD")`);
+    if (spec.jitterMs > 0)
+      throw new UsageError(`--outage "${text}": jitter applies to a repeating outage ("every PERIOD")`);
     return spec;
   }
   if (spec.durationMs >= spec.periodMs) {
-    throw new UsageError(`--outage "${text}": the outage (${durationFormat(durationMs)}) must be shorter than its period (${durationFormat(spec.periodMs)})`);
+    throw new UsageError(
+      `--outage "${text}": the outage (${durationFormat(durationMs)}) must be shorter than its period (${durationFormat(spec.periodMs)})`,
+    );
   }
   if (spec.durationMs + 2 * spec.jitterMs >= spec.periodMs) {
-    throw new UsageError(`--outage "${text}": outage + 2 × jitter must be shorter than the period, so occurrences cannot overlap`);
+    throw new UsageError(
+      `--outage "${text}": outage + 2 × jitter must be shorter than the period, so occurrences cannot overlap`,
+    );
   }
   if (!offsetGiven) spec.offsetMs = spec.periodMs - spec.durationMs - spec.jitterMs;
   return spec;
@@ -88,7 +94,10 @@ export class OutageSchedule {
       if (found !== null) return;
       if (spec.periodMs === 0) {
         if (t >= spec.offsetMs && t < spec.offsetMs + spec.durationMs) {
-          found = { startMs: this.runStartMs + spec.offsetMs, endMs: this.runStartMs + spec.offsetMs + spec.durationMs };
+          found = {
+            startMs: this.runStartMs + spec.offsetMs,
+            endMs: this.runStartMs + spec.offsetMs + spec.durationMs,
+          };
         }
         return;
       }

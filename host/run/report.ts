@@ -48,7 +48,12 @@ export interface AggregateStatus {
   phase: DeviceStatus["phase"];
 }
 
-export function statusAggregate(statuses: readonly DeviceStatus[], devices: number, workers: number, realMs: number): AggregateStatus {
+export function statusAggregate(
+  statuses: readonly DeviceStatus[],
+  devices: number,
+  workers: number,
+  realMs: number,
+): AggregateStatus {
   const first = statuses[0];
   const a: AggregateStatus = {
     board: first?.board ?? "",
@@ -154,8 +159,10 @@ function statesText(states: Partial<Record<TierState, number>>): string {
 
 function recordsText(a: AggregateStatus): string {
   const recovered = a.storedAtStart > 0 ? `recovered ${count(a.storedAtStart)} + ` : "";
-  return `${recovered}written ${count(a.written)} = uploaded ${count(a.uploaded)} + stored ${count(a.backlog)} + discarded ${count(a.discarded)}` +
-    (a.writeFailures > 0 ? ` (${count(a.writeFailures)} writes refused: RAM full of pending data)` : "");
+  return (
+    `${recovered}written ${count(a.written)} = uploaded ${count(a.uploaded)} + stored ${count(a.backlog)} + discarded ${count(a.discarded)}` +
+    (a.writeFailures > 0 ? ` (${count(a.writeFailures)} writes refused: RAM full of pending data)` : "")
+  );
 }
 
 /** The status block's lines (without colours, so they read the same in a log). */
@@ -165,7 +172,9 @@ export function statusLines(a: AggregateStatus): string[] {
   const progress = a.durationMs === null ? "" : ` [${bar(done, 10, null)}] ${Math.floor(done)}%`;
   const lines: string[] = [];
   if (a.devices === 1) {
-    lines.push(`sim      +${durationFormat(a.sinceStartMinMs)}${of}${progress} · ${utcFormat(a.runStartMs + a.sinceStartMinMs)} · ${speedText(a)}`);
+    lines.push(
+      `sim      +${durationFormat(a.sinceStartMinMs)}${of}${progress} · ${utcFormat(a.runStartMs + a.sinceStartMinMs)} · ${speedText(a)}`,
+    );
     const state = Object.keys(a.states)[0] ?? "idle";
     const ram = `[${bar(a.usagePercentMean, 20, a.spillThresholdPercent)}] ${a.usagePercentMean.toFixed(1)}% of ${a.sectorsTotal} sectors`;
     lines.push(`RAM      ${ram} (spill at ${a.spillThresholdPercent}%) · ${state}`);
@@ -176,14 +185,25 @@ export function statusLines(a: AggregateStatus): string[] {
   } else {
     const rate = (a.deviceSimHours / Math.max(1e-9, a.realMs / 1000)).toFixed(0);
     const starting = a.devicesReporting < a.devices ? ` · ${a.devices - a.devicesReporting} starting` : "";
-    lines.push(`fleet    ${a.devices} devices, ${a.workers} workers${starting} · ${a.devicesDone} done · ${rate} device·sim-h/s · ${speedText(a)} each`);
-    lines.push(`sim      +${durationFormat(a.sinceStartMinMs)} … +${durationFormat(a.sinceStartMaxMs)}${of}${progress}`);
-    lines.push(`RAM      mean ${a.usagePercentMean.toFixed(1)}%, max ${a.usagePercentMax.toFixed(1)}% (spill at ${a.spillThresholdPercent}%) · ${statesText(a.states)}`);
-    lines.push(`uplink   ${a.linkUp} up, ${a.devicesReporting - a.linkUp} down · in flight ${count(a.inflight)} · backlog ${count(a.backlog)}`);
+    lines.push(
+      `fleet    ${a.devices} devices, ${a.workers} workers${starting} · ${a.devicesDone} done · ${rate} device·sim-h/s · ${speedText(a)} each`,
+    );
+    lines.push(
+      `sim      +${durationFormat(a.sinceStartMinMs)} … +${durationFormat(a.sinceStartMaxMs)}${of}${progress}`,
+    );
+    lines.push(
+      `RAM      mean ${a.usagePercentMean.toFixed(1)}%, max ${a.usagePercentMax.toFixed(1)}% (spill at ${a.spillThresholdPercent}%) · ${statesText(a.states)}`,
+    );
+    lines.push(
+      `uplink   ${a.linkUp} up, ${a.devicesReporting - a.linkUp} down · in flight ${count(a.inflight)} · backlog ${count(a.backlog)}`,
+    );
   }
   const quota = a.quotaBytes === null ? " (no disk tier)" : ` of ${bytesShort(a.quotaBytes * a.devices)}`;
-  const cleanup = a.cleanupFilesPending === 0 ? "cleanup complete" : `cleanup: ${count(a.cleanupFilesPending)} files pending`;
-  lines.push(`disk     ${count(a.filesLive)} files, ${bytesShort(a.diskBytesUsed)}${quota} · ${count(a.filesCreated)} created, ${count(a.filesDeleted)} deleted · ${cleanup}`);
+  const cleanup =
+    a.cleanupFilesPending === 0 ? "cleanup complete" : `cleanup: ${count(a.cleanupFilesPending)} files pending`;
+  lines.push(
+    `disk     ${count(a.filesLive)} files, ${bytesShort(a.diskBytesUsed)}${quota} · ${count(a.filesCreated)} created, ${count(a.filesDeleted)} deleted · ${cleanup}`,
+  );
   lines.push(`records  ${recordsText(a)}`);
   return lines;
 }
@@ -283,7 +303,8 @@ export function deviceSummaryText(s: DeviceSummary): string {
     `records    ${recovered}written ${count(r.written)} = uploaded ${count(r.uploaded)} + stored ${count(r.stored)} + discarded ${count(r.discarded)}` +
       (r.balanced ? "  (adds up)" : `  DOES NOT ADD UP: ${count(r.unaccounted)} unaccounted`),
   );
-  if (r.writeFailures > 0) lines.push(`           ${count(r.writeFailures)} samples not written: RAM full of pending data`);
+  if (r.writeFailures > 0)
+    lines.push(`           ${count(r.writeFailures)} samples not written: RAM full of pending data`);
   const u = s.uplink;
   lines.push(
     (s.uploadLog === null
@@ -296,14 +317,19 @@ export function deviceSummaryText(s: DeviceSummary): string {
       `${count(u.packetsTimedOut)} timed out, ${count(u.packetsOutage)} cut by an outage; ${u.outagesSeen} outages; ` +
       `${u.ackPersistFailures} ACKs refused; ${u.logFailures} log failures`,
   );
-  if (u.lastLogError !== null) lines.push(`           the upload log could not be written (packets reverted): ${u.lastLogError}`);
-  lines.push(`RAM        peak ${s.ram.usagePercentPeak}% of ${count(s.ram.sectorsTotal)} sectors, ${s.ram.usagePercentEnd}% at the end`);
+  if (u.lastLogError !== null)
+    lines.push(`           the upload log could not be written (packets reverted): ${u.lastLogError}`);
+  lines.push(
+    `RAM        peak ${s.ram.usagePercentPeak}% of ${count(s.ram.sectorsTotal)} sectors, ${s.ram.usagePercentEnd}% at the end`,
+  );
   lines.push(
     `disk       ${count(s.disk.spills)} spills (${count(s.disk.sectorsSpilled)} sectors, ${count(s.disk.spillsRefused)} refused), ${count(s.disk.filesCreated)} files created, ` +
       `${count(s.disk.filesDeleted)} deleted, ${count(s.disk.filesOnDisk)} on disk (${bytesShort(s.disk.diskBytesUsed)})`,
   );
   const cleanup = s.cleanup.complete ? "complete" : `${s.cleanup.filesPending} files pending`;
-  lines.push(`cleanup    ${cleanup}, ${s.cleanup.failedAttempts} failed attempts, delete p99 ${s.cleanup.deleteLatencyP99Ms} ms`);
+  lines.push(
+    `cleanup    ${cleanup}, ${s.cleanup.failedAttempts} failed attempts, delete p99 ${s.cleanup.deleteLatencyP99Ms} ms`,
+  );
   const st = s.stop;
   const reasons: Record<string, string> = {
     signal: `stopped by ${st.signal}`,
@@ -318,7 +344,9 @@ export function deviceSummaryText(s: DeviceSummary): string {
       : st.flush === "no-disk-tier"
         ? "no disk tier: what was in RAM is lost at power off"
         : `flush NOT complete by the deadline: ${count(s.ram.ramSectorsLeft)} RAM sectors lost at power off`;
-  lines.push(`stop       ${why}; ${flush}${st.recordsReverted > 0 ? `; ${count(st.recordsReverted)} records in the air reverted` : ""}`);
+  lines.push(
+    `stop       ${why}; ${flush}${st.recordsReverted > 0 ? `; ${count(st.recordsReverted)} records in the air reverted` : ""}`,
+  );
   return `${lines.join("\n")}\n`;
 }
 
@@ -330,7 +358,18 @@ export interface FleetSummary {
   deviceSimHours: number;
   deviceSimHoursPerSecond: number;
   speedupPerDevice: number;
-  records: Pick<DeviceSummary["records"], "storedAtStart" | "written" | "uploaded" | "stored" | "discarded" | "unaccounted" | "balanced" | "redelivered" | "writeFailures">;
+  records: Pick<
+    DeviceSummary["records"],
+    | "storedAtStart"
+    | "written"
+    | "uploaded"
+    | "stored"
+    | "discarded"
+    | "unaccounted"
+    | "balanced"
+    | "redelivered"
+    | "writeFailures"
+  >;
   flushComplete: number;
   stopReasons: Record<string, number>;
   perDevice: DeviceSummary[];
@@ -349,7 +388,8 @@ export function fleetSummary(perDevice: DeviceSummary[], workers: number, realMs
     realMs: Math.round(realMs),
     deviceSimHours: Math.round(deviceSimHours * 100) / 100,
     deviceSimHoursPerSecond: realMs > 0 ? Math.round((deviceSimHours / (realMs / 1000)) * 10) / 10 : 0,
-    speedupPerDevice: realMs > 0 && perDevice.length > 0 ? Math.round((deviceSimHours * HOUR_MS) / perDevice.length / realMs) : 0,
+    speedupPerDevice:
+      realMs > 0 && perDevice.length > 0 ? Math.round((deviceSimHours * HOUR_MS) / perDevice.length / realMs) : 0,
     records: {
       storedAtStart: sum((s) => s.records.storedAtStart),
       written: sum((s) => s.records.written),
@@ -370,7 +410,9 @@ export function fleetSummary(perDevice: DeviceSummary[], workers: number, realMs
 export function fleetSummaryText(f: FleetSummary): string {
   const r = f.records;
   const recovered = r.storedAtStart > 0 ? `recovered ${count(r.storedAtStart)} + ` : "";
-  const reasons = Object.entries(f.stopReasons).map(([k, n]) => `${k} ${n}`).join(", ");
+  const reasons = Object.entries(f.stopReasons)
+    .map(([k, n]) => `${k} ${n}`)
+    .join(", ");
   return (
     [
       `fleet      ${f.devices} × ${f.board} on ${f.workers} worker threads`,

@@ -33,8 +33,12 @@ export function replayTimeline(spec: StreamSpec, runStartMs: number): ReplayTime
   if (replay === undefined) throw new Error(`stream ${spec.name} is not replayed`);
   const parsed = exportParse(readFileSync(replay.file, "utf8"), replay.file);
   const sensor = parsed.sensors.find((s) => s.sensorId === replay.sensor);
-  if (sensor === undefined || sensor.points.length === 0) throw new Error(`${replay.file}: no points for sensor ${replay.sensor}`);
-  const points = sensor.points.map((p, i) => ({ p, i })).sort((a, b) => a.p.time - b.p.time || a.i - b.i).map((x) => x.p);
+  if (sensor === undefined || sensor.points.length === 0)
+    throw new Error(`${replay.file}: no points for sensor ${replay.sensor}`);
+  const points = sensor.points
+    .map((p, i) => ({ p, i }))
+    .sort((a, b) => a.p.time - b.p.time || a.i - b.i)
+    .map((x) => x.p);
   const first = points[0]?.time ?? 0;
   const last = points[points.length - 1]?.time ?? first;
   const shiftMs = Math.ceil((runStartMs - first) / DAY_MS) * DAY_MS;
@@ -43,7 +47,14 @@ export function replayTimeline(spec: StreamSpec, runStartMs: number): ReplayTime
 }
 
 /** The 32-bit value of `spec` at `utcMs`, in range for its data type. */
-export function sensorValue(value: ValueSpec, dataType: DataType, seed: number, spec: StreamSpec, runStartMs: number, utcMs: number): number {
+export function sensorValue(
+  value: ValueSpec,
+  dataType: DataType,
+  seed: number,
+  spec: StreamSpec,
+  runStartMs: number,
+  utcMs: number,
+): number {
   let v: number;
   switch (value.kind) {
     case "constant":
@@ -51,7 +62,10 @@ export function sensorValue(value: ValueSpec, dataType: DataType, seed: number, 
       break;
     case "random": {
       const u = hashUnit(seed, spec.source, spec.sensor, utcMs);
-      v = dataType === "float32" ? value.min + u * (value.max - value.min) : Math.floor(value.min + u * (Math.floor(value.max) - Math.ceil(value.min) + 1));
+      v =
+        dataType === "float32"
+          ? value.min + u * (value.max - value.min)
+          : Math.floor(value.min + u * (Math.floor(value.max) - Math.ceil(value.min) + 1));
       break;
     }
     case "sine": {
@@ -102,7 +116,14 @@ export class SensorBank {
   ) {
     this.streams = [];
     this.cursors = specs.map((spec) => {
-      const stream: SensorStream = { spec, nextDueMs: Infinity, written: 0, writeFailures: 0, firstUtcMs: null, lastUtcMs: null };
+      const stream: SensorStream = {
+        spec,
+        nextDueMs: Infinity,
+        written: 0,
+        writeFailures: 0,
+        firstUtcMs: null,
+        lastUtcMs: null,
+      };
       this.streams.push(stream);
       const cursor: StreamCursor = { stream, k: 0, prng: null, timeline: null, loop: 0 };
       if (spec.type === "tsd") {
@@ -184,7 +205,14 @@ export class SensorBank {
   private valueOf(cursor: StreamCursor, utcMs: number): number {
     const spec = cursor.stream.spec;
     if (cursor.timeline !== null) return cursor.timeline.points[cursor.k]?.value ?? 0;
-    return sensorValue(spec.value ?? { kind: "constant", value: 0 }, spec.dataType, this.seed, spec, this.runStartMs, utcMs);
+    return sensorValue(
+      spec.value ?? { kind: "constant", value: 0 },
+      spec.dataType,
+      this.seed,
+      spec,
+      this.runStartMs,
+      utcMs,
+    );
   }
 
   private nextDueRecompute(): void {

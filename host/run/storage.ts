@@ -12,7 +12,19 @@
 //
 // storagePreflight only reads. The files are written atomically (temp, fsync, rename, fsync).
 
-import { accessSync, closeSync, constants, existsSync, openSync, readdirSync, readFileSync, readSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import {
+  accessSync,
+  closeSync,
+  constants,
+  existsSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { z } from "zod";
 import type { Board } from "../boards.js";
@@ -109,7 +121,9 @@ function readJson(path: string, what: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch (error) {
-    throw new StorageError(`${path}: ${what} is not valid JSON (${(error as Error).message}); the directory was not changed`);
+    throw new StorageError(
+      `${path}: ${what} is not valid JSON (${(error as Error).message}); the directory was not changed`,
+    );
   }
 }
 
@@ -119,18 +133,23 @@ function writableCheck(dir: string, shown: string): void {
     try {
       accessSync(dir, constants.W_OK | constants.X_OK);
     } catch (error) {
-      throw new StorageError(`storage ${shown} is not writable (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+      throw new StorageError(
+        `storage ${shown} is not writable (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+      );
     }
     return;
   }
   // It will be created: its nearest existing ancestor must be a writable directory.
   let parent = dirname(dir);
   for (let depth = 0; depth < 64 && !existsSync(parent); depth++) parent = dirname(parent);
-  if (!statSync(parent).isDirectory()) throw new StorageError(`storage ${shown} cannot be created: ${parent} is not a directory`);
+  if (!statSync(parent).isDirectory())
+    throw new StorageError(`storage ${shown} cannot be created: ${parent} is not a directory`);
   try {
     accessSync(parent, constants.W_OK | constants.X_OK);
   } catch (error) {
-    throw new StorageError(`storage ${shown} cannot be created in ${parent} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    throw new StorageError(
+      `storage ${shown} cannot be created in ${parent} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+    );
   }
 }
 
@@ -149,9 +168,12 @@ function identityCheck(identity: StorageIdentity, board: Board, kind: StorageKin
     );
   }
   if (identity.board !== board.name) {
-    throw new StorageError(`storage ${shown} was written by board ${identity.board}, not ${board.name}: use --board ${identity.board}, or another --storage`);
+    throw new StorageError(
+      `storage ${shown} was written by board ${identity.board}, not ${board.name}: use --board ${identity.board}, or another --storage`,
+    );
   }
-  const geometry = (sectorBytes: number, perFile: number | null) => `${sectorBytes}-byte sectors, ${perFile === null ? "no disk tier" : `up to ${perFile} sectors a file`}`;
+  const geometry = (sectorBytes: number, perFile: number | null) =>
+    `${sectorBytes}-byte sectors, ${perFile === null ? "no disk tier" : `up to ${perFile} sectors a file`}`;
   const perFile = board.disk?.sectorsPerFileMax ?? null;
   if (identity.sectorBytes !== board.memory.sectorBytes || identity.sectorsPerFileMax !== perFile) {
     throw new StorageError(
@@ -159,7 +181,10 @@ function identityCheck(identity: StorageIdentity, board: Board, kind: StorageKin
         `board ${board.name} now has ${geometry(board.memory.sectorBytes, perFile)}`,
     );
   }
-  if (identity.imxFormatVersion !== abi.IMX_FORMAT_VERSION || identity.positionsFormatVersion !== abi.POSITIONS_FORMAT_VERSION) {
+  if (
+    identity.imxFormatVersion !== abi.IMX_FORMAT_VERSION ||
+    identity.positionsFormatVersion !== abi.POSITIONS_FORMAT_VERSION
+  ) {
     throw new StorageError(
       `storage ${shown} holds .imx format v${identity.imxFormatVersion} and positions format v${identity.positionsFormatVersion}; ` +
         `this imx-memsim reads .imx v${abi.IMX_FORMAT_VERSION} and positions v${abi.POSITIONS_FORMAT_VERSION}`,
@@ -204,7 +229,9 @@ export function historyStreamsRead(dir: string, board: Board | null, shown: stri
     const sectorCount = header.readUInt32LE(abi.IMX_SECTOR_COUNT_OFFSET);
     if (board !== null) {
       if (version !== abi.IMX_FORMAT_VERSION) {
-        throw new StorageError(`storage ${shown}: ${path} is .imx format v${version}; this imx-memsim reads v${abi.IMX_FORMAT_VERSION}`);
+        throw new StorageError(
+          `storage ${shown}: ${path} is .imx format v${version}; this imx-memsim reads v${abi.IMX_FORMAT_VERSION}`,
+        );
       }
       const perFile = board.disk?.sectorsPerFileMax ?? 0;
       if (sectorBytes !== board.memory.sectorBytes || sectorCount > perFile) {
@@ -227,10 +254,15 @@ export function historyStreamsRead(dir: string, board: Board | null, shown: stri
   }
   if (existsSync(join(dir, POSITIONS_PATH))) {
     const data = readAt(POSITIONS_PATH, abi.POSITIONS_HEADER_BYTES + 65536 * abi.POSITION_RECORD_BYTES);
-    if (data.length >= abi.POSITIONS_HEADER_BYTES && data.readUInt32LE(abi.POSITIONS_MAGIC_OFFSET) === abi.POSITIONS_MAGIC) {
+    if (
+      data.length >= abi.POSITIONS_HEADER_BYTES &&
+      data.readUInt32LE(abi.POSITIONS_MAGIC_OFFSET) === abi.POSITIONS_MAGIC
+    ) {
       const version = data.readUInt16LE(abi.POSITIONS_VERSION_OFFSET);
       if (board !== null && version !== abi.POSITIONS_FORMAT_VERSION) {
-        throw new StorageError(`storage ${shown}: ${POSITIONS_PATH} is positions format v${version}; this imx-memsim reads v${abi.POSITIONS_FORMAT_VERSION}`);
+        throw new StorageError(
+          `storage ${shown}: ${POSITIONS_PATH} is positions format v${version}; this imx-memsim reads v${abi.POSITIONS_FORMAT_VERSION}`,
+        );
       }
       const count = data.readUInt32LE(abi.POSITIONS_COUNT_OFFSET);
       for (let i = 0; i < count; i++) {
@@ -264,16 +296,21 @@ export function storagePreflight(dirArg: string, board: Board, kind: StorageKind
     const parsed = identitySchema.safeParse(readJson(identityPath, "the storage identity"));
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
-      throw new StorageError(`${identityPath}: not an imx-memsim storage identity (${issue?.path.join(".") ?? ""}: ${issue?.message ?? "invalid"})`);
+      throw new StorageError(
+        `${identityPath}: not an imx-memsim storage identity (${issue?.path.join(".") ?? ""}: ${issue?.message ?? "invalid"})`,
+      );
     }
     identityCheck(parsed.data, board, kind, shown);
     plan.identity = parsed.data;
   } else if (kind === "fleet" && readdirSync(dir).some((name) => name === HISTORY_DIR)) {
-    throw new StorageError(`storage ${shown} holds one device's storage (history/); a fleet (--devices) needs a directory of its own`);
+    throw new StorageError(
+      `storage ${shown} holds one device's storage (history/); a fleet (--devices) needs a directory of its own`,
+    );
   }
   plan.hasHistory = existsSync(join(dir, HISTORY_DIR));
   if (kind === "device" && plan.identity === null && plan.hasHistory) {
-    if (board.disk === null) throw new StorageError(`storage ${shown} holds a disk tier (history/), but board ${board.name} has none`);
+    if (board.disk === null)
+      throw new StorageError(`storage ${shown} holds a disk tier (history/), but board ${board.name} has none`);
     historyStreamsRead(dir, board, shown);
   }
   const statePath = join(dir, RUN_STATE_FILE);
@@ -282,7 +319,9 @@ export function storagePreflight(dirArg: string, board: Board, kind: StorageKind
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       const where = `${issue?.path.join(".") ?? ""}: ${issue?.message ?? "invalid"}`;
-      throw new StorageError(`${statePath}: not a run state this imx-memsim can read (${where}); the directory was not changed`);
+      throw new StorageError(
+        `${statePath}: not a run state this imx-memsim can read (${where}); the directory was not changed`,
+      );
     }
     plan.runState = parsed.data;
   }

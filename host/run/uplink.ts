@@ -250,7 +250,10 @@ export class Uploader {
   /** Appends the records the log does not hold yet; false if the log could not be written. */
   private logAppend(accepted: readonly Packet[]): boolean {
     let text = "";
-    const tally = new Map<RunStream, { last: number; appended: number; redelivered: number; mismatches: number; unchecked: number }>();
+    const tally = new Map<
+      RunStream,
+      { last: number; appended: number; redelivered: number; mismatches: number; unchecked: number }
+    >();
     for (const { stream, records } of accepted) {
       let t = tally.get(stream);
       if (t === undefined) {
@@ -267,7 +270,14 @@ export class Uploader {
           else if (logged.utcMs !== record.utcMs || !Object.is(logged.value, record.value)) t.mismatches++;
           continue;
         }
-        if (this.log !== null) text += uploadLogLine({ source: stream.source, sensor: stream.sensor, seq, utcMs: record.utcMs, value: record.value });
+        if (this.log !== null)
+          text += uploadLogLine({
+            source: stream.source,
+            sensor: stream.sensor,
+            seq,
+            utcMs: record.utcMs,
+            value: record.value,
+          });
         t.last = seq;
         t.appended++;
       }

@@ -12,7 +12,17 @@
 // other line that is not a record, or a stream whose seq does not grow, means the file is not an
 // upload log this command wrote; it is refused (exit 2) and left as it is.
 
-import { closeSync, existsSync, fdatasyncSync, fsyncSync, ftruncateSync, openSync, readSync, statSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  fdatasyncSync,
+  fsyncSync,
+  ftruncateSync,
+  openSync,
+  readSync,
+  statSync,
+  writeSync,
+} from "node:fs";
 import { dirname } from "node:path";
 import { userErrorRegister } from "../cli/errors.js";
 
@@ -59,7 +69,10 @@ export function streamKey(source: number, sensor: number): string {
 
 /** One record as its log line (with the newline). */
 export function uploadLogLine(record: UploadLogRecord): string {
-  if (!Number.isFinite(record.value)) throw new Error(`upload log: value ${record.value} of ${streamKey(record.source, record.sensor)} seq ${record.seq} is not finite`);
+  if (!Number.isFinite(record.value))
+    throw new Error(
+      `upload log: value ${record.value} of ${streamKey(record.source, record.sensor)} seq ${record.seq} is not finite`,
+    );
   return `{"source":${record.source},"sensor":${record.sensor},"seq":${record.seq},"utcMs":${record.utcMs},"value":${record.value}}\n`;
 }
 
@@ -70,19 +83,35 @@ function lineParse(line: string, where: string): UploadLogRecord {
   } catch {
     throw new UploadLogError(`${where}: not JSON: ${line.slice(0, 80)}`);
   }
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new UploadLogError(`${where}: not a record object`);
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw))
+    throw new UploadLogError(`${where}: not a record object`);
   const r = raw as Record<string, unknown>;
   for (const key of ["source", "sensor", "seq", "utcMs"] as const) {
     const v = r[key];
-    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) throw new UploadLogError(`${where}: ${key} must be a whole number ≥ 0 (got ${JSON.stringify(v)})`);
+    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0)
+      throw new UploadLogError(`${where}: ${key} must be a whole number ≥ 0 (got ${JSON.stringify(v)})`);
   }
-  if (typeof r["value"] !== "number") throw new UploadLogError(`${where}: value must be a number (got ${JSON.stringify(r["value"])})`);
-  return { source: r["source"] as number, sensor: r["sensor"] as number, seq: r["seq"] as number, utcMs: r["utcMs"] as number, value: r["value"] };
+  if (typeof r["value"] !== "number")
+    throw new UploadLogError(`${where}: value must be a number (got ${JSON.stringify(r["value"])})`);
+  return {
+    source: r["source"] as number,
+    sensor: r["sensor"] as number,
+    seq: r["seq"] as number,
+    utcMs: r["utcMs"] as number,
+    value: r["value"],
+  };
 }
 
 /** Reads and checks an upload log (a missing file is an empty log). Changes nothing. */
 export function uploadLogRead(path: string, tailRecords = UPLOAD_LOG_TAIL_RECORDS): UploadLogContents {
-  const contents: UploadLogContents = { path, exists: existsSync(path), validBytes: 0, tornBytes: 0, records: 0, streams: new Map() };
+  const contents: UploadLogContents = {
+    path,
+    exists: existsSync(path),
+    validBytes: 0,
+    tornBytes: 0,
+    records: 0,
+    streams: new Map(),
+  };
   if (!contents.exists) return contents;
   if (!statSync(path).isFile()) throw new UploadLogError(`upload log ${path} is not a file`);
   let fd: number;

@@ -84,29 +84,91 @@ interface DefaultStream {
   value: ValueSpec;
 }
 
-const sine = (mean: number, amplitude: number, noise = 0, periodMs = DAY_MS): ValueSpec => ({ kind: "sine", mean, amplitude, periodMs, noise });
+const sine = (mean: number, amplitude: number, noise = 0, periodMs = DAY_MS): ValueSpec => ({
+  kind: "sine",
+  mean,
+  amplitude,
+  periodMs,
+  noise,
+});
 
 /** The harness's sensor rates; the controls' event rates are made up (the harness wrote them in bursts). */
 const DEFAULT_STREAMS: readonly DefaultStream[] = [
   { name: "Temperature", sensor: 1001, type: "tsd", dataType: "float32", rate: "1m", value: sine(25, 5, 0.2) },
   { name: "Pressure", sensor: 1002, type: "tsd", dataType: "float32", rate: "30s", value: sine(101.325, 2, 0.05) },
   { name: "Humidity", sensor: 1003, type: "tsd", dataType: "float32", rate: "2m", value: sine(45, 15, 1) },
-  { name: "Voltage", sensor: 1004, type: "tsd", dataType: "float32", rate: "10s", value: sine(12.6, 0.4, 0.05, HOUR_MS) },
+  {
+    name: "Voltage",
+    sensor: 1004,
+    type: "tsd",
+    dataType: "float32",
+    rate: "10s",
+    value: sine(12.6, 0.4, 0.05, HOUR_MS),
+  },
   { name: "Current", sensor: 1005, type: "tsd", dataType: "float32", rate: "10s", value: sine(1.5, 0.5, 0.1, HOUR_MS) },
-  { name: "Speed", sensor: 1006, type: "evt", dataType: "float32", rate: "720/h", value: sine(60, 40, 10, 2 * HOUR_MS) },
-  { name: "Acceleration", sensor: 1007, type: "evt", dataType: "float32", rate: "360/h", value: sine(0, 2, 1, 600_000) },
+  {
+    name: "Speed",
+    sensor: 1006,
+    type: "evt",
+    dataType: "float32",
+    rate: "720/h",
+    value: sine(60, 40, 10, 2 * HOUR_MS),
+  },
+  {
+    name: "Acceleration",
+    sensor: 1007,
+    type: "evt",
+    dataType: "float32",
+    rate: "360/h",
+    value: sine(0, 2, 1, 600_000),
+  },
   { name: "GPS_Latitude", sensor: 1008, type: "tsd", dataType: "float32", rate: "5m", value: sine(37.33, 0.05, 0.001) },
-  { name: "Relay_1", sensor: 2001, type: "evt", dataType: "uint32", rate: "6/h", value: { kind: "random", min: 0, max: 1 } },
-  { name: "PWM_Output", sensor: 2002, type: "evt", dataType: "float32", rate: "12/h", value: sine(50, 50, 5, 3 * HOUR_MS) },
-  { name: "System_Mode", sensor: 2003, type: "evt", dataType: "uint32", rate: "2/h", value: { kind: "random", min: 0, max: 2 } },
-  { name: "Enable_Flag", sensor: 2004, type: "evt", dataType: "uint32", rate: "4/h", value: { kind: "random", min: 0, max: 1 } },
+  {
+    name: "Relay_1",
+    sensor: 2001,
+    type: "evt",
+    dataType: "uint32",
+    rate: "6/h",
+    value: { kind: "random", min: 0, max: 1 },
+  },
+  {
+    name: "PWM_Output",
+    sensor: 2002,
+    type: "evt",
+    dataType: "float32",
+    rate: "12/h",
+    value: sine(50, 50, 5, 3 * HOUR_MS),
+  },
+  {
+    name: "System_Mode",
+    sensor: 2003,
+    type: "evt",
+    dataType: "uint32",
+    rate: "2/h",
+    value: { kind: "random", min: 0, max: 2 },
+  },
+  {
+    name: "Enable_Flag",
+    sensor: 2004,
+    type: "evt",
+    dataType: "uint32",
+    rate: "4/h",
+    value: { kind: "random", min: 0, max: 1 },
+  },
 ];
 
 export function defaultWorkload(): Workload {
   return {
     origin: "default",
     streams: DEFAULT_STREAMS.map((s) => {
-      const stream: StreamSpec = { name: s.name, source: 0, sensor: s.sensor, type: s.type, dataType: s.dataType, value: s.value };
+      const stream: StreamSpec = {
+        name: s.name,
+        source: 0,
+        sensor: s.sensor,
+        type: s.type,
+        dataType: s.dataType,
+        value: s.value,
+      };
       if (s.type === "tsd") stream.sampleRateMs = durationParse(s.rate) ?? 60_000;
       else stream.eventMeanMs = eventRateParse(s.rate) ?? HOUR_MS;
       return stream;
@@ -150,16 +212,14 @@ const u32 = z
   .max(U32_MAX, `must be at most ${U32_MAX}`);
 
 const DURATION_RULE = 'must be a duration like "10s", "5m" or "1d", or a whole number of ms ≥ 1';
-const duration = z
-  .union([z.number(), z.string()], { error: () => DURATION_RULE })
-  .transform((value, ctx) => {
-    const ms = typeof value === "number" ? (Number.isInteger(value) ? value : null) : durationParse(value);
-    if (ms === null || ms < 1) {
-      ctx.addIssue({ code: "custom", message: DURATION_RULE });
-      return z.NEVER;
-    }
-    return ms;
-  });
+const duration = z.union([z.number(), z.string()], { error: () => DURATION_RULE }).transform((value, ctx) => {
+  const ms = typeof value === "number" ? (Number.isInteger(value) ? value : null) : durationParse(value);
+  if (ms === null || ms < 1) {
+    ctx.addIssue({ code: "custom", message: DURATION_RULE });
+    return z.NEVER;
+  }
+  return ms;
+});
 
 const valueSchema = z.discriminatedUnion(
   "kind",
@@ -180,18 +240,27 @@ const valueSchema = z.discriminatedUnion(
 const streamSchema = z
   .strictObject(
     {
-      name: z.string({ error: typeRule("a string") }).min(1, "must not be empty").optional(),
+      name: z
+        .string({ error: typeRule("a string") })
+        .min(1, "must not be empty")
+        .optional(),
       source: u32.default(0),
       sensor: u32,
       type: z.enum(["tsd", "evt"], { error: () => 'must be "tsd" or "evt"' }),
       dataType: z.enum(DATA_TYPES, { error: () => `must be one of ${DATA_TYPES.join(", ")}` }).default("float32"),
       sampleRate: duration.refine((ms) => ms <= U32_MAX, `must be at most ${U32_MAX} ms`).optional(),
-      eventsPerHour: z.number({ error: typeRule("a number") }).positive("must be above 0").max(3_600_000, "must be at most 3600000 (one a millisecond)").optional(),
+      eventsPerHour: z
+        .number({ error: typeRule("a number") })
+        .positive("must be above 0")
+        .max(3_600_000, "must be at most 3600000 (one a millisecond)")
+        .optional(),
       eventEvery: duration.optional(),
       replay: z
         .strictObject(
           {
-            file: z.string({ error: typeRule("a string (a path relative to the workload file)") }).min(1, "must not be empty"),
+            file: z
+              .string({ error: typeRule("a string (a path relative to the workload file)") })
+              .min(1, "must not be empty"),
             sensor: u32.optional(),
             loop: z.boolean({ error: typeRule("true or false") }).default(true),
           },
@@ -210,13 +279,20 @@ const streamSchema = z
         if (s[key] !== undefined) rule(key, "is for EVT streams only (a TSD stream has a sampleRate)");
       }
     } else {
-      if (s.sampleRate !== undefined) rule("sampleRate", 'is for TSD streams only (an EVT stream has eventsPerHour, eventEvery or replay)');
+      if (s.sampleRate !== undefined)
+        rule("sampleRate", "is for TSD streams only (an EVT stream has eventsPerHour, eventEvery or replay)");
       const given = (["eventsPerHour", "eventEvery", "replay"] as const).filter((key) => s[key] !== undefined);
       if (given.length === 0) rule("type", "an EVT stream needs one of eventsPerHour, eventEvery or replay");
-      if (given.length > 1) rule(given[1] ?? "replay", `only one of eventsPerHour, eventEvery and replay may be given (got ${given.join(" and ")})`);
-      if (s.replay !== undefined && s.value !== undefined) rule("value", "a replayed stream takes its values from the export");
+      if (given.length > 1)
+        rule(
+          given[1] ?? "replay",
+          `only one of eventsPerHour, eventEvery and replay may be given (got ${given.join(" and ")})`,
+        );
+      if (s.replay !== undefined && s.value !== undefined)
+        rule("value", "a replayed stream takes its values from the export");
     }
-    if (s.value?.kind === "random" && s.value.min > s.value.max) rule("value", `min (${s.value.min}) must not be above max (${s.value.max})`);
+    if (s.value?.kind === "random" && s.value.min > s.value.max)
+      rule("value", `min (${s.value.min}) must not be above max (${s.value.max})`);
   });
 
 const workloadSchema = z.strictObject(
@@ -268,7 +344,9 @@ function uniqueCheck(streams: readonly StreamSpec[], origin: string): void {
     const key = `${s.source}/${s.sensor}`;
     const earlier = seen.get(key);
     if (earlier !== undefined) {
-      throw new WorkloadError(`${origin}: streams[${i}]: source ${s.source}, sensor ${s.sensor} is already streams[${earlier}]; each stream needs its own (source, sensor)`);
+      throw new WorkloadError(
+        `${origin}: streams[${i}]: source ${s.source}, sensor ${s.sensor} is already streams[${earlier}]; each stream needs its own (source, sensor)`,
+      );
     }
     seen.set(key, i);
   });
@@ -333,7 +411,8 @@ export function workloadLoad(file: string): Workload {
 }
 
 function valueNormalize(value: z.output<typeof valueSchema>): ValueSpec {
-  if (value.kind === "sine") return { kind: "sine", mean: value.mean, amplitude: value.amplitude, periodMs: value.period, noise: value.noise };
+  if (value.kind === "sine")
+    return { kind: "sine", mean: value.mean, amplitude: value.amplitude, periodMs: value.period, noise: value.noise };
   return value;
 }
 
@@ -366,21 +445,43 @@ export function workloadFromFlags(flags: WorkloadFlags): Workload | null {
   const streams: StreamSpec[] = [];
   for (const text of flags.tsd ?? []) {
     const [sensorText, rateText, typeText, ...rest] = text.split(":");
-    if (rest.length > 0 || rateText === undefined) throw new WorkloadError(`--tsd ${text}: expected SENSOR:RATE[:TYPE], e.g. 1004:10s or 1001:1m:int32`);
+    if (rest.length > 0 || rateText === undefined)
+      throw new WorkloadError(`--tsd ${text}: expected SENSOR:RATE[:TYPE], e.g. 1004:10s or 1001:1m:int32`);
     const sensor = sensorOf(sensorText, "--tsd", text);
     const rateMs = durationParse(rateText);
-    if (rateMs === null || rateMs < 1 || rateMs > U32_MAX) throw new WorkloadError(`--tsd ${text}: sample rate "${rateText}" must be a duration like 10s or 1m`);
+    if (rateMs === null || rateMs < 1 || rateMs > U32_MAX)
+      throw new WorkloadError(`--tsd ${text}: sample rate "${rateText}" must be a duration like 10s or 1m`);
     const dataType = dataTypeOf(typeText, "--tsd", text);
-    streams.push({ name: `TSD ${sensor}`, source, sensor, type: "tsd", dataType, sampleRateMs: rateMs, value: defaultValue(dataType) });
+    streams.push({
+      name: `TSD ${sensor}`,
+      source,
+      sensor,
+      type: "tsd",
+      dataType,
+      sampleRateMs: rateMs,
+      value: defaultValue(dataType),
+    });
   }
   for (const text of flags.evt ?? []) {
     const [sensorText, rateText, typeText, ...rest] = text.split(":");
-    if (rest.length > 0 || rateText === undefined) throw new WorkloadError(`--evt ${text}: expected SENSOR:RATE[:TYPE], e.g. 1006:720/h or 2001:30s:uint32`);
+    if (rest.length > 0 || rateText === undefined)
+      throw new WorkloadError(`--evt ${text}: expected SENSOR:RATE[:TYPE], e.g. 1006:720/h or 2001:30s:uint32`);
     const sensor = sensorOf(sensorText, "--evt", text);
     const meanMs = eventRateParse(rateText);
-    if (meanMs === null) throw new WorkloadError(`--evt ${text}: event rate "${rateText}" must be events per time (720/h, 2/m) or a mean interval (30s)`);
+    if (meanMs === null)
+      throw new WorkloadError(
+        `--evt ${text}: event rate "${rateText}" must be events per time (720/h, 2/m) or a mean interval (30s)`,
+      );
     const dataType = dataTypeOf(typeText, "--evt", text);
-    streams.push({ name: `EVT ${sensor}`, source, sensor, type: "evt", dataType, eventMeanMs: meanMs, value: defaultValue(dataType) });
+    streams.push({
+      name: `EVT ${sensor}`,
+      source,
+      sensor,
+      type: "evt",
+      dataType,
+      eventMeanMs: meanMs,
+      value: defaultValue(dataType),
+    });
   }
   for (const text of flags.replay ?? []) {
     const match = /^(.*?)(?::(\d+(?:,\d+)*))?$/.exec(text);
@@ -389,8 +490,18 @@ export function workloadFromFlags(flags: WorkloadFlags): Workload | null {
     const wanted = match?.[2]?.split(",").map(Number) ?? sensors.map((s) => s.sensorId);
     for (const id of wanted) {
       const found = sensors.find((s) => s.sensorId === id);
-      if (!found) throw new WorkloadError(`--replay ${text}: the export has no sensor ${id} (it has ${sensors.map((s) => s.sensorId).join(", ")})`);
-      streams.push({ name: found.name, source, sensor: id, type: "evt", dataType: "float32", replay: { file, sensor: id, loop: true } });
+      if (!found)
+        throw new WorkloadError(
+          `--replay ${text}: the export has no sensor ${id} (it has ${sensors.map((s) => s.sensorId).join(", ")})`,
+        );
+      streams.push({
+        name: found.name,
+        source,
+        sensor: id,
+        type: "evt",
+        dataType: "float32",
+        replay: { file, sensor: id, loop: true },
+      });
     }
   }
   if (streams.length === 0) return null;

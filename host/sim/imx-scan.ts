@@ -136,7 +136,8 @@ export function positionsRead(hal: Hal): PositionRecord[] | null {
   if (view.getUint32(abi.POSITIONS_MAGIC_OFFSET, true) !== abi.POSITIONS_MAGIC) return null;
   const count = view.getUint32(abi.POSITIONS_COUNT_OFFSET, true);
   if (data.byteLength !== abi.POSITIONS_HEADER_BYTES + count * abi.POSITION_RECORD_BYTES) return null;
-  const crc = crc32(data.subarray(abi.POSITIONS_HEADER_BYTES), crc32(data.subarray(0, abi.POSITIONS_CRC32_OFFSET))) >>> 0;
+  const crc =
+    crc32(data.subarray(abi.POSITIONS_HEADER_BYTES), crc32(data.subarray(0, abi.POSITIONS_CRC32_OFFSET))) >>> 0;
   if (crc !== view.getUint32(abi.POSITIONS_CRC32_OFFSET, true)) return null;
   const records: PositionRecord[] = [];
   for (let i = 0; i < count; i++) {

@@ -84,7 +84,13 @@ export const FAULT_PROFILES: Readonly<Record<string, FaultProfile>> = {
     crashes: false,
   },
   /** Delete errors during cleanup (EIO, EBUSY, EACCES), plus power cuts. */
-  "delete-errors": { name: "delete-errors", rates: { remove: 300_000 }, bootFaults: false, diskFull: false, crashes: true },
+  "delete-errors": {
+    name: "delete-errors",
+    rates: { remove: 300_000 },
+    bootFaults: false,
+    diskFull: false,
+    crashes: true,
+  },
   /** Disk-full windows and read errors. */
   "disk-full": { name: "disk-full", rates: { read: 20_000 }, bootFaults: false, diskFull: true, crashes: true },
   /**
@@ -275,7 +281,13 @@ class StreamModel {
   }
 }
 
-const HAL_CODES = new Set([abi.E_HAL_IO, abi.E_HAL_BUSY, abi.E_HAL_PERMISSION, abi.E_HAL_NO_SPACE, abi.E_HAL_NOT_FOUND]);
+const HAL_CODES = new Set([
+  abi.E_HAL_IO,
+  abi.E_HAL_BUSY,
+  abi.E_HAL_PERMISSION,
+  abi.E_HAL_NO_SPACE,
+  abi.E_HAL_NOT_FOUND,
+]);
 const START_UTC_MS = 1_700_000_000_000;
 const TSD_HEADER_BYTES = 8;
 const TSD_RECORD_BYTES = 4;
@@ -367,7 +379,9 @@ class Simulation {
         new StreamModel(
           index,
           spec,
-          spec.type === "tsd" ? (sectorBytes - TSD_HEADER_BYTES) / TSD_RECORD_BYTES : Math.floor(sectorBytes / EVT_RECORD_BYTES),
+          spec.type === "tsd"
+            ? (sectorBytes - TSD_HEADER_BYTES) / TSD_RECORD_BYTES
+            : Math.floor(sectorBytes / EVT_RECORD_BYTES),
         ),
     );
     this.shadowOneIn = options.shadowCrashOneIn ?? 6;
@@ -440,7 +454,10 @@ class Simulation {
       if (!this.faulty.dead) {
         if (!(e instanceof CoreError)) throw this.fail(`${what} threw ${String(e)}`);
         const injected = this.faulty.injectedTotal > injectedBefore || this.faulty.diskBytesBudget !== null;
-        if (!allowed.includes(e.code) && !(injected && (HAL_CODES.has(e.code) || e.code === abi.E_ACK_PERSIST || e.code === abi.E_SEQ_RESERVE))) {
+        if (
+          !allowed.includes(e.code) &&
+          !(injected && (HAL_CODES.has(e.code) || e.code === abi.E_ACK_PERSIST || e.code === abi.E_SEQ_RESERVE))
+        ) {
           throw this.fail(`${what}: unexpected ${e.message}`);
         }
         this.traceAdd(`  ${what}: ${e.codeName}`);
@@ -496,7 +513,8 @@ class Simulation {
 
   private quarantinedWhileRunning(from: string, to: string): void {
     const ids = this.damagedPaths.get(from);
-    if (ids === undefined) throw this.fail(`the device quarantined ${from} (to ${to}) although the simulator never damaged it`);
+    if (ids === undefined)
+      throw this.fail(`the device quarantined ${from} (to ${to}) although the simulator never damaged it`);
     this.result.filesQuarantined++;
     this.traceAdd(`  quarantined ${from} while running`);
     for (const id of ids) {
@@ -537,7 +555,8 @@ class Simulation {
     if (!rec) throw this.fail(`${context}: delivered a record the model never wrote (${where})`);
     if (rec.stream !== model.index) throw this.fail(`${context}: delivered a record of another stream (${where})`);
     if (this.gone.get(id) === "acked") throw this.fail(`${context}: delivered an acknowledged record again (${where})`);
-    if (rec.seq !== got.seq) throw this.fail(`${context}: record id ${id} came back with seq ${got.seq}, written as seq ${rec.seq}`);
+    if (rec.seq !== got.seq)
+      throw this.fail(`${context}: record id ${id} came back with seq ${got.seq}, written as seq ${rec.seq}`);
     if (rec.value !== got.value) throw this.fail(`${context}: ${where}: value ${got.value}, written ${rec.value}`);
     if (!this.timeMatches(model, rec, got.utcMs)) {
       throw this.fail(`${context}: ${where}: time ${got.utcMs}, written at ${rec.utcMs}`);
@@ -567,7 +586,9 @@ class Simulation {
       const rec = this.recordCheck(model, r, context);
       const index = model.live.indexOf(rec, at);
       if (index < 0) {
-        throw this.fail(`${context}: delivered record seq ${r.seq} (id ${rec.id}), which the model had as ${this.gone.get(rec.id) ?? "pending"}`);
+        throw this.fail(
+          `${context}: delivered record seq ${r.seq} (id ${rec.id}), which the model had as ${this.gone.get(rec.id) ?? "pending"}`,
+        );
       }
       this.droppedBetween(model, at, index, context);
       at++;
@@ -586,7 +607,9 @@ class Simulation {
     const dropped = model.live.splice(from, to - from);
     for (const rec of dropped) {
       if (rec.inFile && !rec.excused) {
-        throw this.fail(`${context}: skipped seq ${rec.seq} (id ${rec.id}) of stream ${model.key}, which is in a complete .imx file`);
+        throw this.fail(
+          `${context}: skipped seq ${rec.seq} (id ${rec.id}) of stream ${model.key}, which is in a complete .imx file`,
+        );
       }
       this.goneSet(rec, "discarded");
       this.lifeGone++;
@@ -635,13 +658,16 @@ class Simulation {
       if (c.ackedSeq !== model.ackedSeq) throw this.fail(`${what}: ackedSeq ${c.ackedSeq}, model ${model.ackedSeq}`);
       if (c.readSeq !== model.readSeq) throw this.fail(`${what}: readSeq ${c.readSeq}, model ${model.readSeq}`);
       if (c.pending !== model.pending) throw this.fail(`${what}: pending ${c.pending}, model ${model.pending}`);
-      if (c.total > model.live.length) throw this.fail(`${what}: ${c.total} live records, model knows only ${model.live.length}`);
+      if (c.total > model.live.length)
+        throw this.fail(`${what}: ${c.total} live records, model knows only ${model.live.length}`);
       if (c.total !== c.ram + c.disk) throw this.fail(`${what}: total ${c.total} is not ram ${c.ram} + disk ${c.disk}`);
       if (c.new !== c.total - c.pending) throw this.fail(`${what}: new ${c.new} is not total − pending`);
     }
     const discarded = this.device.stats().recordsDiscarded;
     if (this.lifeGone > discarded) {
-      throw this.fail(`${this.lifeGone} records vanished during this device life but only ${discarded} were counted as discarded`);
+      throw this.fail(
+        `${this.lifeGone} records vanished during this device life but only ${discarded} were counted as discarded`,
+      );
     }
   }
 
@@ -708,11 +734,13 @@ class Simulation {
           if (r.seq <= lastSeq) throw this.fail(`${context}: stream ${key} delivered seq ${r.seq} after ${lastSeq}`);
           lastSeq = r.seq;
           const rec = this.recordCheck(model, r, context);
-          if (this.gone.get(rec.id) === "lost") throw this.fail(`${context}: record id ${rec.id} seq ${r.seq} came back after it had been lost`);
+          if (this.gone.get(rec.id) === "lost")
+            throw this.fail(`${context}: record id ${rec.id} seq ${r.seq} came back after it had been lost`);
           recs.push(rec);
         }
       }
-      if (recs.length !== total) throw this.fail(`${context}: stream ${key} counts ${total} live records but delivered ${recs.length}`);
+      if (recs.length !== total)
+        throw this.fail(`${context}: stream ${key} counts ${total} live records but delivered ${recs.length}`);
       back.set(model.index, recs);
     }
     for (const model of this.models) {
@@ -741,12 +769,19 @@ class Simulation {
       const b = twin.counts(s.source, s.sensor);
       for (const field of ["total", "disk", "ram", "pending", "nextSeq", "ackedSeq", "readSeq"] as const) {
         if (a[field] !== b[field]) {
-          throw this.fail(`${context}: restart equivalence: stream ${s.source}:${s.sensor} ${field} ${a[field]} vs ${b[field]} on a copy`);
+          throw this.fail(
+            `${context}: restart equivalence: stream ${s.source}:${s.sensor} ${field} ${a[field]} vs ${b[field]} on a copy`,
+          );
         }
       }
     }
-    if ((twin.recovery?.filesQuarantined ?? 0) !== 0 && (device.recovery?.quarantined.every((q) => q.movedTo !== null) ?? true)) {
-      throw this.fail(`${context}: a second boot quarantined files the first one kept: ${JSON.stringify(twin.recovery?.quarantined)}`);
+    if (
+      (twin.recovery?.filesQuarantined ?? 0) !== 0 &&
+      (device.recovery?.quarantined.every((q) => q.movedTo !== null) ?? true)
+    ) {
+      throw this.fail(
+        `${context}: a second boot quarantined files the first one kept: ${JSON.stringify(twin.recovery?.quarantined)}`,
+      );
     }
   }
 
@@ -783,7 +818,10 @@ class Simulation {
           this.markInFile(this.inner, false);
           continue;
         }
-        if (faulty.injectedTotal > 0 && (e instanceof HalError || e instanceof CoreError || e instanceof RecoveryIoError)) {
+        if (
+          faulty.injectedTotal > 0 &&
+          (e instanceof HalError || e instanceof CoreError || e instanceof RecoveryIoError)
+        ) {
           this.result.bootRetries++;
           this.traceAdd(`  boot failed under injected faults (${String(e)}); retrying`);
           continue;
@@ -868,7 +906,9 @@ class Simulation {
         const c = device.counts(model.spec.source, model.spec.sensor);
         const last = recs[recs.length - 1];
         if (last && c.nextSeq <= last.seq) {
-          throw this.fail(`after ${kind}: stream ${model.key} continues at seq ${c.nextSeq}, not after its last record on disk (${last.seq})`);
+          throw this.fail(
+            `after ${kind}: stream ${model.key} continues at seq ${c.nextSeq}, not after its last record on disk (${last.seq})`,
+          );
         }
         model.nextSeq = c.nextSeq;
         model.ackedSeq = c.ackedSeq;
@@ -893,7 +933,11 @@ class Simulation {
   private configure(model: StreamModel): void {
     const { source, sensor, type, dataType, sampleRateMs } = model.spec;
     const index = this.call(`configure ${model.key}`, () =>
-      this.device.configureStream(source, sensor, type === "tsd" ? { type, dataType, sampleRateMs } : { type, dataType }),
+      this.device.configureStream(
+        source,
+        sensor,
+        type === "tsd" ? { type, dataType, sampleRateMs } : { type, dataType },
+      ),
     );
     if (index !== null && !model.configured) {
       model.configured = true;
@@ -927,12 +971,16 @@ class Simulation {
         const { source, sensor, type, dataType } = model.spec;
         for (let i = 0; i < action.count; i++) {
           const id = this.nextId++;
-          if (dataType === "float32" && id >= FLOAT_EXACT_MAX) throw new Error("record ids exhausted for float32 values");
+          if (dataType === "float32" && id >= FLOAT_EXACT_MAX)
+            throw new Error("record ids exhausted for float32 values");
           const value = this.valueOf(id, dataType);
           const utcMs = this.nowMs + (type === "evt" ? i : 0);
           const ok = this.call(
             `write ${model.key}`,
-            () => (type === "tsd" ? this.device.writeTsd(source, sensor, value, utcMs) : this.device.writeEvt(source, sensor, value, utcMs)),
+            () =>
+              type === "tsd"
+                ? this.device.writeTsd(source, sensor, value, utcMs)
+                : this.device.writeEvt(source, sensor, value, utcMs),
             [abi.E_ALL_PENDING],
           );
           if (ok === null) break;
@@ -949,7 +997,9 @@ class Simulation {
       case "upload": {
         const model = this.model(action.stream);
         if (!model) return;
-        const got = this.call(`readBulk ${model.key}`, () => this.device.readBulk(model.spec.source, model.spec.sensor, action.max));
+        const got = this.call(`readBulk ${model.key}`, () =>
+          this.device.readBulk(model.spec.source, model.spec.sensor, action.max),
+        );
         if (got === null) return;
         this.delivered(model, got, action.max, `readBulk ${model.key} max ${action.max}`);
         if (action.kind === "upload") this.ack(model, model.pending);
@@ -990,7 +1040,9 @@ class Simulation {
         this.faulty.checkpoint();
         return;
       case "policy":
-        if (this.call(`setCleanupPolicy ${action.policy}`, () => this.device.setCleanupPolicy(action.policy)) !== null) {
+        if (
+          this.call(`setCleanupPolicy ${action.policy}`, () => this.device.setCleanupPolicy(action.policy)) !== null
+        ) {
           this.policy = action.policy;
         }
         return;
@@ -1020,11 +1072,13 @@ class Simulation {
       );
     } catch (e) {
       // Cut during the ACK: it may have been made durable before the power went.
-      if (e instanceof CrashSignal) for (const rec of model.live.slice(0, Math.min(count, model.pending))) rec.ackInDoubt = true;
+      if (e instanceof CrashSignal)
+        for (const rec of model.live.slice(0, Math.min(count, model.pending))) rec.ackInDoubt = true;
       throw e;
     }
     if (ok === null) return;
-    if (count > model.pending) throw this.fail(`ack ${count} of ${model.key} with ${model.pending} pending was accepted`);
+    if (count > model.pending)
+      throw this.fail(`ack ${count} of ${model.key} with ${model.pending} pending was accepted`);
     if (count === 0) return;
     const acked = model.live.splice(0, count);
     for (const rec of acked) this.goneSet(rec, "acked");
@@ -1039,7 +1093,8 @@ class Simulation {
     for (const model of this.models) {
       if (!model.configured) continue;
       const c: StreamCounts = this.device.counts(model.spec.source, model.spec.sensor);
-      if (c.ram !== 0) throw this.fail(`flush progress is 101 but stream ${model.key} still has ${c.ram} records in RAM`);
+      if (c.ram !== 0)
+        throw this.fail(`flush progress is 101 but stream ${model.key} still has ${c.ram} records in RAM`);
     }
   }
 
@@ -1047,7 +1102,13 @@ class Simulation {
   private async gracefulStop(): Promise<void> {
     this.call("flushAllToDisk", () => this.device.flushAllToDisk());
     const disk = this.board.disk;
-    const spillPerTick = Math.max(1, Math.min(this.board.tier.spillSectorsPerTickMax, (disk?.sectorsPerFileMax ?? 1) * this.board.tier.filesWrittenPerTickMax));
+    const spillPerTick = Math.max(
+      1,
+      Math.min(
+        this.board.tier.spillSectorsPerTickMax,
+        (disk?.sectorsPerFileMax ?? 1) * this.board.tier.filesWrittenPerTickMax,
+      ),
+    );
     const ticksMax = 4 * (Math.ceil(this.board.memory.sectorCount / spillPerTick) + this.models.length + 8);
     for (let t = 0; t < ticksMax && this.device.getFlushProgress() !== abi.FLUSH_PROGRESS_COMPLETE; t++) this.ticks(1);
     if (this.device.getFlushProgress() !== abi.FLUSH_PROGRESS_COMPLETE) {
@@ -1129,12 +1190,20 @@ class Simulation {
       case 0:
         return { kind: "configure", stream };
       case 1:
-        return { kind: "write", stream, count: p.chance(1, 5) ? p.between(1, burstMax) : p.between(1, 2 * perSector + 1) };
+        return {
+          kind: "write",
+          stream,
+          count: p.chance(1, 5) ? p.between(1, burstMax) : p.between(1, 2 * perSector + 1),
+        };
       case 2:
         return { kind: "read", stream, max: p.between(1, 2 * this.bulkCap) };
       case 3: {
         const pending = (this.models[stream] as StreamModel).pending;
-        return { kind: "ack", stream, count: p.chance(1, 2) ? "all" : p.between(0, pending + (p.chance(1, 10) ? 1 : 0)) };
+        return {
+          kind: "ack",
+          stream,
+          count: p.chance(1, 2) ? "all" : p.between(0, pending + (p.chance(1, 10) ? 1 : 0)),
+        };
       }
       case 4:
         return { kind: "upload", stream, max: p.between(1, this.bulkCap) };
@@ -1157,7 +1226,8 @@ class Simulation {
       case 13:
         return { kind: "arm-crash", inOps: p.between(1, 48) };
       case 14: {
-        const fileBytes = abi.IMX_HEADER_BYTES + (this.board.disk?.sectorsPerFileMax ?? 1) * this.board.memory.sectorBytes;
+        const fileBytes =
+          abi.IMX_HEADER_BYTES + (this.board.disk?.sectorsPerFileMax ?? 1) * this.board.memory.sectorBytes;
         return { kind: "disk-full", roomBytes: p.chance(1, 2) ? null : p.below(3 * fileBytes) };
       }
       default:
@@ -1178,11 +1248,14 @@ class Simulation {
     }
     this.call("flushAllToDisk", () => this.device.flushAllToDisk());
     for (let t = 0; t < 10_000 && this.device.getFlushProgress() !== abi.FLUSH_PROGRESS_COMPLETE; t++) this.ticks(1);
-    if (this.device.getFlushProgress() !== abi.FLUSH_PROGRESS_COMPLETE) throw this.fail("final flush never reached 101");
+    if (this.device.getFlushProgress() !== abi.FLUSH_PROGRESS_COMPLETE)
+      throw this.fail("final flush never reached 101");
     this.markInFile(this.inner, true);
     for (const model of this.models) {
       for (let guard = 0; guard < 100_000; guard++) {
-        const got = this.call(`readBulk ${model.key}`, () => this.device.readBulk(model.spec.source, model.spec.sensor, this.bulkCap));
+        const got = this.call(`readBulk ${model.key}`, () =>
+          this.device.readBulk(model.spec.source, model.spec.sensor, this.bulkCap),
+        );
         if (got === null) throw this.fail(`final drain of ${model.key} failed`);
         this.delivered(model, got, this.bulkCap, `final drain ${model.key}`);
         if (got.length === 0) break;
@@ -1190,7 +1263,8 @@ class Simulation {
       }
       if (model.live.length !== 0) throw this.fail(`final drain of ${model.key} left ${model.live.length} records`);
       const c = this.device.counts(model.spec.source, model.spec.sensor);
-      if (c.total !== 0) throw this.fail(`final drain of ${model.key}: the device still counts ${c.total} live records`);
+      if (c.total !== 0)
+        throw this.fail(`final drain of ${model.key}: the device still counts ${c.total} live records`);
     }
     await this.device.settle();
     this.afterCall();
@@ -1203,7 +1277,6 @@ class Simulation {
     this.result.policy = this.policy;
     return this.result;
   }
-
 }
 
 // ---- Entry points ----------------------------------------------------------------------------------------
@@ -1234,6 +1307,7 @@ export function seedFromEnv(env: NodeJS.ProcessEnv = process.env): number | null
   const text = env["SEED"];
   if (text === undefined || text.trim() === "") return null;
   const seed = Number(text);
-  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new Error(`SEED must be an integer in 0 … 2^32−1 (got '${text}')`);
+  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff)
+    throw new Error(`SEED must be an integer in 0 … 2^32−1 (got '${text}')`);
   return seed;
 }

@@ -80,7 +80,12 @@ export class Cycle {
     const flushed = this.flushFits();
     if (flushed) {
       const ticks = env.flush(device, 1000);
-      ctx.check("cycle: the flush (spill of part A) reaches 101", ticks >= 0, "101 within 1000 ticks", ticks < 0 ? `${device.getFlushProgress()}` : `101 after ${ticks} ticks`);
+      ctx.check(
+        "cycle: the flush (spill of part A) reaches 101",
+        ticks >= 0,
+        "101 within 1000 ticks",
+        ticks < 0 ? `${device.getFlushProgress()}` : `101 after ${ticks} ticks`,
+      );
       // The directory itself is counted by ensureCleanupComplete at the end of the iteration.
       let files = 0;
       for (const ledger of ledgers) files += device.counts(ledger.spec.source, ledger.spec.sensor).diskFiles;
@@ -92,7 +97,9 @@ export class Cycle {
       for (let i = 0; i < count; i++) ledger.write(this.value(ledger));
     });
     const outcome = outcomeNew();
-    const read = ledgersUpload(ledgers, outcome, (ledger, i) => (flushed && i < (this.recordsABy.get(ledger) ?? 0) ? "disk" : "ram"));
+    const read = ledgersUpload(ledgers, outcome, (ledger, i) =>
+      flushed && i < (this.recordsABy.get(ledger) ?? 0) ? "disk" : "ram",
+    );
     const written = this.recordsPerIteration;
     ctx.check(
       "cycle: every record read back exactly, disk first then RAM, and acknowledged",

@@ -86,7 +86,12 @@ export class SuiteEnv {
   /** Boots the shared device on the storage root. */
   sharedBoot(): Device {
     this.device = this.hooked(
-      Device.create({ board: this.board, hal: this.halFor(this.options.storageDir), policy: this.options.policy, nowMs: this.nowMs }),
+      Device.create({
+        board: this.board,
+        hal: this.halFor(this.options.storageDir),
+        policy: this.options.policy,
+        nowMs: this.nowMs,
+      }),
     );
     this.diskUsageRestore(this.device);
     return this.device;
@@ -103,17 +108,26 @@ export class SuiteEnv {
    */
   freshDevice(label: string, disk: boolean, policy: CleanupPolicy = this.options.policy): FreshDevice {
     if (!disk || !this.hasDisk) {
-      return { device: this.hooked(Device.create({ board: this.board, hal: new MemoryHal(), policy, nowMs: this.nowMs })), dir: null };
+      return {
+        device: this.hooked(Device.create({ board: this.board, hal: new MemoryHal(), policy, nowMs: this.nowMs })),
+        dir: null,
+      };
     }
     const dir = path.join(this.options.storageDir, "fresh", `${label}-${++this.freshCount}`);
     fs.mkdirSync(dir, { recursive: true });
-    return { device: this.hooked(Device.create({ board: this.board, hal: this.halFor(dir), policy, nowMs: this.nowMs })), dir };
+    return {
+      device: this.hooked(Device.create({ board: this.board, hal: this.halFor(dir), policy, nowMs: this.nowMs })),
+      dir,
+    };
   }
 
   /** A second device booted on a fresh device's directory: the restart after a power-off. */
   restart(fresh: FreshDevice, policy: CleanupPolicy = this.options.policy): FreshDevice {
     if (fresh.dir === null) throw new Error("restart needs a device with a storage directory");
-    return { device: this.hooked(Device.create({ board: this.board, hal: this.halFor(fresh.dir), policy, nowMs: this.nowMs })), dir: fresh.dir };
+    return {
+      device: this.hooked(Device.create({ board: this.board, hal: this.halFor(fresh.dir), policy, nowMs: this.nowMs })),
+      dir: fresh.dir,
+    };
   }
 
   private hooked(device: Device): Device {

@@ -130,7 +130,8 @@ export class LeakMonitor {
    */
   maybeSample(iteration: number, full: boolean): void {
     if (iteration < this.warmup) return;
-    const due = this.postponed || iteration === this.warmup || iteration % this.every === 0 || iteration >= this.iterations - 1;
+    const due =
+      this.postponed || iteration === this.warmup || iteration % this.every === 0 || iteration >= this.iterations - 1;
     if (!due) return;
     if (full) {
       this.postponed = true;
@@ -160,7 +161,8 @@ export class LeakMonitor {
         const y = value(s);
         return y === null ? [] : [{ x: s.iteration, y }];
       });
-      if (points.length < 2) return { metric, per1000: null, bound, first: points[0]?.y ?? null, last: null, passed: null };
+      if (points.length < 2)
+        return { metric, per1000: null, bound, first: points[0]?.y ?? null, last: null, passed: null };
       const per1000 = slope(points) * 1000;
       return {
         metric,

@@ -86,7 +86,9 @@ export class Ledger {
 
   /** The time the record with sequence number `seq` is written with. */
   timeOf(seq: number): number {
-    return this.spec.type === "tsd" ? SUITE_UTC_BASE_MS + seq * this.spec.sampleRateMs : SUITE_UTC_BASE_MS + seq * EVT_SPACING_MS;
+    return this.spec.type === "tsd"
+      ? SUITE_UTC_BASE_MS + seq * this.spec.sampleRateMs
+      : SUITE_UTC_BASE_MS + seq * EVT_SPACING_MS;
   }
 
   /** The value the device stores for `value` under the stream's data type. */
@@ -141,11 +143,13 @@ export class Ledger {
         if (at > i && at < this.written) {
           outcome.missing += at - i;
           this.missing += at - i;
-          if (outcome.first === "") outcome.first = `${this.describe()}: records ${expectedSeq}…${record.seq - 1} never came back (discarded?)`;
+          if (outcome.first === "")
+            outcome.first = `${this.describe()}: records ${expectedSeq}…${record.seq - 1} never came back (discarded?)`;
           i = at;
         } else {
           outcome.mismatches++;
-          if (outcome.first === "") outcome.first = `${this.describe()}: expected seq ${expectedSeq}, got seq ${record.seq}`;
+          if (outcome.first === "")
+            outcome.first = `${this.describe()}: expected seq ${expectedSeq}, got seq ${record.seq}`;
           this.readBack = i + 1;
           continue;
         }

@@ -62,7 +62,12 @@ export interface SuiteResult {
   cleanupIncomplete: number;
   /** Quarantined: found corrupt when read (section 9 corrupts one on purpose), moved to corrupted/. */
   files: { created: number; deleted: number; quarantined: number; leftAtEnd: number; fsyncsSkipped: number };
-  leaks: LeakReport & { freeSectorsInitial: number; freeSectorsFinal: number; wasmMemoryBytes: number; wasmMemoryBytesFinal: number };
+  leaks: LeakReport & {
+    freeSectorsInitial: number;
+    freeSectorsFinal: number;
+    wasmMemoryBytes: number;
+    wasmMemoryBytesFinal: number;
+  };
   performance: PerformanceMetric[];
 }
 
@@ -113,7 +118,9 @@ export async function runSuite(options: SuiteOptions, ui: SuiteUi): Promise<Suit
   if (options.verbose) {
     book.onCheck = (summary, passed, expected, actual) => {
       if (summary.section === ITERATION_SECTION || !passed) return;
-      ui.line(`  ok   [${summary.section}] ${summary.name}: ${actual}${actual === expected ? "" : ` (expected ${expected})`}`);
+      ui.line(
+        `  ok   [${summary.section}] ${summary.name}: ${actual}${actual === expected ? "" : ` (expected ${expected})`}`,
+      );
     };
   }
   const device = env.sharedBoot();
@@ -125,7 +132,17 @@ export async function runSuite(options: SuiteOptions, ui: SuiteUi): Promise<Suit
   const sectionStats = new Map<number, SectionSummary>(
     selected.map((s) => [
       s.id,
-      { id: s.id, title: s.title, status: "not run", skipReason: null, runs: 0, checks: 0, checkRunsPassed: 0, checkRunsFailed: 0, timeMs: 0 },
+      {
+        id: s.id,
+        title: s.title,
+        status: "not run",
+        skipReason: null,
+        runs: 0,
+        checks: 0,
+        checkRunsPassed: 0,
+        checkRunsFailed: 0,
+        timeMs: 0,
+      },
     ]),
   );
   const metrics = new Map<string, PerformanceMetric>();
@@ -175,7 +192,12 @@ export async function runSuite(options: SuiteOptions, ui: SuiteUi): Promise<Suit
           });
           ctx.check("ran without an unexpected error", true, "no error", "no error");
         } catch (error) {
-          ctx.check("ran without an unexpected error", false, "no error", error instanceof Error ? `${error.name}: ${error.message}` : String(error));
+          ctx.check(
+            "ran without an unexpected error",
+            false,
+            "no error",
+            error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+          );
           if (abort(error)) break;
         }
         summary.timeMs += performance.now() - t0;
@@ -201,7 +223,12 @@ export async function runSuite(options: SuiteOptions, ui: SuiteUi): Promise<Suit
     try {
       cycle.run(ctx);
     } catch (error) {
-      ctx.check("cycle: ran without an unexpected error", false, "no error", error instanceof Error ? `${error.name}: ${error.message}` : String(error));
+      ctx.check(
+        "cycle: ran without an unexpected error",
+        false,
+        "no error",
+        error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+      );
       if (abort(error)) break;
       await deviceReset(env);
     }
@@ -225,7 +252,9 @@ export async function runSuite(options: SuiteOptions, ui: SuiteUi): Promise<Suit
     leaks.maybeSample(iteration, full);
     if (options.verbose) {
       const ms = cleanupCount > 0 && !options.skipCleanup ? (cleanupSamples[cleanupCount - 1] ?? 0).toFixed(2) : "-";
-      ui.line(`iteration ${iteration}${full ? " (full)" : ""}: cleanup ${ms} ms, ${book.failedTotal - failedBefore} failed checks`);
+      ui.line(
+        `iteration ${iteration}${full ? " (full)" : ""}: cleanup ${ms} ms, ${book.failedTotal - failedBefore} failed checks`,
+      );
     }
     completed = iteration;
     if (book.failedTotal > failedBefore) iterationsFailed++;
@@ -253,11 +282,21 @@ export async function runSuite(options: SuiteOptions, ui: SuiteUi): Promise<Suit
   } catch (error) {
     // After a core assertion the device may be unusable; say so rather than throw.
     leftAtEnd = imxFilesCount(options.storageDir);
-    final.check("at the end: the final cleanup ran", false, "no error", error instanceof Error ? `${error.name}: ${error.message}` : String(error));
+    final.check(
+      "at the end: the final cleanup ran",
+      false,
+      "no error",
+      error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+    );
   }
 
   const leakReport = leaks.report();
-  const names: Record<string, string> = { fds: "open file descriptors", heapBytes: "host heap (bytes)", externalBytes: "external memory (bytes)", rssBytes: "RSS (bytes)" };
+  const names: Record<string, string> = {
+    fds: "open file descriptors",
+    heapBytes: "host heap (bytes)",
+    externalBytes: "external memory (bytes)",
+    rssBytes: "RSS (bytes)",
+  };
   for (const figure of leakReport.figures) {
     if (figure.passed === null) continue;
     final.check(
@@ -280,7 +319,8 @@ export async function runSuite(options: SuiteOptions, ui: SuiteUi): Promise<Suit
     summary.checks = mine.length;
     summary.checkRunsPassed = mine.reduce((s, c) => s + c.passed, 0);
     summary.checkRunsFailed = mine.reduce((s, c) => s + c.failed, 0);
-    if (summary.status !== "skipped" && summary.runs > 0) summary.status = summary.checkRunsFailed > 0 ? "failed" : "passed";
+    if (summary.status !== "skipped" && summary.runs > 0)
+      summary.status = summary.checkRunsFailed > 0 ? "failed" : "passed";
   }
   const durationMs = performance.now() - started;
   return {
@@ -312,7 +352,13 @@ export async function runSuite(options: SuiteOptions, ui: SuiteUi): Promise<Suit
       leftAtEnd,
       fsyncsSkipped: env.syncs.skipped,
     },
-    leaks: { ...leakReport, freeSectorsInitial: freeInitial, freeSectorsFinal: freeFinal, wasmMemoryBytes: memoryBytes, wasmMemoryBytesFinal: device.memory.buffer.byteLength },
+    leaks: {
+      ...leakReport,
+      freeSectorsInitial: freeInitial,
+      freeSectorsFinal: freeFinal,
+      wasmMemoryBytes: memoryBytes,
+      wasmMemoryBytesFinal: device.memory.buffer.byteLength,
+    },
     performance: [...metrics.values()],
   };
 }

@@ -51,18 +51,34 @@ export const REAL_WORLD_STREAMS: readonly StreamSpec[] = [100, 200, 300, 400].ma
 
 /** The checksum of real_world_test: XOR of sensor id, sequence number and time, rotated left by 1. */
 export function realWorldChecksum(sensor: number, seq: number, utcMs: number): number {
-  const x = (sensor ^ (seq >>> 0) ^ (utcMs % 0x1_0000_0000 >>> 0)) >>> 0;
+  const x = (sensor ^ (seq >>> 0) ^ ((utcMs % 0x1_0000_0000) >>> 0)) >>> 0;
   return ((x << 1) | (x >>> 31)) >>> 0;
 }
 
 /** Streams that fill RAM in sections 3–7: one EVT (2 records per 32-byte sector) and one TSD. */
-export const FILL_EVT: StreamSpec = { name: "fill-evt", source: 2, sensor: 1, type: "evt", dataType: "uint32", sampleRateMs: 0 };
-export const FILL_TSD: StreamSpec = { name: "fill-tsd", source: 2, sensor: 2, type: "tsd", dataType: "uint32", sampleRateMs: 1000 };
+export const FILL_EVT: StreamSpec = {
+  name: "fill-evt",
+  source: 2,
+  sensor: 1,
+  type: "evt",
+  dataType: "uint32",
+  sampleRateMs: 0,
+};
+export const FILL_TSD: StreamSpec = {
+  name: "fill-tsd",
+  source: 2,
+  sensor: 2,
+  type: "tsd",
+  dataType: "uint32",
+  sampleRateMs: 1000,
+};
 
 /** Whether `specs` fit in `device`'s stream table (configured ones take no new slot). */
 export function streamsFit(device: Device, specs: readonly StreamSpec[]): boolean {
   const configured = device.streamList();
-  const missing = specs.filter((spec) => !configured.some((c) => c && c.source === spec.source && c.sensor === spec.sensor));
+  const missing = specs.filter(
+    (spec) => !configured.some((c) => c && c.source === spec.source && c.sensor === spec.sensor),
+  );
   return configured.length + missing.length <= device.board.memory.streamsMax;
 }
 
@@ -80,12 +96,20 @@ export async function withLedgers(
   body: (device: Device, ledgers: Ledger[], fresh: FreshDevice | null) => Promise<void> | void,
 ): Promise<void> {
   if (streamsFit(env.device, specs)) {
-    await body(env.device, specs.map((spec) => new Ledger(env.device, spec)), null);
+    await body(
+      env.device,
+      specs.map((spec) => new Ledger(env.device, spec)),
+      null,
+    );
     return;
   }
   const fresh = env.freshDevice(label, disk);
   try {
-    await body(fresh.device, specs.map((spec) => new Ledger(fresh.device, spec)), fresh);
+    await body(
+      fresh.device,
+      specs.map((spec) => new Ledger(fresh.device, spec)),
+      fresh,
+    );
     await freshCleanupCheck(env, ctx, fresh);
   } finally {
     env.freshDispose(fresh);

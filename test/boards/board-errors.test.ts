@@ -150,14 +150,18 @@ describe("board field rules", () => {
     const error = loadError(file);
     expect(error.issues).toHaveLength(1);
     expect(error.issues[0]?.path).toBe("memory.ramBytes");
-    expect(error.message).toMatch(/memory\.ramBytes: must hold the RAM layout of about \d+ bytes \(.*SAT 256.*\) \(got 4096\)$/);
+    expect(error.message).toMatch(
+      /memory\.ramBytes: must hold the RAM layout of about \d+ bytes \(.*SAT 256.*\) \(got 4096\)$/,
+    );
   });
 
   it("refuse a RAM budget larger than the device's RAM", () => {
     const file = boardWrite("ram-over", (raw) => {
       (raw["device"] as Json)["ramBytes"] = 16384;
     });
-    expect(loadError(file).message).toBe(`${file}: memory.ramBytes: must not exceed device.ramBytes (16384) (got 24576)`);
+    expect(loadError(file).message).toBe(
+      `${file}: memory.ramBytes: must not exceed device.ramBytes (16384) (got 24576)`,
+    );
   });
 
   it("refuse names the config image cannot hold or that are not lowercase words", () => {
@@ -195,7 +199,11 @@ describe("board files that cannot be read", () => {
   });
 
   it.each([
-    ["a trailing comma", '{"name": "x",}', 'invalid JSON at line 1, column 14 (position 13): expected "\\"", found "}"'],
+    [
+      "a trailing comma",
+      '{"name": "x",}',
+      'invalid JSON at line 1, column 14 (position 13): expected "\\"", found "}"',
+    ],
     ["an unterminated string", '{"name": "x', "invalid JSON at line 1, column 12 (position 11): unterminated string"],
     ["text after the value", '{"name": "x"} extra', 'invalid JSON at line 1, column 15 (position 14): unexpected "e"'],
     ["an empty file", "", "invalid JSON at line 1, column 1 (position 0): unexpected end of input"],
@@ -212,7 +220,9 @@ describe("board files that cannot be read", () => {
 
   it("list the known boards for an unknown board name", () => {
     const message = loadError("no-such-board").message;
-    expect(message).toMatch(/^boards\/no-such-board\.json: unknown board "no-such-board" \(known boards: .*fc1-imx6.*\)$/);
+    expect(message).toMatch(
+      /^boards\/no-such-board\.json: unknown board "no-such-board" \(known boards: .*fc1-imx6.*\)$/,
+    );
     expect(message).toContain("tiny");
   });
 });

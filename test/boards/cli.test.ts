@@ -41,7 +41,9 @@ describe("boards", () => {
     const boards = listBoards();
     const lines = boardsTable(boards).trimEnd().split("\n");
     expect(lines).toHaveLength(boards.length + 1);
-    expect(lines[0]).toMatch(/^board\s+title\s+device RAM\s+memory RAM bytes\s+sector bytes\s+sectors\s+streams max\s+disk tier\s+policy$/);
+    expect(lines[0]).toMatch(
+      /^board\s+title\s+device RAM\s+memory RAM bytes\s+sector bytes\s+sectors\s+streams max\s+disk tier\s+policy$/,
+    );
     const fc1 = lines.find((line) => line.startsWith("fc1-imx6 "));
     expect(fc1).toMatch(/512 MiB\s+1048576\s+32\s+2048\s+512\s+256 MiB quota\s+batched$/);
     expect(lines.find((line) => line.startsWith("nrf52840 "))).toMatch(/\snone\s/);
@@ -126,20 +128,18 @@ describe("program", () => {
 
   it("reports an unknown command as a usage error", async () => {
     const err = captured();
-    const exitCode = await runCli(
-      () => programBuild({ writeErr: err.write }).parseAsync(["bogus"], { from: "user" }),
-      { stderrWrite: err.write },
-    );
+    const exitCode = await runCli(() => programBuild({ writeErr: err.write }).parseAsync(["bogus"], { from: "user" }), {
+      stderrWrite: err.write,
+    });
     expect(exitCode).toBe(EXIT_USAGE);
     expect(err.text()).toMatch(/^imx-memsim: unknown command 'bogus'/);
   });
 
   it("reports a missing required option as a usage error", async () => {
     const err = captured();
-    const exitCode = await runCli(
-      () => programBuild({ writeErr: err.write }).parseAsync(["flash"], { from: "user" }),
-      { stderrWrite: err.write },
-    );
+    const exitCode = await runCli(() => programBuild({ writeErr: err.write }).parseAsync(["flash"], { from: "user" }), {
+      stderrWrite: err.write,
+    });
     expect(exitCode).toBe(EXIT_USAGE);
     expect(err.text()).toContain("imx-memsim: required option '-o, --output <file>' not specified");
   });
@@ -173,7 +173,10 @@ describe("runCli", () => {
   });
 
   it.each([
-    ["a board error", new BoardError("boards/x.json", [{ path: "memory.sectorBytes", rule: "must be a multiple of 4 (got 30)" }])],
+    [
+      "a board error",
+      new BoardError("boards/x.json", [{ path: "memory.sectorBytes", rule: "must be a multiple of 4 (got 30)" }]),
+    ],
     ["a config image error", new ConfigImageError(E_CONFIG_MAGIC, "magic is 0x00000000")],
     ["a usage error", new UsageError("--board needs a value")],
   ])("prints %s as one line and exits 2", async (_case, error) => {
@@ -203,8 +206,14 @@ describe("runCli", () => {
 
   it("passes commander's exit codes through: 0 for help, 2 for usage", () => {
     const silent = captured();
-    expect(errorReport(new CommanderError(0, "commander.helpDisplayed", "(outputHelp)"), { stderrWrite: silent.write })).toBe(EXIT_OK);
-    expect(errorReport(new CommanderError(1, "commander.unknownOption", "error: unknown option"), { stderrWrite: silent.write })).toBe(EXIT_USAGE);
+    expect(
+      errorReport(new CommanderError(0, "commander.helpDisplayed", "(outputHelp)"), { stderrWrite: silent.write }),
+    ).toBe(EXIT_OK);
+    expect(
+      errorReport(new CommanderError(1, "commander.unknownOption", "error: unknown option"), {
+        stderrWrite: silent.write,
+      }),
+    ).toBe(EXIT_USAGE);
     expect(silent.text()).toBe("");
   });
 });

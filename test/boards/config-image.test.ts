@@ -5,12 +5,7 @@
 import { crc32 } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { listBoards, loadBoard, withOverrides, type Board } from "../../host/boards.js";
-import {
-  CONFIG_FIELDS,
-  ConfigImageError,
-  decodeConfigImage,
-  encodeConfigImage,
-} from "../../host/config-image.js";
+import { CONFIG_FIELDS, ConfigImageError, decodeConfigImage, encodeConfigImage } from "../../host/config-image.js";
 import {
   CFG_BOARD_NAME,
   CFG_CLEANUP_POLICY,
@@ -184,12 +179,32 @@ describe("decodeConfigImage on signed images with bad fields", () => {
   const nrf = loadBoard("nrf52840");
 
   it.each([
-    ["a sector size that is not a multiple of 4", tiny, (view: DataView) => view.setUint16(CFG_SECTOR_BYTES, 30, true), "memory.sectorBytes"],
-    ["a spill target at the threshold", tiny, (view: DataView) => view.setUint8(CFG_SPILL_TARGET_PERCENT, 75), "tier.spillTargetPercent"],
+    [
+      "a sector size that is not a multiple of 4",
+      tiny,
+      (view: DataView) => view.setUint16(CFG_SECTOR_BYTES, 30, true),
+      "memory.sectorBytes",
+    ],
+    [
+      "a spill target at the threshold",
+      tiny,
+      (view: DataView) => view.setUint8(CFG_SPILL_TARGET_PERCENT, 75),
+      "tier.spillTargetPercent",
+    ],
     ["an unknown cleanup policy", tiny, (view: DataView) => view.setUint8(CFG_CLEANUP_POLICY, 3), "cleanupPolicy"],
     ["an unknown flag bit", tiny, (view: DataView) => view.setUint16(CFG_FLAGS, 3, true), "flags"],
-    ["disk fields without the disk flag", nrf, (view: DataView) => view.setUint32(CFG_FILES_MAX, 4, true), "disk fields"],
-    ["a name byte after the terminator", tiny, (view: DataView) => view.setUint8(CFG_BOARD_NAME + 10, 0x41), "boardName"],
+    [
+      "disk fields without the disk flag",
+      nrf,
+      (view: DataView) => view.setUint32(CFG_FILES_MAX, 4, true),
+      "disk fields",
+    ],
+    [
+      "a name byte after the terminator",
+      tiny,
+      (view: DataView) => view.setUint8(CFG_BOARD_NAME + 10, 0x41),
+      "boardName",
+    ],
     ["a name that is not printable ASCII", tiny, (view: DataView) => view.setUint8(CFG_BOARD_NAME, 0x07), "boardName"],
   ] as const)("refuses %s with E_CONFIG_FIELD", (_case, board, edit, field) => {
     const error = refusal(resigned(board, edit));

@@ -11,11 +11,24 @@ import { ConfigImageError, decodeConfigImage, encodeConfigImage } from "../../ho
 import * as abi from "../../host/core/abi.generated.js";
 import { Device, WASM_PAGE_BYTES } from "../../host/core/device.js";
 import { coreModule } from "../../host/core/wasm.js";
-import { boardClone, coreErrorOf, firstDifference, ramSnapshot, range, readAll, seqs, statsSnapshot } from "./helpers.js";
+import {
+  boardClone,
+  coreErrorOf,
+  firstDifference,
+  ramSnapshot,
+  range,
+  readAll,
+  seqs,
+  statsSnapshot,
+} from "./helpers.js";
 
 /** Re-signs an image after a change, so only the changed field can be what the core refuses. */
 function resign(image: Uint8Array): Uint8Array {
-  new DataView(image.buffer, image.byteOffset).setUint32(abi.CFG_CRC32, crc32(image.subarray(0, abi.CFG_CRC32)) >>> 0, true);
+  new DataView(image.buffer, image.byteOffset).setUint32(
+    abi.CFG_CRC32,
+    crc32(image.subarray(0, abi.CFG_CRC32)) >>> 0,
+    true,
+  );
   return image;
 }
 
@@ -163,7 +176,10 @@ describe("a corrupt flashed image is refused by the core", () => {
     ["streamsMax 0", (v) => v.setUint32(abi.CFG_STREAMS_MAX, 0, true)],
     ["streamsMax above the limit", (v) => v.setUint32(abi.CFG_STREAMS_MAX, abi.STREAMS_MAX_LIMIT + 1, true)],
     ["bulkRecordsMax 0", (v) => v.setUint32(abi.CFG_BULK_RECORDS_MAX, 0, true)],
-    ["bulkRecordsMax above the limit", (v) => v.setUint32(abi.CFG_BULK_RECORDS_MAX, abi.BULK_RECORDS_MAX_LIMIT + 1, true)],
+    [
+      "bulkRecordsMax above the limit",
+      (v) => v.setUint32(abi.CFG_BULK_RECORDS_MAX, abi.BULK_RECORDS_MAX_LIMIT + 1, true),
+    ],
     ["spillThresholdPercent 0", (v) => v.setUint8(abi.CFG_SPILL_THRESHOLD_PERCENT, 0)],
     ["spillThresholdPercent 101", (v) => v.setUint8(abi.CFG_SPILL_THRESHOLD_PERCENT, 101)],
     [

@@ -17,7 +17,9 @@ const CODES: Array<[string, number]> = Object.entries(abi as Record<string, unkn
 describe("the error table", () => {
   test("the codes are -1 … ERROR_CODE_MIN, each exactly once", () => {
     expect(CODES.length).toBeGreaterThan(0);
-    expect(CODES.map(([, code]) => code).sort((a, b) => b - a)).toEqual(range(1, 1 - abi.ERROR_CODE_MIN).map((n) => -n));
+    expect(CODES.map(([, code]) => code).sort((a, b) => b - a)).toEqual(
+      range(1, 1 - abi.ERROR_CODE_MIN).map((n) => -n),
+    );
   });
 
   test("errorTableCheck accepts the table", () => {
@@ -30,7 +32,9 @@ describe("the error table", () => {
       const message = errorCodeMessage(code);
       expect(message).not.toBe(`error ${code}`);
       expect(message.length).toBeGreaterThan(0);
-      const sharedWith = CODES.filter(([other, otherCode]) => other !== name && errorCodeMessage(otherCode) === message);
+      const sharedWith = CODES.filter(
+        ([other, otherCode]) => other !== name && errorCodeMessage(otherCode) === message,
+      );
       expect(sharedWith).toEqual([]);
     });
   }
@@ -51,7 +55,9 @@ describe("CoreError", () => {
     expect(error.code).toBe(abi.E_SECTOR_NOT_ALLOCATED);
     expect(error.codeName).toBe("E_SECTOR_NOT_ALLOCATED");
     expect(error.operation).toBe("free sector 3");
-    expect(error.message).toBe(`free sector 3: ${errorCodeMessage(abi.E_SECTOR_NOT_ALLOCATED)} (E_SECTOR_NOT_ALLOCATED)`);
+    expect(error.message).toBe(
+      `free sector 3: ${errorCodeMessage(abi.E_SECTOR_NOT_ALLOCATED)} (E_SECTOR_NOT_ALLOCATED)`,
+    );
   });
 
   test("a refusal in a stream operation names the stream", () => {

@@ -35,17 +35,45 @@ type Op =
 
 const stream = fc.nat({ max: 3 });
 const op: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 8, arbitrary: fc.record({ kind: fc.constant("write" as const), stream, count: fc.integer({ min: 1, max: 40 }), random: fc.integer(), utcMs: fc.integer({ min: 0, max: 2 ** 42 }) }) },
-  { weight: 4, arbitrary: fc.record({ kind: fc.constant("read" as const), stream, max: fc.integer({ min: 0, max: 300 }) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant("peek" as const), stream, max: fc.integer({ min: 0, max: 300 }) }) },
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant("ack" as const), stream, fraction: fc.oneof(fc.constant(1), fc.double({ min: 0, max: 1, noNaN: true })) }) },
+  {
+    weight: 8,
+    arbitrary: fc.record({
+      kind: fc.constant("write" as const),
+      stream,
+      count: fc.integer({ min: 1, max: 40 }),
+      random: fc.integer(),
+      utcMs: fc.integer({ min: 0, max: 2 ** 42 }),
+    }),
+  },
+  {
+    weight: 4,
+    arbitrary: fc.record({ kind: fc.constant("read" as const), stream, max: fc.integer({ min: 0, max: 300 }) }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant("peek" as const), stream, max: fc.integer({ min: 0, max: 300 }) }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant("ack" as const),
+      stream,
+      fraction: fc.oneof(fc.constant(1), fc.double({ min: 0, max: 1, noNaN: true })),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("revert" as const), stream }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant("tick" as const), count: fc.integer({ min: 1, max: 20 }) }) },
   { weight: 1, arbitrary: fc.constant({ kind: "flush" as const }) },
   { weight: 1, arbitrary: fc.constant({ kind: "forceCleanup" as const }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("wrongType" as const), stream }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("ackTooMany" as const), stream }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant("diskUsage" as const), percent: fc.constantFrom(0, 0, 50, 79, 81, 95, 100) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant("diskUsage" as const),
+      percent: fc.constantFrom(0, 0, 50, 79, 81, 95, 100),
+    }),
+  },
 );
 
 // Writes scale with the board so that every board's RAM fills within a run.
@@ -97,40 +125,44 @@ function seedFor(name: string): number {
 
 describe.each(boards.map((b) => [b.name, b] as const))("FIFO model on %s", (_name, board) => {
   const policies = board.disk ? (["immediate", "batched", "lazy"] as const) : (["immediate"] as const);
-  test.each(policies)("policy %s", async (policy) => {
-    const writeScale = Math.ceil(board.memory.sectorCount / 16);
-    const coverage: Coverage = { spills: 0, discards: 0, refusals: 0, deletions: 0 };
-    await fc.assert(
-      fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 60 }), async (ops) => {
-        const device = Device.create({ board, hal: new MemoryHal(), policy });
-        const specs = SPECS.slice(0, Math.min(SPECS.length, board.memory.streamsMax));
-        const h = new FifoHarness(device, specs);
-        for (const o of ops) {
-          await apply(h, o, writeScale);
-          h.check();
-        }
-        const before = device.stats();
-        coverage.spills += before.spills;
-        coverage.discards += before.recordsDiscarded;
-        coverage.refusals += before.spillsRefused;
-        await h.drain();
-        const result = await ensureCleanupComplete(device, { nowMs: h.nowMs });
-        expect(result.complete).toBe(true);
-        expect(result.filesLeft).toBe(0);
-        expect(result.ramSectorsLeft).toBe(0);
-        coverage.deletions += device.stats().filesDeleted;
-      }),
-      // A fixed seed per board and policy keeps CI deterministic; FC_SEED explores others.
-      { numRuns: board.name === "tiny" ? 150 : 25, seed: seedFor(`${board.name}/${policy}`) },
-    );
-    // The runs must have exercised what this property claims to cover.
-    if (process.env["FC_COVERAGE"]) console.log(board.name, policy, JSON.stringify(coverage));
-    expect(coverage.discards).toBeGreaterThan(0);
-    if (board.disk) {
-      expect(coverage.spills).toBeGreaterThan(0);
-      expect(coverage.deletions).toBeGreaterThan(0);
-    }
-    // Quota refusals need a nearly full disk; the tiny board reaches one within a few writes.
-    if (board.name === "tiny") expect(coverage.refusals).toBeGreaterThan(0);
-  }, 120_000);
+  test.each(policies)(
+    "policy %s",
+    async (policy) => {
+      const writeScale = Math.ceil(board.memory.sectorCount / 16);
+      const coverage: Coverage = { spills: 0, discards: 0, refusals: 0, deletions: 0 };
+      await fc.assert(
+        fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 60 }), async (ops) => {
+          const device = Device.create({ board, hal: new MemoryHal(), policy });
+          const specs = SPECS.slice(0, Math.min(SPECS.length, board.memory.streamsMax));
+          const h = new FifoHarness(device, specs);
+          for (const o of ops) {
+            await apply(h, o, writeScale);
+            h.check();
+          }
+          const before = device.stats();
+          coverage.spills += before.spills;
+          coverage.discards += before.recordsDiscarded;
+          coverage.refusals += before.spillsRefused;
+          await h.drain();
+          const result = await ensureCleanupComplete(device, { nowMs: h.nowMs });
+          expect(result.complete).toBe(true);
+          expect(result.filesLeft).toBe(0);
+          expect(result.ramSectorsLeft).toBe(0);
+          coverage.deletions += device.stats().filesDeleted;
+        }),
+        // A fixed seed per board and policy keeps CI deterministic; FC_SEED explores others.
+        { numRuns: board.name === "tiny" ? 150 : 25, seed: seedFor(`${board.name}/${policy}`) },
+      );
+      // The runs must have exercised what this property claims to cover.
+      if (process.env["FC_COVERAGE"]) console.log(board.name, policy, JSON.stringify(coverage));
+      expect(coverage.discards).toBeGreaterThan(0);
+      if (board.disk) {
+        expect(coverage.spills).toBeGreaterThan(0);
+        expect(coverage.deletions).toBeGreaterThan(0);
+      }
+      // Quota refusals need a nearly full disk; the tiny board reaches one within a few writes.
+      if (board.name === "tiny") expect(coverage.refusals).toBeGreaterThan(0);
+    },
+    120_000,
+  );
 });

@@ -30,12 +30,21 @@ interface Fixture {
 
 function fixture(boardName: string): Fixture {
   const lines: string[] = [];
-  const device = Device.create({ board: loadBoard(boardName), log: new CoreLogger("warn", (line) => lines.push(line)) });
+  const device = Device.create({
+    board: loadBoard(boardName),
+    log: new CoreLogger("warn", (line) => lines.push(line)),
+  });
   device.configureStream(...A, { type: "evt" });
   device.configureStream(...B, { type: "tsd", sampleRateMs: 1000 });
   device.configureStream(...C, { type: "evt" });
   const { sectorBytes, sectorCount } = device.board.memory;
-  return { device, lines, evtPerSector: Math.floor(sectorBytes / 12), tsdPerSector: (sectorBytes - 8) / 4, sectorCount };
+  return {
+    device,
+    lines,
+    evtPerSector: Math.floor(sectorBytes / 12),
+    tsdPerSector: (sectorBytes - 8) / 4,
+    sectorCount,
+  };
 }
 
 function writeA(f: Fixture, count: number): void {
@@ -118,7 +127,11 @@ for (const boardName of ["nrf52840", "tiny"]) {
       // The surviving TSD samples keep their times.
       f.device.revert(...B);
       const first = f.device.readBulk(...B, 1)[0];
-      expect(first).toMatchObject({ seq: f.tsdPerSector, utcMs: T0_MS + f.tsdPerSector * 1000, value: 2000 + f.tsdPerSector });
+      expect(first).toMatchObject({
+        seq: f.tsdPerSector,
+        utcMs: T0_MS + f.tsdPerSector * 1000,
+        value: 2000 + f.tsdPerSector,
+      });
     });
 
     test("a largest stream whose every sector is pending is passed over for the next largest", () => {
@@ -145,7 +158,9 @@ for (const boardName of ["nrf52840", "tiny"]) {
       f.device.ack(...A, f.evtPerSector); // frees exactly one sector
       for (let k = 0; k <= f.evtPerSector; k++) f.device.writeEvt(...C, 70 + k, T0_MS + k);
       expect(f.device.stats()).toMatchObject({ recordsDiscarded: f.evtPerSector, sectorsDiscarded: 1 });
-      expect(f.device.readBulk(...C, 100).map((r) => [r.seq, r.value])).toEqual([[f.evtPerSector, 70 + f.evtPerSector]]);
+      expect(f.device.readBulk(...C, 100).map((r) => [r.seq, r.value])).toEqual([
+        [f.evtPerSector, 70 + f.evtPerSector],
+      ]);
     });
 
     test("many discards: every missing record is counted and sequence numbers continue", () => {
@@ -182,7 +197,10 @@ for (const boardName of ["nrf52840", "tiny"]) {
       expect(coreErrorOf(() => f.device.writeEvt(...A, 7, T0_MS)).codeName).toBe("E_ALL_PENDING");
       expect(coreErrorOf(() => f.device.writeTsd(...B, 7, T0_MS)).codeName).toBe("E_ALL_PENDING");
 
-      expect(statsSnapshot(f.device)).toEqual({ ...statsBefore, allocationFailures: statsBefore.allocationFailures + 3 });
+      expect(statsSnapshot(f.device)).toEqual({
+        ...statsBefore,
+        allocationFailures: statsBefore.allocationFailures + 3,
+      });
       expect(firstDifference(ramBefore, ramWithoutStats(f.device))).toBe(-1);
       expect(([A, B, C] as StreamId[]).map((s) => f.device.counts(...s))).toEqual(countsBefore);
     });

@@ -70,7 +70,7 @@ async function heavyWorkload(device: Device, random: Prng): Promise<void> {
       const count = random.intIn(1, burstMax);
       for (let k = 0; k < count; k++) {
         nowMs += random.intIn(1, 50);
-        const value = STREAM_CONFIGS[s]!.dataType === "int32" ? (random.next() | 0) : random.next();
+        const value = STREAM_CONFIGS[s]!.dataType === "int32" ? random.next() | 0 : random.next();
         tolerating(["E_ALL_PENDING"], () => {
           if (STREAM_CONFIGS[s]!.type === "tsd") device.writeTsd(s, 1000 + s, value, nowMs);
           else device.writeEvt(s, 1000 + s, value, nowMs);
@@ -91,7 +91,8 @@ async function heavyWorkload(device: Device, random: Prng): Promise<void> {
       if (rawSectors.length < 2 && random.chance(1, 2)) {
         tolerating(["E_OUT_OF_SECTORS"], () => {
           const id = device.sectorAlloc();
-          for (let offset = 0; offset < board.memory.sectorBytes; offset += 4) device.sectorWrite(id, offset, random.next());
+          for (let offset = 0; offset < board.memory.sectorBytes; offset += 4)
+            device.sectorWrite(id, offset, random.next());
           rawSectors.push(id);
         });
       } else if (rawSectors.length > 0) {

@@ -34,7 +34,8 @@ describe("allocation and free", () => {
     expect(id).toBeGreaterThanOrEqual(0);
     expect(id).toBeLessThan(total);
     expect(device.sectorNext(id)).toBe(SECTOR_NULL);
-    for (let offset = 0; offset < device.board.memory.sectorBytes; offset += 4) expect(device.sectorRead(id, offset)).toBe(0);
+    for (let offset = 0; offset < device.board.memory.sectorBytes; offset += 4)
+      expect(device.sectorRead(id, offset)).toBe(0);
     expect(device.stats()).toMatchObject({
       allocations: 1,
       frees: 0,
@@ -45,7 +46,13 @@ describe("allocation and free", () => {
     expect(device.countRamSectorsWithData()).toBe(1);
 
     device.sectorFree(id);
-    expect(device.stats()).toMatchObject({ allocations: 1, frees: 1, sectorsUsed: 0, sectorsFree: total, sectorsUsedPeak: 1 });
+    expect(device.stats()).toMatchObject({
+      allocations: 1,
+      frees: 1,
+      sectorsUsed: 0,
+      sectorsFree: total,
+      sectorsUsedPeak: 1,
+    });
     expect(device.countRamSectorsWithData()).toBe(0);
     expect(coreErrorOf(() => device.sectorRead(id, 0)).codeName).toBe("E_SECTOR_NOT_ALLOCATED");
   });
@@ -53,11 +60,13 @@ describe("allocation and free", () => {
   test("a freed sector comes back zeroed", () => {
     const device = tinyDevice();
     const id = device.sectorAlloc();
-    for (let offset = 0; offset < device.board.memory.sectorBytes; offset += 4) device.sectorWrite(id, offset, 0xffffffff);
+    for (let offset = 0; offset < device.board.memory.sectorBytes; offset += 4)
+      device.sectorWrite(id, offset, 0xffffffff);
     device.sectorFree(id);
     const again = device.sectorAlloc();
     expect(again).toBe(id); // the free list is a LIFO stack (SPEC.md, "SAT")
-    for (let offset = 0; offset < device.board.memory.sectorBytes; offset += 4) expect(device.sectorRead(again, offset)).toBe(0);
+    for (let offset = 0; offset < device.board.memory.sectorBytes; offset += 4)
+      expect(device.sectorRead(again, offset)).toBe(0);
   });
 
   for (const board of listBoards()) {
@@ -96,7 +105,8 @@ describe("word patterns read back from every word of every sector", () => {
         for (const id of ids) {
           for (let w = 0; w < wordsPerSector; w++) {
             const got = device.sectorRead(id, w * 4);
-            if (got !== expected(id, w)) mismatches.push(`sector ${id} word ${w}: got ${got}, expected ${expected(id, w)}`);
+            if (got !== expected(id, w))
+              mismatches.push(`sector ${id} word ${w}: got ${got}, expected ${expected(id, w)}`);
           }
         }
         expect(mismatches).toEqual([]);
@@ -163,8 +173,12 @@ describe("refusals leave the statistics and device RAM unchanged", () => {
     device.sectorWrite(id, sectorBytes - 4, 0x89abcdef);
     expect(device.sectorRead(id, sectorBytes - 4)).toBe(0x89abcdef);
     // The write landed in its own sector's last word and nowhere else.
-    expect(range(0, sectorBytes / 4 - 1).map((w) => device.sectorRead(id, w * 4))).toEqual(Array(sectorBytes / 4 - 1).fill(0));
-    expect(range(0, sectorBytes / 4).map((w) => device.sectorRead(first, w * 4))).toEqual(Array(sectorBytes / 4).fill(0));
+    expect(range(0, sectorBytes / 4 - 1).map((w) => device.sectorRead(id, w * 4))).toEqual(
+      Array(sectorBytes / 4 - 1).fill(0),
+    );
+    expect(range(0, sectorBytes / 4).map((w) => device.sectorRead(first, w * 4))).toEqual(
+      Array(sectorBytes / 4).fill(0),
+    );
   });
 
   test("a stream's sector: the raw API may read it; free is E_SECTOR_LINKED, write and link E_SECTOR_OWNED", () => {

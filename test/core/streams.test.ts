@@ -54,7 +54,20 @@ describe("values and times read back exactly", () => {
   });
 
   test("float32 values read back as their float32 rounding (EVT and TSD)", () => {
-    const values = [0, -0, 1.5, Math.PI, -Math.E, 1e-30, -3.4e38, 3.4028234663852886e38, 1 / 3, Infinity, -Infinity, NaN];
+    const values = [
+      0,
+      -0,
+      1.5,
+      Math.PI,
+      -Math.E,
+      1e-30,
+      -3.4e38,
+      3.4028234663852886e38,
+      1 / 3,
+      Infinity,
+      -Infinity,
+      NaN,
+    ];
     const d = device();
     d.configureStream(2, 1, { type: "evt", dataType: "float32" });
     d.configureStream(2, 2, { type: "tsd", dataType: "float32", sampleRateMs: 1000 });
@@ -185,7 +198,9 @@ describe("invalid arguments are E_INVALID_ARGUMENT and change nothing", () => {
     expect(d.exports.streamConfigure(1, 1, abi.RECORD_TYPE_TSD, abi.DATA_TYPE_UINT32, 0)).toBe(abi.E_INVALID_ARGUMENT);
     expect(d.exports.streamConfigure(1, 2, abi.RECORD_TYPE_EVT, abi.DATA_TYPE_UINT32, 5)).toBe(abi.E_INVALID_ARGUMENT);
     expect(d.exports.streamConfigure(1, 2, 3, abi.DATA_TYPE_UINT32, 0)).toBe(abi.E_INVALID_ARGUMENT);
-    expect(d.exports.streamConfigure(1, 2, abi.RECORD_TYPE_EVT, abi.DATA_TYPE_FLOAT32 + 1, 0)).toBe(abi.E_INVALID_ARGUMENT);
+    expect(d.exports.streamConfigure(1, 2, abi.RECORD_TYPE_EVT, abi.DATA_TYPE_FLOAT32 + 1, 0)).toBe(
+      abi.E_INVALID_ARGUMENT,
+    );
     expect(d.exports.streamFind(1, 2)).toBe(abi.E_STREAM_UNKNOWN);
   });
 
@@ -223,7 +238,8 @@ describe("invalid arguments are E_INVALID_ARGUMENT and change nothing", () => {
       expectRefused(d, () => d.readBulk(1, 10, max), "E_INVALID_ARGUMENT");
       expectRefused(d, () => d.peek(1, 10, max), "E_INVALID_ARGUMENT");
     }
-    for (const count of [-1, 0.5, 2.5, NaN, -Infinity]) expectRefused(d, () => d.ack(1, 10, count), "E_INVALID_ARGUMENT");
+    for (const count of [-1, 0.5, 2.5, NaN, -Infinity])
+      expectRefused(d, () => d.ack(1, 10, count), "E_INVALID_ARGUMENT");
     // The core refuses a negative maximum itself.
     expect(d.exports.streamReadBulk(d.streamIndex(1, 10), -1)).toBe(abi.E_INVALID_ARGUMENT);
     expect(d.exports.streamPeek(d.streamIndex(1, 10), -5)).toBe(abi.E_INVALID_ARGUMENT);

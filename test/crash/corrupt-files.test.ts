@@ -33,7 +33,8 @@ let ref: Reference;
 
 function flush(device: Device, fromMs: number): void {
   device.flushAllToDisk();
-  for (let t = 1; t < 1000 && device.getFlushProgress() !== abi.FLUSH_PROGRESS_COMPLETE; t++) device.processMemory(fromMs + t);
+  for (let t = 1; t < 1000 && device.getFlushProgress() !== abi.FLUSH_PROGRESS_COMPLETE; t++)
+    device.processMemory(fromMs + t);
   expect(device.getFlushProgress()).toBe(abi.FLUSH_PROGRESS_COMPLETE);
 }
 
@@ -75,7 +76,10 @@ interface Booted {
 function bootAndDrain(hal: MemoryHal): Booted {
   const device = Device.create({ board, hal });
   const seqs = { A: [] as number[], B: [] as number[] };
-  for (const [key, s] of [["A", A], ["B", B]] as const) {
+  for (const [key, s] of [
+    ["A", A],
+    ["B", B],
+  ] as const) {
     if (!device.streamList().some((e) => e.source === s.source && e.sensor === s.sensor)) continue;
     for (let guard = 0; guard < 100; guard++) {
       const got = device.readBulk(s.source, s.sensor, 8);
@@ -114,7 +118,10 @@ function corruptCase(path: string, mutate: (bytes: Uint8Array) => Uint8Array, re
     expect(booted.seqs, label).toEqual({ A: expectedA(), B: expectedB() });
     return;
   }
-  expect(booted.quarantined.map((q) => q.path), label).toEqual([path]);
+  expect(
+    booted.quarantined.map((q) => q.path),
+    label,
+  ).toEqual([path]);
   const [entry] = booted.quarantined;
   expect(entry?.reason, label).toMatch(reason);
   expect(entry?.movedTo, label).toBe(`corrupted/${path.replace(/\//g, "_")}`);
@@ -150,7 +157,9 @@ function headerFlipReason(offset: number, flipped: Uint8Array): RegExp {
   if (offset < 24) return refused("E_IMX_CRC");
   if (offset < 28) {
     const sectors = new DataView(flipped.buffer, flipped.byteOffset).getUint32(abi.IMX_SECTOR_COUNT_OFFSET, true);
-    return sectors === 0 || sectors > (board.disk?.sectorsPerFileMax ?? 0) ? refused("E_IMX_GEOMETRY") : refused("E_IMX_SIZE");
+    return sectors === 0 || sectors > (board.disk?.sectorsPerFileMax ?? 0)
+      ? refused("E_IMX_GEOMETRY")
+      : refused("E_IMX_SIZE");
   }
   if (offset < 36) return NAME_MISMATCH;
   if (offset < 56) return refused("E_IMX_CRC");
@@ -221,7 +230,8 @@ describe("a damaged .imx file is quarantined with its reason; every other file i
       const size = ref.hal.readFile(path).length;
       for (let from = 0; from < size; from++) {
         const zeroed = (bytes: Uint8Array): Uint8Array => bytes.fill(0, from);
-        const reason = from >= abi.IMX_HEADER_BYTES ? refused("E_IMX_CRC") : /^(refused: E_IMX_[A-Z]+|name does not match.*)$/;
+        const reason =
+          from >= abi.IMX_HEADER_BYTES ? refused("E_IMX_CRC") : /^(refused: E_IMX_[A-Z]+|name does not match.*)$/;
         corruptCase(path, zeroed, reason, `${path} zeros from ${from}`);
       }
     }
@@ -229,7 +239,12 @@ describe("a damaged .imx file is quarantined with its reason; every other file i
 
   it("a wrong CRC", () => {
     const other = imxHeaderParse(ref.hal.readFile(ref.a[2] as string))?.crc ?? 0;
-    corruptCase(ref.a[1] as string, (b) => headerSet(b, abi.IMX_CRC32_OFFSET, other, 4), refused("E_IMX_CRC"), "CRC of another file");
+    corruptCase(
+      ref.a[1] as string,
+      (b) => headerSet(b, abi.IMX_CRC32_OFFSET, other, 4),
+      refused("E_IMX_CRC"),
+      "CRC of another file",
+    );
     corruptCase(ref.b[0] as string, (b) => headerSet(b, abi.IMX_CRC32_OFFSET, 0, 4), refused("E_IMX_CRC"), "CRC zero");
   });
 
@@ -239,13 +254,29 @@ describe("a damaged .imx file is quarantined with its reason; every other file i
       ["record count 2^32−1", (b) => headerSet(b, abi.IMX_RECORD_COUNT_OFFSET, 0xffffffff, 4), refused("E_IMX_COUNTS")],
       ["record count 0", (b) => headerSet(b, abi.IMX_RECORD_COUNT_OFFSET, 0, 4), refused("E_IMX_COUNTS")],
       ["record count 100", (b) => headerSet(b, abi.IMX_RECORD_COUNT_OFFSET, 100, 4), refused("E_IMX_COUNTS")],
-      ["record count leaving a middle sector part-empty", (b) => headerSet(b, abi.IMX_RECORD_COUNT_OFFSET, 6, 4), refused("E_IMX_COUNTS")],
+      [
+        "record count leaving a middle sector part-empty",
+        (b) => headerSet(b, abi.IMX_RECORD_COUNT_OFFSET, 6, 4),
+        refused("E_IMX_COUNTS"),
+      ],
       ["record type 9", (b) => headerSet(b, abi.IMX_RECORD_TYPE_OFFSET, 9, 1), refused("E_IMX_COUNTS")],
       ["data type 7", (b) => headerSet(b, abi.IMX_DATA_TYPE_OFFSET, 7, 1), refused("E_IMX_COUNTS")],
       ["EVT with a sample rate", (b) => headerSet(b, abi.IMX_SAMPLE_RATE_OFFSET, 5, 4), refused("E_IMX_COUNTS")],
-      ["TSD without a sample rate", (b) => headerSet(b, abi.IMX_RECORD_TYPE_OFFSET, abi.RECORD_TYPE_TSD, 1), refused("E_IMX_COUNTS")],
-      ["another data type than the stream's", (b) => headerSet(b, abi.IMX_DATA_TYPE_OFFSET, abi.DATA_TYPE_FLOAT32, 1), refused("E_STREAM_CONFIG_MISMATCH")],
-      ["ACK position past the file's end", (b) => headerSet(b, abi.IMX_ACKED_SEQ_OFFSET, 1_000_000, 8), refused("E_IMX_COUNTS")],
+      [
+        "TSD without a sample rate",
+        (b) => headerSet(b, abi.IMX_RECORD_TYPE_OFFSET, abi.RECORD_TYPE_TSD, 1),
+        refused("E_IMX_COUNTS"),
+      ],
+      [
+        "another data type than the stream's",
+        (b) => headerSet(b, abi.IMX_DATA_TYPE_OFFSET, abi.DATA_TYPE_FLOAT32, 1),
+        refused("E_STREAM_CONFIG_MISMATCH"),
+      ],
+      [
+        "ACK position past the file's end",
+        (b) => headerSet(b, abi.IMX_ACKED_SEQ_OFFSET, 1_000_000, 8),
+        refused("E_IMX_COUNTS"),
+      ],
       ["sector count 4096", (b) => headerSet(b, abi.IMX_SECTOR_COUNT_OFFSET, 4096, 4), refused("E_IMX_GEOMETRY")],
       ["sector count 0", (b) => headerSet(b, abi.IMX_SECTOR_COUNT_OFFSET, 0, 4), refused("E_IMX_GEOMETRY")],
       ["sector size 64", (b) => headerSet(b, abi.IMX_SECTOR_BYTES_OFFSET, 64, 2), refused("E_IMX_GEOMETRY")],
@@ -263,7 +294,8 @@ describe("a damaged .imx file is quarantined with its reason; every other file i
     for (let i = 0; i < 60; i++) {
       const length = prng.below(2 * ioBytes);
       const bytes = new Uint8Array(length).map(() => prng.below(256));
-      const reason = length > ioBytes ? /^file is \d+ bytes, larger than any file this board writes/ : /^refused: E_IMX_[A-Z]+$/;
+      const reason =
+        length > ioBytes ? /^file is \d+ bytes, larger than any file this board writes/ : /^refused: E_IMX_[A-Z]+$/;
       corruptCase(ref.a[1] as string, () => bytes, reason, `random ${length} bytes`);
     }
   });
@@ -307,7 +339,11 @@ describe("a file that does not belong where it is", () => {
   });
 
   it("a file larger than any file this board writes", () => {
-    strayCase("history/0/0_8_00000000000000000100.imx", new Uint8Array(4096), /^file is 4096 bytes, larger than any file/);
+    strayCase(
+      "history/0/0_8_00000000000000000100.imx",
+      new Uint8Array(4096),
+      /^file is 4096 bytes, larger than any file/,
+    );
   });
 });
 
@@ -325,8 +361,13 @@ describe("a corrupt positions file", () => {
       expect(booted.seqs, label).toEqual({ A: expectedA(), B: expectedB() });
       return;
     }
-    expect(booted.quarantined.map((q) => q.path), label).toEqual([POSITIONS_PATH]);
-    expect(booted.quarantined[0]?.reason, label).toMatch(/^(refused: E_POSITIONS_CORRUPT|file is \d+ bytes, larger than any file.*)$/);
+    expect(
+      booted.quarantined.map((q) => q.path),
+      label,
+    ).toEqual([POSITIONS_PATH]);
+    expect(booted.quarantined[0]?.reason, label).toMatch(
+      /^(refused: E_POSITIONS_CORRUPT|file is \d+ bytes, larger than any file.*)$/,
+    );
     expect(booted.device.recovery?.positionsRecovered, label).toBe(false);
     // Without the positions file the ACK position is the files' own: records 0-2 of A, acknowledged
     // in the lost file, come back (at least once); nothing unacknowledged is lost.

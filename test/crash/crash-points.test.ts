@@ -59,24 +59,22 @@ const SCENARIOS: Scenario[] = [
       { kind: "tick", count: 3 },
     ],
   },
-  ...(["immediate", "batched", "lazy"] as const).map(
-    (policy): Scenario => ({
-      name: `cleanup of acknowledged files, ${policy} policy`,
-      policy,
-      script: [
-        { kind: "write", stream: 0, count: 30 },
-        { kind: "flush", ticks: 12 },
-        { kind: "upload", stream: 0, max: 8 },
-        { kind: "upload", stream: 0, max: 8 },
-        { kind: "upload", stream: 0, max: 8 },
-        { kind: "tick", count: 4 },
-        { kind: "settle" },
-        { kind: "upload", stream: 0, max: 8 },
-        { kind: "tick", count: 4 },
-        { kind: "settle" },
-      ],
-    }),
-  ),
+  ...(["immediate", "batched", "lazy"] as const).map((policy): Scenario => ({
+    name: `cleanup of acknowledged files, ${policy} policy`,
+    policy,
+    script: [
+      { kind: "write", stream: 0, count: 30 },
+      { kind: "flush", ticks: 12 },
+      { kind: "upload", stream: 0, max: 8 },
+      { kind: "upload", stream: 0, max: 8 },
+      { kind: "upload", stream: 0, max: 8 },
+      { kind: "tick", count: 4 },
+      { kind: "settle" },
+      { kind: "upload", stream: 0, max: 8 },
+      { kind: "tick", count: 4 },
+      { kind: "settle" },
+    ],
+  })),
   {
     name: "flush of three streams with pending records",
     policy: "batched",
@@ -107,7 +105,14 @@ const SCENARIOS: Scenario[] = [
 describe("a power cut at every HAL operation (tiny board)", () => {
   for (const scenario of SCENARIOS) {
     it(scenario.name, { timeout: 60_000 }, async () => {
-      const options = { board: "tiny", script: scenario.script, streams: STREAMS, policy: scenario.policy, faults: "none", shadowCrashOneIn: 0 };
+      const options = {
+        board: "tiny",
+        script: scenario.script,
+        streams: STREAMS,
+        policy: scenario.policy,
+        faults: "none",
+        shadowCrashOneIn: 0,
+      };
       const healthy = await simulateSeed(1, options);
       expect(healthy.crashes).toBe(0);
       const points = healthy.workloadOps;

@@ -60,10 +60,18 @@ const range = (from: number, count: number): number[] => Array.from({ length: co
 describe("a spill whose write fails leaves RAM and the disk unchanged, and is retried", () => {
   const cases: Array<[string, (op: HalOp, path: string) => HalErrorCode | null, number]> = [
     ["EIO on writeFile", (op, path) => (op === "writeFile" && path.endsWith(".imx.tmp") ? "EIO" : null), abi.E_HAL_IO],
-    ["ENOSPC on writeFile", (op, path) => (op === "writeFile" && path.endsWith(".imx.tmp") ? "ENOSPC" : null), abi.E_HAL_NO_SPACE],
+    [
+      "ENOSPC on writeFile",
+      (op, path) => (op === "writeFile" && path.endsWith(".imx.tmp") ? "ENOSPC" : null),
+      abi.E_HAL_NO_SPACE,
+    ],
     ["EIO on syncFile", (op, path) => (op === "syncFile" && path.endsWith(".imx.tmp") ? "EIO" : null), abi.E_HAL_IO],
     ["EIO on rename", (op, path) => (op === "rename" && path.endsWith(".imx.tmp") ? "EIO" : null), abi.E_HAL_IO],
-    ["EACCES on rename", (op, path) => (op === "rename" && path.endsWith(".imx.tmp") ? "EACCES" : null), abi.E_HAL_PERMISSION],
+    [
+      "EACCES on rename",
+      (op, path) => (op === "rename" && path.endsWith(".imx.tmp") ? "EACCES" : null),
+      abi.E_HAL_PERMISSION,
+    ],
   ];
   for (const [label, rule] of cases) {
     it(label, () => {
@@ -87,7 +95,11 @@ describe("a spill whose write fails leaves RAM and the disk unchanged, and is re
 
   it("a torn write (a prefix lands, then EIO) leaves no .imx file, and a restart finds nothing to quarantine", () => {
     const inner = new MemoryHal();
-    const hal = new FaultyHal(inner, { seed: 3, rates: { tornWrite: 1_000_000 }, damageFilter: (p) => p.endsWith(".imx.tmp") });
+    const hal = new FaultyHal(inner, {
+      seed: 3,
+      rates: { tornWrite: 1_000_000 },
+      damageFilter: (p) => p.endsWith(".imx.tmp"),
+    });
     const device = Device.create({ board, hal });
     device.configureStream(S.source, S.sensor, { type: "evt" });
     for (let i = 0; i < 24; i++) device.writeEvt(S.source, S.sensor, i, 1_000_000 + i);
@@ -113,7 +125,9 @@ describe("a failed delete is counted and retried until the file is gone", () => 
         const files = imxScan(r.inner).length;
         expect(files).toBeGreaterThan(1);
         let failures = 0;
-        r.fail((op, path) => ((op === "remove" || op === "removeAsync") && path.endsWith(".imx") && failures++ < 3 ? code : null));
+        r.fail((op, path) =>
+          (op === "remove" || op === "removeAsync") && path.endsWith(".imx") && failures++ < 3 ? code : null,
+        );
         expect(r.drain()).toEqual(range(0, 20));
         for (let t = 0; t < 200 && (imxScan(r.inner).length > 0 || !r.device.isCleanupComplete()); t++) {
           r.tick();
@@ -188,8 +202,18 @@ describe("a full disk", () => {
 });
 
 describe("seeded runs with one kind of fault each", () => {
-  const runs: Array<{ faults: string; board: string; seeds: number[]; expectKinds: Array<keyof SimResult["faultsByKind"]> }> = [
-    { faults: "write-errors", board: "tiny", seeds: [1, 2, 3, 4, 5, 6, 7, 8], expectKinds: ["io-error", "torn-write", "enospc"] },
+  const runs: Array<{
+    faults: string;
+    board: string;
+    seeds: number[];
+    expectKinds: Array<keyof SimResult["faultsByKind"]>;
+  }> = [
+    {
+      faults: "write-errors",
+      board: "tiny",
+      seeds: [1, 2, 3, 4, 5, 6, 7, 8],
+      expectKinds: ["io-error", "torn-write", "enospc"],
+    },
     { faults: "write-errors", board: "esp32", seeds: [11, 12, 13], expectKinds: ["io-error"] },
     { faults: "delete-errors", board: "tiny", seeds: [21, 22, 23, 24, 25, 26], expectKinds: ["io-error", "crash"] },
     { faults: "disk-full", board: "tiny", seeds: [31, 32, 33, 34, 35, 36], expectKinds: ["enospc", "crash"] },

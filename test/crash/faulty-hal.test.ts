@@ -13,7 +13,10 @@ import { MemoryHal } from "../../host/hal/memory.js";
 import { Prng } from "../../host/sim/prng.js";
 import { bytes, codeOf, halConformanceSuite, text } from "../hal/hal-conformance.js";
 
-halConformanceSuite("FaultyHal without faults", () => ({ hal: new FaultyHal(new MemoryHal(), { seed: 1 }), cleanup: () => {} }));
+halConformanceSuite("FaultyHal without faults", () => ({
+  hal: new FaultyHal(new MemoryHal(), { seed: 1 }),
+  cleanup: () => {},
+}));
 
 function durableDir(): MemoryHal {
   const inner = new MemoryHal();
@@ -57,7 +60,11 @@ describe("FaultyHal faults", () => {
 
   it("the damage filter limits torn writes and zero tails to the paths it accepts", () => {
     const inner = durableDir();
-    const hal = new FaultyHal(inner, { seed: 4, rates: { zeroTail: FAULT_RATE_SCALE }, damageFilter: (p) => p.endsWith(".imx") });
+    const hal = new FaultyHal(inner, {
+      seed: 4,
+      rates: { zeroTail: FAULT_RATE_SCALE },
+      damageFilter: (p) => p.endsWith(".imx"),
+    });
     hal.writeFile("d/positions", bytes("abc"));
     expect(text(inner.readFile("d/positions"))).toBe("abc");
     hal.writeFile("d/x.imx", bytes("abc"));
@@ -85,7 +92,10 @@ describe("FaultyHal faults", () => {
 
   it("a scripted fault fails exactly the operations it names", () => {
     const inner = durableDir();
-    const hal = new FaultyHal(inner, { seed: 7, failWhen: (op, path) => (op === "syncDir" && path === "d" ? "EIO" : null) });
+    const hal = new FaultyHal(inner, {
+      seed: 7,
+      failWhen: (op, path) => (op === "syncDir" && path === "d" ? "EIO" : null),
+    });
     expect(codeOf(() => writeFileAtomic(hal, "d/f", bytes("x")))).toBe("EIO");
     expect(inner.exists("d/f")).toBe(true); // renamed before the failing directory fsync
     expect(inner.isDurable("d/f")).toBe(false);

@@ -25,14 +25,18 @@ import { simulateSeed } from "../../host/sim/simulator.js";
 const board = loadBoard("tiny");
 const S = { source: 1, sensor: 2 };
 
-function faulty(inner: MemoryHal, rule: { current: ((op: HalOp, path: string) => HalErrorCode | null) | null }): FaultyHal {
+function faulty(
+  inner: MemoryHal,
+  rule: { current: ((op: HalOp, path: string) => HalErrorCode | null) | null },
+): FaultyHal {
   return new FaultyHal(inner, { seed: 1, failWhen: (op, path) => (rule.current ? rule.current(op, path) : null) });
 }
 
 function flush(device: Device, fromMs: number): number {
   let now = fromMs;
   device.flushAllToDisk();
-  for (let t = 0; t < 100 && device.getFlushProgress() !== abi.FLUSH_PROGRESS_COMPLETE; t++) device.processMemory((now += 1));
+  for (let t = 0; t < 100 && device.getFlushProgress() !== abi.FLUSH_PROGRESS_COMPLETE; t++)
+    device.processMemory((now += 1));
   expect(device.getFlushProgress()).toBe(abi.FLUSH_PROGRESS_COMPLETE);
   return now;
 }
@@ -118,7 +122,8 @@ describe("bug C: a transient read error at boot quarantines a valid file", () =>
     const inner = storage();
     let failed = false;
     const hal = faulty(inner, {
-      current: (op, path) => (op === "readFileInto" && path.endsWith(".imx") && !failed ? ((failed = true), "EIO") : null),
+      current: (op, path) =>
+        op === "readFileInto" && path.endsWith(".imx") && !failed ? ((failed = true), "EIO") : null,
     });
     const device = Device.create({ board, hal });
     expect(device.recovery?.quarantined).toEqual([]); // was: "cannot read: EIO …"
@@ -131,7 +136,8 @@ describe("bug C: a transient read error at boot quarantines a valid file", () =>
     const inner = storage();
     let failed = false;
     const hal = faulty(inner, {
-      current: (op, path) => (op === "fileSize" && path.endsWith("positions.imxp") && !failed ? ((failed = true), "EIO") : null),
+      current: (op, path) =>
+        op === "fileSize" && path.endsWith("positions.imxp") && !failed ? ((failed = true), "EIO") : null,
     });
     const device = Device.create({ board, hal });
     expect(drainSeqs(device)[0]).toBe(3); // was: the positions file is quarantined and 0-2 come back
@@ -177,7 +183,9 @@ describe("bug E: a quarantined file comes back after a power cut", () => {
 
 describe("the simulator runs that found them", () => {
   it("the syncdir and boot fault profiles now pass on the seeds named above", async () => {
-    await expect(simulateSeed(32, { board: "tiny", steps: 300, faults: "syncdir" })).resolves.toMatchObject({ seed: 32 });
+    await expect(simulateSeed(32, { board: "tiny", steps: 300, faults: "syncdir" })).resolves.toMatchObject({
+      seed: 32,
+    });
     await expect(simulateSeed(1, { board: "tiny", steps: 300, faults: "boot" })).resolves.toMatchObject({ seed: 1 });
   });
 });

@@ -52,7 +52,9 @@ describe("imx-memsim sim", () => {
     expect(summary.passed).toBe(false);
     expect(summary.failures.map((f) => f.seed)).toEqual([32]);
     expect(sink.errText).toMatch(/^sim seed=32 step=\d+/m);
-    expect(simSummaryText(summary)).toMatch(/failed seeds 32\nreplay +SEED=32 imx-memsim sim --board tiny --steps 300 --faults lying-positions/);
+    expect(simSummaryText(summary)).toMatch(
+      /failed seeds 32\nreplay +SEED=32 imx-memsim sim --board tiny --steps 300 --faults lying-positions/,
+    );
   });
 
   it("refuses bad options as usage errors", async () => {

@@ -62,7 +62,22 @@ function halFailingOn(inner: Hal, op: HalOp, code: HalErrorCode): Hal {
   });
 }
 
-const BAD_PATHS = ["", "/", "/abs", "/abs/x", "..", "../x", "a/..", "a/../b", "./a", "a/./b", "a//b", "a/", "a\\b", "a\0b"];
+const BAD_PATHS = [
+  "",
+  "/",
+  "/abs",
+  "/abs/x",
+  "..",
+  "../x",
+  "a/..",
+  "a/../b",
+  "./a",
+  "a/./b",
+  "a//b",
+  "a/",
+  "a\\b",
+  "a\0b",
+];
 
 export function halConformanceSuite(name: string, make: () => HalUnderTest): void {
   describe(`Hal conformance: ${name}`, () => {
@@ -518,13 +533,7 @@ export function halConformanceSuite(name: string, make: () => HalUnderTest): voi
         hal.mkdir("s/d1/d2/d3/d4/d5");
         hal.mkdir("s/dir.imx");
         hal.mkdir("s/a-b");
-        const wanted = [
-          "s/a-b/x.imx",
-          "s/a.imx",
-          "s/d1/b.imx",
-          "s/d1/d2/d3/d4/c.imx",
-          "s/dir.imx/f.imx",
-        ];
+        const wanted = ["s/a-b/x.imx", "s/a.imx", "s/d1/b.imx", "s/d1/d2/d3/d4/c.imx", "s/dir.imx/f.imx"];
         for (const p of [...wanted, "s/d1/d2/d3/d4/d5/too-deep.imx", "s/notes.txt", "s/d1/x.imx.tmp", "top.imx"]) {
           hal.writeFile(p, bytes(p));
         }

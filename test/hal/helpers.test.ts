@@ -2,14 +2,7 @@
 // and path arithmetic.
 
 import { describe, expect, it } from "vitest";
-import {
-  HalError,
-  halErrorCode,
-  halErrorFrom,
-  parentDir,
-  pathJoin,
-  relativePathCheck,
-} from "../../host/hal/hal.js";
+import { HalError, halErrorCode, halErrorFrom, parentDir, pathJoin, relativePathCheck } from "../../host/hal/hal.js";
 import { codeOf } from "./hal-conformance.js";
 
 function errnoError(code: string): NodeJS.ErrnoException {

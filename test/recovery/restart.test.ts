@@ -97,7 +97,9 @@ describe("a file corrupted while the device runs", () => {
     const device = Device.create({ board, hal });
     device.configureStream(0, 7, { type: "evt" });
     writeAndSpill(device, 16, 0);
-    const files = [...hal.snapshot().files.keys()].filter((p) => p.endsWith(".imx")).sort((a, b) => a.slice(-24).localeCompare(b.slice(-24)));
+    const files = [...hal.snapshot().files.keys()]
+      .filter((p) => p.endsWith(".imx"))
+      .sort((a, b) => a.slice(-24).localeCompare(b.slice(-24)));
     expect(files.length).toBeGreaterThan(1);
     const victim = files[0] as string;
     hal.writeFile(victim, new Uint8Array(10)); // truncated behind the core's back

@@ -9,14 +9,34 @@
 //   byte for byte.
 // - A fleet of devices on worker threads, resumed, then stopped by SIGTERM.
 
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DeviceSummary } from "../../host/run/device-run.js";
 import type { FleetSummary } from "../../host/run/report.js";
 import { Prng } from "../../host/sim/prng.js";
-import { cli, cliWith, imxRecords, logCheck, recordId, snapshot, spawnCli, uploadLogRecords, waitForOutput } from "./helpers.js";
+import {
+  cli,
+  cliWith,
+  imxRecords,
+  logCheck,
+  recordId,
+  snapshot,
+  spawnCli,
+  uploadLogRecords,
+  waitForOutput,
+} from "./helpers.js";
 
 const root = mkdtempSync(join(tmpdir(), "imx-memsim-run-cli-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -29,8 +49,23 @@ describe("SIGTERM", () => {
   it("flushes, exits 0, and a restart delivers every record written before the signal exactly once", async () => {
     const storage = path("term");
     const log = path("term.ndjson");
-    const child = spawnCli(["run", "--storage", storage, "--upload-log", log, "--duration", "1d", "--speed", "20000",
-      "--outage", "3h every 6h", "--status-every", "100ms", "--json", path("term-1.json")]);
+    const child = spawnCli([
+      "run",
+      "--storage",
+      storage,
+      "--upload-log",
+      log,
+      "--duration",
+      "1d",
+      "--speed",
+      "20000",
+      "--outage",
+      "3h every 6h",
+      "--status-every",
+      "100ms",
+      "--json",
+      path("term-1.json"),
+    ]);
     const done = cliWith(child, 60_000);
     await waitForOutput(child, PAST_5_HOURS, 30_000);
     child.kill("SIGTERM");
@@ -44,8 +79,21 @@ describe("SIGTERM", () => {
     expect(s1.records.discarded).toBe(0);
     expect(s1.simulated.sinceRunStartMs).toBeLessThan(24 * 3_600_000);
 
-    const second = await cli(["run", "--storage", storage, "--upload-log", log, "--duration", "1d", "--drain", "--speed", "max",
-      "--quiet", "--json", path("term-2.json")]);
+    const second = await cli([
+      "run",
+      "--storage",
+      storage,
+      "--upload-log",
+      log,
+      "--duration",
+      "1d",
+      "--drain",
+      "--speed",
+      "max",
+      "--quiet",
+      "--json",
+      path("term-2.json"),
+    ]);
     expect(second.code).toBe(0);
     const s2 = json<DeviceSummary>(path("term-2.json"));
     expect(s2.resumed).toBe(true);
@@ -54,7 +102,9 @@ describe("SIGTERM", () => {
     const records = uploadLogRecords(log);
     expect(logCheck(records)).toMatchObject({ duplicates: 0, outOfOrder: 0 });
     for (const stream of s1.streams) {
-      const before = records.filter((r) => r.source === stream.source && r.sensor === stream.sensor && r.utcMs <= (stream.lastUtcMs ?? -1));
+      const before = records.filter(
+        (r) => r.source === stream.source && r.sensor === stream.sensor && r.utcMs <= (stream.lastUtcMs ?? -1),
+      );
       expect(before, `stream ${stream.source}/${stream.sensor}`).toHaveLength(stream.written);
     }
     expect(records).toHaveLength(s1.records.written + s2.records.written);
@@ -69,7 +119,19 @@ describe("SIGKILL", () => {
     const log = path("kill.ndjson");
     const reachedDisk = new Set<string>();
     // Down for the first 6 of every 8 hours: RAM passes its threshold ~2.3 h into an outage and spills.
-    const args = ["run", "--storage", storage, "--upload-log", log, "--duration", "36h", "--outage", "6h every 8h at 0", "--status-every", "100ms"];
+    const args = [
+      "run",
+      "--storage",
+      storage,
+      "--upload-log",
+      log,
+      "--duration",
+      "36h",
+      "--outage",
+      "6h every 8h at 0",
+      "--status-every",
+      "100ms",
+    ];
     for (let kill = 0; kill < 3; kill++) {
       const child = spawnCli([...args, "--speed", "20000"]);
       const done = cliWith(child, 60_000);
@@ -78,7 +140,10 @@ describe("SIGKILL", () => {
       child.kill("SIGKILL");
       expect((await done).signal, `seed ${seed}, kill ${kill}`).toBe("SIGKILL");
       for (const record of imxRecords(storage)) reachedDisk.add(recordId(record));
-      expect(logCheck(uploadLogRecords(log)), `seed ${seed}, kill ${kill}`).toMatchObject({ duplicates: 0, outOfOrder: 0 });
+      expect(logCheck(uploadLogRecords(log)), `seed ${seed}, kill ${kill}`).toMatchObject({
+        duplicates: 0,
+        outOfOrder: 0,
+      });
     }
     expect(reachedDisk.size).toBeGreaterThan(1000);
     const last = await cli([...args, "--speed", "max", "--drain", "--quiet", "--json", path("kill.json")]);
@@ -99,13 +164,32 @@ describe("bad input", () => {
   const tinyArgs = ["--board", "tiny", "--tsd", "1:1s", "--evt", "2:30/m"];
 
   beforeAll(async () => {
-    const made = await cli(["run", ...tinyArgs, "--storage", tiny, "--upload-log", tinyLog, "--duration", "10m", "--speed", "max", "--quiet", "--outage", "5m at 2m"]);
+    const made = await cli([
+      "run",
+      ...tinyArgs,
+      "--storage",
+      tiny,
+      "--upload-log",
+      tinyLog,
+      "--duration",
+      "10m",
+      "--speed",
+      "max",
+      "--quiet",
+      "--outage",
+      "5m at 2m",
+    ]);
     expect(made.code, made.stderr).toBe(0);
     expect(existsSync(join(tiny, "history"))).toBe(true);
   });
 
   /** Runs `args` on a copy of the tiny storage prepared by `prepare`; expects exit 2, `message`, and no change. */
-  async function refused(name: string, args: (dir: string) => string[], message: RegExp, prepare?: (dir: string) => void): Promise<void> {
+  async function refused(
+    name: string,
+    args: (dir: string) => string[],
+    message: RegExp,
+    prepare?: (dir: string) => void,
+  ): Promise<void> {
     const dir = path(name);
     cpSync(tiny, dir, { recursive: true });
     cpSync(tinyLog, `${dir}.ndjson`);
@@ -126,52 +210,92 @@ describe("bad input", () => {
   });
 
   it("a storage directory written by another board", async () => {
-    await refused("other-board", (dir) => ["--board", "fc1-imx6", "--storage", dir], /was written by board tiny, not fc1-imx6/);
+    await refused(
+      "other-board",
+      (dir) => ["--board", "fc1-imx6", "--storage", dir],
+      /was written by board tiny, not fc1-imx6/,
+    );
   });
 
   it("an incompatible format version", async () => {
-    await refused("format", (dir) => [...tinyArgs, "--storage", dir], /holds \.imx format v99/, (dir) => {
-      const identity = json<Record<string, unknown>>(join(dir, "imx-memsim.json"));
-      writeFileSync(join(dir, "imx-memsim.json"), JSON.stringify({ ...identity, imxFormatVersion: 99 }));
-    });
+    await refused(
+      "format",
+      (dir) => [...tinyArgs, "--storage", dir],
+      /holds \.imx format v99/,
+      (dir) => {
+        const identity = json<Record<string, unknown>>(join(dir, "imx-memsim.json"));
+        writeFileSync(join(dir, "imx-memsim.json"), JSON.stringify({ ...identity, imxFormatVersion: 99 }));
+      },
+    );
   });
 
   it("a storage without an identity whose .imx files another board wrote", async () => {
-    await refused("foreign-files", (dir) => [...tinyArgs, "--storage", dir], /was written by another board \(64-byte sectors/, (dir) => {
-      rmSync(join(dir, "imx-memsim.json"));
-      rmSync(join(dir, "imx-memsim-run.json"));
-      const file = imxFileIn(dir);
-      const data = readFileSync(file);
-      data.writeUInt16LE(64, 18);
-      writeFileSync(file, data);
-    });
+    await refused(
+      "foreign-files",
+      (dir) => [...tinyArgs, "--storage", dir],
+      /was written by another board \(64-byte sectors/,
+      (dir) => {
+        rmSync(join(dir, "imx-memsim.json"));
+        rmSync(join(dir, "imx-memsim-run.json"));
+        const file = imxFileIn(dir);
+        const data = readFileSync(file);
+        data.writeUInt16LE(64, 18);
+        writeFileSync(file, data);
+      },
+    );
   });
 
   it("a storage without run state whose streams have other settings than the workload's", async () => {
-    await refused("other-streams", (dir) => ["--board", "tiny", "--tsd", "1:2s", "--storage", dir], /stream 0\/1 is TSD every 1000 ms, float32 in history\/.*; the workload has it as TSD every 2000 ms/, (dir) => {
-      rmSync(join(dir, "imx-memsim-run.json"));
-    });
+    await refused(
+      "other-streams",
+      (dir) => ["--board", "tiny", "--tsd", "1:2s", "--storage", dir],
+      /stream 0\/1 is TSD every 1000 ms, float32 in history\/.*; the workload has it as TSD every 2000 ms/,
+      (dir) => {
+        rmSync(join(dir, "imx-memsim-run.json"));
+      },
+    );
   });
 
   it("a malformed workload file, naming file, field and rule", async () => {
     const workload = path("bad-workload.json");
     writeFileSync(workload, JSON.stringify({ streams: [{ sensor: 1, type: "tsd", sampleRate: "fast" }] }));
-    await refused("workload", (dir) => ["--board", "tiny", "--workload", workload, "--storage", dir], /bad-workload\.json: streams\[0\]\.sampleRate: must be a duration/);
+    await refused(
+      "workload",
+      (dir) => ["--board", "tiny", "--workload", workload, "--storage", dir],
+      /bad-workload\.json: streams\[0\]\.sampleRate: must be a duration/,
+    );
   });
 
   it("another workload than the storage was run with", async () => {
-    await refused("other-workload", (dir) => ["--board", "tiny", "--tsd", "9:1s", "--storage", dir], /was run with another workload/);
+    await refused(
+      "other-workload",
+      (dir) => ["--board", "tiny", "--tsd", "9:1s", "--storage", dir],
+      /was run with another workload/,
+    );
   });
 
   it("a malformed upload log", async () => {
-    await refused("log", (dir) => [...tinyArgs, "--storage", dir, "--upload-log", `${dir}.ndjson`], /line \d+: not JSON/, (dir) => {
-      writeFileSync(`${dir}.ndjson`, `${readFileSync(`${dir}.ndjson`, "utf8")}oops\n`);
-    });
+    await refused(
+      "log",
+      (dir) => [...tinyArgs, "--storage", dir, "--upload-log", `${dir}.ndjson`],
+      /line \d+: not JSON/,
+      (dir) => {
+        writeFileSync(`${dir}.ndjson`, `${readFileSync(`${dir}.ndjson`, "utf8")}oops\n`);
+      },
+    );
   });
 
   it("a fleet on a single device's storage, and a bad flag", async () => {
-    await refused("fleet-on-device", (dir) => [...tinyArgs, "--storage", dir, "--devices", "2"], /holds one device's storage/);
-    await refused("flag", (dir) => [...tinyArgs, "--storage", dir, "--ack-loss", "150"], /--ack-loss must be a percentage/);
+    await refused(
+      "fleet-on-device",
+      (dir) => [...tinyArgs, "--storage", dir, "--devices", "2"],
+      /holds one device's storage/,
+    );
+    await refused(
+      "flag",
+      (dir) => [...tinyArgs, "--storage", dir, "--ack-loss", "150"],
+      /--ack-loss must be a percentage/,
+    );
   });
 
   it("an unwritable storage directory", async () => {
@@ -211,7 +335,19 @@ describe("a fleet", () => {
   it("runs devices on worker threads, resumes them, and stops them all gracefully on SIGTERM", async () => {
     const storage = path("fleet");
     const log = path("fleet.ndjson");
-    const args = ["run", "--devices", "3", "--workers", "2", "--storage", storage, "--upload-log", log, "--outage", "2h every 3h"];
+    const args = [
+      "run",
+      "--devices",
+      "3",
+      "--workers",
+      "2",
+      "--storage",
+      storage,
+      "--upload-log",
+      log,
+      "--outage",
+      "2h every 3h",
+    ];
     const first = await cli([...args, "--duration", "6h", "--speed", "max", "--quiet", "--json", path("fleet-1.json")]);
     expect(first.code, first.stderr).toBe(0);
     const f1 = json<FleetSummary>(path("fleet-1.json"));
@@ -227,7 +363,17 @@ describe("a fleet", () => {
     }
     expect(f1.perDevice[0]?.seed).not.toBe(f1.perDevice[1]?.seed);
 
-    const child = spawnCli([...args, "--duration", "3d", "--speed", "20000", "--status-every", "100ms", "--json", path("fleet-2.json")]);
+    const child = spawnCli([
+      ...args,
+      "--duration",
+      "3d",
+      "--speed",
+      "20000",
+      "--status-every",
+      "100ms",
+      "--json",
+      path("fleet-2.json"),
+    ]);
     const done = cliWith(child, 60_000);
     await waitForOutput(child, /run: 0\/3 devices done/, 30_000);
     await new Promise((resolve) => setTimeout(resolve, 500));

@@ -35,7 +35,14 @@ function settings(name: string, overrides: Partial<RunSettings> = {}): RunSettin
     durationMs: null,
     drain: false,
     workload: null,
-    uplink: { packetRecords: board.memory.bulkRecordsMax, everyMs: 60_000, latencyMinMs: 250, latencyMaxMs: 250, timeoutMs: 30_000, ackLossPpm: 0 },
+    uplink: {
+      packetRecords: board.memory.bulkRecordsMax,
+      everyMs: 60_000,
+      latencyMinMs: 250,
+      latencyMaxMs: 250,
+      timeoutMs: 30_000,
+      ackLossPpm: 0,
+    },
     outages: [],
     tickMs: null,
     shutdownDeadlineMs: 60_000,
@@ -49,9 +56,17 @@ function settings(name: string, overrides: Partial<RunSettings> = {}): RunSettin
 
 const outage = (text: string): OutageSpec[] => [outageSpecParse(text)].filter((x): x is OutageSpec => x !== null);
 
-async function life(s: RunSettings, until?: (run: DeviceRun) => boolean): Promise<{ run: DeviceRun; summary: DeviceSummary }> {
+async function life(
+  s: RunSettings,
+  until?: (run: DeviceRun) => boolean,
+): Promise<{ run: DeviceRun; summary: DeviceSummary }> {
   const run = DeviceRun.start(s, devicePreflight(s));
-  await drive([run], { speed: "max", stopRequested: () => (until ? until(run) : false), statusEveryMs: Infinity, onStatus: () => undefined });
+  await drive([run], {
+    speed: "max",
+    stopRequested: () => (until ? until(run) : false),
+    statusEveryMs: Infinity,
+    onStatus: () => undefined,
+  });
   await run.stop();
   return { run, summary: run.summary() };
 }
@@ -70,7 +85,9 @@ describe("a device over simulated days", () => {
     const s = first.summary;
     expectBalanced(s);
     expect(s.uplink.outagesSeen).toBe(2);
-    expect(s.ram.sectorsUsedPeak).toBeGreaterThanOrEqual(Math.floor((board.memory.sectorCount * board.tier.spillThresholdPercent) / 100));
+    expect(s.ram.sectorsUsedPeak).toBeGreaterThanOrEqual(
+      Math.floor((board.memory.sectorCount * board.tier.spillThresholdPercent) / 100),
+    );
     expect(s.disk.filesCreated).toBeGreaterThan(10);
     expect(s.disk.filesDeleted).toBeGreaterThan(10);
     expect(s.records.discarded).toBe(0);
@@ -99,7 +116,14 @@ describe("a device over simulated days", () => {
       tracePath: join(root, "lossy.trace.ndjson"),
       drain: true,
       outages: outage("2h every 4h"),
-      uplink: { packetRecords: 64, everyMs: 30_000, latencyMinMs: 100, latencyMaxMs: 40_000, timeoutMs: 30_000, ackLossPpm: 200_000 },
+      uplink: {
+        packetRecords: 64,
+        everyMs: 30_000,
+        latencyMinMs: 100,
+        latencyMaxMs: 40_000,
+        timeoutMs: 30_000,
+        ackLossPpm: 200_000,
+      },
     });
     const { summary } = await life(s);
     expectBalanced(summary);
@@ -110,10 +134,24 @@ describe("a device over simulated days", () => {
     expect(logCheck(log)).toMatchObject({ duplicates: 0, outOfOrder: 0 });
     expect(log).toHaveLength(summary.records.written);
     // One trace line a simulated minute, the link going down every 4 hours.
-    const trace = readFileSync(join(root, "lossy.trace.ndjson"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    const trace = readFileSync(join(root, "lossy.trace.ndjson"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(trace.length).toBeGreaterThanOrEqual(12 * 60);
     expect(trace.filter((t) => t["linkUp"] === false).length).toBeGreaterThanOrEqual(6 * 60 - 3);
-    expect(Object.keys(trace[0] ?? {})).toEqual(expect.arrayContaining(["simMs", "usagePercent", "state", "filesLive", "backlog", "written", "uploaded", "discarded"]));
+    expect(Object.keys(trace[0] ?? {})).toEqual(
+      expect.arrayContaining([
+        "simMs",
+        "usagePercent",
+        "state",
+        "filesLive",
+        "backlog",
+        "written",
+        "uploaded",
+        "discarded",
+      ]),
+    );
   });
 });
 
@@ -122,7 +160,12 @@ describe("--speed", () => {
     const s = settings("paced", { uploadLogPath: null });
     const run = DeviceRun.start(s, devicePreflight(s));
     const started = performance.now();
-    await drive([run], { speed: 3600, stopRequested: () => performance.now() - started > 300, statusEveryMs: Infinity, onStatus: () => undefined });
+    await drive([run], {
+      speed: 3600,
+      stopRequested: () => performance.now() - started > 300,
+      statusEveryMs: Infinity,
+      onStatus: () => undefined,
+    });
     const realMs = performance.now() - started;
     await run.stop();
     const simMs = run.summary().simulated.lifeMs - run.summary().stop.flushTicks * run.tickMs;
@@ -136,7 +179,12 @@ describe("a kill", () => {
     const s = settings("killed", { durationMs: 12 * H });
     // Life 1 dies at +3h30m without a graceful stop: nothing flushed, the positions file never written.
     const run = DeviceRun.start(s, devicePreflight(s));
-    await drive([run], { speed: "max", stopRequested: () => run.nowMs >= Date.UTC(2025, 0, 10) + 3.5 * H, statusEveryMs: Infinity, onStatus: () => undefined });
+    await drive([run], {
+      speed: "max",
+      stopRequested: () => run.nowMs >= Date.UTC(2025, 0, 10) + 3.5 * H,
+      statusEveryMs: Infinity,
+      onStatus: () => undefined,
+    });
     const uploadedBeforeKill = run.summary().records.uploaded;
     const lastCheckpointMs = run.lifeStartMs + Math.floor((run.nowMs - run.lifeStartMs) / H) * H;
     expect(uploadedBeforeKill).toBeGreaterThan(1000);
@@ -164,7 +212,9 @@ describe("a kill", () => {
       if (device.counts(source, sensor).disk > 0) throw new Killed("killed");
       ack(source, sensor, count);
     };
-    await expect(drive([run], { speed: "max", stopRequested: () => false, statusEveryMs: Infinity, onStatus: () => undefined })).rejects.toThrow(Killed);
+    await expect(
+      drive([run], { speed: "max", stopRequested: () => false, statusEveryMs: Infinity, onStatus: () => undefined }),
+    ).rejects.toThrow(Killed);
     const onDisk = new Set(imxRecords(s.storageDir).map(recordId));
     const loggedBefore = uploadLogRecords(s.uploadLogPath ?? "");
     const inBoth = loggedBefore.filter((r) => onDisk.has(recordId(r)));

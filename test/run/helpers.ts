@@ -55,7 +55,8 @@ export function imxRecords(dir: string): LoggedRecord[] {
           utcMs = Number(data.readBigInt64LE(sector + 12 * i + 4));
         }
         bits[0] = word;
-        const value = dataType === abi.DATA_TYPE_FLOAT32 ? (float[0] ?? 0) : dataType === abi.DATA_TYPE_INT32 ? word | 0 : word;
+        const value =
+          dataType === abi.DATA_TYPE_FLOAT32 ? (float[0] ?? 0) : dataType === abi.DATA_TYPE_INT32 ? word | 0 : word;
         out.push({ source, sensor, seq: firstSeq + k, utcMs, value });
       }
     }
@@ -76,7 +77,11 @@ export const recordId = (r: { source: number; sensor: number; utcMs: number; val
   `${r.source}/${r.sensor}@${r.utcMs}=${r.value}`;
 
 /** Duplicates and seqs that do not grow, per stream, in an upload log. */
-export function logCheck(records: readonly LoggedRecord[]): { duplicates: number; outOfOrder: number; byId: Map<string, number> } {
+export function logCheck(records: readonly LoggedRecord[]): {
+  duplicates: number;
+  outOfOrder: number;
+  byId: Map<string, number>;
+} {
   const byId = new Map<string, number>();
   const lastSeq = new Map<string, number>();
   let duplicates = 0;
@@ -153,7 +158,10 @@ export function cliWith(child: ChildProcess, timeoutMs: number): Promise<CliResu
 export function waitForOutput(child: ChildProcess, pattern: RegExp, timeoutMs: number): Promise<void> {
   return new Promise((resolve, reject) => {
     let seen = "";
-    const timer = setTimeout(() => reject(new Error(`no ${pattern} on stderr within ${timeoutMs} ms: ${seen}`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`no ${pattern} on stderr within ${timeoutMs} ms: ${seen}`)),
+      timeoutMs,
+    );
     const onData = (chunk: Buffer): void => {
       seen += chunk.toString();
       if (pattern.test(seen)) {

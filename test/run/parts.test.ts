@@ -12,7 +12,13 @@ import { OutageSchedule, outageSpecParse } from "../../host/run/outage-schedule.
 import { SensorBank } from "../../host/run/sensors.js";
 import { cloudSeq, type RunStream } from "../../host/run/uplink.js";
 import { UploadLogError, uploadLogRead, UploadLogWriter } from "../../host/run/upload-log.js";
-import { defaultWorkload, eventRateParse, WorkloadError, workloadFromFlags, workloadLoad } from "../../host/run/workload.js";
+import {
+  defaultWorkload,
+  eventRateParse,
+  WorkloadError,
+  workloadFromFlags,
+  workloadLoad,
+} from "../../host/run/workload.js";
 
 const dir = mkdtempSync(join(tmpdir(), "imx-memsim-run-parts-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -106,7 +112,9 @@ describe("sensors", () => {
     expect(whole.map(([, t]) => t)).toEqual([0, 10_000, 20_000, 30_000, 40_000, 50_000, 60_000]);
     const resumed = written(25_001, 60_000).filter(([s]) => s === 7);
     expect(resumed).toEqual(whole.slice(3));
-    const events = written(0, 60_000).filter(([s]) => s === 8).map(([, t]) => t);
+    const events = written(0, 60_000)
+      .filter(([s]) => s === 8)
+      .map(([, t]) => t);
     expect(events.length).toBeGreaterThan(20);
     expect(events.every((t, i) => i === 0 || t > (events[i - 1] ?? 0))).toBe(true);
   });
@@ -144,14 +152,59 @@ describe("workload files", () => {
   it.each([
     ["not JSON", "bad-0.json", "{ streams: ", /bad-0\.json: invalid JSON/],
     ["no streams", "bad-1.json", {}, /bad-1\.json: streams: is required/],
-    ["a TSD stream without a rate", "bad-2.json", { streams: [{ sensor: 1, type: "tsd" }] }, /bad-2\.json: streams\[0\]\.sampleRate: is required for a TSD stream/],
-    ["a bad rate", "bad-3.json", { streams: [{ sensor: 1, type: "tsd", sampleRate: "ten" }] }, /bad-3\.json: streams\[0\]\.sampleRate: must be a duration .* \(got "ten"\)/],
-    ["an unknown field", "bad-4.json", { streams: [{ sensor: 1, type: "evt", eventsPerHour: 1, colour: "red" }] }, /bad-4\.json: streams\[0\]\.colour: is not a known field/],
-    ["a bad type", "bad-5.json", { streams: [{ sensor: 1, type: "log", sampleRate: 10 }] }, /bad-5\.json: streams\[0\]\.type: must be "tsd" or "evt" \(got "log"\)/],
-    ["an EVT stream without a rate", "bad-6.json", { streams: [{ sensor: 1, type: "evt" }] }, /bad-6\.json: streams\[0\]\.type: an EVT stream needs one of eventsPerHour, eventEvery or replay/],
-    ["a sensor id out of range", "bad-7.json", { streams: [{ sensor: -1, type: "evt", eventsPerHour: 1 }] }, /bad-7\.json: streams\[0\]\.sensor: must be at least 0 \(got -1\)/],
-    ["the same stream twice", "bad-8.json", { streams: [{ sensor: 1, type: "evt", eventsPerHour: 1 }, { sensor: 1, type: "evt", eventsPerHour: 2 }] }, /bad-8\.json: streams\[1\]: source 0, sensor 1 is already streams\[0\]/],
-    ["a missing replay file", "bad-9.json", { streams: [{ sensor: 2, type: "evt", replay: { file: "nope.json" } }] }, /bad-9\.json: streams\[0\]\.replay\.file nope\.json: replay file not found/],
+    [
+      "a TSD stream without a rate",
+      "bad-2.json",
+      { streams: [{ sensor: 1, type: "tsd" }] },
+      /bad-2\.json: streams\[0\]\.sampleRate: is required for a TSD stream/,
+    ],
+    [
+      "a bad rate",
+      "bad-3.json",
+      { streams: [{ sensor: 1, type: "tsd", sampleRate: "ten" }] },
+      /bad-3\.json: streams\[0\]\.sampleRate: must be a duration .* \(got "ten"\)/,
+    ],
+    [
+      "an unknown field",
+      "bad-4.json",
+      { streams: [{ sensor: 1, type: "evt", eventsPerHour: 1, colour: "red" }] },
+      /bad-4\.json: streams\[0\]\.colour: is not a known field/,
+    ],
+    [
+      "a bad type",
+      "bad-5.json",
+      { streams: [{ sensor: 1, type: "log", sampleRate: 10 }] },
+      /bad-5\.json: streams\[0\]\.type: must be "tsd" or "evt" \(got "log"\)/,
+    ],
+    [
+      "an EVT stream without a rate",
+      "bad-6.json",
+      { streams: [{ sensor: 1, type: "evt" }] },
+      /bad-6\.json: streams\[0\]\.type: an EVT stream needs one of eventsPerHour, eventEvery or replay/,
+    ],
+    [
+      "a sensor id out of range",
+      "bad-7.json",
+      { streams: [{ sensor: -1, type: "evt", eventsPerHour: 1 }] },
+      /bad-7\.json: streams\[0\]\.sensor: must be at least 0 \(got -1\)/,
+    ],
+    [
+      "the same stream twice",
+      "bad-8.json",
+      {
+        streams: [
+          { sensor: 1, type: "evt", eventsPerHour: 1 },
+          { sensor: 1, type: "evt", eventsPerHour: 2 },
+        ],
+      },
+      /bad-8\.json: streams\[1\]: source 0, sensor 1 is already streams\[0\]/,
+    ],
+    [
+      "a missing replay file",
+      "bad-9.json",
+      { streams: [{ sensor: 2, type: "evt", replay: { file: "nope.json" } }] },
+      /bad-9\.json: streams\[0\]\.replay\.file nope\.json: replay file not found/,
+    ],
   ])("refuses %s, naming file, field and rule", (_what, name, content, message) => {
     const path = file(name, content);
     expect(() => workloadLoad(path)).toThrow(WorkloadError);
@@ -160,13 +213,24 @@ describe("workload files", () => {
 
   it("replays a stream of an export (single-sensor form), its points on the run's days", () => {
     const start = Date.UTC(2025, 0, 10);
-    file("export.json", { metadata: { sensor_id: 9 }, data: [{ time: Date.UTC(2024, 5, 1, 13), value: 1.5 }, { time: Date.UTC(2024, 5, 1, 14), value: 2.5 }] });
+    file("export.json", {
+      metadata: { sensor_id: 9 },
+      data: [
+        { time: Date.UTC(2024, 5, 1, 13), value: 1.5 },
+        { time: Date.UTC(2024, 5, 1, 14), value: 2.5 },
+      ],
+    });
     const path = file("replay.json", { streams: [{ sensor: 9, type: "evt", replay: { file: "export.json" } }] });
     const workload = workloadLoad(path);
     const bank = new SensorBank(workload.streams, 1, start, 1, start);
     const out: Array<[number, number]> = [];
     bank.writeDue(start + 2 * D, (_s, value, utcMs) => (out.push([utcMs - start, value]), true));
-    expect(out).toEqual([[13 * H, 1.5], [14 * H, 2.5], [D + 13 * H, 1.5], [D + 14 * H, 2.5]]);
+    expect(out).toEqual([
+      [13 * H, 1.5],
+      [14 * H, 2.5],
+      [D + 13 * H, 1.5],
+      [D + 14 * H, 2.5],
+    ]);
   });
 });
 
@@ -190,7 +254,8 @@ describe("flags", () => {
 });
 
 describe("upload log", () => {
-  const line = (sensor: number, seq: number) => `{"source":0,"sensor":${sensor},"seq":${seq},"utcMs":${1000 + seq},"value":${seq / 2}}\n`;
+  const line = (sensor: number, seq: number) =>
+    `{"source":0,"sensor":${sensor},"seq":${seq},"utcMs":${1000 + seq},"value":${seq / 2}}\n`;
 
   it("reads the last seq and tail per stream and drops a line cut short at the end", () => {
     const path = join(dir, "torn.ndjson");
@@ -220,13 +285,24 @@ describe("upload log", () => {
 
 describe("cloud sequence numbers", () => {
   it("map device seqs through the latest offset that starts at or below them", () => {
-    const stream = { seqOffsets: [[0, 0], [100, 50], [120, 200]] } as unknown as RunStream;
+    const stream = {
+      seqOffsets: [
+        [0, 0],
+        [100, 50],
+        [120, 200],
+      ],
+    } as unknown as RunStream;
     expect(cloudSeq(stream, 99)).toBe(99);
     expect(cloudSeq(stream, 100)).toBe(150);
     expect(cloudSeq(stream, 119)).toBe(169);
     expect(cloudSeq(stream, 120)).toBe(320);
     // A later life that starts numbering again from 100 gets its own, larger offset.
-    const again = { seqOffsets: [[100, 50], [100, 400]] } as unknown as RunStream;
+    const again = {
+      seqOffsets: [
+        [100, 50],
+        [100, 400],
+      ],
+    } as unknown as RunStream;
     expect(cloudSeq(again, 100)).toBe(500);
   });
 });

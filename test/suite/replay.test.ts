@@ -23,10 +23,18 @@ afterEach(() => {
 const BASE_MS = Date.UTC(2025, 11, 8, 13, 0, 0);
 
 /** `count` GPS-like points, one every 1.5 s, with values that are not exact float32 numbers. */
-function points(count: number, start: number, seed: number): Array<{ time: number; value: number; formatted_time: string }> {
+function points(
+  count: number,
+  start: number,
+  seed: number,
+): Array<{ time: number; value: number; formatted_time: string }> {
   return Array.from({ length: count }, (_, i) => {
     const time = BASE_MS + i * 1500;
-    return { time, value: start + Math.sin((i + seed) / 50) * 0.05 + i * 1e-7, formatted_time: new Date(time).toISOString() };
+    return {
+      time,
+      value: start + Math.sin((i + seed) / 50) * 0.05 + i * 1e-7,
+      formatted_time: new Date(time).toISOString(),
+    };
   });
 }
 
@@ -44,7 +52,10 @@ async function cli(args: string[]): Promise<{ code: number; out: string; err: st
     return true;
   });
   const code = await runCli(
-    () => programBuild({ writeOut: (t) => void (out += t), writeErr: (t) => void (err += t) }).parseAsync(args, { from: "user" }),
+    () =>
+      programBuild({ writeOut: (t) => void (out += t), writeErr: (t) => void (err += t) }).parseAsync(args, {
+        from: "user",
+      }),
     { stderrWrite: (t) => void (err += t), verbose: false },
   );
   vi.restoreAllMocks();
@@ -65,19 +76,46 @@ describe("round trips", () => {
     });
     let out = "";
     const { parsed, result } = await replayCommandRun(file, {}, (t) => void (out += t));
-    expect(parsed).toMatchObject({ form: "multi-sensor", source: 132991449, pointsInFile: 7200, pointsValid: 7200, duplicateTimes: 0, outOfOrder: 0 });
-    expect(result).toMatchObject({ passed: true, written: 7200, delivered: 7200, mismatches: 0, missing: 0, recordsDiscarded: 0, filesLeft: 0, ramSectorsLeft: 0 });
+    expect(parsed).toMatchObject({
+      form: "multi-sensor",
+      source: 132991449,
+      pointsInFile: 7200,
+      pointsValid: 7200,
+      duplicateTimes: 0,
+      outOfOrder: 0,
+    });
+    expect(result).toMatchObject({
+      passed: true,
+      written: 7200,
+      delivered: 7200,
+      mismatches: 0,
+      missing: 0,
+      recordsDiscarded: 0,
+      filesLeft: 0,
+      ramSectorsLeft: 0,
+    });
     expect(result.filesCreated).toBeGreaterThan(0);
     expect(result.filesDeleted).toBe(result.filesCreated);
-    expect(result.sensors.map((s) => [s.sensorId, s.delivered])).toEqual([[2, 3600], [3, 3600]]);
+    expect(result.sensors.map((s) => [s.sensorId, s.delivered])).toEqual([
+      [2, 3600],
+      [3, 3600],
+    ]);
     // The values are not float32 numbers: they came back as their float32 rounding.
     expect(result.sensors[0]?.float32ErrorMax).toBeGreaterThan(0);
     expect(out).toMatch(/^result {4}PASS$/m);
   });
 
   it("single-sensor form, on a board with a small disk tier and the lazy policy", async () => {
-    const file = write("single.json", { metadata: { sensor_id: 7, sensor_name: "Speed" }, statistics: {}, data: points(600, 50, 3) });
-    const { parsed, result } = await replayCommandRun(file, { board: "esp32", policy: "lazy", outage: "down:80%,up:20%" }, () => {});
+    const file = write("single.json", {
+      metadata: { sensor_id: 7, sensor_name: "Speed" },
+      statistics: {},
+      data: points(600, 50, 3),
+    });
+    const { parsed, result } = await replayCommandRun(
+      file,
+      { board: "esp32", policy: "lazy", outage: "down:80%,up:20%" },
+      () => {},
+    );
     expect(parsed).toMatchObject({ form: "single-sensor", source: 0, pointsValid: 600 });
     expect(result).toMatchObject({ passed: true, policy: "lazy", written: 600, delivered: 600, filesLeft: 0 });
   });
@@ -129,7 +167,10 @@ describe("round trips", () => {
   });
 
   it("reports formatted_time that disagrees with time, and uses time", () => {
-    const shifted = points(3, 1, 1).map((p) => ({ ...p, formatted_time: new Date(p.time - 8 * 3_600_000).toISOString().replace("Z", "000Z") }));
+    const shifted = points(3, 1, 1).map((p) => ({
+      ...p,
+      formatted_time: new Date(p.time - 8 * 3_600_000).toISOString().replace("Z", "000Z"),
+    }));
     const parsed = exportParse(JSON.stringify({ metadata: { sensor_id: 1 }, data: shifted }), "x.json");
     expect(parsed.formattedTimeMismatches).toBe(3);
     expect(parsed.notes).toContain("formatted_time disagrees with time for 3 points (first by -8 h); replay uses time");
@@ -151,15 +192,40 @@ describe("malformed input exits 2 with a clear message", () => {
   const cases: Array<[string, string, RegExp]> = [
     ["not-json.json", "{ not json", /not-json\.json: not valid JSON/],
     ["array.json", "[1, 2]", /not an iMatrix export: the top level is an array/],
-    ["empty.json", "{}", /not an iMatrix export: expected "sensors": \[\.\.\.\] \(multi-sensor form\) or "metadata": \{"sensor_id": n\}/],
+    [
+      "empty.json",
+      "{}",
+      /not an iMatrix export: expected "sensors": \[\.\.\.\] \(multi-sensor form\) or "metadata": \{"sensor_id": n\}/,
+    ],
     ["both.json", JSON.stringify({ sensors: [], data: [] }), /has both "sensors" .* and "data"/],
     ["sensors-object.json", JSON.stringify({ sensors: {} }), /"sensors" is \{\}, not an array/],
-    ["no-id.json", JSON.stringify({ sensors: [{ sensor_name: "x", data: [] }] }), /sensors\[0\]\.sensor_id is missing, not an integer from 0 to 4294967295/],
-    ["string-id.json", JSON.stringify({ sensors: [{ sensor_id: "2", data: [] }] }), /sensors\[0\]\.sensor_id is "2", not an integer/],
+    [
+      "no-id.json",
+      JSON.stringify({ sensors: [{ sensor_name: "x", data: [] }] }),
+      /sensors\[0\]\.sensor_id is missing, not an integer from 0 to 4294967295/,
+    ],
+    [
+      "string-id.json",
+      JSON.stringify({ sensors: [{ sensor_id: "2", data: [] }] }),
+      /sensors\[0\]\.sensor_id is "2", not an integer/,
+    ],
     ["no-data.json", JSON.stringify({ sensors: [{ sensor_id: 2 }] }), /sensors\[0\]\.data is missing, not an array/],
-    ["twice.json", JSON.stringify({ sensors: [{ sensor_id: 2, data: [] }, { sensor_id: 2, data: [] }] }), /sensor_id 2 appears twice \(sensors\[0\] and sensors\[1\]\)/],
+    [
+      "twice.json",
+      JSON.stringify({
+        sensors: [
+          { sensor_id: 2, data: [] },
+          { sensor_id: 2, data: [] },
+        ],
+      }),
+      /sensor_id 2 appears twice \(sensors\[0\] and sensors\[1\]\)/,
+    ],
     ["single-no-id.json", JSON.stringify({ metadata: {}, data: [] }), /metadata\.sensor_id is missing/],
-    ["nothing-valid.json", JSON.stringify({ metadata: { sensor_id: 1 }, data: [{ time: 1, value: null }] }), /no data point to replay \(1 in the file, every one skipped\)/],
+    [
+      "nothing-valid.json",
+      JSON.stringify({ metadata: { sensor_id: 1 }, data: [{ time: 1, value: null }] }),
+      /no data point to replay \(1 in the file, every one skipped\)/,
+    ],
   ];
   it.each(cases)("%s", async (name, content, message) => {
     const { code, err } = await cli(["replay", write(name, content)]);
@@ -198,7 +264,10 @@ describe("outage patterns", () => {
   it("walk their segments point by point and repeat", () => {
     const clock = new OutageClock(outageParse("down:2,up:1", 100));
     expect(Array.from({ length: 7 }, () => clock.step())).toEqual([false, false, true, false, false, true, false]);
-    expect(outageParse("down:50%,up:50%", 10).segments).toEqual([{ up: false, points: 5 }, { up: true, points: 5 }]);
+    expect(outageParse("down:50%,up:50%", 10).segments).toEqual([
+      { up: false, points: 5 },
+      { up: true, points: 5 },
+    ]);
     const always = new OutageClock(outageParse("none", 3));
     expect([always.step(), always.step(), always.step(), always.step()]).toEqual([true, true, true, true]);
   });

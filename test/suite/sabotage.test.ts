@@ -91,7 +91,14 @@ describe("a correct core", () => {
   it("reports the disk sections as skipped, not passed, on a board without a disk tier", async () => {
     const result = await run(loadBoard("nrf52840"), { sections: [1, 4, 5, 8, 9, 10] });
     expect(result.passed).toBe(true);
-    expect(result.sections.map((s) => [s.id, s.status])).toEqual([[1, "passed"], [4, "skipped"], [5, "skipped"], [8, "skipped"], [9, "skipped"], [10, "skipped"]]);
+    expect(result.sections.map((s) => [s.id, s.status])).toEqual([
+      [1, "passed"],
+      [4, "skipped"],
+      [5, "skipped"],
+      [8, "skipped"],
+      [9, "skipped"],
+      [10, "skipped"],
+    ]);
     expect(result.sections[1]?.skipReason).toBe("board nrf52840 has no disk tier");
   });
 });
@@ -126,13 +133,18 @@ describe("a disk tier that skips file deletion", () => {
     expect(clean.cleanupMs.samples).toBe(0);
     const broken = await run(fc1, { iterations: 3, skipCleanup: true, halWrap: keepImxFiles });
     expect(broken.failures.map((f) => [f.check, f.actual])).toEqual([
-      ["at the end: 0 .imx files anywhere in the storage directory, 0 RAM sectors with data", "12 files, 0 sectors, complete"],
+      [
+        "at the end: 0 .imx files anywhere in the storage directory, 0 RAM sectors with data",
+        "12 files, 0 sectors, complete",
+      ],
     ]);
   });
 
   it("fails the tiered, cleanup, shutdown and spillover sections", async () => {
     const result = await run(fc1, { sections: [4, 8, 9, 10], halWrap: keepImxFiles });
-    expect(failed(result, 4, "every record acknowledged: the files are deleted")?.firstFailure?.actual).toMatch(/^[1-9]\d* files left/);
+    expect(failed(result, 4, "every record acknowledged: the files are deleted")?.firstFailure?.actual).toMatch(
+      /^[1-9]\d* files left/,
+    );
     expect(failed(result, 8, "immediate: the files are gone when the ACK returns")).toBeDefined();
     expect(failed(result, 8, "batched: finally 0 files")).toBeDefined();
     expect(failed(result, 9, "flush_all_with_data: once acknowledged the flushed files are deleted")).toBeDefined();
@@ -156,7 +168,10 @@ describe("a disk tier that corrupts what it reads", () => {
 });
 
 /** Replaces one method of every device the suite boots. */
-function breakMethod<K extends keyof Device>(name: K, make: (original: Device[K], device: Device) => Device[K]): (device: Device) => void {
+function breakMethod<K extends keyof Device>(
+  name: K,
+  make: (original: Device[K], device: Device) => Device[K],
+): (device: Device) => void {
   return (device) => {
     const original = (device[name] as unknown as (...args: unknown[]) => unknown).bind(device) as Device[K];
     Object.defineProperty(device, name, { value: make(original, device), configurable: true, writable: true });
@@ -174,7 +189,10 @@ describe("a core broken one method at a time fails the section that covers it", 
     {
       section: 2,
       broken: "readBulk drops the first record of every batch (an off-by-one)",
-      hook: breakMethod("readBulk", (readBulk) => (source: number, sensor: number, max: number) => readBulk(source, sensor, max).slice(1)),
+      hook: breakMethod(
+        "readBulk",
+        (readBulk) => (source: number, sensor: number, max: number) => readBulk(source, sensor, max).slice(1),
+      ),
       check: "Temperature (1001, TSD float32, every 60 s): every sample read back",
     },
     {
@@ -222,7 +240,11 @@ describe("a core broken one method at a time fails the section that covers it", 
     {
       section: 10,
       broken: "bulk reads return wrong values",
-      hook: breakMethod("readBulk", (readBulk) => (source: number, sensor: number, max: number) => readBulk(source, sensor, max).map((r) => ({ ...r, value: r.value + 1 }))),
+      hook: breakMethod(
+        "readBulk",
+        (readBulk) => (source: number, sensor: number, max: number) =>
+          readBulk(source, sensor, max).map((r) => ({ ...r, value: r.value + 1 })),
+      ),
       check: "phase 1: every record in RAM verified",
     },
   ];
@@ -230,7 +252,10 @@ describe("a core broken one method at a time fails the section that covers it", 
   it.each(cases)("section $section: $broken", async ({ section, hook, check }) => {
     const result = await run(fc1, { sections: [section], deviceHook: hook });
     const failure = failed(result, section, check);
-    expect(failure, `check "${check}" did not fail; failures: ${result.failures.map((f) => f.check).join(" | ")}`).toBeDefined();
+    expect(
+      failure,
+      `check "${check}" did not fail; failures: ${result.failures.map((f) => f.check).join(" | ")}`,
+    ).toBeDefined();
     expect(failure?.firstFailure?.expected).not.toBe("");
     expect(failure?.firstFailure?.actual).not.toBe(failure?.firstFailure?.expected);
     expect(result.passed).toBe(false);
@@ -241,12 +266,16 @@ describe("a core broken one method at a time fails the section that covers it", 
 describe("a failed core assertion", () => {
   it("stops the run and says where", async () => {
     const hook = breakMethod("readBulk", () => () => {
-      throw new CoreAssertionError("core assertion failed: pending records missing from RAM at assembly/stream.ts:380:5");
+      throw new CoreAssertionError(
+        "core assertion failed: pending records missing from RAM at assembly/stream.ts:380:5",
+      );
     });
     const result = await run(fc1, { iterations: 5, deviceHook: hook });
     expect(result.passed).toBe(false);
     expect(result.iterationsCompleted).toBe(0);
-    expect(result.stoppedEarly).toBe("core assertion failed: pending records missing from RAM at assembly/stream.ts:380:5");
+    expect(result.stoppedEarly).toBe(
+      "core assertion failed: pending records missing from RAM at assembly/stream.ts:380:5",
+    );
     expect(result.failures[0]?.actual).toMatch(/^CoreAssertionError: core assertion failed/);
   });
 });
@@ -279,9 +308,14 @@ describe("leak detection across iterations", () => {
       const cleanup = result.failures.find((f) => f.check.startsWith("ensureCleanupComplete leaves"));
       expect(cleanup?.iteration).toBe(3);
       expect(cleanup?.actual).toMatch(/^0 \.imx files and 1 RAM sectors with data remained/);
-      expect(failed(result, 0, "free sectors back to the initial count")?.firstFailure).toMatchObject({ iteration: 3, expected: "16", actual: "15" });
+      expect(failed(result, 0, "free sectors back to the initial count")?.firstFailure).toMatchObject({
+        iteration: 3,
+        expected: "16",
+        actual: "15",
+      });
       expect(failed(result, 0, "leak: host heap (bytes) growth per 1,000 iterations")).toBeDefined();
-      if (fds.length > 0) expect(failed(result, 0, "leak: open file descriptors growth per 1,000 iterations")).toBeDefined();
+      if (fds.length > 0)
+        expect(failed(result, 0, "leak: open file descriptors growth per 1,000 iterations")).toBeDefined();
     } finally {
       for (const fd of fds) fs.closeSync(fd);
       expect(sector).toBeGreaterThanOrEqual(0);

@@ -30,7 +30,10 @@ async function cli(args: string[]): Promise<{ code: number; out: string; err: st
     return true;
   });
   const code = await runCli(
-    () => programBuild({ writeOut: (t) => void (out += t), writeErr: (t) => void (err += t) }).parseAsync(args, { from: "user" }),
+    () =>
+      programBuild({ writeOut: (t) => void (out += t), writeErr: (t) => void (err += t) }).parseAsync(args, {
+        from: "user",
+      }),
     { stderrWrite: (t) => void (err += t), verbose: false },
   );
   vi.restoreAllMocks();
@@ -81,8 +84,12 @@ describe("a run", () => {
     expect(code).toBe(EXIT_OK);
     expect(out).toMatch(/^imx-memsim test: board tiny/);
     expect(out).toMatch(/^ 1 {2}core: SAT, allocate\/free/m);
-    expect(out).toMatch(/^cleanup {6}per iteration p50 [\d.]+ ms, p99 [\d.]+ ms, max [\d.]+ ms \(3 iterations, 0 incomplete\)$/m);
-    expect(out).toMatch(/^files {8}\d+ \.imx files created, \d+ deleted, 2 quarantined \(found corrupt when read\), 0 left at the end/m);
+    expect(out).toMatch(
+      /^cleanup {6}per iteration p50 [\d.]+ ms, p99 [\d.]+ ms, max [\d.]+ ms \(3 iterations, 0 incomplete\)$/m,
+    );
+    expect(out).toMatch(
+      /^files {8}\d+ \.imx files created, \d+ deleted, 2 quarantined \(found corrupt when read\), 0 left at the end/m,
+    );
     expect(out).toMatch(/^leaks {8}free sectors 16 → 16, wasm memory 64 KiB → 64 KiB$/m);
     expect(out).toMatch(/^result {7}PASS$/m);
 
@@ -110,13 +117,32 @@ describe("a run", () => {
     }
     expect(result.checks.length).toBeGreaterThan(100);
     for (const check of result.checks) {
-      expect(Object.keys(check).sort()).toEqual(["actual", "expected", "failed", "firstFailure", "name", "passed", "runs", "section"]);
+      expect(Object.keys(check).sort()).toEqual([
+        "actual",
+        "expected",
+        "failed",
+        "firstFailure",
+        "name",
+        "passed",
+        "runs",
+        "section",
+      ]);
       expect(typeof check.expected).toBe("string");
       expect(typeof check.actual).toBe("string");
     }
     for (const key of ["p50", "p99", "max", "mean"]) expect(typeof result.cleanupMs[key]).toBe("number");
-    expect(result.leaks.figures.map((f: { metric: string }) => f.metric)).toEqual(["fds", "heapBytes", "externalBytes", "rssBytes"]);
-    expect(result.leakBoundsPer1000).toEqual({ fds: 1, heapBytes: 1048576, externalBytes: 1048576, rssBytes: 16777216 });
+    expect(result.leaks.figures.map((f: { metric: string }) => f.metric)).toEqual([
+      "fds",
+      "heapBytes",
+      "externalBytes",
+      "rssBytes",
+    ]);
+    expect(result.leakBoundsPer1000).toEqual({
+      fds: 1,
+      heapBytes: 1048576,
+      externalBytes: 1048576,
+      rssBytes: 16777216,
+    });
   });
 
   it("uses --storage as given, keeps it, and leaves no .imx file in it", async () => {

@@ -100,7 +100,8 @@ export class FifoHarness {
   writeWrongType(i: number): void {
     const m = this.model(i);
     const before = this.snapshot();
-    const write = m.spec.type === "tsd" ? this.device.writeEvt.bind(this.device) : this.device.writeTsd.bind(this.device);
+    const write =
+      m.spec.type === "tsd" ? this.device.writeEvt.bind(this.device) : this.device.writeTsd.bind(this.device);
     expect(() => write(m.spec.source, m.spec.sensor, 1, TSD_BASE_MS)).toThrowError(/E_RECORD_TYPE_MISMATCH/);
     expect(this.snapshot()).toEqual(before);
   }

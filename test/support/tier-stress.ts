@@ -225,7 +225,8 @@ export async function stressRun(scenario: StressScenario): Promise<StressResult>
             } catch (e) {
               // RAM full of pending records, or (with faults) the sequence reservation could not be
               // written: the write is refused and changes nothing.
-              const refused = e instanceof CoreError &&
+              const refused =
+                e instanceof CoreError &&
                 (e.codeName === "E_ALL_PENDING" || (scenario.faults === true && e.codeName === "E_SEQ_RESERVE"));
               if (!refused) throw e;
               writesRefused++;
@@ -341,7 +342,10 @@ export async function stressRun(scenario: StressScenario): Promise<StressResult>
     expect(device.countDiskFiles()).toBe(0);
     // No `.imx` file and no temporary file is left anywhere (the positions file stays, by design).
     const left = memoryHal.isDir("history") ? listFilesRecursive(memoryHal, "history", "") : [];
-    expect(left.filter((file) => file.endsWith(".imx") || file.endsWith(".tmp")), "files left").toEqual([]);
+    expect(
+      left.filter((file) => file.endsWith(".imx") || file.endsWith(".tmp")),
+      "files left",
+    ).toEqual([]);
     expect(memoryHal.exists("corrupted"), "nothing quarantined").toBe(false);
 
     action = "final accounting";

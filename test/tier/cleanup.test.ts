@@ -116,7 +116,8 @@ describe.each(POLICIES)("cleanup policy %s", (policy) => {
     // Upload the first file, so a deletion is queued (batched) or in flight (lazy) during the force.
     const firstFileRecords = 4 * tsdPerSector(tiny);
     const uploaded = [];
-    while (uploaded.length < firstFileRecords) uploaded.push(...device.readBulk(1, 10, firstFileRecords - uploaded.length));
+    while (uploaded.length < firstFileRecords)
+      uploaded.push(...device.readBulk(1, 10, firstFileRecords - uploaded.length));
     device.ack(1, 10, firstFileRecords);
     // Records pending on disk, and a RAM-only stream.
     device.readBulk(1, 10, 5);
@@ -385,7 +386,7 @@ describe("batched policy", () => {
       const spilledBefore = device.stats().sectorsSpilled;
       clock.tick(device);
       if (device.stats().sectorsSpilled - spilledBefore === tiny.tier.spillSectorsPerTickMax) budgetSpentTicks++;
-      for (let disk = device.counts(1, 10).disk; disk > 0; ) {
+      for (let disk = device.counts(1, 10).disk; disk > 0;) {
         const batch = device.readBulk(1, 10, Math.min(disk, device.bulkCapacity));
         device.ack(1, 10, batch.length);
         disk -= batch.length;

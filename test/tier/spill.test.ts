@@ -218,36 +218,41 @@ describe.each(BOARDS)("spill on %s", (boardName) => {
     expect(imxFilesUnder(dir)).toHaveLength(device.stats().filesCreated);
   });
 
-  it.each(refused)("refuses to spill with the disk tier at %i percent of its quota and discards the oldest RAM data, counted", (percent) => {
-    const device = Device.create({ board, storageDir: dir });
-    device.setDiskUsagePercent(percent);
-    device.configureStream(1, 10, { type: "tsd", sampleRateMs: SAMPLE_RATE_MS });
-    tsdWrite(device, 1, 10, 0, thresholdRecords);
-    const clock = new TickClock(board);
-    let refusals = 0;
-    for (let i = 0; i < 3; i++) {
-      clock.tick(device);
-      expect(device.stats().spillsRefused).toBeGreaterThan(refusals);
-      refusals = device.stats().spillsRefused;
-    }
-    expect(device.stats().filesCreated).toBe(0);
-    expect(imxFilesUnder(dir)).toEqual([]);
+  it.each(refused)(
+    "refuses to spill with the disk tier at %i percent of its quota and discards the oldest RAM data, counted",
+    (percent) => {
+      const device = Device.create({ board, storageDir: dir });
+      device.setDiskUsagePercent(percent);
+      device.configureStream(1, 10, { type: "tsd", sampleRateMs: SAMPLE_RATE_MS });
+      tsdWrite(device, 1, 10, 0, thresholdRecords);
+      const clock = new TickClock(board);
+      let refusals = 0;
+      for (let i = 0; i < 3; i++) {
+        clock.tick(device);
+        expect(device.stats().spillsRefused).toBeGreaterThan(refusals);
+        refusals = device.stats().spillsRefused;
+      }
+      expect(device.stats().filesCreated).toBe(0);
+      expect(imxFilesUnder(dir)).toEqual([]);
 
-    // RAM keeps taking writes by dropping its oldest sectors, and says how many records it dropped.
-    const written = board.memory.sectorCount * perSector * 2;
-    tsdWrite(device, 1, 10, thresholdRecords, written - thresholdRecords);
-    clock.tick(device);
-    const stats = device.stats();
-    expect(stats.filesCreated).toBe(0);
-    expect(stats.sectorsDiscarded).toBeGreaterThan(0);
-    expect(stats.recordsDiscarded).toBe(stats.sectorsDiscarded * perSector);
-    const counts = device.counts(1, 10);
-    expect(counts.total + stats.recordsDiscarded).toBe(written);
-    const records = readAll(device, 1, 10);
-    expect(records.map((r) => r.seq)).toEqual(Array.from({ length: counts.total }, (_, i) => stats.recordsDiscarded + i));
-    records.forEach((r) => expect(r.value).toBe(valueOf(r.seq)));
-    expect(imxFilesUnder(dir)).toEqual([]);
-  });
+      // RAM keeps taking writes by dropping its oldest sectors, and says how many records it dropped.
+      const written = board.memory.sectorCount * perSector * 2;
+      tsdWrite(device, 1, 10, thresholdRecords, written - thresholdRecords);
+      clock.tick(device);
+      const stats = device.stats();
+      expect(stats.filesCreated).toBe(0);
+      expect(stats.sectorsDiscarded).toBeGreaterThan(0);
+      expect(stats.recordsDiscarded).toBe(stats.sectorsDiscarded * perSector);
+      const counts = device.counts(1, 10);
+      expect(counts.total + stats.recordsDiscarded).toBe(written);
+      const records = readAll(device, 1, 10);
+      expect(records.map((r) => r.seq)).toEqual(
+        Array.from({ length: counts.total }, (_, i) => stats.recordsDiscarded + i),
+      );
+      records.forEach((r) => expect(r.value).toBe(valueOf(r.seq)));
+      expect(imxFilesUnder(dir)).toEqual([]);
+    },
+  );
 });
 
 describe("file table", () => {
@@ -358,7 +363,9 @@ describe.each(["nrf52840", "rp2040", "stm32f405-wiced"])("RAM-only board %s", (b
     expect(counts.disk).toBe(0);
     expect(counts.total + stats.recordsDiscarded).toBe(written);
     const records = readAll(device, 1, 10);
-    expect(records.map((r) => r.seq)).toEqual(Array.from({ length: counts.total }, (_, i) => stats.recordsDiscarded + i));
+    expect(records.map((r) => r.seq)).toEqual(
+      Array.from({ length: counts.total }, (_, i) => stats.recordsDiscarded + i),
+    );
     records.forEach((r) => expect(r.value).toBe(valueOf(r.seq)));
     expect(codeOf(() => device.flushAllToDisk())).toBe("E_NO_DISK_TIER");
     expect(codeOf(() => device.setDiskUsagePercent(50))).toBe("E_NO_DISK_TIER");

@@ -7,7 +7,14 @@ import { loadBoard } from "../../host/boards.js";
 import { Device } from "../../host/core/device.js";
 import { NodeFsHal } from "../../host/hal/node-fs.js";
 import { FailingHal } from "../support/failing-hal.js";
-import { filesUnder, storageDirMake, storageDirRemove, TickClock, tsdPerSector, tsdWrite } from "../support/tier-helpers.js";
+import {
+  filesUnder,
+  storageDirMake,
+  storageDirRemove,
+  TickClock,
+  tsdPerSector,
+  tsdWrite,
+} from "../support/tier-helpers.js";
 
 const tiny = loadBoard("tiny");
 let dir = "";

@@ -58,7 +58,11 @@ export const coreSection: Section = {
       if (booted.exports.streamConfigure(7, s, 2, 0, 0) >= 0) configured++;
     }
     ctx.equal("streams configure up to streamsMax", board.memory.streamsMax, configured);
-    ctx.code("error: one stream more than streamsMax", "E_STREAM_TABLE_FULL", codeOf(booted.exports.streamConfigure(7, 0xffff_fff0, 2, 0, 0)));
+    ctx.code(
+      "error: one stream more than streamsMax",
+      "E_STREAM_TABLE_FULL",
+      codeOf(booted.exports.streamConfigure(7, 0xffff_fff0, 2, 0, 0)),
+    );
     ctx.code("error: boot twice", "E_ALREADY_BOOTED", codeOf(booted.exports.boot(96, 0)));
 
     // Flashed config images the core must refuse.
@@ -72,7 +76,11 @@ export const coreSection: Section = {
     ctx.code("error: config image with a wrong magic", "E_CONFIG_MAGIC", bootCode(boot(corrupt(0))));
     ctx.code("error: config image with a wrong layout version", "E_CONFIG_VERSION", bootCode(boot(corrupt(4))));
     ctx.code("error: config image with one bit flipped in a field", "E_CONFIG_CRC", bootCode(boot(corrupt(50))));
-    ctx.code("error: config image one byte short", "E_CONFIG_TRUNCATED", bootCode(boot(image.slice(0, image.length - 1))));
+    ctx.code(
+      "error: config image one byte short",
+      "E_CONFIG_TRUNCATED",
+      bootCode(boot(image.slice(0, image.length - 1))),
+    );
 
     // The rest on the shared device, which every iteration reuses.
     const device = env.device;
@@ -86,7 +94,12 @@ export const coreSection: Section = {
     for (let i = 0; i < count; i++) ids.push(device.sectorAlloc());
     const distinct = new Set(ids).size;
     const inRange = ids.every((id) => Number.isInteger(id) && id >= 0 && id < n);
-    ctx.check(`allocate ${count} sectors: distinct ids in 0…${n - 1}`, distinct === count && inRange, `${count} distinct, all in range`, `${distinct} distinct, ${inRange ? "all" : "not all"} in range`);
+    ctx.check(
+      `allocate ${count} sectors: distinct ids in 0…${n - 1}`,
+      distinct === count && inRange,
+      `${count} distinct, all in range`,
+      `${distinct} distinct, ${inRange ? "all" : "not all"} in range`,
+    );
     ctx.equal(`allocate ${count} sectors: used sectors`, count, device.countRamSectorsWithData());
 
     // Data patterns: pattern XOR word index, every word of every sector.
@@ -107,7 +120,12 @@ export const coreSection: Section = {
     const again = device.sectorAlloc();
     let nonZero = 0;
     for (let w = 0; w < words; w++) if (device.sectorRead(again, w * 4) !== 0) nonZero++;
-    ctx.check("a freed sector is the next allocated, zeroed", again === reused && nonZero === 0, `sector ${reused}, 0 non-zero words`, `sector ${again}, ${nonZero} non-zero words`);
+    ctx.check(
+      "a freed sector is the next allocated, zeroed",
+      again === reused && nonZero === 0,
+      `sector ${reused}, 0 non-zero words`,
+      `sector ${again}, ${nonZero} non-zero words`,
+    );
     ids[0] = again;
 
     // Chaining: three sectors linked through the SAT.
@@ -117,7 +135,12 @@ export const coreSection: Section = {
       device.sectorLink(b, c);
       device.sectorLink(c, SECTOR_NULL);
       const chain = [device.sectorNext(a), device.sectorNext(b), device.sectorNext(c)];
-      ctx.check("chain of 3 sectors: next of each, null at the end", chain[0] === b && chain[1] === c && chain[2] === SECTOR_NULL, `${b}, ${c}, ${SECTOR_NULL}`, chain.join(", "));
+      ctx.check(
+        "chain of 3 sectors: next of each, null at the end",
+        chain[0] === b && chain[1] === c && chain[2] === SECTOR_NULL,
+        `${b}, ${c}, ${SECTOR_NULL}`,
+        chain.join(", "),
+      );
     }
 
     // Error codes of the raw sector API; none may change anything.
@@ -130,14 +153,27 @@ export const coreSection: Section = {
     ctx.code("error: free a free sector (double free)", "E_SECTOR_NOT_ALLOCATED", codeOf(x.sectorFree(freed)));
     ctx.code("error: read a free sector", "E_SECTOR_NOT_ALLOCATED", codeOf(x.sectorRead(freed, 0)));
     ctx.code("error: write at an unaligned offset", "E_OFFSET_INVALID", codeOf(x.sectorWrite(live, 2, 1)));
-    ctx.code("error: write at offset sectorBytes", "E_OFFSET_INVALID", codeOf(x.sectorWrite(live, board.memory.sectorBytes, 1)));
-    ctx.code("error: write at offset 0xFFFFFFFC (wraps if added to)", "E_OFFSET_INVALID", codeOf(x.sectorWrite(live, 0xfffffffc, 1)));
+    ctx.code(
+      "error: write at offset sectorBytes",
+      "E_OFFSET_INVALID",
+      codeOf(x.sectorWrite(live, board.memory.sectorBytes, 1)),
+    );
+    ctx.code(
+      "error: write at offset 0xFFFFFFFC (wraps if added to)",
+      "E_OFFSET_INVALID",
+      codeOf(x.sectorWrite(live, 0xfffffffc, 1)),
+    );
     ctx.code("error: link a sector to itself", "E_SECTOR_INVALID", codeOf(x.sectorLink(live, live)));
     ctx.code("error: link to sector id = sectorCount", "E_SECTOR_INVALID", codeOf(x.sectorLink(live, n)));
     ctx.code("error: next of sector id = sectorCount", "E_SECTOR_INVALID", codeOf(x.sectorNext(n)));
-    ctx.code("error: cleanup confirmation for no deletion in flight", "E_TOKEN_UNKNOWN", codeOf(x.cleanupConfirm(0, 0xabcdef, 0)));
+    ctx.code(
+      "error: cleanup confirmation for no deletion in flight",
+      "E_TOKEN_UNKNOWN",
+      codeOf(x.cleanupConfirm(0, 0xabcdef, 0)),
+    );
     ctx.code("error: processMemory with a negative time", "E_INVALID_ARGUMENT", codeOf(x.processMemory(-1)));
-    if (!device.hasDiskTier) ctx.code("error: flush on a board without a disk tier", "E_NO_DISK_TIER", codeOf(x.flushAllToDisk()));
+    if (!device.hasDiskTier)
+      ctx.code("error: flush on a board without a disk tier", "E_NO_DISK_TIER", codeOf(x.flushAllToDisk()));
     const after = device.stats();
     ctx.check(
       "errors changed nothing (used, allocations, frees, failures)",
@@ -158,11 +194,31 @@ export const coreSection: Section = {
       const y = dev.exports;
       const streams = y.streamsConfigured();
       const written = dev.stats().recordsWritten;
-      ctx.code("error: TSD write to an EVT stream", "E_RECORD_TYPE_MISMATCH", codeOf(y.streamWriteTsd(evt.index, 1, 1000)));
-      ctx.code("error: EVT write to a TSD stream", "E_RECORD_TYPE_MISMATCH", codeOf(y.streamWriteEvt(tsd.index, 1, 1000)));
-      ctx.code("error: write to an unconfigured stream index", "E_STREAM_UNKNOWN", codeOf(y.streamWriteEvt(streams, 1, 1000)));
-      ctx.code("error: reconfigure a stream with another record type", "E_STREAM_CONFIG_MISMATCH", codeOf(y.streamConfigure(evt.spec.source, evt.spec.sensor, 1, 0, 1000)));
-      ctx.code("error: EVT write with a negative time", "E_INVALID_ARGUMENT", codeOf(y.streamWriteEvt(evt.index, 1, -1)));
+      ctx.code(
+        "error: TSD write to an EVT stream",
+        "E_RECORD_TYPE_MISMATCH",
+        codeOf(y.streamWriteTsd(evt.index, 1, 1000)),
+      );
+      ctx.code(
+        "error: EVT write to a TSD stream",
+        "E_RECORD_TYPE_MISMATCH",
+        codeOf(y.streamWriteEvt(tsd.index, 1, 1000)),
+      );
+      ctx.code(
+        "error: write to an unconfigured stream index",
+        "E_STREAM_UNKNOWN",
+        codeOf(y.streamWriteEvt(streams, 1, 1000)),
+      );
+      ctx.code(
+        "error: reconfigure a stream with another record type",
+        "E_STREAM_CONFIG_MISMATCH",
+        codeOf(y.streamConfigure(evt.spec.source, evt.spec.sensor, 1, 0, 1000)),
+      );
+      ctx.code(
+        "error: EVT write with a negative time",
+        "E_INVALID_ARGUMENT",
+        codeOf(y.streamWriteEvt(evt.index, 1, -1)),
+      );
       ctx.code("error: EVT write with time NaN", "E_INVALID_ARGUMENT", codeOf(y.streamWriteEvt(evt.index, 1, NaN)));
       ctx.code("error: ACK with nothing pending", "E_ACK_TOO_MANY", codeOf(y.streamAck(evt.index, 1)));
       ctx.equal("stream errors wrote no record", written, dev.stats().recordsWritten);
@@ -174,7 +230,12 @@ export const coreSection: Section = {
       ctx.code("error: raw free of a stream's sector", "E_SECTOR_LINKED", codeOf(y.sectorFree(probe)));
       ctx.code("error: raw write to a stream's sector", "E_SECTOR_OWNED", codeOf(y.sectorWrite(probe, 0, 7)));
       const read = dev.readBulk(evt.spec.source, evt.spec.sensor, 10);
-      ctx.check("the stream's record is intact after both", read.length === 1 && read[0]?.value === 1, "1 record, value 1", `${read.length} records, value ${read[0]?.value}`);
+      ctx.check(
+        "the stream's record is intact after both",
+        read.length === 1 && read[0]?.value === 1,
+        "1 record, value 1",
+        `${read.length} records, value ${read[0]?.value}`,
+      );
       ctx.code("error: ACK one more than pending", "E_ACK_TOO_MANY", codeOf(y.streamAck(evt.index, 2)));
       ctx.code("error: ACK a fraction of a record", "E_INVALID_ARGUMENT", codeOf(y.streamAck(evt.index, 0.5)));
       dev.ack(evt.spec.source, evt.spec.sensor, 1);
@@ -184,7 +245,11 @@ export const coreSection: Section = {
       for (let i = 0; i < n; i++) held.push(dev.sectorAlloc());
       const failuresBefore = dev.stats().allocationFailures;
       ctx.code("error: allocate with every sector in use", "E_OUT_OF_SECTORS", codeOf(y.sectorAlloc()));
-      ctx.code("error: stream write with every sector held by the raw API (nothing to discard)", "E_OUT_OF_SECTORS", codeOf(y.streamWriteEvt(evt.index, 1, 1000)));
+      ctx.code(
+        "error: stream write with every sector held by the raw API (nothing to discard)",
+        "E_OUT_OF_SECTORS",
+        codeOf(y.streamWriteEvt(evt.index, 1, 1000)),
+      );
       ctx.equal("both refusals counted as allocation failures", failuresBefore + 2, dev.stats().allocationFailures);
       for (const id of held) dev.sectorFree(id);
       ctx.equal("every sector free at the end", n, n - dev.countRamSectorsWithData());

@@ -40,7 +40,11 @@ export const tsdEvtSection: Section = {
               const expected = i === perSector - 1 ? 1 : 2;
               const ram = device.counts(spec.source, spec.sensor).ramSectors;
               if (ledger.readBack === 0) {
-                ctx.equal(`${spec.type.toUpperCase()}: ${perSector} records per ${board.memory.sectorBytes}-byte sector (sectors after ${i + 1} records)`, expected, ram);
+                ctx.equal(
+                  `${spec.type.toUpperCase()}: ${perSector} records per ${board.memory.sectorBytes}-byte sector (sectors after ${i + 1} records)`,
+                  expected,
+                  ram,
+                );
               }
             }
           }
@@ -61,7 +65,11 @@ export const tsdEvtSection: Section = {
           "0 mismatches, 0 missing",
           `${outcome.mismatches} mismatches, ${outcome.missing} missing${outcome.first ? `; first: ${outcome.first}` : ""}`,
         );
-        ctx.equal("nothing left in the streams", 0, ledgers.reduce((sum, l) => sum + device.counts(l.spec.source, l.spec.sensor).total, 0));
+        ctx.equal(
+          "nothing left in the streams",
+          0,
+          ledgers.reduce((sum, l) => sum + device.counts(l.spec.source, l.spec.sensor).total, 0),
+        );
       });
     }
   },

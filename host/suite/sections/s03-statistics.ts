@@ -37,12 +37,24 @@ export const statisticsSection: Section = {
     const s1 = device.stats();
     ctx.check(
       `allocate ${k}: used and allocations rise by ${k}, free falls by ${k}`,
-      s1.sectorsUsed === s0.sectorsUsed + k && s1.allocations === s0.allocations + k && s1.sectorsFree === s0.sectorsFree - k,
+      s1.sectorsUsed === s0.sectorsUsed + k &&
+        s1.allocations === s0.allocations + k &&
+        s1.sectorsFree === s0.sectorsFree - k,
       `used ${s0.sectorsUsed + k}, allocations ${s0.allocations + k}, free ${s0.sectorsFree - k}`,
       `used ${s1.sectorsUsed}, allocations ${s1.allocations}, free ${s1.sectorsFree}`,
     );
-    ctx.check("peak is at least the used count", s1.sectorsUsedPeak >= s1.sectorsUsed, `≥ ${s1.sectorsUsed}`, String(s1.sectorsUsedPeak));
-    ctx.check("usage percent is used × 100 / total", s1.usagePercent === (s1.sectorsUsed * 100) / n, String((s1.sectorsUsed * 100) / n), String(s1.usagePercent));
+    ctx.check(
+      "peak is at least the used count",
+      s1.sectorsUsedPeak >= s1.sectorsUsed,
+      `≥ ${s1.sectorsUsed}`,
+      String(s1.sectorsUsedPeak),
+    );
+    ctx.check(
+      "usage percent is used × 100 / total",
+      s1.usagePercent === (s1.sectorsUsed * 100) / n,
+      String((s1.sectorsUsed * 100) / n),
+      String(s1.usagePercent),
+    );
     for (const id of ids) device.sectorFree(id);
     const s2 = device.stats();
     ctx.check(
@@ -64,7 +76,11 @@ export const statisticsSection: Section = {
         held.delete(id);
       }
     });
-    ctx.equal(`allocate ${m}, free every other: fragmentation from the free runs`, fragmentationExpected(n, held), device.stats().fragmentationPercent);
+    ctx.equal(
+      `allocate ${m}, free every other: fragmentation from the free runs`,
+      fragmentationExpected(n, held),
+      device.stats().fragmentationPercent,
+    );
     for (const id of held) device.sectorFree(id);
 
     // Every sector allocated, every other id freed: no two free sectors adjacent.
@@ -75,7 +91,12 @@ export const statisticsSection: Section = {
     if (n >= 4) ctx.equal("every other sector id freed: fragmentation 100%", 100, device.stats().fragmentationPercent);
     for (let id = 1; id < n; id += 2) device.sectorFree(id);
     const s3 = device.stats();
-    ctx.check("all freed: fragmentation 0%, every sector free", s3.fragmentationPercent === 0 && s3.sectorsFree === n, `0%, ${n} free`, `${s3.fragmentationPercent}%, ${s3.sectorsFree} free`);
+    ctx.check(
+      "all freed: fragmentation 0%, every sector free",
+      s3.fragmentationPercent === 0 && s3.sectorsFree === n,
+      `0%, ${n} free`,
+      `${s3.fragmentationPercent}%, ${s3.sectorsFree} free`,
+    );
     ctx.equal("peak reached the whole pool", n, s3.sectorsUsedPeak);
 
     // Records: written, read (peeks not counted), acknowledged, live.
@@ -85,7 +106,12 @@ export const statisticsSection: Section = {
       const count = Math.min(10, dev.bulkCapacity, Math.max(1, n - 1));
       for (let i = 0; i < count; i++) ledger.write(i);
       const r1 = dev.stats();
-      ctx.check("records written and live rise by the records written", r1.recordsWritten === r0.recordsWritten + count && r1.recordsLive === r0.recordsLive + count, `+${count}, +${count}`, `+${r1.recordsWritten - r0.recordsWritten}, +${r1.recordsLive - r0.recordsLive}`);
+      ctx.check(
+        "records written and live rise by the records written",
+        r1.recordsWritten === r0.recordsWritten + count && r1.recordsLive === r0.recordsLive + count,
+        `+${count}, +${count}`,
+        `+${r1.recordsWritten - r0.recordsWritten}, +${r1.recordsLive - r0.recordsLive}`,
+      );
       dev.peek(FILL_EVT.source, FILL_EVT.sensor, count);
       ctx.equal("a peek reads nothing as far as the counters go", r1.recordsRead, dev.stats().recordsRead);
       const read = dev.readBulk(FILL_EVT.source, FILL_EVT.sensor, count);
@@ -93,7 +119,12 @@ export const statisticsSection: Section = {
       ctx.equal("records read rise by what a bulk read returned", r1.recordsRead + read.length, r2.recordsRead);
       dev.ack(FILL_EVT.source, FILL_EVT.sensor, read.length);
       const r3 = dev.stats();
-      ctx.check("an ACK: records acknowledged rise, live fall back", r3.recordsAcked === r2.recordsAcked + read.length && r3.recordsLive === r0.recordsLive, `acked +${read.length}, live ${r0.recordsLive}`, `acked +${r3.recordsAcked - r2.recordsAcked}, live ${r3.recordsLive}`);
+      ctx.check(
+        "an ACK: records acknowledged rise, live fall back",
+        r3.recordsAcked === r2.recordsAcked + read.length && r3.recordsLive === r0.recordsLive,
+        `acked +${read.length}, live ${r0.recordsLive}`,
+        `acked +${r3.recordsAcked - r2.recordsAcked}, live ${r3.recordsLive}`,
+      );
       ctx.equal("nothing discarded", r0.recordsDiscarded, r3.recordsDiscarded);
     });
   },

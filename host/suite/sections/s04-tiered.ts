@@ -11,7 +11,15 @@ import { IMX_HEADER_BYTES, IMX_MAGIC } from "../../core/abi.generated.js";
 import { imxFilesList } from "../env.js";
 import { ledgersUpload, outcomeNew } from "../ledger.js";
 import { FILL_TSD, withLedgers } from "../streams.js";
-import { fillTo, type Section, type SectionRun, sectorsAtPercent, spillExpectation, tickUntilIdle, usagePercent } from "./section.js";
+import {
+  fillTo,
+  type Section,
+  type SectionRun,
+  sectorsAtPercent,
+  spillExpectation,
+  tickUntilIdle,
+  usagePercent,
+} from "./section.js";
 
 export const tieredSection: Section = {
   id: 4,
@@ -38,10 +46,24 @@ export const tieredSection: Section = {
       const created = s1.filesCreated - s0.filesCreated;
       const counts = device.counts(FILL_TSD.source, FILL_TSD.sensor);
       let oldestRecords = 0;
-      ctx.check("processMemory returns to idle", ticks >= 0, "idle within 1000 ticks", ticks < 0 ? "not idle" : `${ticks} ticks`);
+      ctx.check(
+        "processMemory returns to idle",
+        ticks >= 0,
+        "idle within 1000 ticks",
+        ticks < 0 ? "not idle" : `${ticks} ticks`,
+      );
       if (expectation.allowed) {
-        ctx.check("spill above the threshold writes .imx files", created > 0 && files.length === created, `files written (${expectation.reason})`, `${created} created, ${files.length} in the directory`);
-        ctx.below(`RAM usage after the spill is below the ${board.tier.spillTargetPercent}% target`, board.tier.spillTargetPercent, usagePercent(device));
+        ctx.check(
+          "spill above the threshold writes .imx files",
+          created > 0 && files.length === created,
+          `files written (${expectation.reason})`,
+          `${created} created, ${files.length} in the directory`,
+        );
+        ctx.below(
+          `RAM usage after the spill is below the ${board.tier.spillTargetPercent}% target`,
+          board.tier.spillTargetPercent,
+          usagePercent(device),
+        );
         ctx.check(
           "files in the directory = files the core knows = the stream's files",
           files.length === s1.filesLive && files.length === counts.diskFiles,
@@ -50,9 +72,16 @@ export const tieredSection: Section = {
         );
         ctx.equal("records on disk + in RAM = records written", ledger.written, counts.disk + counts.ram);
         // The oldest file's header (SPEC.md 6.2): magic, stream, first sequence number, record count.
-        const oldest = files.find((f) => f.endsWith(`${FILL_TSD.source}_${FILL_TSD.sensor}_${String(ledger.startSeq).padStart(20, "0")}.imx`));
+        const oldest = files.find((f) =>
+          f.endsWith(`${FILL_TSD.source}_${FILL_TSD.sensor}_${String(ledger.startSeq).padStart(20, "0")}.imx`),
+        );
         if (oldest === undefined) {
-          ctx.check("the oldest file is named for the stream's first record", false, `…_${ledger.startSeq}.imx`, files.join(", ") || "no file");
+          ctx.check(
+            "the oldest file is named for the stream's first record",
+            false,
+            `…_${ledger.startSeq}.imx`,
+            files.join(", ") || "no file",
+          );
         } else {
           const header = fs.readFileSync(path.join(historyDir, oldest));
           const view = new DataView(header.buffer, header.byteOffset, header.byteLength);
@@ -68,8 +97,12 @@ export const tieredSection: Section = {
           oldestRecords = got.records;
           ctx.check(
             "the oldest file's header: magic IMX1, stream, first record, full sectors, size",
-            got.magic === IMX_MAGIC && got.source === FILL_TSD.source && got.sensor === FILL_TSD.sensor && got.firstSeq === ledger.startSeq &&
-              got.records === got.sectors * perSector && header.byteLength === IMX_HEADER_BYTES + got.sectors * board.memory.sectorBytes,
+            got.magic === IMX_MAGIC &&
+              got.source === FILL_TSD.source &&
+              got.sensor === FILL_TSD.sensor &&
+              got.firstSeq === ledger.startSeq &&
+              got.records === got.sectors * perSector &&
+              header.byteLength === IMX_HEADER_BYTES + got.sectors * board.memory.sectorBytes,
             `magic ${IMX_MAGIC}, ${FILL_TSD.source}/${FILL_TSD.sensor}, first ${ledger.startSeq}, records = sectors × ${perSector}`,
             `magic ${got.magic}, ${got.source}/${got.sensor}, first ${got.firstSeq}, ${got.records} records in ${got.sectors} sectors, ${header.byteLength} B`,
           );

@@ -47,16 +47,25 @@ export const diskUsageSection: Section = {
           `spill with ${percent}% of the disk quota used`,
           expectation.allowed ? spilled > 0 && refused === 0 : spilled === 0 && refused > 0,
           expectation.reason,
-          spilled > 0 ? `${spilled} files written` : refused > 0 ? `refused (${refused} counted)` : "neither spilled nor refused",
+          spilled > 0
+            ? `${spilled} files written`
+            : refused > 0
+              ? `refused (${refused} counted)`
+              : "neither spilled nor refused",
         );
         await drain();
       }
 
       // Gradual fill: the used share rises a step per attempt, from 75% or lower on a small quota.
       const limit = Math.floor((disk.quotaBytes * disk.thresholdPercent) / 100);
-      const fileBytesMax = IMX_HEADER_BYTES + Math.min(disk.sectorsPerFileMax, board.tier.spillSectorsPerTickMax) * board.memory.sectorBytes;
+      const fileBytesMax =
+        IMX_HEADER_BYTES +
+        Math.min(disk.sectorsPerFileMax, board.tier.spillSectorsPerTickMax) * board.memory.sectorBytes;
       const stepBytes = Math.max(Math.ceil(disk.quotaBytes / 100), 1);
-      let offsetBytes = Math.min(Math.floor(disk.quotaBytes * 0.75), limit - device.stats().diskBytesUsed - 2 * fileBytesMax);
+      let offsetBytes = Math.min(
+        Math.floor(disk.quotaBytes * 0.75),
+        limit - device.stats().diskBytesUsed - 2 * fileBytesMax,
+      );
       offsetBytes = Math.max(0, offsetBytes);
       let successes = 0;
       let refusedAt = 0;
@@ -71,13 +80,21 @@ export const diskUsageSection: Section = {
         if (after.filesCreated > before.filesCreated) {
           successes++;
           worstBytes = Math.max(worstBytes, after.diskBytesUsed + offset);
-        }
-        else if (after.spillsRefused > before.spillsRefused) refusedAt = attempt;
+        } else if (after.spillsRefused > before.spillsRefused) refusedAt = attempt;
         offsetBytes += stepBytes;
       }
       ctx.atLeast("gradual fill: spills succeed at least once", 1, successes);
-      ctx.check("gradual fill: spilling stops within 20 attempts", refusedAt > 0, `refused before attempt ${GRADUAL_ATTEMPTS_MAX + 1}`, refusedAt > 0 ? `refused at attempt ${refusedAt}` : "never refused");
-      ctx.atMost(`gradual fill: after every spill, disk bytes + used share are within ${disk.thresholdPercent}% of the quota (bytes)`, limit, worstBytes);
+      ctx.check(
+        "gradual fill: spilling stops within 20 attempts",
+        refusedAt > 0,
+        `refused before attempt ${GRADUAL_ATTEMPTS_MAX + 1}`,
+        refusedAt > 0 ? `refused at attempt ${refusedAt}` : "never refused",
+      );
+      ctx.atMost(
+        `gradual fill: after every spill, disk bytes + used share are within ${disk.thresholdPercent}% of the quota (bytes)`,
+        limit,
+        worstBytes,
+      );
 
       // Drain with the disk back to the run's usage, and clean up.
       const discarded = device.stats().recordsDiscarded;

@@ -28,14 +28,16 @@ export const stressEdgeSection: Section = {
 
       // Every sector: no processMemory, so nothing spills.
       fillTo(device, ledger, n, value);
-      while (device.counts(source, sensor).ramSectors < n || ledger.written % perSector !== 0) ledger.write(value(ledger.written));
+      while (device.counts(source, sensor).ramSectors < n || ledger.written % perSector !== 0)
+        ledger.write(value(ledger.written));
       ctx.equal("every RAM sector filled", n, device.countRamSectorsWithData());
       const before = device.stats();
       ledger.write(value(ledger.written));
       const after = device.stats();
       ctx.check(
         "a write into full RAM discards the oldest sector, counted",
-        after.recordsDiscarded - before.recordsDiscarded === perSector && after.sectorsDiscarded - before.sectorsDiscarded === 1,
+        after.recordsDiscarded - before.recordsDiscarded === perSector &&
+          after.sectorsDiscarded - before.sectorsDiscarded === 1,
         `${perSector} records, 1 sector discarded`,
         `${after.recordsDiscarded - before.recordsDiscarded} records, ${after.sectorsDiscarded - before.sectorsDiscarded} sectors discarded`,
       );
@@ -61,14 +63,24 @@ export const stressEdgeSection: Section = {
       }
       ctx.code("a write needing a sector while every sector is pending", "E_ALL_PENDING", code);
       const refusedAt = device.counts(source, sensor);
-      ctx.check("the refused write changed nothing", refusedAt.total === pending.total + extra && refusedAt.pending === pending.pending, `${pending.total + extra} live, ${pending.pending} pending`, `${refusedAt.total} live, ${refusedAt.pending} pending`);
+      ctx.check(
+        "the refused write changed nothing",
+        refusedAt.total === pending.total + extra && refusedAt.pending === pending.pending,
+        `${pending.total + extra} live, ${pending.pending} pending`,
+        `${refusedAt.total} live, ${refusedAt.pending} pending`,
+      );
 
       // NACK twice: idempotent; everything is new again.
       device.revert(source, sensor);
       const once = device.counts(source, sensor);
       device.revert(source, sensor);
       const twice = device.counts(source, sensor);
-      ctx.check("revert (NACK) twice: nothing pending, same as once", once.pending === 0 && twice.pending === 0 && once.new === twice.new && twice.new === twice.total, "0 pending, all new, twice the same", `${once.pending}/${twice.pending} pending, ${once.new}/${twice.new} new of ${twice.total}`);
+      ctx.check(
+        "revert (NACK) twice: nothing pending, same as once",
+        once.pending === 0 && twice.pending === 0 && once.new === twice.new && twice.new === twice.total,
+        "0 pending, all new, twice the same",
+        `${once.pending}/${twice.pending} pending, ${once.new}/${twice.new} new of ${twice.total}`,
+      );
       ledger.rewind();
       const outcome = outcomeNew();
       ledgersUpload([ledger], outcome);
@@ -85,14 +97,40 @@ export const stressEdgeSection: Section = {
     const held: number[] = [];
     for (let i = 0; i < n; i++) held.push(device.sectorAlloc());
     const ids = [...held].sort((a, b) => a - b);
-    ctx.check("allocate every RAM sector: ids 0…N−1", ids[0] === 0 && ids[n - 1] === n - 1 && new Set(ids).size === n, `0…${n - 1}, ${n} distinct`, `${ids[0]}…${ids[n - 1]}, ${new Set(ids).size} distinct`);
-    ctx.code("allocate one more", "E_OUT_OF_SECTORS", errorName(() => device.sectorAlloc()));
+    ctx.check(
+      "allocate every RAM sector: ids 0…N−1",
+      ids[0] === 0 && ids[n - 1] === n - 1 && new Set(ids).size === n,
+      `0…${n - 1}, ${n} distinct`,
+      `${ids[0]}…${ids[n - 1]}, ${new Set(ids).size} distinct`,
+    );
+    ctx.code(
+      "allocate one more",
+      "E_OUT_OF_SECTORS",
+      errorName(() => device.sectorAlloc()),
+    );
     device.sectorWrite(n - 1, bytes - 4, 0xffffffff);
     device.sectorWrite(0, 0, 0);
-    ctx.check("last word of the last sector and first of the first", device.sectorRead(n - 1, bytes - 4) === 0xffffffff && device.sectorRead(0, 0) === 0, "0xFFFFFFFF, 0", `${device.sectorRead(n - 1, bytes - 4)}, ${device.sectorRead(0, 0)}`);
-    ctx.code("write at offset sectorBytes − 4 + 4", "E_OFFSET_INVALID", errorName(() => device.sectorWrite(n - 1, bytes, 1)));
-    ctx.code("sector id N", "E_SECTOR_INVALID", errorName(() => device.sectorRead(n, 0)));
-    ctx.code("sector id 0xFFFFFFFF (null)", "E_SECTOR_INVALID", errorName(() => device.sectorRead(SECTOR_NULL, 0)));
+    ctx.check(
+      "last word of the last sector and first of the first",
+      device.sectorRead(n - 1, bytes - 4) === 0xffffffff && device.sectorRead(0, 0) === 0,
+      "0xFFFFFFFF, 0",
+      `${device.sectorRead(n - 1, bytes - 4)}, ${device.sectorRead(0, 0)}`,
+    );
+    ctx.code(
+      "write at offset sectorBytes − 4 + 4",
+      "E_OFFSET_INVALID",
+      errorName(() => device.sectorWrite(n - 1, bytes, 1)),
+    );
+    ctx.code(
+      "sector id N",
+      "E_SECTOR_INVALID",
+      errorName(() => device.sectorRead(n, 0)),
+    );
+    ctx.code(
+      "sector id 0xFFFFFFFF (null)",
+      "E_SECTOR_INVALID",
+      errorName(() => device.sectorRead(SECTOR_NULL, 0)),
+    );
     for (const id of held) device.sectorFree(id);
 
     // Reuse: 50 sectors, every other one freed, are exactly the next ones allocated.
@@ -118,7 +156,19 @@ export const stressEdgeSection: Section = {
       const values: Record<string, number[]> = {
         uint32: [0, 1, 0x7fffffff, 0x80000000, 0xffffffff],
         int32: [-0x80000000, -1, 0, 1, 0x7fffffff],
-        float32: [0, -0, 1.5, -2.25, 3.4028234663852886e38, -3.4028234663852886e38, 1.401298464324817e-45, Infinity, -Infinity, NaN, 0.1],
+        float32: [
+          0,
+          -0,
+          1.5,
+          -2.25,
+          3.4028234663852886e38,
+          -3.4028234663852886e38,
+          1.401298464324817e-45,
+          Infinity,
+          -Infinity,
+          NaN,
+          0.1,
+        ],
       };
       const outcome = outcomeNew();
       let refused = 0;
@@ -131,9 +181,12 @@ export const stressEdgeSection: Section = {
           }
           if (dev.countRamSectorsWithData() >= n - 2) ledgersUpload(ledgers, outcome);
         }
-        for (const t of [-1, NaN, TIME_MAX_MS + 1, Infinity]) if (errorName(() => dev.writeEvt(source, sensor, 1, t)) === "E_INVALID_ARGUMENT") refused++;
-        const outOfRange = dataType === "uint32" ? [-1, 2 ** 32, 1.5] : dataType === "int32" ? [2 ** 31, -(2 ** 31) - 1, 0.5] : [];
-        for (const v of outOfRange) if (errorName(() => dev.writeEvt(source, sensor, v, 1)) === "E_INVALID_ARGUMENT") refused++;
+        for (const t of [-1, NaN, TIME_MAX_MS + 1, Infinity])
+          if (errorName(() => dev.writeEvt(source, sensor, 1, t)) === "E_INVALID_ARGUMENT") refused++;
+        const outOfRange =
+          dataType === "uint32" ? [-1, 2 ** 32, 1.5] : dataType === "int32" ? [2 ** 31, -(2 ** 31) - 1, 0.5] : [];
+        for (const v of outOfRange)
+          if (errorName(() => dev.writeEvt(source, sensor, v, 1)) === "E_INVALID_ARGUMENT") refused++;
       }
       ledgersUpload(ledgers, outcome);
       const written = ledgers.reduce((sum, l) => sum + l.written, 0);
@@ -143,7 +196,11 @@ export const stressEdgeSection: Section = {
         `${written} records exact`,
         `${outcome.matched} exact, ${outcome.mismatches} mismatches${outcome.first ? `; first: ${outcome.first}` : ""}`,
       );
-      ctx.equal("times −1, NaN, 2^53, ∞ and out-of-range integers refused (E_INVALID_ARGUMENT)", ledgers.length * 4 + 6, refused);
+      ctx.equal(
+        "times −1, NaN, 2^53, ∞ and out-of-range integers refused (E_INVALID_ARGUMENT)",
+        ledgers.length * 4 + 6,
+        refused,
+      );
     });
   },
 };

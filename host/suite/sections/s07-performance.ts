@@ -33,7 +33,12 @@ export const performanceSection: Section = {
     }
     const a1 = device.stats();
     const ops = ALLOC_ROUNDS * batch;
-    ctx.check("allocations and frees counted: one each per operation timed", a1.allocations - a0.allocations === ops && a1.frees - a0.frees === ops, `${ops} and ${ops}`, `${a1.allocations - a0.allocations} and ${a1.frees - a0.frees}`);
+    ctx.check(
+      "allocations and frees counted: one each per operation timed",
+      a1.allocations - a0.allocations === ops && a1.frees - a0.frees === ops,
+      `${ops} and ${ops}`,
+      `${a1.allocations - a0.allocations} and ${a1.frees - a0.frees}`,
+    );
     metric("sector allocations", ops / (allocMs / 1000), "per s");
     metric("sector frees", ops / (freeMs / 1000), "per s");
 
@@ -53,7 +58,12 @@ export const performanceSection: Section = {
         t = performance.now();
         const ticks = env.flush(dev);
         flushMs = performance.now() - t;
-        ctx.check("the timed flush completed", ticks >= 0, "progress 101", ticks < 0 ? "not complete" : `101 after ${ticks} ticks`);
+        ctx.check(
+          "the timed flush completed",
+          ticks >= 0,
+          "progress 101",
+          ticks < 0 ? "not complete" : `101 after ${ticks} ticks`,
+        );
         metric("flush of half the RAM to disk", flushMs, "ms");
       }
       const outcome = outcomeNew();
@@ -64,7 +74,9 @@ export const performanceSection: Section = {
       const w1 = dev.stats();
       ctx.check(
         "every record timed was written, read back exactly and acknowledged",
-        w1.recordsWritten - w0.recordsWritten === records && w1.recordsAcked - w0.recordsAcked === records && outcome.mismatches === 0,
+        w1.recordsWritten - w0.recordsWritten === records &&
+          w1.recordsAcked - w0.recordsAcked === records &&
+          outcome.mismatches === 0,
         `${records} written, ${records} acknowledged, 0 mismatches`,
         `${w1.recordsWritten - w0.recordsWritten} written, ${w1.recordsAcked - w0.recordsAcked} acknowledged, ${outcome.mismatches} mismatches`,
       );

@@ -33,7 +33,8 @@ export const cleanupSection: Section = {
       device.setDiskUsagePercent(0);
 
       const writeAndFlush = (): number => {
-        for (const ledger of ledgers) for (let i = 0; i < records; i++) ledger.write((ledger.spec.sensor * 1_000_003 + ledger.written) >>> 0);
+        for (const ledger of ledgers)
+          for (let i = 0; i < records; i++) ledger.write((ledger.spec.sensor * 1_000_003 + ledger.written) >>> 0);
         return env.flush(device);
       };
 
@@ -43,11 +44,20 @@ export const cleanupSection: Section = {
         const s0 = device.stats();
         const ticks = writeAndFlush();
         const files = imxFilesList(historyDir);
-        ctx.check(`${policy}: the flush writes one file per stream per ${disk.sectorsPerFileMax} sectors`, ticks >= 0 && files.length === expectedFiles, `${expectedFiles} files, progress 101`, `${files.length} files, ${ticks < 0 ? "progress below 101" : "progress 101"}`);
+        ctx.check(
+          `${policy}: the flush writes one file per stream per ${disk.sectorsPerFileMax} sectors`,
+          ticks >= 0 && files.length === expectedFiles,
+          `${expectedFiles} files, progress 101`,
+          `${files.length} files, ${ticks < 0 ? "progress below 101" : "progress 101"}`,
+        );
         const idle = device.getCleanupProgress();
         ctx.check(
           `${policy}: nothing to delete yet — complete, 0 pending, 0 in flight, no time remaining, 0 pending work`,
-          device.isCleanupComplete() && idle.filesPending === 0 && idle.filesInFlight === 0 && idle.etaMs === 0 && device.getPendingDiskWriteCount() === 0,
+          device.isCleanupComplete() &&
+            idle.filesPending === 0 &&
+            idle.filesInFlight === 0 &&
+            idle.etaMs === 0 &&
+            device.getPendingDiskWriteCount() === 0,
           "complete, 0, 0, 0 ms, 0",
           `${device.isCleanupComplete() ? "complete" : "incomplete"}, ${idle.filesPending}, ${idle.filesInFlight}, ${idle.etaMs} ms, ${device.getPendingDiskWriteCount()}`,
         );
@@ -55,7 +65,12 @@ export const cleanupSection: Section = {
 
         const outcome = outcomeNew();
         ledgersUpload(ledgers, outcome);
-        ctx.check(`${policy}: every flushed record read back from disk exactly`, outcome.mismatches === 0 && outcome.missing === 0 && outcome.matched === streams * records, `${streams * records} records`, `${outcome.matched} exact, ${outcome.mismatches} mismatches, ${outcome.missing} missing`);
+        ctx.check(
+          `${policy}: every flushed record read back from disk exactly`,
+          outcome.mismatches === 0 && outcome.missing === 0 && outcome.matched === streams * records,
+          `${streams * records} records`,
+          `${outcome.matched} exact, ${outcome.mismatches} mismatches, ${outcome.missing} missing`,
+        );
         const progress = device.getCleanupProgress();
         const left = imxFilesList(historyDir).length;
         const pendingWork = device.getPendingDiskWriteCount();
@@ -69,22 +84,35 @@ export const cleanupSection: Section = {
         } else if (policy === "batched") {
           ctx.check(
             "batched: after the ACK every file awaits deletion — incomplete, progress and pending work count them",
-            left === expectedFiles && !device.isCleanupComplete() && progress.filesPending === expectedFiles && progress.bytesPending === bytesOnDisk && pendingWork === expectedFiles,
+            left === expectedFiles &&
+              !device.isCleanupComplete() &&
+              progress.filesPending === expectedFiles &&
+              progress.bytesPending === bytesOnDisk &&
+              pendingWork === expectedFiles,
             `${expectedFiles} files on disk and pending, ${bytesOnDisk} B pending, incomplete, ${expectedFiles} pending work`,
             `${left} on disk, ${progress.filesPending} pending, ${progress.bytesPending} B, ${device.isCleanupComplete() ? "complete" : "incomplete"}, ${pendingWork} pending work`,
           );
-          ctx.check("batched: a time remaining is estimated once deletions have been timed", progress.deleteLatencyMs.samples === 0 ? progress.etaMs === 0 : progress.etaMs > 0, progress.deleteLatencyMs.samples === 0 ? "0 ms (no deletion timed yet)" : "> 0 ms", `${progress.etaMs} ms`);
+          ctx.check(
+            "batched: a time remaining is estimated once deletions have been timed",
+            progress.deleteLatencyMs.samples === 0 ? progress.etaMs === 0 : progress.etaMs > 0,
+            progress.deleteLatencyMs.samples === 0 ? "0 ms (no deletion timed yet)" : "> 0 ms",
+            `${progress.etaMs} ms`,
+          );
           const perTick = board.tier.filesDeletedPerTickMax;
           let previous = progress.filesPending;
           let rises = 0;
           let overBudget = 0;
-          const ticks = env.tickUntil(device, () => {
-            const now = device.getCleanupProgress().filesPending;
-            if (now > previous) rises++;
-            if (previous - now > perTick) overBudget++;
-            previous = now;
-            return device.isCleanupComplete();
-          }, 1000);
+          const ticks = env.tickUntil(
+            device,
+            () => {
+              const now = device.getCleanupProgress().filesPending;
+              if (now > previous) rises++;
+              if (previous - now > perTick) overBudget++;
+              previous = now;
+              return device.isCleanupComplete();
+            },
+            1000,
+          );
           const expectedTicks = Math.ceil(expectedFiles / perTick);
           ctx.check(
             `batched: processMemory deletes at most ${perTick} per tick, pending never rises, done in ceil(files / ${perTick}) ticks`,
@@ -105,7 +133,11 @@ export const cleanupSection: Section = {
         const after = device.getCleanupProgress();
         ctx.check(
           `${policy}: finally 0 files, complete, 0 pending work, every file counted deleted`,
-          imxFilesList(historyDir).length === 0 && device.isCleanupComplete() && device.getPendingDiskWriteCount() === 0 && s1.filesDeleted - s0.filesDeleted === expectedFiles && after.filesPending === 0,
+          imxFilesList(historyDir).length === 0 &&
+            device.isCleanupComplete() &&
+            device.getPendingDiskWriteCount() === 0 &&
+            s1.filesDeleted - s0.filesDeleted === expectedFiles &&
+            after.filesPending === 0,
           `0 files, complete, 0, ${expectedFiles} deleted`,
           `${imxFilesList(historyDir).length} files, ${device.isCleanupComplete() ? "complete" : "incomplete"}, ${device.getPendingDiskWriteCount()}, ${s1.filesDeleted - s0.filesDeleted} deleted`,
         );
@@ -118,12 +150,23 @@ export const cleanupSection: Section = {
       const stray = path.join(historyDir, "0", "stray_from_an_earlier_run.imx");
       fs.mkdirSync(path.dirname(stray), { recursive: true });
       fs.writeFileSync(stray, "not a real file");
-      const onDisk = ledgers.reduce((sum: number, l: Ledger) => sum + device.counts(l.spec.source, l.spec.sensor).disk, 0);
+      const onDisk = ledgers.reduce(
+        (sum: number, l: Ledger) => sum + device.counts(l.spec.source, l.spec.sensor).disk,
+        0,
+      );
       const forced = device.forceCleanupAllDiskFiles();
-      const diskLeft = ledgers.reduce((sum: number, l: Ledger) => sum + device.counts(l.spec.source, l.spec.sensor).total, 0);
+      const diskLeft = ledgers.reduce(
+        (sum: number, l: Ledger) => sum + device.counts(l.spec.source, l.spec.sensor).total,
+        0,
+      );
       ctx.check(
         "forced cleanup: every file deleted now, the stray too, records on disk counted as discarded",
-        forced.failed === 0 && forced.strays === 1 && forced.recordsDiscarded === onDisk && imxFilesList(historyDir).length === 0 && diskLeft === 0 && device.isCleanupComplete(),
+        forced.failed === 0 &&
+          forced.strays === 1 &&
+          forced.recordsDiscarded === onDisk &&
+          imxFilesList(historyDir).length === 0 &&
+          diskLeft === 0 &&
+          device.isCleanupComplete(),
         `0 failed, 1 stray, ${onDisk} discarded, 0 files, 0 records left, complete`,
         `${forced.failed} failed, ${forced.strays} strays, ${forced.recordsDiscarded} discarded, ${imxFilesList(historyDir).length} files, ${diskLeft} records left, ${device.isCleanupComplete() ? "complete" : "incomplete"}`,
       );

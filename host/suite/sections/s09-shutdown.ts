@@ -66,7 +66,9 @@ class Shutdown {
   /** Reads and acknowledges everything; checks it is exactly what was written (disk records first). */
   readBack(name: string, expectedLost = 0): void {
     const outcome = outcomeNew();
-    const onDisk = new Map(this.all.map((l) => [l, l.readBack + this.device.counts(l.spec.source, l.spec.sensor).disk]));
+    const onDisk = new Map(
+      this.all.map((l) => [l, l.readBack + this.device.counts(l.spec.source, l.spec.sensor).disk]),
+    );
     ledgersUpload(this.all, outcome, (ledger, i) => (i < (onDisk.get(ledger) ?? 0) ? "disk" : "ram"));
     const written = this.all.reduce((sum, l) => sum + l.written, 0);
     this.ctx.check(
@@ -81,7 +83,12 @@ class Shutdown {
   async clean(name: string): Promise<void> {
     const done = await this.env.cleanupFinish(this.device);
     const left = imxFilesList(this.historyDir).length;
-    this.ctx.check(name, done && left === 0, "cleanup complete, 0 files", `${done ? "complete" : "incomplete"}, ${left} files`);
+    this.ctx.check(
+      name,
+      done && left === 0,
+      "cleanup complete, 0 files",
+      `${done ? "complete" : "incomplete"}, ${left} files`,
+    );
   }
 
   /** Ticks a requested flush to 101; returns the ticks or -1. */
@@ -118,20 +125,43 @@ async function cases(t: Shutdown, ctx: CheckContext, env: SuiteEnv): Promise<voi
   ctx.equal("flush_all_empty: a device that never wrote reports 101 at once", 101, t.device.getFlushProgress());
   env.tick(t.device);
   t.device.flushAllToDisk();
-  ctx.equal("flush_all_empty: after a prior flush, a second flush reports 101 at once", 101, t.device.getFlushProgress());
+  ctx.equal(
+    "flush_all_empty: after a prior flush, a second flush reports 101 at once",
+    101,
+    t.device.getFlushProgress(),
+  );
   env.tick(t.device);
 
   // 2. flush_all_with_data (critical), 4. ram_empty_check, 10. file_op_tracking, 17. data_integrity.
   const s0 = t.device.stats();
   const written = t.write(t.all, t.samples(t.all));
   const ramBefore = t.device.countRamSectorsWithData();
-  ctx.check("flush_all_with_data: RAM is not empty before the flush", ramBefore > 0, "> 0 sectors with data", `${ramBefore}`);
+  ctx.check(
+    "flush_all_with_data: RAM is not empty before the flush",
+    ramBefore > 0,
+    "> 0 sectors with data",
+    `${ramBefore}`,
+  );
   t.device.flushAllToDisk();
-  ctx.equal("file_op_tracking: during a flush, pending work = RAM sectors of stream data", ramBefore, t.device.getPendingDiskWriteCount());
+  ctx.equal(
+    "file_op_tracking: during a flush, pending work = RAM sectors of stream data",
+    ramBefore,
+    t.device.getPendingDiskWriteCount(),
+  );
   const ticks = t.flushTicks();
-  ctx.check("flush_all_with_data: progress reaches 101", ticks >= 0, `101 within ${TICKS_MAX} ticks`, ticks < 0 ? `${t.device.getFlushProgress()} after ${TICKS_MAX} ticks` : `101 after ${ticks} ticks`);
+  ctx.check(
+    "flush_all_with_data: progress reaches 101",
+    ticks >= 0,
+    `101 within ${TICKS_MAX} ticks`,
+    ticks < 0 ? `${t.device.getFlushProgress()} after ${TICKS_MAX} ticks` : `101 after ${ticks} ticks`,
+  );
   const onDisk = t.all.reduce((sum, l) => sum + t.device.counts(l.spec.source, l.spec.sensor).disk, 0);
-  ctx.check("ram_empty_check: after the flush RAM holds no data, every record is on disk", t.device.countRamSectorsWithData() === 0 && t.ramRecords() === 0 && onDisk === written, `0 sectors, ${written} records on disk`, `${t.device.countRamSectorsWithData()} sectors, ${onDisk} on disk`);
+  ctx.check(
+    "ram_empty_check: after the flush RAM holds no data, every record is on disk",
+    t.device.countRamSectorsWithData() === 0 && t.ramRecords() === 0 && onDisk === written,
+    `0 sectors, ${written} records on disk`,
+    `${t.device.countRamSectorsWithData()} sectors, ${onDisk} on disk`,
+  );
   const s1 = t.device.stats();
   const files = imxFilesList(t.historyDir).length;
   ctx.check(
@@ -167,7 +197,11 @@ async function cases(t: Shutdown, ctx: CheckContext, env: SuiteEnv): Promise<voi
   const cancelWritten = t.write(t.four, t.samples(t.four));
   t.device.flushAllToDisk();
   t.device.cancelMemoryFlush();
-  ctx.equal("cancelling_state: between the cancel and the next tick the state is cancelling-flush", "cancelling-flush", t.device.tierState);
+  ctx.equal(
+    "cancelling_state: between the cancel and the next tick the state is cancelling-flush",
+    "cancelling-flush",
+    t.device.tierState,
+  );
   env.tick(t.device);
   ctx.equal("cancel_timeout: a cancel completes within one tick (back to idle)", "idle", t.device.tierState);
   const c1 = t.device.stats();
@@ -185,7 +219,12 @@ async function cases(t: Shutdown, ctx: CheckContext, env: SuiteEnv): Promise<voi
     env.tick(t.device);
     if (states[states.length - 1] !== t.device.tierState) states.push(t.device.tierState);
   }
-  ctx.check("state_transitions: a flush goes idle → flush-all → idle", states.join(" → ") === "flush-all → idle", "flush-all → idle", states.join(" → ") || "(no tick)");
+  ctx.check(
+    "state_transitions: a flush goes idle → flush-all → idle",
+    states.join(" → ") === "flush-all → idle",
+    "flush-all → idle",
+    states.join(" → ") || "(no tick)",
+  );
   t.readBack("state_transitions: every record read back afterwards");
   await t.clean("state_transitions: files deleted once acknowledged");
 
@@ -200,7 +239,11 @@ async function cases(t: Shutdown, ctx: CheckContext, env: SuiteEnv): Promise<voi
   const d1 = t.device.stats();
   ctx.check(
     "cancel_during_op: cancelled at ≥ 50% the flush stops with part on disk, part in RAM",
-    reached >= 0 && at < 101 && d1.filesCreated > d0.filesCreated && t.ramRecords() > 0 && t.device.tierState === "idle",
+    reached >= 0 &&
+      at < 101 &&
+      d1.filesCreated > d0.filesCreated &&
+      t.ramRecords() > 0 &&
+      t.device.tierState === "idle",
     "files written, records left in RAM, idle",
     `cancelled at ${at}%, ${d1.filesCreated - d0.filesCreated} files, ${t.ramRecords()} records in RAM, ${t.device.tierState}`,
   );
@@ -220,7 +263,12 @@ async function cases(t: Shutdown, ctx: CheckContext, env: SuiteEnv): Promise<voi
   ctx.equal("multiple_cancels: 5 flush-and-cancel cycles each end idle", 5, idleAfter);
   t.device.flushAllToDisk();
   const recovered = t.flushTicks();
-  ctx.check("recovery_cancel: a flush after cancels reaches 101", recovered >= 0, "101", recovered < 0 ? `${t.device.getFlushProgress()}` : `101 after ${recovered} ticks`);
+  ctx.check(
+    "recovery_cancel: a flush after cancels reaches 101",
+    recovered >= 0,
+    "101",
+    recovered < 0 ? `${t.device.getFlushProgress()}` : `101 after ${recovered} ticks`,
+  );
   t.readBack("multiple_cancels: nothing lost or repeated across the cancels");
   await t.clean("multiple_cancels: files deleted once acknowledged");
 
@@ -230,17 +278,28 @@ async function cases(t: Shutdown, ctx: CheckContext, env: SuiteEnv): Promise<voi
   for (const percent of [95, 100]) {
     t.device.setDiskUsagePercent(percent);
     const before = t.device.stats();
-    const count = t.write(t.four, Math.min(...t.four.map((l) => recordsPerSector(l.spec.type, board.memory.sectorBytes))) * sectorsEach);
+    const count = t.write(
+      t.four,
+      Math.min(...t.four.map((l) => recordsPerSector(l.spec.type, board.memory.sectorBytes))) * sectorsEach,
+    );
     const fits = Math.floor((disk.quotaBytes * percent) / 100) + t.four.length * perFile <= disk.quotaBytes;
     t.device.flushAllToDisk();
     const done = t.flushTicks(20);
     const after = t.device.stats();
     if (fits) {
-      ctx.check(`flush_full_disk: with ${percent}% of the quota used the flush still completes (it may use the whole quota)`, done >= 0, "101", `${t.device.getFlushProgress()}`);
+      ctx.check(
+        `flush_full_disk: with ${percent}% of the quota used the flush still completes (it may use the whole quota)`,
+        done >= 0,
+        "101",
+        `${t.device.getFlushProgress()}`,
+      );
     } else {
       ctx.check(
         `flush_full_disk: with ${percent}% used the flush cannot complete — refused, counted, nothing lost`,
-        done < 0 && after.spillsRefused > before.spillsRefused && after.recordsDiscarded === before.recordsDiscarded && t.ramRecords() + t.all.reduce((s, l) => s + t.device.counts(l.spec.source, l.spec.sensor).disk, 0) >= count,
+        done < 0 &&
+          after.spillsRefused > before.spillsRefused &&
+          after.recordsDiscarded === before.recordsDiscarded &&
+          t.ramRecords() + t.all.reduce((s, l) => s + t.device.counts(l.spec.source, l.spec.sensor).disk, 0) >= count,
         "below 101 after 20 ticks, refusals counted, 0 discarded",
         `${t.device.getFlushProgress()}, ${after.spillsRefused - before.spillsRefused} refusals, ${after.recordsDiscarded - before.recordsDiscarded} discarded`,
       );
@@ -249,7 +308,12 @@ async function cases(t: Shutdown, ctx: CheckContext, env: SuiteEnv): Promise<voi
       t.device.setDiskUsagePercent(0);
       t.device.flushAllToDisk();
       const later = t.flushTicks();
-      ctx.check("flush_full_disk: with the disk freed the flush completes", later >= 0, "101", `${t.device.getFlushProgress()}`);
+      ctx.check(
+        "flush_full_disk: with the disk freed the flush completes",
+        later >= 0,
+        "101",
+        `${t.device.getFlushProgress()}`,
+      );
     }
     t.device.setDiskUsagePercent(0);
     t.readBack(`flush_full_disk: every record read back after the ${percent}% case`);
@@ -267,7 +331,12 @@ async function cases(t: Shutdown, ctx: CheckContext, env: SuiteEnv): Promise<voi
     t.write(t.four, 1);
   }
   const finished = t.flushTicks(200);
-  ctx.check(`concurrent_ops: writes go on during the flush (${concurrentTicks} ticks); it reaches 101 within 200 ticks after`, finished >= 0, "101", `${t.device.getFlushProgress()}`);
+  ctx.check(
+    `concurrent_ops: writes go on during the flush (${concurrentTicks} ticks); it reaches 101 within 200 ticks after`,
+    finished >= 0,
+    "101",
+    `${t.device.getFlushProgress()}`,
+  );
   t.readBack("concurrent_ops: records written before and during the flush read back exactly");
   await t.clean("concurrent_ops: files deleted once acknowledged");
 
@@ -292,7 +361,9 @@ async function cases(t: Shutdown, ctx: CheckContext, env: SuiteEnv): Promise<voi
     const quarantined = fs.existsSync(corruptedDir) ? fs.readdirSync(corruptedDir).length : 0;
     ctx.check(
       "flush_corrupted: the corrupted file is quarantined to corrupted/ and its records counted as discarded",
-      k1.filesCorrupt - k0.filesCorrupt === 1 && k1.recordsDiscarded - k0.recordsDiscarded === records && quarantined === 1,
+      k1.filesCorrupt - k0.filesCorrupt === 1 &&
+        k1.recordsDiscarded - k0.recordsDiscarded === records &&
+        quarantined === 1,
       `1 corrupt file, ${records} discarded, 1 file in corrupted/`,
       `${k1.filesCorrupt - k0.filesCorrupt} corrupt, ${k1.recordsDiscarded - k0.recordsDiscarded} discarded, ${quarantined} in corrupted/`,
     );
@@ -314,9 +385,15 @@ async function cases(t: Shutdown, ctx: CheckContext, env: SuiteEnv): Promise<voi
     if (
       ctx.check(
         "power_cycle: after a completed flush a new device adopts every file and loses nothing",
-        report !== null && report.recordsLostRam === 0 && report.filesKept === filesBefore && report.recordsRecovered === count && report.filesQuarantined === 0,
+        report !== null &&
+          report.recordsLostRam === 0 &&
+          report.filesKept === filesBefore &&
+          report.recordsRecovered === count &&
+          report.filesQuarantined === 0,
         `${filesBefore} files kept, ${count} records, 0 lost, 0 quarantined`,
-        report === null ? "no recovery" : `${report.filesKept} kept, ${report.recordsRecovered} records, ${report.recordsLostRam} lost, ${report.filesQuarantined} quarantined`,
+        report === null
+          ? "no recovery"
+          : `${report.filesKept} kept, ${report.recordsRecovered} records, ${report.recordsLostRam} lost, ${report.filesQuarantined} quarantined`,
       )
     ) {
       cycles++;

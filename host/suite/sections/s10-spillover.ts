@@ -45,7 +45,8 @@ function upload(ledgers: readonly Ledger[], tiers: boolean): Upload {
     for (let reads = 0; reads < 1_000_000; reads++) {
       const batch = device.readBulk(spec.source, spec.sensor, device.bulkCapacity);
       if (batch.length === 0) break;
-      for (const record of batch) if (record.value !== realWorldChecksum(spec.sensor, record.seq, record.utcMs)) result.badChecksums++;
+      for (const record of batch)
+        if (record.value !== realWorldChecksum(spec.sensor, record.seq, record.utcMs)) result.badChecksums++;
       ledger.verify(batch, result.outcome, tiers ? (i) => (i < onDisk ? "disk" : "ram") : undefined);
       device.ack(spec.source, spec.sensor, batch.length);
       result.records += batch.length;
@@ -58,7 +59,10 @@ function uploadCheck(ctx: CheckContext, name: string, ledgers: readonly Ledger[]
   const written = ledgers.reduce((sum, l) => sum + l.written, 0);
   ctx.check(
     name,
-    result.outcome.mismatches === 0 && result.outcome.missing === 0 && result.badChecksums === 0 && result.records === written,
+    result.outcome.mismatches === 0 &&
+      result.outcome.missing === 0 &&
+      result.badChecksums === 0 &&
+      result.records === written,
     `${written} records, checksums, ids and sequence exact`,
     `${result.records} records, ${result.badChecksums} bad checksums, ${result.outcome.mismatches} mismatches, ${result.outcome.missing} missing${result.outcome.first ? `; first: ${result.outcome.first}` : ""}`,
   );
@@ -105,7 +109,12 @@ export const spilloverSection: Section = {
         `${s1.filesCreated - s0.filesCreated} files, ${onDisk} on disk, ${inRam} in RAM, ${s1.recordsDiscarded - s0.recordsDiscarded} discarded`,
       );
       uploadCheck(ctx, "phase 2: every record verified, disk first then RAM", ledgers, upload(ledgers, true));
-      ctx.check("phase 2: the spilled files are deleted once acknowledged", (await env.cleanupFinish(device)) && imxFilesList(historyDir).length === 0, "0 files", `${imxFilesList(historyDir).length} files`);
+      ctx.check(
+        "phase 2: the spilled files are deleted once acknowledged",
+        (await env.cleanupFinish(device)) && imxFilesList(historyDir).length === 0,
+        "0 files",
+        `${imxFilesList(historyDir).length} files`,
+      );
 
       // Phase 3: three more rounds; the free count must come back each time.
       for (let round = 0; round < 3; round++) {

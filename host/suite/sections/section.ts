@@ -46,7 +46,13 @@ export function usagePercent(device: Device): number {
  * Writes `value(i)` records to `ledger` until `sectorsTarget` RAM sectors are in use (or
  * `writesMax` writes). Returns the records written. Never ticks, so nothing spills meanwhile.
  */
-export function fillTo(device: Device, ledger: Ledger, sectorsTarget: number, value: (i: number) => number, writesMax = 10_000_000): number {
+export function fillTo(
+  device: Device,
+  ledger: Ledger,
+  sectorsTarget: number,
+  value: (i: number) => number,
+  writesMax = 10_000_000,
+): number {
   let writes = 0;
   while (device.countRamSectorsWithData() < sectorsTarget && writes < writesMax) {
     ledger.write(value(ledger.written));
@@ -74,14 +80,24 @@ export function spillExpectation(device: Device, diskUsagePercent: number, ramSe
   const limit = Math.floor((disk.quotaBytes * disk.thresholdPercent) / 100);
   const offset = Math.floor((disk.quotaBytes * diskUsagePercent) / 100);
   const used = stats.diskBytesUsed + offset;
-  const sectors = Math.max(0, Math.min(disk.sectorsPerFileMax, device.board.tier.spillSectorsPerTickMax, ramSectors - 1));
+  const sectors = Math.max(
+    0,
+    Math.min(disk.sectorsPerFileMax, device.board.tier.spillSectorsPerTickMax, ramSectors - 1),
+  );
   const fileBytes = IMX_HEADER_BYTES + sectors * device.board.memory.sectorBytes;
-  if (used >= limit) return { allowed: false, reason: `refused: ${used} B used ≥ ${limit} B (${disk.thresholdPercent}% of quota)` };
+  if (used >= limit)
+    return { allowed: false, reason: `refused: ${used} B used ≥ ${limit} B (${disk.thresholdPercent}% of quota)` };
   if (used + fileBytes > limit) {
-    return { allowed: false, reason: `refused: a ${fileBytes} B file would take ${used} B past ${limit} B (${disk.thresholdPercent}% of quota)` };
+    return {
+      allowed: false,
+      reason: `refused: a ${fileBytes} B file would take ${used} B past ${limit} B (${disk.thresholdPercent}% of quota)`,
+    };
   }
   if (stats.filesLive >= disk.filesMax) return { allowed: false, reason: "refused: file table full" };
-  return { allowed: true, reason: `allowed: ${used} B + a ${fileBytes} B file ≤ ${limit} B (${disk.thresholdPercent}% of quota)` };
+  return {
+    allowed: true,
+    reason: `allowed: ${used} B + a ${fileBytes} B file ≤ ${limit} B (${disk.thresholdPercent}% of quota)`,
+  };
 }
 
 /** Ticks until the state machine is idle again (at least once); returns the ticks, -1 if never. */
