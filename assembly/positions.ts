@@ -14,7 +14,7 @@ import {
   POSITION_NEXT_SEQ_OFFSET, POSITION_RECORD_BYTES, POSITION_RECORD_TYPE_OFFSET, POSITION_SAMPLE_RATE_OFFSET,
   POSITION_SENSOR_OFFSET, POSITION_SOURCE_OFFSET, POSITION_SEQ_RESERVED_OFFSET, POSITIONS_COUNT_OFFSET, POSITIONS_CRC32_OFFSET,
   POSITIONS_FORMAT_VERSION, POSITIONS_HEADER_BYTES, POSITIONS_MAGIC, POSITIONS_MAGIC_OFFSET,
-  POSITIONS_RECORD_BYTES_OFFSET, POSITIONS_VERSION_OFFSET, STAT_ACK_PERSISTS, SUBSYSTEM_STREAM,
+  POSITIONS_RECORD_BYTES_OFFSET, POSITIONS_VERSION_OFFSET, SEQ_LEASE, STAT_ACK_PERSISTS, SUBSYSTEM_STREAM,
 } from "./abi";
 import { diskTier, pathPtr, writeBufPtr } from "./config";
 import { crc32Update } from "./crc32";
@@ -23,7 +23,7 @@ import { halFileWrite, halLog } from "./hal";
 import { statAdd } from "./stats";
 import {
   streamAckedSeq, streamCount, streamDataType, streamDirtySet, streamNextSeq, streamRecordType, streamSampleRateMs,
-  streamSensor, streamSeqReserved, streamSource,
+  streamSensor, streamSeqReserved, streamSeqReservedSet, streamSource,
 } from "./stream";
 
 export function positionsPathFormat(): i32 {
@@ -34,8 +34,18 @@ export function positionsBytes(count: u32): u32 {
   return <u32>POSITIONS_HEADER_BYTES + count * <u32>POSITION_RECORD_BYTES;
 }
 
+// The sequence reservation a write of the positions file records for stream `s`: topped up to
+// nextSeq + SEQ_LEASE once less than half a lease is left, so one write serves every stream and
+// appends rarely need one of their own.
+function seqReservedNext(s: u32): u64 {
+  const next = streamNextSeq(s);
+  const reserved = streamSeqReserved(s);
+  return next + <u64>(SEQ_LEASE >> 1) >= reserved ? max<u64>(reserved, next + <u64>SEQ_LEASE) : reserved;
+}
+
 // Writes every stream's position durably; stream `overrideStream` is written with
-// `overrideAckedSeq` (an ACK about to be applied). Returns OK or the HAL's error code.
+// `overrideAckedSeq` (an ACK about to be applied). Sequence reservations are topped up and take
+// effect only once the file is written. Returns OK or the HAL's error code.
 export function positionsPersist(overrideStream: u32, overrideAckedSeq: u64): i32 {
   assert(diskTier, "positions are persisted only on a disk tier");
   const buf = writeBufPtr;
@@ -50,7 +60,7 @@ export function positionsPersist(overrideStream: u32, overrideAckedSeq: u64): i3
     store<u8>(record + POSITION_RECORD_TYPE_OFFSET, <u8>streamRecordType(s));
     store<u8>(record + POSITION_DATA_TYPE_OFFSET, <u8>streamDataType(s));
     store<u32>(record + POSITION_SAMPLE_RATE_OFFSET, streamSampleRateMs(s));
-    store<u64>(record + POSITION_SEQ_RESERVED_OFFSET, streamSeqReserved(s));
+    store<u64>(record + POSITION_SEQ_RESERVED_OFFSET, seqReservedNext(s));
   }
   memory.fill(buf, 0, <usize>POSITIONS_HEADER_BYTES);
   store<u32>(buf + POSITIONS_MAGIC_OFFSET, POSITIONS_MAGIC);
@@ -66,7 +76,10 @@ export function positionsPersist(overrideStream: u32, overrideAckedSeq: u64): i3
     halLog(LOG_ERROR, SUBSYSTEM_STREAM, EVENT_ACK_PERSIST_FAILED, <f64>overrideStream, <f64>status);
     return status;
   }
-  for (let s: u32 = 0; s < count; s++) streamDirtySet(s, false);
+  for (let s: u32 = 0; s < count; s++) {
+    streamDirtySet(s, false);
+    streamSeqReservedSet(s, load<u64>(buf + <usize>positionsBytes(s) + <usize>POSITION_SEQ_RESERVED_OFFSET));
+  }
   statAdd(STAT_ACK_PERSISTS, 1);
   return OK;
 }

@@ -21,7 +21,7 @@
 import {
   BULK_FLAG_DISK, BULK_FLAGS, BULK_RECORD_BYTES, BULK_SEQ_HI, BULK_SEQ_LO, BULK_UTC_MS, BULK_VALUE,
   DATA_TYPE_FLOAT32, DATA_TYPE_UINT32, E_ACK_PERSIST, E_ACK_TOO_MANY, E_ALL_PENDING, E_FILE_CORRUPT, E_INVALID_ARGUMENT,
-  E_OUT_OF_SECTORS, E_SEQ_RESERVE, SEQ_LEASE, STREAM_NULL,
+  E_OUT_OF_SECTORS, E_SEQ_RESERVE, STREAM_NULL,
   E_RECORD_TYPE_MISMATCH, E_STREAM_CONFIG_MISMATCH, E_STREAM_TABLE_FULL, E_STREAM_UNKNOWN,
   EVENT_DISCARD, FILE_SLOT_NULL, LOG_WARN, OK, QUERY_DATA_TYPE, QUERY_FILES_DISK, QUERY_RECORD_TYPE,
   QUERY_RECORDS_DISK, QUERY_RECORDS_NEW, QUERY_RECORDS_PENDING, QUERY_RECORDS_RAM, QUERY_RECORDS_TOTAL,
@@ -227,14 +227,10 @@ export function streamAppend(s: i32, recordType: i32, value: u32, utcMs: f64): i
     // Nothing to discard: every stream sector is pending, or raw sectors hold the pool.
     return streamSectorsAny() ? E_ALL_PENDING : E_OUT_OF_SECTORS;
   }
-  // Reserve the next range of sequence numbers durably before using the first of it.
+  // Reserve sequence numbers durably before using them (the positions write tops up every stream).
   if (diskTier && load<u64>(e + S_NEXT_SEQ) >= load<u64>(e + S_SEQ_RESERVED)) {
-    const previous = load<u64>(e + S_SEQ_RESERVED);
-    store<u64>(e + S_SEQ_RESERVED, load<u64>(e + S_NEXT_SEQ) + <u64>SEQ_LEASE);
-    if (positionsPersist(STREAM_NULL, 0) != OK) {
-      store<u64>(e + S_SEQ_RESERVED, previous);
-      return E_SEQ_RESERVE;
-    }
+    if (positionsPersist(STREAM_NULL, 0) != OK) return E_SEQ_RESERVE;
+    assert(load<u64>(e + S_NEXT_SEQ) < load<u64>(e + S_SEQ_RESERVED), "reservation not topped up");
   }
   if (sectorNeeded) {
     const seq = load<u64>(e + S_NEXT_SEQ);

@@ -638,6 +638,8 @@ export class Device {
       ticks: at(abi.STAT_TICKS),
       ticksByState,
       flushProgress: at(abi.STAT_FLUSH_PROGRESS),
+      positionsWrites: at(abi.STAT_ACK_PERSISTS),
+      recordsLostRam: at(abi.STAT_RECORDS_LOST_RAM),
       writeLatencyMs: { mean: this.bridge.writeLatency.meanMs(), max: this.bridge.writeLatency.maxMs },
       dirSyncFailures: this.bridge.dirSyncFailures,
     };

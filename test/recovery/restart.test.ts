@@ -114,3 +114,14 @@ describe("a file corrupted while the device runs", () => {
     expect(hal.list("corrupted").length).toBe(1);
   });
 });
+
+describe("sequence reservations", () => {
+  test("one positions write reserves numbers for every stream; later writes need none", () => {
+    const device = Device.create({ board: loadBoard("fc1-imx6"), hal: new MemoryHal() });
+    for (let sensor = 1; sensor <= 20; sensor++) device.configureStream(0, sensor, { type: "evt" });
+    for (let sensor = 1; sensor <= 20; sensor++) device.writeEvt(0, sensor, sensor, 1_000 + sensor);
+    expect(device.stats().positionsWrites).toBe(1);
+    for (let i = 0; i < 1000; i++) device.writeEvt(0, 1 + (i % 20), i, 2_000 + i);
+    expect(device.stats().positionsWrites).toBe(1);
+  });
+});
