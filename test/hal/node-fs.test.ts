@@ -6,7 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type Hal, HalError } from "../../host/hal/hal.js";
+import { type Hal, HalError, type HalOp } from "../../host/hal/hal.js";
 import { MemoryHal } from "../../host/hal/memory.js";
 import { NodeFsHal } from "../../host/hal/node-fs.js";
 import { bytes, codeOf, halConformanceSuite, halErrorOf, text } from "./hal-conformance.js";
@@ -101,21 +101,7 @@ describe("NodeFsHal on a real directory", () => {
 
 // Differential check: the same random operations on both HALs give the same results and trees.
 
-type OpName =
-  | "mkdir"
-  | "writeFile"
-  | "syncFile"
-  | "rename"
-  | "syncDir"
-  | "readFile"
-  | "readFileInto"
-  | "fileSize"
-  | "remove"
-  | "removeAsync"
-  | "list"
-  | "isDir"
-  | "exists"
-  | "removeTree";
+type OpName = HalOp;
 
 interface RandomOp {
   op: OpName;
