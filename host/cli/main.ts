@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command } from "commander";
 import { packageRootDir } from "../boards.js";
+import { registerBenchCommand } from "./bench-command.js";
 import { registerBoardsCommand } from "./boards-command.js";
 import { registerDemoCommand } from "./demo-command.js";
 import { CLI_NAME, runCli } from "./errors.js";
@@ -46,6 +47,7 @@ export function programBuild(output: ProgramOutput = {}): Command {
   registerSimCommand(program);
   registerTestCommand(program);
   registerReplayCommand(program);
+  registerBenchCommand(program);
   return program;
 }
 
