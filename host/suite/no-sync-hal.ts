@@ -10,34 +10,27 @@
 // iteration (about ten writes) would take ~70 ms and 100,000 iterations hours; without the syncs
 // an iteration takes about a millisecond. `imx-memsim test --fsync` runs with real syncs.
 
-import type { Hal, HalStats } from "../hal/hal.js";
+import type { Hal } from "../hal/hal.js";
+import { HalWrapper } from "../hal/hal-wrapper.js";
 
 /** A count of skipped syncs that several NoSyncHal wrappers can share. */
 export interface SyncCounter {
   skipped: number;
 }
 
-export class NoSyncHal implements Hal {
-  readonly kind: string;
-
+export class NoSyncHal extends HalWrapper {
   constructor(
-    readonly inner: Hal,
+    inner: Hal,
     /** syncFile + syncDir calls skipped. */
     readonly counter: SyncCounter = { skipped: 0 },
   ) {
-    this.kind = `no-sync(${inner.kind})`;
+    super(inner, `no-sync(${inner.kind})`);
   }
 
-  mkdir(dir: string): void {
-    this.inner.mkdir(dir);
-  }
-  writeFile(path: string, data: Uint8Array): void {
-    this.inner.writeFile(path, data);
-  }
-  syncFile(_path: string): void {
+  override syncFile(_path: string): void {
     this.counter.skipped++;
   }
-  rename(from: string, to: string): void {
+  override rename(from: string, to: string): void {
     try {
       this.inner.remove(to);
       this.counter.skipped++;
@@ -46,37 +39,7 @@ export class NoSyncHal implements Hal {
     }
     this.inner.rename(from, to);
   }
-  syncDir(_dir: string): void {
+  override syncDir(_dir: string): void {
     this.counter.skipped++;
-  }
-  readFile(path: string): Uint8Array {
-    return this.inner.readFile(path);
-  }
-  readFileInto(path: string, into: Uint8Array): number {
-    return this.inner.readFileInto(path, into);
-  }
-  fileSize(path: string): number {
-    return this.inner.fileSize(path);
-  }
-  remove(path: string): void {
-    this.inner.remove(path);
-  }
-  removeAsync(path: string): Promise<void> {
-    return this.inner.removeAsync(path);
-  }
-  list(dir: string): string[] {
-    return this.inner.list(dir);
-  }
-  isDir(path: string): boolean {
-    return this.inner.isDir(path);
-  }
-  exists(path: string): boolean {
-    return this.inner.exists(path);
-  }
-  removeTree(dir: string): void {
-    this.inner.removeTree(dir);
-  }
-  stats(): HalStats {
-    return this.inner.stats();
   }
 }

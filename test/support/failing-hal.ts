@@ -3,7 +3,8 @@
 // the Hal it wraps. It counts the calls it saw per operation, failed ones included, and remembers
 // the paths of removals it attempted, so a test can see every deletion attempt the core made.
 
-import { type Hal, HalError, type HalErrorCode, type HalStats } from "../../host/hal/hal.js";
+import { type Hal, HalError, type HalErrorCode } from "../../host/hal/hal.js";
+import { HalWrapper } from "../../host/hal/hal-wrapper.js";
 
 export type FaultOp = "remove" | "removeAsync" | "writeFile" | "rename";
 
@@ -14,8 +15,7 @@ interface Fault {
   pathSuffix: string;
 }
 
-export class FailingHal implements Hal {
-  readonly kind: string;
+export class FailingHal extends HalWrapper {
   private readonly faults = new Map<FaultOp, Fault>();
   /** Calls seen per operation, including the ones that were made to fail. */
   readonly calls: Record<FaultOp, number> = { remove: 0, removeAsync: 0, writeFile: 0, rename: 0 };
@@ -24,8 +24,8 @@ export class FailingHal implements Hal {
   /** Every path passed to remove or removeAsync, in call order. */
   readonly removeAttempts: string[] = [];
 
-  constructor(readonly inner: Hal) {
-    this.kind = `failing(${inner.kind})`;
+  constructor(inner: Hal) {
+    super(inner, `failing(${inner.kind})`);
   }
 
   /**
@@ -55,73 +55,29 @@ export class FailingHal implements Hal {
     return new HalError(fault.code, op, path, "injected fault");
   }
 
-  mkdir(dir: string): void {
-    this.inner.mkdir(dir);
-  }
-
-  writeFile(path: string, data: Uint8Array): void {
+  override writeFile(path: string, data: Uint8Array): void {
     const error = this.fault("writeFile", path);
     if (error) throw error;
     this.inner.writeFile(path, data);
   }
 
-  syncFile(path: string): void {
-    this.inner.syncFile(path);
-  }
-
-  rename(from: string, to: string): void {
+  override rename(from: string, to: string): void {
     const error = this.fault("rename", from);
     if (error) throw error;
     this.inner.rename(from, to);
   }
 
-  syncDir(dir: string): void {
-    this.inner.syncDir(dir);
-  }
-
-  readFile(path: string): Uint8Array {
-    return this.inner.readFile(path);
-  }
-
-  readFileInto(path: string, into: Uint8Array): number {
-    return this.inner.readFileInto(path, into);
-  }
-
-  fileSize(path: string): number {
-    return this.inner.fileSize(path);
-  }
-
-  remove(path: string): void {
+  override remove(path: string): void {
     this.removeAttempts.push(path);
     const error = this.fault("remove", path);
     if (error) throw error;
     this.inner.remove(path);
   }
 
-  removeAsync(path: string): Promise<void> {
+  override removeAsync(path: string): Promise<void> {
     this.removeAttempts.push(path);
     const error = this.fault("removeAsync", path);
     if (error) return Promise.reject(error);
     return this.inner.removeAsync(path);
-  }
-
-  list(dir: string): string[] {
-    return this.inner.list(dir);
-  }
-
-  isDir(path: string): boolean {
-    return this.inner.isDir(path);
-  }
-
-  exists(path: string): boolean {
-    return this.inner.exists(path);
-  }
-
-  removeTree(dir: string): void {
-    this.inner.removeTree(dir);
-  }
-
-  stats(): HalStats {
-    return this.inner.stats();
   }
 }
