@@ -1,6 +1,8 @@
 // The `imx-memsim test` command line: bad flags exit 2 with one clear line and run nothing; a run
 // prints the summary table and exits 0 when every check passed; --json writes the whole result in
-// the documented shape; --storage is used (and kept) as given, and a non-empty one is refused.
+// the documented shape; --storage is used (and kept) as given, and a non-empty one is refused; and
+// a run passes on board files of every sector geometry (test/support/geometries.ts), its
+// predictions following the sector size.
 
 import fs from "node:fs";
 import os from "node:os";
@@ -9,6 +11,7 @@ import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
 import { EXIT_OK, EXIT_USAGE, runCli } from "../../host/cli/errors.js";
 import { programBuild } from "../../host/cli/main.js";
 import { testCommandRun, type TestIo } from "../../host/cli/test-command.js";
+import { VARIANT_SECTOR_BYTES, variantFileWrite } from "../support/geometries.js";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "imx-test-cmd-"));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -163,5 +166,19 @@ describe("a run", () => {
     expect(result.passed).toBe(true);
     expect(out.text()).toMatch(/^test: 2\/40 iterations \(5%\), \d+ it\/s, ETA \d+ s, 0 failed checks$/m);
     expect(out.text()).toMatch(/^test: 40\/40 iterations \(100%\)/m);
+  });
+});
+
+describe("over the sector geometries", () => {
+  it.each(VARIANT_SECTOR_BYTES)("--iterations 30 --board <tiny with %i-byte sectors> passes", async (sectorBytes) => {
+    const file = variantFileWrite(dir, sectorBytes);
+    const out = io();
+    const result = await testCommandRun({ board: file, iterations: "30" }, out);
+    expect(out.text()).toMatch(
+      new RegExp(`^imx-memsim test: board tiny-s${sectorBytes} \\(16 sectors of ${sectorBytes} B`),
+    );
+    expect(result.failures).toEqual([]);
+    expect(result).toMatchObject({ passed: true, iterationsCompleted: 30, checkRunsFailed: 0 });
+    for (const section of result.sections) expect(section).toMatchObject({ status: "passed", runs: 2 });
   });
 });

@@ -9,7 +9,7 @@ import path from "node:path";
 import type { Device } from "../../core/device.js";
 import type { CheckContext } from "../checks.js";
 import { imxFilesList } from "../env.js";
-import { type Ledger, outcomeNew, type VerifyOutcome } from "../ledger.js";
+import { type Ledger, outcomeNew, recordsPerSector, type VerifyOutcome } from "../ledger.js";
 import { REAL_WORLD_STREAMS, realWorldChecksum, withLedgers } from "../streams.js";
 import { type Section, type SectionRun, sectorsAtPercent, tickUntilIdle } from "./section.js";
 
@@ -92,11 +92,15 @@ export const spilloverSection: Section = {
       fillRoundRobin(device, ledgers, sectorsAtPercent(board, 80));
       ctx.equal("phase 2: no file before processMemory", 0, imxFilesList(historyDir).length);
       tickUntilIdle(env, device);
-      const extra = Math.min(1000, n);
+      // Half the RAM's worth of records more, one tick per new sector of each stream, so the
+      // spill keeps pace at every sector size and nothing needs discarding.
+      const perSector = recordsPerSector("evt", board.memory.sectorBytes);
+      const extra = Math.min(1000, Math.floor((n * perSector) / 2));
+      const tickEvery = ledgers.length * perSector;
       for (let i = 0; i < extra; i++) {
         const ledger = ledgers[i % ledgers.length];
         if (ledger !== undefined) writeOne(ledger);
-        if (i % 8 === 7) env.tick(device);
+        if (i % tickEvery === tickEvery - 1) env.tick(device);
       }
       tickUntilIdle(env, device);
       const s1 = device.stats();
