@@ -116,10 +116,12 @@ export const tieredSection: Section = {
         );
       }
 
-      // Read back across tiers: the records on disk come first.
+      // Read back across tiers: the records on disk come first. The first read stops short of the
+      // oldest file's last record (at small sectors a file holds no more than one bulk read).
       const onDisk = counts.disk;
       const outcome = outcomeNew();
-      const first = device.readBulk(FILL_TSD.source, FILL_TSD.sensor, device.bulkCapacity);
+      const firstMax = Math.max(1, Math.min(device.bulkCapacity, oldestRecords - 1));
+      const first = device.readBulk(FILL_TSD.source, FILL_TSD.sensor, firstMax);
       ledger.verify(first, outcome, (i) => (i < onDisk ? "disk" : "ram"));
       device.ack(FILL_TSD.source, FILL_TSD.sensor, first.length);
       if (oldestRecords > first.length) {
