@@ -3,15 +3,22 @@
 // order) to the core, quarantine what it refuses in `corrupted/`, delete files it reports fully
 // acknowledged, and report what happened.
 
-import { listFilesRecursive, mkdirDurable, parentDir, TMP_SUFFIX } from "../hal/atomic.js";
+import {
+  CORRUPTED_DIR,
+  corruptedPathOf,
+  HISTORY_DIR,
+  IMX_HEADER_BYTES,
+  IMX_SUFFIX,
+  imxHeaderRead,
+  imxPathParse,
+  TMP_SUFFIX,
+} from "../format/imx.js";
+import { POSITIONS_PATH } from "../format/positions.js";
+import { listFilesRecursive, mkdirDurable, parentDir } from "../hal/atomic.js";
 import { type Hal, HalError } from "../hal/hal.js";
 import * as abi from "./abi.generated.js";
 import type { CoreExports } from "./device.js";
 import { errorCodeName } from "./errors.js";
-
-export const CORRUPTED_DIR = "corrupted";
-export const POSITIONS_PATH = "history/positions.imxp";
-const IMX_NAME = /^history\/(\d)\/(\d+)_(\d+)_(\d{20})\.imx$/;
 
 export interface QuarantinedFile {
   path: string;
@@ -38,16 +45,15 @@ interface ImxEntry {
   path: string;
   source: number;
   sensor: number;
-  firstSeq: bigint;
+  firstSeq: number;
 }
 
 /** Moves `path` to corrupted/ (a numeric suffix when the name is taken); returns where, or null if it could not. */
 export function quarantineMove(hal: Hal, path: string): string | null {
   try {
     mkdirDurable(hal, CORRUPTED_DIR);
-    const base = path.replace(/\//g, "_");
-    let target = `${CORRUPTED_DIR}/${base}`;
-    for (let n = 1; hal.exists(target) && n < 1000; n++) target = `${CORRUPTED_DIR}/${base}.${n}`;
+    let target = corruptedPathOf(path);
+    for (let n = 1; hal.exists(target) && n < 1000; n++) target = corruptedPathOf(path, n);
     hal.rename(path, target);
     // Both directory entries must be durable, or a power cut brings the file back to be quarantined again.
     hal.syncDir(CORRUPTED_DIR);
@@ -131,7 +137,9 @@ export function recoverStorage(
     recordsLostRam: 0,
     quarantined: [],
   };
-  const paths = retried("history/", () => (hal.isDir("history") ? listFilesRecursive(hal, "history", "") : []));
+  const paths = retried(`${HISTORY_DIR}/`, () =>
+    hal.isDir(HISTORY_DIR) ? listFilesRecursive(hal, HISTORY_DIR, "") : [],
+  );
   const imx: ImxEntry[] = [];
   let positions = false;
   for (const path of paths) {
@@ -150,10 +158,10 @@ export function recoverStorage(
       positions = true;
       continue;
     }
-    const match = IMX_NAME.exec(path);
-    if (match) {
-      imx.push({ path, source: Number(match[2]), sensor: Number(match[3]), firstSeq: BigInt(match[4] ?? "0") });
-    } else if (path.endsWith(".imx")) {
+    const name = imxPathParse(path);
+    if (name) {
+      imx.push({ path, source: name.source, sensor: name.sensor, firstSeq: name.firstSeq });
+    } else if (path.endsWith(IMX_SUFFIX)) {
       quarantine(hal, path, "name is not history/<bucket>/<source>_<sensor>_<20-digit first seq>.imx", report, log);
     }
   }
@@ -168,17 +176,7 @@ export function recoverStorage(
     else report.positionsRecovered = true;
   }
 
-  imx.sort((a, b) =>
-    a.source !== b.source
-      ? a.source - b.source
-      : a.sensor !== b.sensor
-        ? a.sensor - b.sensor
-        : a.firstSeq < b.firstSeq
-          ? -1
-          : a.firstSeq > b.firstSeq
-            ? 1
-            : 0,
-  );
+  imx.sort((a, b) => a.source - b.source || a.sensor - b.sensor || a.firstSeq - b.firstSeq);
   for (const entry of imx) {
     const length = load(hal, core, memory, entry.path);
     if (length === null) continue; // vanished since the listing
@@ -188,13 +186,11 @@ export function recoverStorage(
       continue;
     }
     // The name must say what the header says, or the file is not where the core would look for it.
-    if (length >= abi.IMX_HEADER_BYTES) {
-      const header = new DataView(memory.buffer, core.ioBufferPtr(), abi.IMX_HEADER_BYTES);
+    const header = imxHeaderRead(new Uint8Array(memory.buffer, core.ioBufferPtr(), Math.min(length, IMX_HEADER_BYTES)));
+    if (header !== null) {
       const nameMatches =
-        header.getUint32(abi.IMX_SOURCE_OFFSET, true) === entry.source &&
-        header.getUint32(abi.IMX_SENSOR_OFFSET, true) === entry.sensor &&
-        header.getBigUint64(abi.IMX_FIRST_SEQ_OFFSET, true) === entry.firstSeq;
-      if (header.getUint32(abi.IMX_MAGIC_OFFSET, true) === abi.IMX_MAGIC && !nameMatches) {
+        header.source === entry.source && header.sensor === entry.sensor && header.firstSeq === entry.firstSeq;
+      if (!nameMatches) {
         quarantine(hal, entry.path, "name does not match the header's stream and first sequence number", report, log);
         continue;
       }

@@ -1,12 +1,12 @@
 // Helpers built on the Hal primitives: crash-safe file replacement, durable directory creation and
 // a bounded recursive file listing.
 
+import { TMP_SUFFIX } from "../format/imx.js";
 import { type Hal, HalError, parentDir, pathJoin } from "./hal.js";
 
 export { halErrorCode, parentDir } from "./hal.js";
-
-/** Suffix of the temporary file writeFileAtomic writes before renaming it into place. */
-export const TMP_SUFFIX = ".tmp";
+/** Suffix of the temporary file writeFileAtomic writes before renaming it into place (SPEC.md 6.1). */
+export { TMP_SUFFIX };
 
 /** How many directory levels below its `dir` listFilesRecursive descends. */
 export const LIST_DEPTH_MAX = 4;

@@ -34,7 +34,20 @@ import { CrashSignal, FaultyHal, type FaultKind, type FaultRates } from "../hal/
 import { HalError } from "../hal/hal.js";
 import { MemoryHal } from "../hal/memory.js";
 import { listFilesRecursive } from "../hal/atomic.js";
-import { HISTORY_DIR, imxHeaderParse, imxNameParse, imxValid, tmpFilesList } from "./imx-scan.js";
+import {
+  HISTORY_DIR,
+  IMX_HEADER_BYTES,
+  IMX_OFFSET,
+  IMX_SUFFIX,
+  imxFileBytes,
+  imxHeaderRead,
+  imxPathParse,
+  imxValid,
+  recordsPerSector,
+  TMP_SUFFIX,
+} from "../format/imx.js";
+import { POSITIONS_PATH } from "../format/positions.js";
+import { tmpFilesList } from "./imx-scan.js";
 import { Prng } from "./prng.js";
 
 // ---- Options and results ---------------------------------------------------------------------------
@@ -289,9 +302,6 @@ const HAL_CODES = new Set([
   abi.E_HAL_NOT_FOUND,
 ]);
 const START_UTC_MS = 1_700_000_000_000;
-const TSD_HEADER_BYTES = 8;
-const TSD_RECORD_BYTES = 4;
-const EVT_RECORD_BYTES = 12;
 const FLOAT_EXACT_MAX = 1 << 24;
 
 function profileOf(faults: string | FaultProfile | undefined): FaultProfile {
@@ -374,16 +384,7 @@ class Simulation {
     this.policy = options.policy ?? this.workload.pick(CLEANUP_POLICIES);
     const specs = options.streams ? [...options.streams] : streamsDraw(this.workload, this.board.memory.streamsMax);
     const sectorBytes = this.board.memory.sectorBytes;
-    this.models = specs.map(
-      (spec, index) =>
-        new StreamModel(
-          index,
-          spec,
-          spec.type === "tsd"
-            ? (sectorBytes - TSD_HEADER_BYTES) / TSD_RECORD_BYTES
-            : Math.floor(sectorBytes / EVT_RECORD_BYTES),
-        ),
-    );
+    this.models = specs.map((spec, index) => new StreamModel(index, spec, recordsPerSector(spec.type, sectorBytes)));
     this.shadowOneIn = options.shadowCrashOneIn ?? 6;
     this.bulkCap = this.board.memory.bulkRecordsMax;
     this.tickMs = Math.max(1, this.board.tier.tickIntervalMs);
@@ -478,8 +479,8 @@ class Simulation {
 
   /** Record ids a file written at `path` with `intended` bytes was meant to hold (current sequence numbers). */
   private idsOfImage(path: string, intended: Uint8Array): number[] {
-    const name = imxNameParse(path);
-    const header = imxHeaderParse(intended);
+    const name = imxPathParse(path);
+    const header = imxHeaderRead(intended);
     if (!name || !header) return [];
     const model = this.models.find((m) => m.spec.source === name.source && m.spec.sensor === name.sensor);
     if (!model) return [];
@@ -499,7 +500,7 @@ class Simulation {
     if (zeroTails === this.zeroTailsSeen) return;
     this.zeroTailsSeen = zeroTails;
     for (const [path, intended] of this.faulty.damagedFiles()) {
-      if (!path.endsWith(".imx") || this.damageResolved.has(intended)) continue;
+      if (!path.endsWith(IMX_SUFFIX) || this.damageResolved.has(intended)) continue;
       this.damageResolved.add(intended);
       const ids = [...(this.damagedPaths.get(path) ?? []), ...this.idsOfImage(path, intended)];
       for (const id of ids) {
@@ -621,20 +622,20 @@ class Simulation {
   /** Marks every live record that sits in a complete, valid (and, with durableOnly, durable) `.imx` file. */
   private markInFile(hal: MemoryHal, durableOnly: boolean): void {
     if (!hal.isDir(HISTORY_DIR)) return;
-    const header = new Uint8Array(abi.IMX_HEADER_BYTES);
-    for (const path of listFilesRecursive(hal, HISTORY_DIR, ".imx")) {
-      const name = imxNameParse(path);
+    const header = new Uint8Array(IMX_HEADER_BYTES);
+    for (const path of listFilesRecursive(hal, HISTORY_DIR, IMX_SUFFIX)) {
+      const name = imxPathParse(path);
       if (name === null || (durableOnly && !hal.isDurable(path))) continue;
       // A file is read and checked once per content (size and CRC field) and device life.
       const size = hal.fileSize(path);
       hal.readFileInto(path, header);
-      const crc = new DataView(header.buffer).getUint32(abi.IMX_CRC32_OFFSET, true);
+      const crc = new DataView(header.buffer).getUint32(IMX_OFFSET.crc32, true);
       const key = `${path}:${size}:${crc}:${this.life}`;
       if (this.marked.has(key)) continue;
       this.marked.add(key);
       const data = hal.readFile(path);
       if (!imxValid(data, name)) continue;
-      const count = imxHeaderParse(data)?.recordCount ?? 0;
+      const count = imxHeaderRead(data)?.recordCount ?? 0;
       const model = this.models.find((m) => m.spec.source === name.source && m.spec.sensor === name.sensor);
       if (!model) continue;
       const end = name.firstSeq + count;
@@ -800,8 +801,8 @@ class Simulation {
         rates: this.profile.rates,
         enabled: this.profile.bootFaults && attempt < 3,
         crashAtOp: this.scriptedCrashRemaining(),
-        damageFilter: (path) => path.endsWith(".imx.tmp"),
-        ...(this.profile.lyingPositions ? { lyingRename: (to: string) => to.endsWith("positions.imxp") } : {}),
+        damageFilter: (path) => path.endsWith(IMX_SUFFIX + TMP_SUFFIX),
+        ...(this.profile.lyingPositions ? { lyingRename: (to: string) => to.endsWith(POSITIONS_PATH) } : {}),
       });
       this.faulty = faulty;
       this.zeroTailsSeen = 0;
@@ -1226,8 +1227,7 @@ class Simulation {
       case 13:
         return { kind: "arm-crash", inOps: p.between(1, 48) };
       case 14: {
-        const fileBytes =
-          abi.IMX_HEADER_BYTES + (this.board.disk?.sectorsPerFileMax ?? 1) * this.board.memory.sectorBytes;
+        const fileBytes = imxFileBytes(this.board.disk?.sectorsPerFileMax ?? 1, this.board.memory.sectorBytes);
         return { kind: "disk-full", roomBytes: p.chance(1, 2) ? null : p.below(3 * fileBytes) };
       }
       default:

@@ -13,7 +13,8 @@ import { loadBoard } from "../../host/boards.js";
 import * as abi from "../../host/core/abi.generated.js";
 import { Device } from "../../host/core/device.js";
 import { MemoryHal } from "../../host/hal/memory.js";
-import { imxCrcFix, imxHeaderParse, imxNameParse, POSITIONS_PATH } from "../../host/sim/imx-scan.js";
+import { imxCrcFix, imxHeaderRead, imxPathParse } from "../../host/format/imx.js";
+import { POSITIONS_PATH } from "../../host/format/positions.js";
 import { Prng } from "../../host/sim/prng.js";
 
 const board = loadBoard("tiny");
@@ -52,16 +53,16 @@ function referenceBuild(): Reference {
   const of = (s: { source: number; sensor: number }): string[] =>
     files
       .filter((p) => {
-        const name = imxNameParse(p);
+        const name = imxPathParse(p);
         return name !== null && name.source === s.source && name.sensor === s.sensor;
       })
-      .sort((x, y) => (imxNameParse(x)?.firstSeq ?? 0) - (imxNameParse(y)?.firstSeq ?? 0));
+      .sort((x, y) => (imxPathParse(x)?.firstSeq ?? 0) - (imxPathParse(y)?.firstSeq ?? 0));
   return { hal, a: of(A), b: of(B) };
 }
 
 /** Sequence numbers a file holds, from its name and header. */
 function seqsOf(hal: MemoryHal, path: string): number[] {
-  const header = imxHeaderParse(hal.readFile(path));
+  const header = imxHeaderRead(hal.readFile(path));
   if (!header) throw new Error(`no header in ${path}`);
   return Array.from({ length: header.recordCount }, (_, i) => header.firstSeq + i);
 }
@@ -238,7 +239,7 @@ describe("a damaged .imx file is quarantined with its reason; every other file i
   });
 
   it("a wrong CRC", () => {
-    const other = imxHeaderParse(ref.hal.readFile(ref.a[2] as string))?.crc ?? 0;
+    const other = imxHeaderRead(ref.hal.readFile(ref.a[2] as string))?.crc32 ?? 0;
     corruptCase(
       ref.a[1] as string,
       (b) => headerSet(b, abi.IMX_CRC32_OFFSET, other, 4),

@@ -8,6 +8,7 @@ import path from "node:path";
 import { expect } from "vitest";
 import type { Board } from "../../host/boards.js";
 import type { Device, UploadRecord } from "../../host/core/device.js";
+import { IMX_SUFFIX, recordsPerSector } from "../../host/format/imx.js";
 
 /** A fresh directory under os.tmpdir(); remove it with storageDirRemove. */
 export function storageDirMake(): string {
@@ -31,17 +32,17 @@ export function filesUnder(dir: string, suffix: string): string[] {
 
 /** `.imx` files really present under `dir`, counted with fs.readdirSync, not by the device. */
 export function imxFilesUnder(dir: string): string[] {
-  return filesUnder(dir, ".imx");
+  return filesUnder(dir, IMX_SUFFIX);
 }
 
 /** TSD records in one sector: an 8-byte first time, then 4-byte values. */
 export function tsdPerSector(board: Board): number {
-  return Math.floor((board.memory.sectorBytes - 8) / 4);
+  return recordsPerSector("tsd", board.memory.sectorBytes);
 }
 
 /** EVT records in one sector: 4-byte value + 8-byte time each. */
 export function evtPerSector(board: Board): number {
-  return Math.floor(board.memory.sectorBytes / 12);
+  return recordsPerSector("evt", board.memory.sectorBytes);
 }
 
 /** The fewest RAM sectors at which usage (rounded down) reaches the spill threshold. */

@@ -1,11 +1,12 @@
 // The `.imx` file format (SPEC.md §6), checked from the bytes a real spill leaves on disk: after a
-// spill into a fresh temporary directory, every file is read with node:fs and parsed with a
-// DataView at the IMX_* offsets from the generated ABI. Each header field must match the stream
-// and the tick that wrote it, the CRC must be what zlib.crc32 computes over header bytes
-// [0, IMX_CRC32_OFFSET) continued over the payload, the size must be header + sectors × sectorBytes,
-// the payload must be the RAM sector images holding exactly the records written, and the path must
-// be history/<bucket>/<source>_<sensor>_<firstSeq, 20 digits>.imx with the bucket of SPEC.md §6.1.
-// No `.tmp` file may remain.
+// spill into a fresh temporary directory, every file is read with node:fs and parsed by the host's
+// own reader of the format (host/format/imx.ts, written from SPEC.md, not from the core), so the
+// core and that reader must agree. Each header field must match the stream and the tick that wrote
+// it, the CRC must be what zlib.crc32 computes over header bytes [0, 60) continued over the
+// payload, the size must be header + sectors × sectorBytes, the payload must be the RAM sector
+// images holding exactly the records written, the file must pass the reader's validation, and the
+// path must be history/<bucket>/<source>_<sensor>_<firstSeq, 20 digits>.imx with the bucket of
+// SPEC.md §6.1. No `.tmp` file may remain.
 
 import fs from "node:fs";
 import path from "node:path";
@@ -14,6 +15,19 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { loadBoard } from "../../host/boards.js";
 import * as abi from "../../host/core/abi.generated.js";
 import { Device } from "../../host/core/device.js";
+import {
+  IMX_FORMAT_VERSION,
+  IMX_HEADER_BYTES,
+  IMX_MAGIC,
+  imxBucket,
+  imxCheck,
+  type ImxHeader,
+  imxHeaderRead,
+  imxPathFormat,
+  imxPathParse,
+  imxRecordsRead,
+  imxValueOf,
+} from "../../host/format/imx.js";
 import {
   evtPerSector,
   filesUnder,
@@ -27,65 +41,15 @@ import {
   valueOf,
 } from "../support/tier-helpers.js";
 
-const NAME_PATTERN = /^history\/([0-9])\/(\d+)_(\d+)_(\d{20})\.imx$/;
-
-interface ImxHeader {
-  magic: number;
-  version: number;
-  headerBytes: number;
-  source: number;
-  sensor: number;
-  recordType: number;
-  dataType: number;
-  sectorBytes: number;
-  sampleRateMs: number;
-  sectorCount: number;
-  firstSeq: bigint;
-  recordCount: number;
-  ackedSeq: bigint;
-  createdMs: bigint;
-  payloadBytes: number;
-  crc32: number;
+function headerOf(bytes: Uint8Array): ImxHeader {
+  const header = imxHeaderRead(bytes);
+  if (header === null) throw new Error("not an .imx file");
+  return header;
 }
 
-function headerParse(bytes: Uint8Array): ImxHeader {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  return {
-    magic: view.getUint32(abi.IMX_MAGIC_OFFSET, true),
-    version: view.getUint16(abi.IMX_VERSION_OFFSET, true),
-    headerBytes: view.getUint16(abi.IMX_HEADER_BYTES_OFFSET, true),
-    source: view.getUint32(abi.IMX_SOURCE_OFFSET, true),
-    sensor: view.getUint32(abi.IMX_SENSOR_OFFSET, true),
-    recordType: view.getUint8(abi.IMX_RECORD_TYPE_OFFSET),
-    dataType: view.getUint8(abi.IMX_DATA_TYPE_OFFSET),
-    sectorBytes: view.getUint16(abi.IMX_SECTOR_BYTES_OFFSET, true),
-    sampleRateMs: view.getUint32(abi.IMX_SAMPLE_RATE_OFFSET, true),
-    sectorCount: view.getUint32(abi.IMX_SECTOR_COUNT_OFFSET, true),
-    firstSeq: view.getBigUint64(abi.IMX_FIRST_SEQ_OFFSET, true),
-    recordCount: view.getUint32(abi.IMX_RECORD_COUNT_OFFSET, true),
-    ackedSeq: view.getBigUint64(abi.IMX_ACKED_SEQ_OFFSET, true),
-    createdMs: view.getBigUint64(abi.IMX_CREATED_MS_OFFSET, true),
-    payloadBytes: view.getUint32(abi.IMX_PAYLOAD_BYTES_OFFSET, true),
-    crc32: view.getUint32(abi.IMX_CRC32_OFFSET, true),
-  };
-}
-
-/** CRC-32 of header bytes [0, IMX_CRC32_OFFSET) continued over the payload, by zlib. */
+/** CRC-32 of header bytes [0, 60) continued over the payload, by zlib. */
 function crcExpected(bytes: Uint8Array): number {
-  const headerCrc = zlib.crc32(bytes.subarray(0, abi.IMX_CRC32_OFFSET));
-  return zlib.crc32(bytes.subarray(abi.IMX_HEADER_BYTES), headerCrc);
-}
-
-/** The history bucket of SPEC.md §6.1, in u64 arithmetic. */
-function bucketOf(source: number, sensor: number, firstSeq: bigint): number {
-  const M = (1n << 64n) - 1n;
-  let h = (BigInt(source) * 0x9e3779b97f4a7c15n) & M;
-  h ^= (BigInt(sensor) + 0x632be59bd9b4e019n + ((h << 6n) & M) + (h >> 2n)) & M;
-  h ^= (firstSeq + 0x9e3779b97f4a7c15n + ((h << 6n) & M) + (h >> 2n)) & M;
-  h ^= h >> 33n;
-  h = (h * 0xff51afd7ed558ccdn) & M;
-  h ^= h >> 33n;
-  return Number(h % 10n);
+  return zlib.crc32(bytes.subarray(IMX_HEADER_BYTES), zlib.crc32(bytes.subarray(0, 60)));
 }
 
 const TSD = { source: 7, sensor: 1001, rateMs: 1000 };
@@ -130,22 +94,22 @@ describe.each(["tiny", "fc1-imx6"] as const)(".imx files on %s", (boardName) => 
     expect(files.length).toBeGreaterThan(1);
     expect(filesUnder(dir, ".tmp")).toEqual([]);
 
-    const nextFirstSeq = new Map<string, bigint>();
+    const nextFirstSeq = new Map<string, number>();
     // In name order without the bucket: per stream, oldest file first (the sequence number is zero-padded).
     const withoutBucket = (file: string): string => file.slice("history/0/".length);
     for (const file of [...files].sort((a, b) => (withoutBucket(a) < withoutBucket(b) ? -1 : 1))) {
       const bytes = new Uint8Array(fs.readFileSync(path.join(dir, file)));
-      const header = headerParse(bytes);
-      const name = NAME_PATTERN.exec(file);
+      const header = headerOf(bytes);
+      const name = imxPathParse(file);
       expect(name, file).not.toBeNull();
-      const [, bucket, source, sensor, firstSeqText] = name as unknown as [string, string, string, string, string];
+      const { bucket, source, sensor, firstSeq } = name as NonNullable<typeof name>;
       const isTsd = header.recordType === abi.RECORD_TYPE_TSD;
       const stream = isTsd ? TSD : EVT;
       const perSector = isTsd ? tsdPerSector(board) : evtPerSector(board);
 
-      expect(header.magic, file).toBe(abi.IMX_MAGIC);
-      expect(header.version, file).toBe(abi.IMX_FORMAT_VERSION);
-      expect(header.headerBytes, file).toBe(abi.IMX_HEADER_BYTES);
+      expect(header.magic, file).toBe(IMX_MAGIC);
+      expect(header.version, file).toBe(IMX_FORMAT_VERSION);
+      expect(header.headerBytes, file).toBe(IMX_HEADER_BYTES);
       expect(header.source, file).toBe(stream.source);
       expect(header.sensor, file).toBe(stream.sensor);
       expect(header.recordType, file).toBe(isTsd ? abi.RECORD_TYPE_TSD : abi.RECORD_TYPE_EVT);
@@ -156,26 +120,35 @@ describe.each(["tiny", "fc1-imx6"] as const)(".imx files on %s", (boardName) => 
       expect(header.sectorCount, file).toBeLessThanOrEqual(board.disk?.sectorsPerFileMax ?? 0);
       // A spill outside a flush moves only full sectors.
       expect(header.recordCount, file).toBe(header.sectorCount * perSector);
-      expect(header.ackedSeq, file).toBe(isTsd ? 1n : 0n);
-      expect(header.createdMs, file).toBe(BigInt(createdAt.get(file) ?? -1));
+      expect(header.ackedSeq, file).toBe(isTsd ? 1 : 0);
+      expect(header.createdMs, file).toBe(createdAt.get(file) ?? -1);
       expect(header.payloadBytes, file).toBe(header.sectorCount * sectorBytes);
-      expect(bytes.byteLength, file).toBe(abi.IMX_HEADER_BYTES + header.sectorCount * sectorBytes);
+      expect(bytes.byteLength, file).toBe(IMX_HEADER_BYTES + header.sectorCount * sectorBytes);
       expect(header.crc32, file).toBe(crcExpected(bytes));
+      expect(imxCheck(bytes, { sectorBytes, sectorsPerFileMax: board.disk?.sectorsPerFileMax ?? 0 }), file).toBeNull();
 
-      expect(Number(source)).toBe(stream.source);
-      expect(Number(sensor)).toBe(stream.sensor);
-      expect(BigInt(firstSeqText)).toBe(header.firstSeq);
-      expect(Number(bucket)).toBe(bucketOf(stream.source, stream.sensor, header.firstSeq));
+      expect(source).toBe(stream.source);
+      expect(sensor).toBe(stream.sensor);
+      expect(firstSeq).toBe(header.firstSeq);
+      expect(bucket).toBe(imxBucket(stream.source, stream.sensor, header.firstSeq));
+      expect(file).toBe(imxPathFormat(stream.source, stream.sensor, header.firstSeq));
 
       // A stream's files hold consecutive sequence numbers, the oldest from 0.
       const key = `${stream.source}_${stream.sensor}`;
-      expect(header.firstSeq, file).toBe(nextFirstSeq.get(key) ?? 0n);
-      nextFirstSeq.set(key, header.firstSeq + BigInt(header.recordCount));
+      expect(header.firstSeq, file).toBe(nextFirstSeq.get(key) ?? 0);
+      nextFirstSeq.set(key, header.firstSeq + header.recordCount);
 
+      // The reader's records are the ones written, in order.
+      const records = imxRecordsRead(bytes, header);
+      expect(records.map((r) => r.seq)).toEqual(records.map((_, k) => header.firstSeq + k));
+      for (const r of records) {
+        expect(imxValueOf(r.word, header.dataType)).toBe(isTsd ? valueOf(r.seq) : evtValueOf(r.seq));
+        expect(r.utcMs).toBe(isTsd ? UTC_BASE_MS + r.seq * TSD.rateMs : evtUtcOf(r.seq));
+      }
       // The payload is the RAM sector images: the records written, in order.
       const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       for (let k = 0; k < header.sectorCount; k++) {
-        const at = abi.IMX_HEADER_BYTES + k * sectorBytes;
+        const at = IMX_HEADER_BYTES + k * sectorBytes;
         const first = Number(header.firstSeq) + k * perSector;
         if (isTsd) {
           expect(Number(view.getBigInt64(at, true))).toBe(UTC_BASE_MS + first * TSD.rateMs);
@@ -212,18 +185,22 @@ describe.each(["tiny", "fc1-imx6"] as const)(".imx files on %s", (boardName) => 
     expect(filesUnder(dir, ".tmp")).toEqual([]);
     const file = files[0] as string;
     const bytes = new Uint8Array(fs.readFileSync(path.join(dir, file)));
-    const header = headerParse(bytes);
+    const header = headerOf(bytes);
     expect(header.sectorCount).toBe(2);
     expect(header.recordCount).toBe(written);
-    expect(header.firstSeq).toBe(0n);
-    expect(header.createdMs).toBe(BigInt(writtenAtMs));
-    expect(bytes.byteLength).toBe(abi.IMX_HEADER_BYTES + 2 * sectorBytes);
+    expect(header.firstSeq).toBe(0);
+    expect(header.createdMs).toBe(writtenAtMs);
+    expect(bytes.byteLength).toBe(IMX_HEADER_BYTES + 2 * sectorBytes);
     expect(header.crc32).toBe(crcExpected(bytes));
+    expect(imxCheck(bytes)).toBeNull();
+    expect(imxRecordsRead(bytes, header).map((r) => r.word)).toEqual(
+      Array.from({ length: written }, (_, k) => valueOf(k)),
+    );
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const last = abi.IMX_HEADER_BYTES + sectorBytes;
+    const last = IMX_HEADER_BYTES + sectorBytes;
     expect(Number(view.getBigInt64(last, true))).toBe(UTC_BASE_MS + perSector * TSD.rateMs);
     for (let i = 0; i < 4; i++) expect(view.getUint32(last + 8 + 4 * i, true)).toBe(valueOf(perSector + i));
     expect([...bytes.subarray(last + 8 + 4 * 4)].every((b) => b === 0)).toBe(true);
-    expect(file).toMatch(new RegExp(`^history/${bucketOf(TSD.source, TSD.sensor, 0n)}/7_1001_0{20}\\.imx$`));
+    expect(file).toMatch(new RegExp(`^history/${imxBucket(TSD.source, TSD.sensor, 0)}/7_1001_0{20}\\.imx$`));
   });
 });

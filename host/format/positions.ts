@@ -1,0 +1,140 @@
+// The positions file, history/positions.imxp (SPEC.md 6.3): every configured stream's ACK position,
+// next sequence number and sequence reservation. Written from SPEC.md, independently of the core,
+// like ./imx.ts; pure code.
+//
+//   Header, 16 bytes:  0 magic u32 "IMXP" | 4 version u16 | 6 recordBytes u16 | 8 count u32 | 12 crc32 u32
+//   (CRC-32 of header bytes 0–11, continued over the records), then `count` records of 40 bytes:
+//
+//   0      4      8         16       24 25 26   28      32           40
+//   | source| sensor| ackedSeq| nextSeq|rt|dt|  0 | rateMs| seqReserved |
+//   | u32   | u32   | u64     | u64    |u8|u8|u16 | u32   | u64         |
+
+import { crc32 } from "node:zlib";
+import { HISTORY_DIR } from "./imx.js";
+
+export const POSITIONS_PATH = `${HISTORY_DIR}/positions.imxp`;
+export const POSITIONS_MAGIC = 0x50584d49; // "IMXP" little-endian
+export const POSITIONS_FORMAT_VERSION = 1;
+export const POSITIONS_HEADER_BYTES = 16;
+export const POSITION_RECORD_BYTES = 40;
+/** The count field's limit: streams are 16-bit indexes. */
+export const POSITIONS_COUNT_MAX = 0xffff;
+
+export const POSITIONS_OFFSET = { magic: 0, version: 4, recordBytes: 6, count: 8, crc32: 12 } as const;
+export const POSITION_OFFSET = {
+  source: 0,
+  sensor: 4,
+  ackedSeq: 8,
+  nextSeq: 16,
+  recordType: 24,
+  dataType: 25,
+  sampleRateMs: 28,
+  seqReserved: 32,
+} as const;
+
+/** Bytes of a positions file of `count` streams. */
+export function positionsFileBytes(count: number): number {
+  return POSITIONS_HEADER_BYTES + count * POSITION_RECORD_BYTES;
+}
+
+export interface PositionRecord {
+  source: number;
+  sensor: number;
+  /** u64 fields as numbers: exact up to 2^53, which the core never passes. */
+  ackedSeq: number;
+  nextSeq: number;
+  recordType: number;
+  dataType: number;
+  sampleRateMs: number;
+  seqReserved: number;
+}
+
+export interface PositionsHeader {
+  version: number;
+  recordBytes: number;
+  count: number;
+  crc32: number;
+}
+
+function viewOf(data: Uint8Array): DataView {
+  return new DataView(data.buffer, data.byteOffset, data.byteLength);
+}
+
+/** The header of a positions image, or null when it is shorter than a header or its magic is not `IMXP`. */
+export function positionsHeaderRead(data: Uint8Array): PositionsHeader | null {
+  if (data.byteLength < POSITIONS_HEADER_BYTES) return null;
+  const view = viewOf(data);
+  if (view.getUint32(POSITIONS_OFFSET.magic, true) !== POSITIONS_MAGIC) return null;
+  return {
+    version: view.getUint16(POSITIONS_OFFSET.version, true),
+    recordBytes: view.getUint16(POSITIONS_OFFSET.recordBytes, true),
+    count: view.getUint32(POSITIONS_OFFSET.count, true),
+    crc32: view.getUint32(POSITIONS_OFFSET.crc32, true),
+  };
+}
+
+/** Record `index` of a positions image; the caller makes sure it lies inside `data`. */
+export function positionRecordRead(data: Uint8Array, index: number): PositionRecord {
+  const view = viewOf(data);
+  const at = POSITIONS_HEADER_BYTES + index * POSITION_RECORD_BYTES;
+  const o = POSITION_OFFSET;
+  return {
+    source: view.getUint32(at + o.source, true),
+    sensor: view.getUint32(at + o.sensor, true),
+    ackedSeq: Number(view.getBigUint64(at + o.ackedSeq, true)),
+    nextSeq: Number(view.getBigUint64(at + o.nextSeq, true)),
+    recordType: view.getUint8(at + o.recordType),
+    dataType: view.getUint8(at + o.dataType),
+    sampleRateMs: view.getUint32(at + o.sampleRateMs, true),
+    seqReserved: Number(view.getBigUint64(at + o.seqReserved, true)),
+  };
+}
+
+/** The CRC a positions image should carry: header bytes 0–11, continued over the records. */
+export function positionsCrc(data: Uint8Array): number {
+  const head = crc32(data.subarray(0, POSITIONS_OFFSET.crc32));
+  return crc32(data.subarray(POSITIONS_HEADER_BYTES), head) >>> 0;
+}
+
+/**
+ * Whether `data` is a valid positions file as the core checks it (magic, version, record size,
+ * count and length, CRC; SPEC.md 6.3). Record contents (types, acked ≤ next) are not judged here.
+ */
+export function positionsValid(data: Uint8Array): boolean {
+  const header = positionsHeaderRead(data);
+  if (header === null) return false;
+  if (header.version !== POSITIONS_FORMAT_VERSION || header.recordBytes !== POSITION_RECORD_BYTES) return false;
+  if (header.count > POSITIONS_COUNT_MAX || data.byteLength !== positionsFileBytes(header.count)) return false;
+  return positionsCrc(data) === header.crc32;
+}
+
+/** The records of a valid positions file, or null when it fails positionsValid. */
+export function positionsRead(data: Uint8Array): PositionRecord[] | null {
+  if (!positionsValid(data)) return null;
+  const count = positionsHeaderRead(data)?.count ?? 0;
+  return Array.from({ length: count }, (_, i) => positionRecordRead(data, i));
+}
+
+/** A complete positions image for `records`, in stream index order, with its CRC. */
+export function positionsEncode(records: readonly PositionRecord[]): Uint8Array {
+  const data = new Uint8Array(positionsFileBytes(records.length));
+  const view = viewOf(data);
+  view.setUint32(POSITIONS_OFFSET.magic, POSITIONS_MAGIC, true);
+  view.setUint16(POSITIONS_OFFSET.version, POSITIONS_FORMAT_VERSION, true);
+  view.setUint16(POSITIONS_OFFSET.recordBytes, POSITION_RECORD_BYTES, true);
+  view.setUint32(POSITIONS_OFFSET.count, records.length, true);
+  const o = POSITION_OFFSET;
+  records.forEach((r, i) => {
+    const at = POSITIONS_HEADER_BYTES + i * POSITION_RECORD_BYTES;
+    view.setUint32(at + o.source, r.source, true);
+    view.setUint32(at + o.sensor, r.sensor, true);
+    view.setBigUint64(at + o.ackedSeq, BigInt(r.ackedSeq), true);
+    view.setBigUint64(at + o.nextSeq, BigInt(r.nextSeq), true);
+    view.setUint8(at + o.recordType, r.recordType);
+    view.setUint8(at + o.dataType, r.dataType);
+    view.setUint32(at + o.sampleRateMs, r.sampleRateMs, true);
+    view.setBigUint64(at + o.seqReserved, BigInt(r.seqReserved), true);
+  });
+  view.setUint32(POSITIONS_OFFSET.crc32, positionsCrc(data), true);
+  return data;
+}
