@@ -8,6 +8,7 @@ import { Command } from "commander";
 import { packageRootDir } from "../boards.js";
 import { registerBenchCommand } from "./bench-command.js";
 import { registerBoardsCommand } from "./boards-command.js";
+import { registerDecodeCommand } from "./decode-command.js";
 import { registerDemoCommand } from "./demo-command.js";
 import { CLI_NAME, runCli } from "./errors.js";
 import { registerFlashCommand } from "./flash-command.js";
@@ -48,6 +49,7 @@ export function programBuild(output: ProgramOutput = {}): Command {
   registerTestCommand(program);
   registerReplayCommand(program);
   registerBenchCommand(program);
+  registerDecodeCommand(program);
   return program;
 }
 
