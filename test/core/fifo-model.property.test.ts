@@ -3,7 +3,9 @@
 // returns the model's next records in order with their exact values and times; what the core
 // discarded under RAM pressure is counted; after a final upload every record written was
 // delivered exactly once, in order, or counted as discarded, and cleanup leaves 0 files and 0
-// sectors. fast-check prints the seed and path that replay a failure.
+// sectors. It runs on every board in boards/ and on the sector geometries of
+// test/support/geometries.ts (tiny with 16-, 64- and 128-byte sectors, fewer runs each). fast-check
+// prints the seed and path that replay a failure.
 
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
@@ -12,6 +14,7 @@ import { Device } from "../../host/core/device.js";
 import { ensureCleanupComplete } from "../../host/core/ensure-cleanup.js";
 import { MemoryHal } from "../../host/hal/memory.js";
 import { FifoHarness, type StreamSpec } from "../support/fifo-model.js";
+import { VARIANTS } from "../support/geometries.js";
 
 const SPECS: StreamSpec[] = [
   { source: 0, sensor: 1001, type: "tsd", dataType: "float32", sampleRateMs: 60_000 },
@@ -76,7 +79,8 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   },
 );
 
-// Writes scale with the board so that every board's RAM fills within a run.
+// Writes scale with the board's RAM in bytes (1 on 16 sectors of 32 B), so that every board's RAM
+// fills within a run whatever its sector size.
 async function apply(h: FifoHarness, o: Op, writeScale: number): Promise<void> {
   switch (o.kind) {
     case "write":
@@ -114,7 +118,13 @@ interface Coverage {
   deletions: number;
 }
 
-const boards = listBoards();
+const boards = [...listBoards(), ...VARIANTS];
+const variantNames = new Set(VARIANTS.map((b) => b.name));
+// Runs per board and policy: many on tiny, where edge cases come up fast; a few on its variants,
+// each a longer sequence (fast-check's first runs are biased towards short ones).
+const runsOf = (name: string): number => (name === "tiny" ? 150 : variantNames.has(name) ? 12 : 25);
+const opsMinOf = (name: string): number => (variantNames.has(name) ? 30 : 1);
+const isTinyGeometry = (name: string): boolean => name === "tiny" || variantNames.has(name);
 
 function seedFor(name: string): number {
   const base = Number(process.env["FC_SEED"] ?? 20251208);
@@ -128,10 +138,10 @@ describe.each(boards.map((b) => [b.name, b] as const))("FIFO model on %s", (_nam
   test.each(policies)(
     "policy %s",
     async (policy) => {
-      const writeScale = Math.ceil(board.memory.sectorCount / 16);
+      const writeScale = Math.ceil((board.memory.sectorCount * board.memory.sectorBytes) / (16 * 32));
       const coverage: Coverage = { spills: 0, discards: 0, refusals: 0, deletions: 0 };
       await fc.assert(
-        fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 60 }), async (ops) => {
+        fc.asyncProperty(fc.array(op, { minLength: opsMinOf(board.name), maxLength: 60 }), async (ops) => {
           const device = Device.create({ board, hal: new MemoryHal(), policy });
           const specs = SPECS.slice(0, Math.min(SPECS.length, board.memory.streamsMax));
           const h = new FifoHarness(device, specs);
@@ -151,7 +161,7 @@ describe.each(boards.map((b) => [b.name, b] as const))("FIFO model on %s", (_nam
           coverage.deletions += device.stats().filesDeleted;
         }),
         // A fixed seed per board and policy keeps CI deterministic; FC_SEED explores others.
-        { numRuns: board.name === "tiny" ? 150 : 25, seed: seedFor(`${board.name}/${policy}`) },
+        { numRuns: runsOf(board.name), seed: seedFor(`${board.name}/${policy}`) },
       );
       // The runs must have exercised what this property claims to cover.
       if (process.env["FC_COVERAGE"]) console.log(board.name, policy, JSON.stringify(coverage));
@@ -160,8 +170,8 @@ describe.each(boards.map((b) => [b.name, b] as const))("FIFO model on %s", (_nam
         expect(coverage.spills).toBeGreaterThan(0);
         expect(coverage.deletions).toBeGreaterThan(0);
       }
-      // Quota refusals need a nearly full disk; the tiny board reaches one within a few writes.
-      if (board.name === "tiny") expect(coverage.refusals).toBeGreaterThan(0);
+      // Quota refusals need a nearly full disk; the tiny geometries reach one within a few writes.
+      if (isTinyGeometry(board.name)) expect(coverage.refusals).toBeGreaterThan(0);
     },
     120_000,
   );
