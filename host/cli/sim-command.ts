@@ -43,6 +43,8 @@ export interface SimSeedFailure {
 
 export interface SimSummary {
   board: string;
+  /** The --board value as given (a name or a path to a board file), which the replay line repeats. */
+  boardGiven: string;
   faults: string;
   policy: string | null;
   steps: number;
@@ -106,6 +108,7 @@ export async function simRun(options: SimCommandOptions, io: SimIo): Promise<Sim
 
   const summary: SimSummary = {
     board: board.name,
+    boardGiven: options.board,
     faults: options.faults,
     policy: policy ?? null,
     steps,
@@ -153,7 +156,9 @@ export async function simRun(options: SimCommandOptions, io: SimIo): Promise<Sim
       const seed = from + i;
       let result: SimResult | null = null;
       try {
-        result = await simulateSeed(seed, { board, steps, faults: options.faults, ...(policy ? { policy } : {}) });
+        // The board as given, so that a failure's replay line names a board file by its path.
+        const seedOptions = { board: options.board, steps, faults: options.faults, ...(policy ? { policy } : {}) };
+        result = await simulateSeed(seed, seedOptions);
       } catch (e) {
         const failure: SimSeedFailure =
           e instanceof SimFailure
@@ -223,7 +228,7 @@ export function simSummaryText(s: SimSummary): string {
     const first = s.failures[0];
     if (first)
       lines.push(
-        `replay       SEED=${first.seed} imx-memsim sim --board ${s.board} --steps ${s.steps}${s.faults === "default" ? "" : ` --faults ${s.faults}`}${s.policy ? ` --policy ${s.policy}` : ""}`,
+        `replay       SEED=${first.seed} imx-memsim sim --board ${s.boardGiven} --steps ${s.steps}${s.faults === "default" ? "" : ` --faults ${s.faults}`}${s.policy ? ` --policy ${s.policy}` : ""}`,
       );
   }
   lines.push(`time         ${(s.elapsedMs / 1000).toFixed(1)} s`);

@@ -1,12 +1,17 @@
 // `imx-memsim sim`: runs a range of seeds through the simulator, prints plain progress lines when
 // stderr is not a terminal, each failure with its seed, and a summary; SEED=<n> replays exactly one
-// seed; bad options are usage errors. (The exit code is set by the command's action from
-// summary.passed; here the summary is checked directly.)
+// seed; bad options are usage errors; a board given as a file is named by its path in the replay
+// lines, so they replay. (The exit code is set by the command's action from summary.passed; here
+// the summary is checked directly.)
 
-import { describe, expect, it } from "vitest";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
 import { UsageError } from "../../host/cli/errors.js";
 import { programBuild } from "../../host/cli/main.js";
 import { type SimCommandOptions, type SimIo, simRun, simSummaryText } from "../../host/cli/sim-command.js";
+import { variantFileWrite } from "../support/geometries.js";
 
 function io(env: NodeJS.ProcessEnv = {}): SimIo & { outText: string; errText: string } {
   const sink = {
@@ -23,6 +28,9 @@ function io(env: NodeJS.ProcessEnv = {}): SimIo & { outText: string; errText: st
   };
   return sink;
 }
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "imx-sim-cmd-"));
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 const base: SimCommandOptions = { seeds: "3", from: "5", board: "tiny", steps: "60", faults: "default" };
 
@@ -55,6 +63,18 @@ describe("imx-memsim sim", () => {
     expect(simSummaryText(summary)).toMatch(
       /failed seeds 32\nreplay +SEED=32 imx-memsim sim --board tiny --steps 300 --faults lying-positions/,
     );
+  });
+
+  it("names a board file by its path in the replay lines", async () => {
+    const file = variantFileWrite(dir, 16);
+    const sink = io({ SEED: "32" });
+    const summary = await simRun({ ...base, board: file, steps: "300", faults: "lying-positions" }, sink);
+    expect(summary.board).toBe("tiny-s16");
+    expect(summary.passed).toBe(false);
+    const replay = `SEED=32 imx-memsim sim --board ${file} --steps 300 --faults lying-positions`;
+    expect(sink.errText).toContain(`replay: ${replay}`);
+    expect(simSummaryText(summary)).toMatch(/^board +tiny-s16,/m);
+    expect(simSummaryText(summary)).toContain(`replay       ${replay}`);
   });
 
   it("refuses bad options as usage errors", async () => {
