@@ -1,28 +1,34 @@
 // The deterministic simulator (host/sim/simulator.ts) over a fixed set of seeds on every board that
 // has a disk tier: random workloads of writes, bulk reads, ACKs, reverts, ticks, flushes, clock
 // jumps, graceful restarts and power cuts, on a disk that injects I/O errors, torn and zero-filled
-// writes and disk-full windows. Every step is checked against the model (see the simulator's
-// header comment); a failure names the seed, and `SEED=<n> npx vitest run test/crash/simulator`
-// replays just that seed on every board. The same seed always gives the same run.
+// writes and disk-full windows, and on the sector geometries of test/support/geometries.ts (tiny
+// with 16-, 64- and 128-byte sectors, a few seeds each). Every step is checked against the model
+// (see the simulator's header comment); a failure names the seed, and
+// `SEED=<n> npx vitest run test/crash/simulator` replays just that seed on every board. The same
+// seed always gives the same run.
 
 import { describe, expect, it } from "vitest";
+import type { Board } from "../../host/boards.js";
 import { type SimResult, seedFromEnv, simulateSeed } from "../../host/sim/simulator.js";
+import { VARIANTS } from "../support/geometries.js";
 
 const replay = seedFromEnv();
 
 interface BoardRun {
-  board: string;
+  board: string | Board;
   seeds: number[];
   steps: number;
 }
 
 const seedRange = (from: number, count: number): number[] => Array.from({ length: count }, (_, i) => from + i);
 
-// Seed counts sized so the whole file runs in about 15 s on a 2-core machine.
+// Seed counts sized so the whole file runs in about 15 s on a 2-core machine (the geometries take
+// about 2 s of it).
 const RUNS: BoardRun[] = [
   { board: "tiny", seeds: seedRange(1, 20), steps: 300 },
   { board: "esp32", seeds: seedRange(1001, 8), steps: 250 },
   { board: "fc1-imx6", seeds: seedRange(2001, 5), steps: 200 },
+  ...VARIANTS.map((board, i) => ({ board, seeds: seedRange(3001 + 100 * i, 4), steps: 300 })),
 ];
 
 function total(results: SimResult[], field: keyof SimResult): number {
@@ -32,7 +38,8 @@ function total(results: SimResult[], field: keyof SimResult): number {
 describe("the simulator finds no broken guarantee", () => {
   for (const run of RUNS) {
     const seeds = replay === null ? run.seeds : [replay];
-    it(`${run.board}: ${seeds.length} seeds × ${run.steps} steps`, { timeout: 60_000 }, async () => {
+    const name = typeof run.board === "string" ? run.board : run.board.name;
+    it(`${name}: ${seeds.length} seeds × ${run.steps} steps`, { timeout: 60_000 }, async () => {
       const results: SimResult[] = [];
       for (const seed of seeds) results.push(await simulateSeed(seed, { board: run.board, steps: run.steps }));
       if (replay !== null) return;
