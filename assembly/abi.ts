@@ -56,6 +56,8 @@ export const E_SEQ_RESERVE: i32 = -43;
 export const ERROR_CODE_MIN: i32 = -43;
 
 // ---- Layout sizes and board limits (SPEC.md, "RAM layout") ----------------------------------
+export const CORE_STATE_BYTES: u32 = 224;
+export const CRC_TABLE_BYTES: u32 = 1024;
 export const SAT_ENTRY_BYTES: u32 = 16;
 export const STREAM_ENTRY_BYTES: u32 = 104;
 export const FILE_ENTRY_BYTES: u32 = 40;

@@ -15,8 +15,6 @@ import {
   STAT_DISK_BYTES_USED, STAT_FILES_AWAITING_DELETE, STAT_FILES_DELETED, STAT_FILES_DELETING,
   STAT_FILES_LIVE, STAT_RECORDS_DISCARDED, STAT_RECORDS_DISCARDED_DISK, SUBSYSTEM_CLEANUP,
 } from "./abi";
-import { clockNowMs } from "./clock";
-import { cleanupPolicy, deleteRetryBaseMs, filesMax, pathPtr } from "./config";
 import {
   FILE_AWAIT_DELETE, FILE_DELETING, FILE_FREE, fileAttempts, fileAttemptsSet, fileBytes, fileFirstSeq,
   fileGeneration, fileNext, fileNextSet, filePathFormat, fileRetryAt, fileRetryAtSet, fileSlotRelease,
@@ -24,61 +22,61 @@ import {
 } from "./files";
 import { halFileDelete, halFileDeleteAsync, halLog } from "./hal";
 import { statAdd, statGet, statSet } from "./stats";
-import { diskListClear, streamCount, streamSensor, streamSource } from "./stream";
+import { diskListClear, streamSensor, streamSource } from "./stream";
+import { core } from "./state";
 
 const RETRY_SHIFT_MAX: u32 = 10;
 
-let queueHead: u32 = FILE_SLOT_NULL;
-let queueTail: u32 = FILE_SLOT_NULL;
-let queueLength: u32 = 0;
-let deletingCount: u32 = 0;
 
 export function cleanupInit(): void {
-  queueHead = FILE_SLOT_NULL;
-  queueTail = FILE_SLOT_NULL;
-  queueLength = 0;
-  deletingCount = 0;
+  const c = core();
+  c.cleanupQueueHead = FILE_SLOT_NULL;
+  c.cleanupQueueTail = FILE_SLOT_NULL;
+  c.cleanupQueueLength = 0;
+  c.cleanupDeletingCount = 0;
   flagsUpdate();
 }
 
 export function cleanupQueueLength(): u32 {
-  return queueLength;
+  return core().cleanupQueueLength;
 }
 
 export function cleanupDeletingCount(): u32 {
-  return deletingCount;
+  return core().cleanupDeletingCount;
 }
 
 export function cleanupIsComplete(): bool {
-  return queueLength == 0 && deletingCount == 0;
+  return core().cleanupQueueLength == 0 && core().cleanupDeletingCount == 0;
 }
 
 function flagsUpdate(): void {
-  statSet(STAT_FILES_AWAITING_DELETE, <f64>queueLength);
-  statSet(STAT_FILES_DELETING, <f64>deletingCount);
+  statSet(STAT_FILES_AWAITING_DELETE, <f64>core().cleanupQueueLength);
+  statSet(STAT_FILES_DELETING, <f64>core().cleanupDeletingCount);
   statSet(STAT_CLEANUP_COMPLETE, cleanupIsComplete() ? 1 : 0);
 }
 
 function queuePush(slot: u32): void {
+  const c = core();
   fileStateSet(slot, FILE_AWAIT_DELETE);
   fileNextSet(slot, FILE_SLOT_NULL);
-  if (queueTail == FILE_SLOT_NULL) {
-    queueHead = slot;
+  if (c.cleanupQueueTail == FILE_SLOT_NULL) {
+    c.cleanupQueueHead = slot;
   } else {
-    fileNextSet(queueTail, slot);
+    fileNextSet(c.cleanupQueueTail, slot);
   }
-  queueTail = slot;
-  queueLength++;
+  c.cleanupQueueTail = slot;
+  c.cleanupQueueLength++;
   statAdd(STAT_BYTES_AWAITING_DELETE, <f64>fileBytes(slot));
 }
 
 function queuePop(): u32 {
-  const slot = queueHead;
+  const c = core();
+  const slot = c.cleanupQueueHead;
   assert(slot != FILE_SLOT_NULL, "cleanup queue is empty");
-  queueHead = fileNext(slot);
-  if (queueHead == FILE_SLOT_NULL) queueTail = FILE_SLOT_NULL;
+  c.cleanupQueueHead = fileNext(slot);
+  if (c.cleanupQueueHead == FILE_SLOT_NULL) c.cleanupQueueTail = FILE_SLOT_NULL;
   fileNextSet(slot, FILE_SLOT_NULL);
-  queueLength--;
+  c.cleanupQueueLength--;
   statAdd(STAT_BYTES_AWAITING_DELETE, -<f64>fileBytes(slot));
   return slot;
 }
@@ -90,9 +88,9 @@ function slotPath(slot: u32): i32 {
 
 // A file that has left its stream, fully acknowledged: delete it by the policy.
 export function cleanupEnqueue(slot: u32): void {
-  if (cleanupPolicy == CLEANUP_IMMEDIATE) {
+  if (core().cleanupPolicy == CLEANUP_IMMEDIATE) {
     deleteNow(slot);
-  } else if (cleanupPolicy == CLEANUP_LAZY) {
+  } else if (core().cleanupPolicy == CLEANUP_LAZY) {
     deleteStart(slot);
   } else {
     queuePush(slot);
@@ -101,7 +99,7 @@ export function cleanupEnqueue(slot: u32): void {
 }
 
 function deleteNow(slot: u32): void {
-  const status = halFileDelete(pathPtr, slotPath(slot));
+  const status = halFileDelete(core().pathPtr, slotPath(slot));
   if (status == OK || status == E_HAL_NOT_FOUND) {
     fileGone(slot);
   } else {
@@ -110,10 +108,10 @@ function deleteNow(slot: u32): void {
 }
 
 function deleteStart(slot: u32): void {
-  const status = halFileDeleteAsync(pathPtr, slotPath(slot), slot, fileGeneration(slot));
+  const status = halFileDeleteAsync(core().pathPtr, slotPath(slot), slot, fileGeneration(slot));
   if (status == OK) {
     fileStateSet(slot, FILE_DELETING);
-    deletingCount++;
+    core().cleanupDeletingCount++;
   } else {
     deleteFailed(slot, status);
   }
@@ -133,7 +131,7 @@ function deleteFailed(slot: u32, status: i32): void {
   const attempts = fileAttempts(slot) + 1;
   fileAttemptsSet(slot, attempts);
   const shift = min<u32>(attempts - 1, RETRY_SHIFT_MAX);
-  fileRetryAtSet(slot, clockNowMs + <f64>deleteRetryBaseMs * <f64>(1 << shift));
+  fileRetryAtSet(slot, core().clockNowMs + <f64>core().deleteRetryBaseMs * <f64>(1 << shift));
   statAdd(STAT_DELETE_FAILURES, 1);
   halLog(LOG_WARN, SUBSYSTEM_CLEANUP, EVENT_DELETE_FAILED, <f64>slot, <f64>status);
   queuePush(slot);
@@ -141,10 +139,10 @@ function deleteFailed(slot: u32, status: i32): void {
 
 // The host's answer to a lazy delete.
 export function cleanupConfirm(slot: u32, generation: u32, status: i32): i32 {
-  if (slot >= filesMax || fileState(slot) != FILE_DELETING || fileGeneration(slot) != generation) {
+  if (slot >= core().filesMax || fileState(slot) != FILE_DELETING || fileGeneration(slot) != generation) {
     return E_TOKEN_UNKNOWN;
   }
-  deletingCount--;
+  core().cleanupDeletingCount--;
   if (status == OK || status == E_HAL_NOT_FOUND) {
     fileGone(slot);
   } else {
@@ -157,16 +155,17 @@ export function cleanupConfirm(slot: u32, generation: u32, status: i32): i32 {
 // Deletes (or, lazily, starts deleting) up to `budget` queued files whose retry time has come.
 // Visits each queued file at most once. Returns how many deletions it attempted.
 export function cleanupStep(budget: u32): u32 {
+  const c = core();
   let attempted: u32 = 0;
-  const visits = queueLength;
+  const visits = c.cleanupQueueLength;
   for (let v: u32 = 0; v < visits && attempted < budget; v++) {
     const slot = queuePop();
-    if (fileRetryAt(slot) > clockNowMs) {
+    if (fileRetryAt(slot) > c.clockNowMs) {
       queuePush(slot);
       continue;
     }
     attempted++;
-    if (cleanupPolicy == CLEANUP_LAZY) {
+    if (c.cleanupPolicy == CLEANUP_LAZY) {
       deleteStart(slot);
     } else {
       deleteNow(slot);
@@ -178,9 +177,10 @@ export function cleanupStep(budget: u32): u32 {
 
 // Whether a queued file is due for a deletion attempt now.
 export function cleanupHasDueWork(): bool {
-  let slot = queueHead;
-  for (let v: u32 = 0; v < queueLength && slot != FILE_SLOT_NULL; v++) {
-    if (fileRetryAt(slot) <= clockNowMs) return true;
+  const c = core();
+  let slot = c.cleanupQueueHead;
+  for (let v: u32 = 0; v < c.cleanupQueueLength && slot != FILE_SLOT_NULL; v++) {
+    if (fileRetryAt(slot) <= c.clockNowMs) return true;
     slot = fileNext(slot);
   }
   return false;
@@ -190,21 +190,22 @@ export function cleanupHasDueWork(): bool {
 // were on disk are gone and counted as discarded; every stream stays consistent. Returns the number
 // of files that could not be deleted (they stay queued for retry).
 export function cleanupForceAll(): i32 {
+  const c = core();
   let lost: u64 = 0;
-  for (let s: u32 = 0; s < streamCount; s++) lost += diskListClear(s);
+  for (let s: u32 = 0; s < c.streamCount; s++) lost += diskListClear(s);
   statAdd(STAT_RECORDS_DISCARDED, <f64>lost);
   statAdd(STAT_RECORDS_DISCARDED_DISK, <f64>lost);
-  queueHead = FILE_SLOT_NULL;
-  queueTail = FILE_SLOT_NULL;
-  queueLength = 0;
-  deletingCount = 0;
+  c.cleanupQueueHead = FILE_SLOT_NULL;
+  c.cleanupQueueTail = FILE_SLOT_NULL;
+  c.cleanupQueueLength = 0;
+  c.cleanupDeletingCount = 0;
   statSet(STAT_BYTES_AWAITING_DELETE, 0);
   let failed: i32 = 0;
   let deleted: u32 = 0;
-  for (let slot: u32 = 0; slot < filesMax; slot++) {
+  for (let slot: u32 = 0; slot < c.filesMax; slot++) {
     if (fileState(slot) == FILE_FREE) continue;
     fileRetryAtSet(slot, 0);
-    const status = halFileDelete(pathPtr, slotPath(slot));
+    const status = halFileDelete(c.pathPtr, slotPath(slot));
     if (status == OK || status == E_HAL_NOT_FOUND) {
       fileGone(slot);
       deleted++;

@@ -4,10 +4,14 @@
 // device RAM and calls `boot`. The core validates the image and lays out every region inside
 // exactly `ramBytes` (not the page-rounded memory size):
 //
-//   0            heapBase    config  stats  query  SAT        streams    files      pool          bulk  write read path
-//   | static data |..........| 96 B | 8×N B | 8×N B| 16×sectors| 96×streams| 40×files | bytes×sectors| 24×n | io  | io  | 96 B |
+//   0 static data | state block 224 B | CRC table 1 KiB | config image 96 B | stats 8 × STAT_COUNT
+//   | query 8 × QUERY_COUNT | SAT 16 × sectors | streams 104 × streamsMax | files 40 × filesMax
+//   | pool sectorBytes × sectors | bulk 24 × bulkRecordsMax | write buffer | read buffer | path 96 B | end
 //
-// Every region starts on an 8-byte boundary. Nothing is allocated after boot.
+// The state block (assembly/state.ts) and the CRC table sit at fixed addresses after the static
+// data; the config image follows them, and boot places every other region after it. Every region
+// starts on an 8-byte boundary. Nothing is allocated after boot. The decoded settings and the region
+// pointers are kept in the state block.
 
 import {
   CFG_BOARD_NAME, CFG_BULK_RECORDS_MAX, CFG_CLEANUP_POLICY, CFG_CRC32, CFG_DELETE_RETRY_BASE_MS,
@@ -20,58 +24,23 @@ import {
   E_LAYOUT_TOO_BIG, E_MEMORY_TOO_SMALL, IMX_HEADER_BYTES, OK, PATH_BYTES_MAX, SECTOR_NULL, STAT_COUNT,
   BULK_RECORD_BYTES, QUERY_COUNT, SAT_ENTRY_BYTES, STREAM_ENTRY_BYTES, FILE_ENTRY_BYTES, SECTOR_BYTES_MIN,
   SECTOR_BYTES_MAX, STREAMS_MAX_LIMIT, FILES_MAX_LIMIT, SECTORS_PER_FILE_MAX_LIMIT, BULK_RECORDS_MAX_LIMIT,
-  POSITIONS_HEADER_BYTES, POSITION_RECORD_BYTES,
+  POSITIONS_HEADER_BYTES, POSITION_RECORD_BYTES, CRC_TABLE_BYTES,
 } from "./abi";
-import { crc32Update } from "./crc32";
+import { crc32Update, crcTablePtr } from "./crc32";
+import { core } from "./state";
 
 export const TSD_HEADER_BYTES: u32 = 8;
 export const TSD_RECORD_BYTES: u32 = 4;
 export const EVT_RECORD_BYTES: u32 = 12;
 const PAGE_BYTES: u64 = 65536;
 
-// ---- Board settings, decoded from the image -----------------------------------------------------
-export let ramBytes: u32 = 0;
-export let sectorBytes: u32 = 0;
-export let sectorCount: u32 = 0;
-export let streamsMax: u32 = 0;
-export let filesMax: u32 = 0;
-export let sectorsPerFileMax: u32 = 0;
-export let diskQuotaBytes: u64 = 0;
-export let diskTier: bool = false;
-export let spillThresholdPercent: u32 = 0;
-export let spillTargetPercent: u32 = 0;
-export let diskThresholdPercent: u32 = 0;
-export let cleanupPolicy: i32 = 0;
-export let tickIntervalMs: u32 = 0;
-export let spillSectorsPerTickMax: u32 = 0;
-export let filesWrittenPerTickMax: u32 = 0;
-export let filesDeletedPerTickMax: u32 = 0;
-export let bulkRecordsMax: u32 = 0;
-export let deleteRetryBaseMs: u32 = 0;
-export let tsdPerSector: u32 = 0;
-export let evtPerSector: u32 = 0;
-
-// ---- Region pointers -----------------------------------------------------------------------------
-export let statsPtr: usize = 0;
-export let satPtr: usize = 0;
-export let streamsPtr: usize = 0;
-export let filesPtr: usize = 0;
-export let poolPtr: usize = 0;
-export let bulkPtr: usize = 0;
-export let queryPtr: usize = 0;
-export let writeBufPtr: usize = 0;
-export let readBufPtr: usize = 0;
-export let ioBufBytes: u32 = 0;
-export let pathPtr: usize = 0;
-export let layoutEnd: usize = 0;
-
 function align8(value: usize): usize {
   return (value + 7) & ~(<usize>7);
 }
 
-// Where the host places the config image before boot.
+// Where the host places the config image before boot: after the state block and the CRC table.
 export function configPtr(): usize {
-  return align8(__heap_base);
+  return crcTablePtr() + <usize>CRC_TABLE_BYTES;
 }
 
 // Validates the image at configPtr() and lays out RAM. Returns OK or a specific error; on error
@@ -152,39 +121,40 @@ export function configLoad(imageBytes: i32): i32 {
   if (cursor > <u64>ram) return E_LAYOUT_TOO_BIG;
   if (<u64>ram > <u64>memory.size() * PAGE_BYTES) return E_MEMORY_TOO_SMALL;
 
-  ramBytes = ram;
-  sectorBytes = sectorSize;
-  sectorCount = sectors;
-  streamsMax = streams;
-  filesMax = files;
-  sectorsPerFileMax = perFile;
-  diskQuotaBytes = quota;
-  diskTier = disk;
-  spillThresholdPercent = spillThreshold;
-  spillTargetPercent = spillTarget;
-  diskThresholdPercent = diskThreshold;
-  cleanupPolicy = policy;
-  tickIntervalMs = tick;
-  spillSectorsPerTickMax = spillPerTick;
-  filesWrittenPerTickMax = writesPerTick;
-  filesDeletedPerTickMax = deletesPerTick;
-  bulkRecordsMax = bulk;
-  deleteRetryBaseMs = retryBase;
-  tsdPerSector = (sectorSize - TSD_HEADER_BYTES) / TSD_RECORD_BYTES;
-  evtPerSector = sectorSize / EVT_RECORD_BYTES;
+  const c = core();
+  c.ramBytes = ram;
+  c.sectorBytes = sectorSize;
+  c.sectorCount = sectors;
+  c.streamsMax = streams;
+  c.filesMax = files;
+  c.sectorsPerFileMax = perFile;
+  c.diskQuotaBytes = quota;
+  c.diskTier = disk;
+  c.spillThresholdPercent = spillThreshold;
+  c.spillTargetPercent = spillTarget;
+  c.diskThresholdPercent = diskThreshold;
+  c.cleanupPolicy = policy;
+  c.tickIntervalMs = tick;
+  c.spillSectorsPerTickMax = spillPerTick;
+  c.filesWrittenPerTickMax = writesPerTick;
+  c.filesDeletedPerTickMax = deletesPerTick;
+  c.bulkRecordsMax = bulk;
+  c.deleteRetryBaseMs = retryBase;
+  c.tsdPerSector = (sectorSize - TSD_HEADER_BYTES) / TSD_RECORD_BYTES;
+  c.evtPerSector = sectorSize / EVT_RECORD_BYTES;
 
-  statsPtr = <usize>stats;
-  queryPtr = <usize>query;
-  satPtr = <usize>sat;
-  streamsPtr = <usize>streamTable;
-  filesPtr = <usize>fileTable;
-  poolPtr = <usize>pool;
-  bulkPtr = <usize>bulkOut;
-  writeBufPtr = <usize>writeBuf;
-  readBufPtr = <usize>readBuf;
-  ioBufBytes = <u32>ioBytes;
-  pathPtr = <usize>path;
-  layoutEnd = <usize>cursor;
+  c.statsPtr = <usize>stats;
+  c.queryPtr = <usize>query;
+  c.satPtr = <usize>sat;
+  c.streamsPtr = <usize>streamTable;
+  c.filesPtr = <usize>fileTable;
+  c.poolPtr = <usize>pool;
+  c.bulkPtr = <usize>bulkOut;
+  c.writeBufPtr = <usize>writeBuf;
+  c.readBufPtr = <usize>readBuf;
+  c.ioBufBytes = <u32>ioBytes;
+  c.pathPtr = <usize>path;
+  c.layoutEnd = <usize>cursor;
   return OK;
 }
 
@@ -194,7 +164,7 @@ function align8u64(value: u64): u64 {
 
 // Overrides the cleanup policy after boot (the CLI's --policy); the image stays as flashed.
 export function configPolicySet(policy: i32): void {
-  cleanupPolicy = policy;
+  core().cleanupPolicy = policy;
 }
 
 // The board name bytes, for the host's diagnostics.

@@ -1,8 +1,19 @@
 // CRC-32 (IEEE 802.3, reflected, polynomial 0xEDB88320), the same function as zlib.crc32 on the
-// host. The 1 KiB table is static data in device RAM, filled once at boot.
+// host. The 1 KiB table is a region of device RAM right after the core state block, filled once at
+// boot (not a data segment, which a new instance over a snapshot would overwrite).
 
-const CRC_TABLE: usize = memory.data(256 * 4, 4);
+import { CORE_STATE_BYTES, CRC_TABLE_BYTES } from "./abi";
+import { statePtr } from "./state";
+
 const CRC_POLYNOMIAL: u32 = 0xedb88320;
+
+// @ts-ignore: decorator
+@inline
+export function crcTablePtr(): usize {
+  return statePtr() + <usize>CORE_STATE_BYTES;
+}
+
+if (CRC_TABLE_BYTES != 256 * 4) ERROR("the CRC table holds 256 u32 entries");
 
 export function crc32Init(): void {
   for (let n: u32 = 0; n < 256; n++) {
@@ -10,16 +21,17 @@ export function crc32Init(): void {
     for (let k = 0; k < 8; k++) {
       c = c & 1 ? CRC_POLYNOMIAL ^ (c >>> 1) : c >>> 1;
     }
-    store<u32>(CRC_TABLE + (<usize>n << 2), c);
+    store<u32>(crcTablePtr() + (<usize>n << 2), c);
   }
 }
 
 // Continues a CRC over `length` bytes at `ptr`; start with crc = 0.
 export function crc32Update(crc: u32, ptr: usize, length: usize): u32 {
+  const table = crcTablePtr();
   let c = ~crc;
   const end = ptr + length;
   for (let p = ptr; p < end; p++) {
-    c = load<u32>(CRC_TABLE + (<usize>((c ^ load<u8>(p)) & 0xff) << 2)) ^ (c >>> 8);
+    c = load<u32>(table + (<usize>((c ^ load<u8>(p)) & 0xff) << 2)) ^ (c >>> 8);
   }
   return ~c;
 }

@@ -17,36 +17,56 @@ import {
   IMX_SECTOR_COUNT_OFFSET, IMX_SENSOR_OFFSET, IMX_SOURCE_OFFSET, IMX_VERSION_OFFSET, LOG_ERROR, OK,
   STAT_FILE_READS, STAT_FILES_CORRUPT, SUBSYSTEM_TIER, FILE_ENTRY_BYTES, STAT_DISK_BYTES_USED, STAT_FILES_LIVE,
 } from "./abi";
-import { filesMax, filesPtr, ioBufBytes, pathPtr, readBufPtr, sectorBytes } from "./config";
 import { crc32Update } from "./crc32";
 import { halFileQuarantine, halFileRead, halLog } from "./hal";
 import { statAdd } from "./stats";
+import { core } from "./state";
 
 export const FILE_FREE: u32 = 0;
 export const FILE_LIVE: u32 = 1;
 export const FILE_AWAIT_DELETE: u32 = 2;
 export const FILE_DELETING: u32 = 3;
 
-const F_FIRST_SEQ: usize = 0;
-const F_RECORDS: usize = 8;
-const F_STREAM: usize = 12;
-const F_STATE: usize = 14;
-const F_ATTEMPTS: usize = 15;
-const F_SECTORS: usize = 16;
-const F_BYTES: usize = 20;
-const F_NEXT: usize = 24;
-const F_GENERATION: usize = 28;
-const F_RETRY_AT_MS: usize = 32;
+// The entry as a typed view; the offsets above are read from it, and its size is the ABI's.
+// @ts-ignore: decorator
+@unmanaged
+class FileEntry {
+  firstSeq!: u64;
+  records!: u32;
+  stream!: u16;
+  state!: u8;
+  attempts!: u8;
+  sectors!: u32;
+  bytes!: u32;
+  next!: u32;
+  generation!: u32;
+  retryAtMs!: f64;
+}
+if (offsetof<FileEntry>() != FILE_ENTRY_BYTES) ERROR("FileEntry size differs from FILE_ENTRY_BYTES");
 
-let freeSlotHead: u32 = FILE_SLOT_NULL;
-let slotsInUse: u32 = 0;
-let readCacheSlot: u32 = FILE_SLOT_NULL;
-let readCacheGeneration: u32 = 0;
+const F_FIRST_SEQ: usize = offsetof<FileEntry>("firstSeq");
+const F_RECORDS: usize = offsetof<FileEntry>("records");
+const F_STREAM: usize = offsetof<FileEntry>("stream");
+const F_STATE: usize = offsetof<FileEntry>("state");
+const F_ATTEMPTS: usize = offsetof<FileEntry>("attempts");
+const F_SECTORS: usize = offsetof<FileEntry>("sectors");
+const F_BYTES: usize = offsetof<FileEntry>("bytes");
+const F_NEXT: usize = offsetof<FileEntry>("next");
+const F_GENERATION: usize = offsetof<FileEntry>("generation");
+const F_RETRY_AT_MS: usize = offsetof<FileEntry>("retryAtMs");
+// The drawing above, checked.
+if (
+  F_FIRST_SEQ != 0 || F_RECORDS != 8 || F_STREAM != 12 || F_STATE != 14 || F_ATTEMPTS != 15 || F_SECTORS != 16 ||
+  F_BYTES != 20 || F_NEXT != 24 || F_GENERATION != 28 || F_RETRY_AT_MS != 32
+) {
+  ERROR("file table entry drawing is out of date");
+}
+
 
 // @ts-ignore: decorator
 @inline
 function fileEntry(slot: u32): usize {
-  return filesPtr + <usize>slot * <usize>FILE_ENTRY_BYTES;
+  return core().filesPtr + <usize>slot * <usize>FILE_ENTRY_BYTES;
 }
 
 // @ts-ignore: decorator
@@ -95,32 +115,34 @@ export function fileRetryAt(slot: u32): f64 { return load<f64>(fileEntry(slot) +
 export function fileRetryAtSet(slot: u32, atMs: f64): void { store<f64>(fileEntry(slot) + F_RETRY_AT_MS, atMs); }
 
 export function filesInit(): void {
-  for (let slot: u32 = 0; slot < filesMax; slot++) {
+  const c = core();
+  for (let slot: u32 = 0; slot < c.filesMax; slot++) {
     const e = fileEntry(slot);
     memory.fill(e, 0, <usize>FILE_ENTRY_BYTES);
-    store<u32>(e + F_NEXT, slot + 1 < filesMax ? slot + 1 : FILE_SLOT_NULL);
+    store<u32>(e + F_NEXT, slot + 1 < c.filesMax ? slot + 1 : FILE_SLOT_NULL);
   }
-  freeSlotHead = filesMax > 0 ? 0 : FILE_SLOT_NULL;
-  slotsInUse = 0;
-  readCacheSlot = FILE_SLOT_NULL;
+  c.fileFreeHead = c.filesMax > 0 ? 0 : FILE_SLOT_NULL;
+  c.fileSlotsInUse = 0;
+  c.readCacheSlot = FILE_SLOT_NULL;
 }
 
 export function fileSlotsFree(): u32 {
-  return filesMax - slotsInUse;
+  return core().filesMax - core().fileSlotsInUse;
 }
 
 export function fileSlotsInUse(): u32 {
-  return slotsInUse;
+  return core().fileSlotsInUse;
 }
 
 // Claims a slot for a new live file; FILE_SLOT_NULL when the table is full.
 export function fileSlotTake(stream: u32, firstSeq: u64, records: u32, sectors: u32, bytes: u32): u32 {
-  const slot = freeSlotHead;
+  const c = core();
+  const slot = c.fileFreeHead;
   if (slot == FILE_SLOT_NULL) return FILE_SLOT_NULL;
   const e = fileEntry(slot);
   assert(load<u8>(e + F_STATE) == <u8>FILE_FREE, "file free list holds a used slot");
-  freeSlotHead = load<u32>(e + F_NEXT);
-  slotsInUse++;
+  c.fileFreeHead = load<u32>(e + F_NEXT);
+  c.fileSlotsInUse++;
   store<u64>(e + F_FIRST_SEQ, firstSeq);
   store<u32>(e + F_RECORDS, records);
   store<u16>(e + F_STREAM, <u16>stream);
@@ -135,16 +157,17 @@ export function fileSlotTake(stream: u32, firstSeq: u64, records: u32, sectors: 
 }
 
 export function fileSlotRelease(slot: u32): void {
+  const c = core();
   const e = fileEntry(slot);
   assert(load<u8>(e + F_STATE) != <u8>FILE_FREE, "file slot released twice");
-  if (readCacheSlot == slot) readCacheSlot = FILE_SLOT_NULL;
+  if (c.readCacheSlot == slot) c.readCacheSlot = FILE_SLOT_NULL;
   store<u8>(e + F_STATE, <u8>FILE_FREE);
   store<u32>(e + F_RECORDS, 0);
   store<u32>(e + F_SECTORS, 0);
   store<u32>(e + F_BYTES, 0);
-  store<u32>(e + F_NEXT, freeSlotHead);
-  freeSlotHead = slot;
-  slotsInUse--;
+  store<u32>(e + F_NEXT, c.fileFreeHead);
+  c.fileFreeHead = slot;
+  c.fileSlotsInUse--;
 }
 
 // ---- File names ------------------------------------------------------------------------------------
@@ -162,7 +185,7 @@ export function fileBucket(source: u32, sensor: u32, firstSeq: u64): u32 {
 
 // Writes the file's path at pathPtr and returns its length in bytes.
 export function filePathFormat(source: u32, sensor: u32, firstSeq: u64): i32 {
-  let p = pathPtr;
+  let p = core().pathPtr;
   p = asciiPut(p, "history/");
   p = decimalPut(p, <u64>fileBucket(source, sensor, firstSeq), 1);
   store<u8>(p++, 0x2f); // '/'
@@ -172,7 +195,7 @@ export function filePathFormat(source: u32, sensor: u32, firstSeq: u64): i32 {
   store<u8>(p++, 0x5f);
   p = decimalPut(p, firstSeq, 20);
   p = asciiPut(p, ".imx");
-  return <i32>(p - pathPtr);
+  return <i32>(p - core().pathPtr);
 }
 
 export function asciiPut(p: usize, text: string): usize {
@@ -203,7 +226,7 @@ export function imxHeaderWrite(
   buf: usize, source: u32, sensor: u32, recordType: i32, dataType: i32, sampleRateMs: u32,
   sectors: u32, firstSeq: u64, records: u32, ackedSeq: u64, createdMs: f64,
 ): u32 {
-  const payloadBytes = sectors * sectorBytes;
+  const payloadBytes = sectors * core().sectorBytes;
   memory.fill(buf, 0, <usize>IMX_HEADER_BYTES);
   store<u32>(buf + IMX_MAGIC_OFFSET, IMX_MAGIC);
   store<u16>(buf + IMX_VERSION_OFFSET, <u16>IMX_FORMAT_VERSION);
@@ -212,7 +235,7 @@ export function imxHeaderWrite(
   store<u32>(buf + IMX_SENSOR_OFFSET, sensor);
   store<u8>(buf + IMX_RECORD_TYPE_OFFSET, <u8>recordType);
   store<u8>(buf + IMX_DATA_TYPE_OFFSET, <u8>dataType);
-  store<u16>(buf + IMX_SECTOR_BYTES_OFFSET, <u16>sectorBytes);
+  store<u16>(buf + IMX_SECTOR_BYTES_OFFSET, <u16>core().sectorBytes);
   store<u32>(buf + IMX_SAMPLE_RATE_OFFSET, sampleRateMs);
   store<u32>(buf + IMX_SECTOR_COUNT_OFFSET, sectors);
   store<u64>(buf + IMX_FIRST_SEQ_OFFSET, firstSeq);
@@ -231,7 +254,7 @@ export function imxHeaderWrite(
 // A live file that failed validation when read: the host moves it to corrupted/ (or leaves it if
 // it cannot), and the slot is released. The caller has already taken it off its stream.
 export function fileQuarantine(slot: u32, source: u32, sensor: u32): void {
-  halFileQuarantine(pathPtr, filePathFormat(source, sensor, fileFirstSeq(slot)));
+  halFileQuarantine(core().pathPtr, filePathFormat(source, sensor, fileFirstSeq(slot)));
   statAdd(STAT_DISK_BYTES_USED, -<f64>fileBytes(slot));
   statAdd(STAT_FILES_LIVE, -1);
   fileSlotRelease(slot);
@@ -239,20 +262,21 @@ export function fileQuarantine(slot: u32, source: u32, sensor: u32): void {
 
 // Forgets the cached file (the read buffer is about to hold something else).
 export function fileCacheDrop(): void {
-  readCacheSlot = FILE_SLOT_NULL;
+  core().readCacheSlot = FILE_SLOT_NULL;
 }
 
 // Makes sure the file in `slot` is in the read buffer, validated. Returns OK or an error code.
 export function fileLoad(slot: u32, source: u32, sensor: u32): i32 {
-  if (readCacheSlot == slot && readCacheGeneration == fileGeneration(slot)) return OK;
-  readCacheSlot = FILE_SLOT_NULL;
+  const c = core();
+  if (c.readCacheSlot == slot && c.readCacheGeneration == fileGeneration(slot)) return OK;
+  c.readCacheSlot = FILE_SLOT_NULL;
   const pathLength = filePathFormat(source, sensor, fileFirstSeq(slot));
   const expected = fileBytes(slot);
-  const got = halFileRead(pathPtr, pathLength, readBufPtr, <i32>ioBufBytes);
+  const got = halFileRead(c.pathPtr, pathLength, c.readBufPtr, <i32>c.ioBufBytes);
   statAdd(STAT_FILE_READS, 1);
   // A file the core wrote that is gone or unreadable is reported as corrupt; other failures pass through.
   if (got < 0) return got == E_HAL_NOT_FOUND ? E_FILE_CORRUPT : got;
-  const buf = readBufPtr;
+  const buf = c.readBufPtr;
   let valid = <u32>got == expected
     && load<u32>(buf + IMX_MAGIC_OFFSET) == IMX_MAGIC
     && <i32>load<u16>(buf + IMX_VERSION_OFFSET) == IMX_FORMAT_VERSION
@@ -269,8 +293,8 @@ export function fileLoad(slot: u32, source: u32, sensor: u32): i32 {
     halLog(LOG_ERROR, SUBSYSTEM_TIER, EVENT_FILE_CORRUPT, <f64>slot, <f64>got);
     return E_FILE_CORRUPT;
   }
-  readCacheSlot = slot;
-  readCacheGeneration = fileGeneration(slot);
+  c.readCacheSlot = slot;
+  c.readCacheGeneration = fileGeneration(slot);
   return OK;
 }
 
@@ -278,5 +302,5 @@ export function fileLoad(slot: u32, source: u32, sensor: u32): i32 {
 // @ts-ignore: decorator
 @inline
 export function cachedSectorData(k: u32): usize {
-  return readBufPtr + <usize>IMX_HEADER_BYTES + <usize>k * <usize>sectorBytes;
+  return core().readBufPtr + <usize>IMX_HEADER_BYTES + <usize>k * <usize>core().sectorBytes;
 }

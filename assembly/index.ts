@@ -10,10 +10,7 @@ import {
 import {
   cleanupConfirm as cleanupConfirmCore, cleanupForceAll as cleanupForceAllCore, cleanupInit, cleanupIsComplete,
 } from "./cleanup";
-import {
-  bulkPtr, bulkRecordsMax, configLoad, configPolicySet, configPtr, diskTier, filesMax, ioBufBytes, layoutEnd, pathPtr,
-  queryPtr, ramBytes, readBufPtr, sectorCount, statsPtr,
-} from "./config";
+import { configLoad, configPolicySet, configPtr } from "./config";
 import { crc32Init } from "./crc32";
 import { FILE_FREE, fileFirstSeq, filePathFormat, filesInit, fileState, fileStream } from "./files";
 import { recoveryClose as recoveryCloseCore, recoveryFile as recoveryFileCore, recoveryInit, recoveryIsOpen,
@@ -26,14 +23,15 @@ import {
 import { statSet, statsReset } from "./stats";
 import {
   streamAck as streamAckCore, streamAppend, streamConfigure as streamConfigureCore, streamFind as streamFindCore,
-  streamCount, streamQuery as streamQueryCore, streamSensor, streamSource, streamRead, streamRevert as streamRevertCore, streamsInit,
+  streamQuery as streamQueryCore, streamSensor, streamSource, streamRead, streamRevert as streamRevertCore,
+  streamsInit,
 } from "./stream";
 import {
   flushAllToDisk as flushAllToDiskCore, flushCancel as flushCancelCore, flushProgressGet, machineInit,
   machineState, pendingWorkCount as pendingWorkCountCore, processMemory as processMemoryCore, streamSectorsUsed,
 } from "./tier-machine";
+import { core } from "./state";
 
-let booted = false;
 
 // ---- Boot and layout ------------------------------------------------------------------------------------
 
@@ -52,7 +50,8 @@ export function configImageBytes(): i32 {
 
 // Validates the config image and lays out device RAM. Called once per instance.
 export function boot(imageBytes: i32, nowMs: f64): i32 {
-  if (booted) return E_ALREADY_BOOTED;
+  const c = core();
+  if (c.booted) return E_ALREADY_BOOTED;
   crc32Init();
   const status = configLoad(imageBytes);
   if (status != OK) return status;
@@ -63,38 +62,38 @@ export function boot(imageBytes: i32, nowMs: f64): i32 {
   cleanupInit();
   machineInit(nowMs);
   recoveryInit();
-  booted = true;
-  halLog(LOG_INFO, SUBSYSTEM_SAT, EVENT_BOOTED, <f64>sectorCount, <f64>layoutEnd);
+  c.booted = true;
+  halLog(LOG_INFO, SUBSYSTEM_SAT, EVENT_BOOTED, <f64>c.sectorCount, <f64>c.layoutEnd);
   return OK;
 }
 
 export function layoutEndOffset(): usize {
-  return booted ? layoutEnd : 0;
+  return core().booted ? core().layoutEnd : 0;
 }
 
 export function ramBytesConfigured(): u32 {
-  return booted ? ramBytes : 0;
+  return core().booted ? core().ramBytes : 0;
 }
 
 export function statsPointer(): usize {
-  return booted ? statsPtr : 0;
+  return core().booted ? core().statsPtr : 0;
 }
 
 export function queryPointer(): usize {
-  return booted ? queryPtr : 0;
+  return core().booted ? core().queryPtr : 0;
 }
 
 export function bulkPointer(): usize {
-  return booted ? bulkPtr : 0;
+  return core().booted ? core().bulkPtr : 0;
 }
 
 export function bulkCapacity(): u32 {
-  return booted ? bulkRecordsMax : 0;
+  return core().booted ? core().bulkRecordsMax : 0;
 }
 
 // Brings the derived statistics (fragmentation) up to date; the rest are kept live.
 export function statsRefresh(): i32 {
-  if (!booted) return E_NOT_BOOTED;
+  if (!core().booted) return E_NOT_BOOTED;
   statSet(STAT_FRAGMENTATION_PERCENT, <f64>satFragmentationPercent());
   return OK;
 }
@@ -102,173 +101,173 @@ export function statsRefresh(): i32 {
 // ---- Raw sector API ------------------------------------------------------------------------------------
 
 export function sectorAlloc(): f64 {
-  if (!booted) return E_NOT_BOOTED;
+  if (!core().booted) return E_NOT_BOOTED;
   return <f64>sectorAllocRaw();
 }
 
 export function sectorFree(id: u32): i32 {
-  if (!booted) return E_NOT_BOOTED;
+  if (!core().booted) return E_NOT_BOOTED;
   return sectorFreeRaw(id);
 }
 
 export function sectorWrite(id: u32, offsetBytes: u32, value: u32): i32 {
-  if (!booted) return E_NOT_BOOTED;
+  if (!core().booted) return E_NOT_BOOTED;
   return sectorWordWrite(id, offsetBytes, value);
 }
 
 export function sectorRead(id: u32, offsetBytes: u32): f64 {
-  if (!booted) return E_NOT_BOOTED;
+  if (!core().booted) return E_NOT_BOOTED;
   return <f64>sectorWordRead(id, offsetBytes);
 }
 
 export function sectorLink(id: u32, next: u32): i32 {
-  if (!booted) return E_NOT_BOOTED;
+  if (!core().booted) return E_NOT_BOOTED;
   return sectorLinkRaw(id, next);
 }
 
 export function sectorNext(id: u32): f64 {
-  if (!booted) return E_NOT_BOOTED;
+  if (!core().booted) return E_NOT_BOOTED;
   return <f64>sectorNextRead(id);
 }
 
 export function ramSectorsWithData(): i32 {
-  if (!booted) return E_NOT_BOOTED;
+  if (!core().booted) return E_NOT_BOOTED;
   return <i32>satUsedCount();
 }
 
 export function streamSectorsWithData(): i32 {
-  if (!booted) return E_NOT_BOOTED;
+  if (!core().booted) return E_NOT_BOOTED;
   return <i32>streamSectorsUsed();
 }
 
 // ---- Streams --------------------------------------------------------------------------------------------
 
 export function streamConfigure(source: u32, sensor: u32, recordType: i32, dataType: i32, sampleRateMs: u32): i32 {
-  if (!booted) return E_NOT_BOOTED;
+  if (!core().booted) return E_NOT_BOOTED;
   return streamConfigureCore(source, sensor, recordType, dataType, sampleRateMs);
 }
 
 // Streams configured so far (recovery configures the ones it finds on disk).
 export function streamsConfigured(): i32 {
-  if (!booted) return E_NOT_BOOTED;
-  return <i32>streamCount;
+  if (!core().booted) return E_NOT_BOOTED;
+  return <i32>core().streamCount;
 }
 
 export function streamFind(source: u32, sensor: u32): i32 {
-  if (!booted) return E_NOT_BOOTED;
+  if (!core().booted) return E_NOT_BOOTED;
   return streamFindCore(source, sensor);
 }
 
 export function streamWriteTsd(stream: i32, value: u32, utcMs: f64): i32 {
-  if (!booted) return E_NOT_BOOTED;
+  if (!core().booted) return E_NOT_BOOTED;
   if (recoveryIsOpen()) recoveryCloseCore();
   return streamAppend(stream, RECORD_TYPE_TSD, value, utcMs);
 }
 
 export function streamWriteEvt(stream: i32, value: u32, utcMs: f64): i32 {
-  if (!booted) return E_NOT_BOOTED;
+  if (!core().booted) return E_NOT_BOOTED;
   if (recoveryIsOpen()) recoveryCloseCore();
   return streamAppend(stream, RECORD_TYPE_EVT, value, utcMs);
 }
 
 export function streamReadBulk(stream: i32, max: i32): i32 {
-  if (!booted) return E_NOT_BOOTED;
+  if (!core().booted) return E_NOT_BOOTED;
   if (recoveryIsOpen()) recoveryCloseCore();
   return streamRead(stream, max, true);
 }
 
 export function streamPeek(stream: i32, max: i32): i32 {
-  if (!booted) return E_NOT_BOOTED;
+  if (!core().booted) return E_NOT_BOOTED;
   if (recoveryIsOpen()) recoveryCloseCore();
   return streamRead(stream, max, false);
 }
 
 export function streamAck(stream: i32, count: f64): i32 {
-  if (!booted) return E_NOT_BOOTED;
+  if (!core().booted) return E_NOT_BOOTED;
   if (recoveryIsOpen()) recoveryCloseCore();
   return streamAckCore(stream, count);
 }
 
 export function streamRevert(stream: i32): i32 {
-  if (!booted) return E_NOT_BOOTED;
+  if (!core().booted) return E_NOT_BOOTED;
   return streamRevertCore(stream);
 }
 
 export function streamQuery(stream: i32): i32 {
-  if (!booted) return E_NOT_BOOTED;
+  if (!core().booted) return E_NOT_BOOTED;
   return streamQueryCore(stream);
 }
 
 // ---- Tiering, flush and cleanup -----------------------------------------------------------------------
 
 export function processMemory(nowMs: f64): i32 {
-  if (!booted) return E_NOT_BOOTED;
+  if (!core().booted) return E_NOT_BOOTED;
   if (recoveryIsOpen()) recoveryCloseCore();
   if (!(nowMs >= 0)) return E_INVALID_ARGUMENT;
   return processMemoryCore(nowMs);
 }
 
 export function tierState(): i32 {
-  if (!booted) return E_NOT_BOOTED;
+  if (!core().booted) return E_NOT_BOOTED;
   return machineState();
 }
 
 export function flushAllToDisk(): i32 {
-  if (!booted) return E_NOT_BOOTED;
+  if (!core().booted) return E_NOT_BOOTED;
   if (recoveryIsOpen()) recoveryCloseCore();
   return flushAllToDiskCore();
 }
 
 export function flushProgress(): i32 {
-  if (!booted) return E_NOT_BOOTED;
+  if (!core().booted) return E_NOT_BOOTED;
   return flushProgressGet();
 }
 
 export function flushCancel(): i32 {
-  if (!booted) return E_NOT_BOOTED;
+  if (!core().booted) return E_NOT_BOOTED;
   return flushCancelCore();
 }
 
 export function cleanupComplete(): i32 {
-  if (!booted) return E_NOT_BOOTED;
+  if (!core().booted) return E_NOT_BOOTED;
   return cleanupIsComplete() ? 1 : 0;
 }
 
 export function cleanupConfirm(slot: u32, generation: u32, status: i32): i32 {
-  if (!booted) return E_NOT_BOOTED;
+  if (!core().booted) return E_NOT_BOOTED;
   return cleanupConfirmCore(slot, generation, status);
 }
 
 export function cleanupForceAll(): i32 {
-  if (!booted) return E_NOT_BOOTED;
+  if (!core().booted) return E_NOT_BOOTED;
   if (recoveryIsOpen()) recoveryCloseCore();
   return cleanupForceAllCore();
 }
 
 export function pendingWorkCount(): i32 {
-  if (!booted) return E_NOT_BOOTED;
+  if (!core().booted) return E_NOT_BOOTED;
   return <i32>pendingWorkCountCore();
 }
 
 // Writes the path of the file in `slot` at the path buffer and returns its length, or −1 for a free
 // slot (the host's forced cleanup uses it to tell the core's files from strays).
 export function filePathOfSlot(slot: u32): i32 {
-  if (!booted) return E_NOT_BOOTED;
-  if (slot >= filesMax || fileState(slot) == FILE_FREE) return -1;
+  if (!core().booted) return E_NOT_BOOTED;
+  if (slot >= core().filesMax || fileState(slot) == FILE_FREE) return -1;
   const s = fileStream(slot);
   return filePathFormat(streamSource(s), streamSensor(s), fileFirstSeq(slot));
 }
 
 export function pathBufferPtr(): usize {
-  return booted ? pathPtr : 0;
+  return core().booted ? core().pathPtr : 0;
 }
 
 export function filesMaxConfigured(): u32 {
-  return booted ? filesMax : 0;
+  return core().booted ? core().filesMax : 0;
 }
 
 export function cleanupPolicySet(policy: i32): i32 {
-  if (!booted) return E_NOT_BOOTED;
+  if (!core().booted) return E_NOT_BOOTED;
   if (policy < CLEANUP_IMMEDIATE || policy > CLEANUP_LAZY) return E_INVALID_ARGUMENT;
   configPolicySet(policy);
   return OK;
@@ -276,8 +275,8 @@ export function cleanupPolicySet(policy: i32): i32 {
 
 // Makes the disk tier behave as if `bytes` of its quota were already used (the test's --disk-usage).
 export function diskUsageOffsetSet(bytes: f64): i32 {
-  if (!booted) return E_NOT_BOOTED;
-  if (!diskTier) return E_INVALID_ARGUMENT;
+  if (!core().booted) return E_NOT_BOOTED;
+  if (!core().diskTier) return E_INVALID_ARGUMENT;
   if (!(bytes >= 0) || bytes > 9007199254740991) return E_INVALID_ARGUMENT;
   statSet(STAT_DISK_USAGE_OFFSET_BYTES, Math.floor(bytes));
   return OK;
@@ -287,29 +286,31 @@ export function diskUsageOffsetSet(bytes: f64): i32 {
 
 // The buffer the host fills with a file's bytes before recoveryPositions / recoveryFile.
 export function ioBufferPtr(): usize {
-  return booted && diskTier ? readBufPtr : 0;
+  const c = core();
+  return c.booted && c.diskTier ? c.readBufPtr : 0;
 }
 
 export function ioBufferBytes(): u32 {
-  return booted && diskTier ? ioBufBytes : 0;
+  const c = core();
+  return c.booted && c.diskTier ? c.ioBufBytes : 0;
 }
 
 export function recoveryPositions(length: i32): i32 {
-  if (!booted) return E_NOT_BOOTED;
-  if (!diskTier) return E_NO_DISK_TIER;
+  if (!core().booted) return E_NOT_BOOTED;
+  if (!core().diskTier) return E_NO_DISK_TIER;
   return recoveryPositionsCore(length);
 }
 
 export function recoveryFile(length: i32): i32 {
-  if (!booted) return E_NOT_BOOTED;
-  if (!diskTier) return E_NO_DISK_TIER;
+  if (!core().booted) return E_NOT_BOOTED;
+  if (!core().diskTier) return E_NO_DISK_TIER;
   return recoveryFileCore(length);
 }
 
 // Ends recovery: counts records lost from RAM and makes every stream continue after the highest
 // sequence number seen. Writes and reads end recovery by themselves.
 export function recoveryClose(): i32 {
-  if (!booted) return E_NOT_BOOTED;
+  if (!core().booted) return E_NOT_BOOTED;
   recoveryCloseCore();
   return OK;
 }

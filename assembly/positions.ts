@@ -16,18 +16,18 @@ import {
   POSITIONS_FORMAT_VERSION, POSITIONS_HEADER_BYTES, POSITIONS_MAGIC, POSITIONS_MAGIC_OFFSET,
   POSITIONS_RECORD_BYTES_OFFSET, POSITIONS_VERSION_OFFSET, SEQ_LEASE, STAT_ACK_PERSISTS, SUBSYSTEM_STREAM,
 } from "./abi";
-import { diskTier, pathPtr, writeBufPtr } from "./config";
 import { crc32Update } from "./crc32";
 import { asciiPut } from "./files";
 import { halFileWrite, halLog } from "./hal";
 import { statAdd } from "./stats";
 import {
-  streamAckedSeq, streamCount, streamDataType, streamDirtySet, streamNextSeq, streamRecordType, streamSampleRateMs,
-  streamSensor, streamSeqReserved, streamSeqReservedSet, streamSource,
+  streamAckedSeq, streamDataType, streamDirtySet, streamNextSeq, streamRecordType, streamSampleRateMs, streamSensor,
+  streamSeqReserved, streamSeqReservedSet, streamSource,
 } from "./stream";
+import { core } from "./state";
 
 export function positionsPathFormat(): i32 {
-  return <i32>(asciiPut(pathPtr, "history/positions.imxp") - pathPtr);
+  return <i32>(asciiPut(core().pathPtr, "history/positions.imxp") - core().pathPtr);
 }
 
 export function positionsBytes(count: u32): u32 {
@@ -47,9 +47,10 @@ function seqReservedNext(s: u32): u64 {
 // `overrideAckedSeq` (an ACK about to be applied). Sequence reservations are topped up and take
 // effect only once the file is written. Returns OK or the HAL's error code.
 export function positionsPersist(overrideStream: u32, overrideAckedSeq: u64): i32 {
-  assert(diskTier, "positions are persisted only on a disk tier");
-  const buf = writeBufPtr;
-  const count = streamCount;
+  const c = core();
+  assert(c.diskTier, "positions are persisted only on a disk tier");
+  const buf = c.writeBufPtr;
+  const count = c.streamCount;
   for (let s: u32 = 0; s < count; s++) {
     const record = buf + <usize>positionsBytes(s);
     memory.fill(record, 0, <usize>POSITION_RECORD_BYTES);
@@ -71,7 +72,7 @@ export function positionsPersist(overrideStream: u32, overrideAckedSeq: u64): i3
   let crc = crc32Update(0, buf, <usize>POSITIONS_CRC32_OFFSET);
   crc = crc32Update(crc, buf + <usize>POSITIONS_HEADER_BYTES, <usize>(bytes - <u32>POSITIONS_HEADER_BYTES));
   store<u32>(buf + POSITIONS_CRC32_OFFSET, crc);
-  const status = halFileWrite(pathPtr, positionsPathFormat(), buf, <i32>bytes);
+  const status = halFileWrite(c.pathPtr, positionsPathFormat(), buf, <i32>bytes);
   if (status != OK) {
     halLog(LOG_ERROR, SUBSYSTEM_STREAM, EVENT_ACK_PERSIST_FAILED, <f64>overrideStream, <f64>status);
     return status;

@@ -22,7 +22,6 @@ import {
   STAT_RECOVERY_FILES_ACKED, STAT_RECOVERY_FILES_KEPT, STAT_RECOVERY_RECORDS, SUBSYSTEM_RECOVERY,
   E_POSITIONS_CORRUPT,
 } from "./abi";
-import { readBufPtr, sectorBytes, sectorsPerFileMax } from "./config";
 import { crc32Update } from "./crc32";
 import { fileCacheDrop, fileFirstSeq, fileRecords, fileSlotTake } from "./files";
 import { halLog } from "./hal";
@@ -30,29 +29,30 @@ import { positionsValid } from "./positions";
 import { statAdd } from "./stats";
 import {
   diskListRecount, diskTailAppend, recordsPerSector, streamAckedSeq, streamAckedSeqSet, streamConfigure,
-  streamCount, streamDirtySet, streamDiskTail, streamNextSeq, streamNextSeqSet, streamRamHead, streamSeqReserved,
+  streamDirtySet, streamDiskTail, streamNextSeq, streamNextSeqSet, streamRamHead, streamSeqReserved,
   streamSeqReservedSet,
 } from "./stream";
+import { core } from "./state";
 
 const SEQ_MAX: u64 = 9007199254740991; // 2^53 − 1: sequence numbers cross the boundary as f64
 
-let recoveryOpen: bool = true;
 
 export function recoveryInit(): void {
-  recoveryOpen = true;
+  core().recoveryOpen = true;
 }
 
 export function recoveryIsOpen(): bool {
-  return recoveryOpen;
+  return core().recoveryOpen;
 }
 
 // Closes recovery; called by the host before the device is used (or by the first write).
 export function recoveryClose(): void {
-  if (!recoveryOpen) return;
-  recoveryOpen = false;
+  const c = core();
+  if (!c.recoveryOpen) return;
+  c.recoveryOpen = false;
   let lost: u64 = 0;
   let recovered: u64 = 0;
-  for (let s: u32 = 0; s < streamCount; s++) {
+  for (let s: u32 = 0; s < c.streamCount; s++) {
     // A later file's header may have shown that earlier files were acknowledged: hand them to cleanup.
     recovered += diskListRecount(s);
     // Records numbered between the end of the data on disk and the persisted next sequence number
@@ -71,7 +71,7 @@ export function recoveryClose(): void {
   statAdd(STAT_RECORDS_LOST_RAM, <f64>lost);
   statAdd(STAT_RECORDS_LIVE, <f64>recovered);
   statAdd(STAT_RECOVERY_RECORDS, <f64>recovered);
-  halLog(LOG_INFO, SUBSYSTEM_RECOVERY, EVENT_RECOVERY_DONE, <f64>streamCount, <f64>lost);
+  halLog(LOG_INFO, SUBSYSTEM_RECOVERY, EVENT_RECOVERY_DONE, <f64>c.streamCount, <f64>lost);
 }
 
 function typesValid(recordType: i32, dataType: i32, sampleRateMs: u32): bool {
@@ -84,9 +84,9 @@ function typesValid(recordType: i32, dataType: i32, sampleRateMs: u32): bool {
 // The positions file, `length` bytes in the read buffer: configures every stream it names and
 // sets its ACK position and next sequence number. Returns the number of streams or an error.
 export function recoveryPositions(length: i32): i32 {
-  if (!recoveryOpen) return E_RECOVERY_CLOSED;
+  if (!core().recoveryOpen) return E_RECOVERY_CLOSED;
   fileCacheDrop();
-  const buf = readBufPtr;
+  const buf = core().readBufPtr;
   const count = positionsValid(buf, length);
   if (count < 0) return E_POSITIONS_CORRUPT;
   // Validate every record before changing anything.
@@ -117,17 +117,18 @@ export function recoveryPositions(length: i32): i32 {
 // One `.imx` file, `length` bytes in the read buffer. Returns OK (adopted), RECOVERY_FILE_ACKED
 // (every record already acknowledged: the host deletes it) or the reason it is refused.
 export function recoveryFile(length: i32): i32 {
-  if (!recoveryOpen) return E_RECOVERY_CLOSED;
+  const c = core();
+  if (!c.recoveryOpen) return E_RECOVERY_CLOSED;
   fileCacheDrop();
-  const buf = readBufPtr;
+  const buf = c.readBufPtr;
   if (length < IMX_HEADER_BYTES) return E_IMX_SIZE;
   if (load<u32>(buf + IMX_MAGIC_OFFSET) != IMX_MAGIC) return E_IMX_MAGIC;
   if (<i32>load<u16>(buf + IMX_VERSION_OFFSET) != IMX_FORMAT_VERSION) return E_IMX_VERSION;
   if (<i32>load<u16>(buf + IMX_HEADER_BYTES_OFFSET) != IMX_HEADER_BYTES) return E_IMX_VERSION;
-  if (<u32>load<u16>(buf + IMX_SECTOR_BYTES_OFFSET) != sectorBytes) return E_IMX_GEOMETRY;
+  if (<u32>load<u16>(buf + IMX_SECTOR_BYTES_OFFSET) != c.sectorBytes) return E_IMX_GEOMETRY;
   const sectors = load<u32>(buf + IMX_SECTOR_COUNT_OFFSET);
-  if (sectors == 0 || sectors > sectorsPerFileMax) return E_IMX_GEOMETRY;
-  const payload = sectors * sectorBytes;
+  if (sectors == 0 || sectors > c.sectorsPerFileMax) return E_IMX_GEOMETRY;
+  const payload = sectors * c.sectorBytes;
   if (load<u32>(buf + IMX_PAYLOAD_BYTES_OFFSET) != payload) return E_IMX_SIZE;
   if (<u32>length != <u32>IMX_HEADER_BYTES + payload) return E_IMX_SIZE;
   let crc = crc32Update(0, buf, <usize>IMX_CRC32_OFFSET);

@@ -17,32 +17,44 @@ import {
   STAT_ALLOCATION_FAILURES, STAT_FREES, STAT_SECTORS_FREE, STAT_SECTORS_TOTAL, STAT_SECTORS_USED,
   STAT_SECTORS_USED_PEAK, SUBSYSTEM_SAT, STREAM_NULL, SAT_ENTRY_BYTES,
 } from "./abi";
-import { poolPtr, satPtr, sectorBytes, sectorCount } from "./config";
 import { halLog } from "./hal";
 import { statAdd, statGet, statSet } from "./stats";
+import { core } from "./state";
 
 export const OWNER_FREE: u32 = STREAM_NULL;
 export const OWNER_RAW: u32 = STREAM_NULL - 1;
 
-const SAT_NEXT: usize = 0;
-const SAT_OWNER: usize = 4;
-const SAT_COUNT: usize = 6;
-const SAT_FIRST_SEQ: usize = 8;
+// The entry as a typed view; the offsets above are read from it, and its size is the ABI's.
+// @ts-ignore: decorator
+@unmanaged
+class SatEntry {
+  next!: u32;
+  owner!: u16;
+  count!: u16;
+  firstSeq!: u64;
+}
+if (offsetof<SatEntry>() != SAT_ENTRY_BYTES) ERROR("SatEntry size differs from SAT_ENTRY_BYTES");
 
-let freeHead: u32 = SECTOR_NULL;
-let freeCount: u32 = 0;
-let usageStep: u32 = 0;
+const SAT_NEXT: usize = offsetof<SatEntry>("next");
+const SAT_OWNER: usize = offsetof<SatEntry>("owner");
+const SAT_COUNT: usize = offsetof<SatEntry>("count");
+const SAT_FIRST_SEQ: usize = offsetof<SatEntry>("firstSeq");
+// The drawing above, checked.
+if (SAT_NEXT != 0 || SAT_OWNER != 4 || SAT_COUNT != 6 || SAT_FIRST_SEQ != 8) {
+  ERROR("SAT entry drawing is out of date");
+}
+
 
 // @ts-ignore: decorator
 @inline
 function entry(id: u32): usize {
-  return satPtr + <usize>id * <usize>SAT_ENTRY_BYTES;
+  return core().satPtr + <usize>id * <usize>SAT_ENTRY_BYTES;
 }
 
 // @ts-ignore: decorator
 @inline
 export function sectorData(id: u32): usize {
-  return poolPtr + <usize>id * <usize>sectorBytes;
+  return core().poolPtr + <usize>id * <usize>core().sectorBytes;
 }
 
 // @ts-ignore: decorator
@@ -82,44 +94,47 @@ export function sectorFirstSeqGet(id: u32): u64 {
 }
 
 export function satInit(): void {
-  for (let id: u32 = 0; id < sectorCount; id++) {
+  const c = core();
+  for (let id: u32 = 0; id < c.sectorCount; id++) {
     const e = entry(id);
-    store<u32>(e + SAT_NEXT, id + 1 < sectorCount ? id + 1 : SECTOR_NULL);
+    store<u32>(e + SAT_NEXT, id + 1 < c.sectorCount ? id + 1 : SECTOR_NULL);
     store<u16>(e + SAT_OWNER, <u16>OWNER_FREE);
     store<u16>(e + SAT_COUNT, 0);
     store<u64>(e + SAT_FIRST_SEQ, 0);
   }
-  freeHead = 0;
-  freeCount = sectorCount;
-  usageStep = 0;
-  memory.fill(poolPtr, 0, <usize>sectorCount * <usize>sectorBytes);
-  statSet(STAT_SECTORS_TOTAL, <f64>sectorCount);
-  statSet(STAT_SECTORS_FREE, <f64>sectorCount);
+  c.satFreeHead = 0;
+  c.satFreeCount = c.sectorCount;
+  c.satUsageStep = 0;
+  memory.fill(c.poolPtr, 0, <usize>c.sectorCount * <usize>c.sectorBytes);
+  statSet(STAT_SECTORS_TOTAL, <f64>c.sectorCount);
+  statSet(STAT_SECTORS_FREE, <f64>c.sectorCount);
   statSet(STAT_SECTORS_USED, 0);
 }
 
 export function satFreeCount(): u32 {
-  return freeCount;
+  return core().satFreeCount;
 }
 
 export function satUsedCount(): u32 {
-  return sectorCount - freeCount;
+  return core().sectorCount - core().satFreeCount;
 }
 
 // Usage in percent, rounded down.
 export function satUsagePercent(): u32 {
-  return <u32>((<u64>(sectorCount - freeCount) * 100) / <u64>sectorCount);
+  const c = core();
+  return <u32>((<u64>(c.sectorCount - c.satFreeCount) * 100) / <u64>c.sectorCount);
 }
 
 // Takes a sector off the free list for `owner`; returns SECTOR_NULL when the pool is empty
 // (the caller decides whether that is a failure to count).
 export function sectorTake(owner: u32, firstSeq: u64): u32 {
-  const id = freeHead;
+  const c = core();
+  const id = c.satFreeHead;
   if (id == SECTOR_NULL) return SECTOR_NULL;
   const e = entry(id);
   assert(load<u16>(e + SAT_OWNER) == <u16>OWNER_FREE, "free list holds an allocated sector");
-  freeHead = load<u32>(e + SAT_NEXT);
-  freeCount--;
+  c.satFreeHead = load<u32>(e + SAT_NEXT);
+  c.satFreeCount--;
   store<u32>(e + SAT_NEXT, SECTOR_NULL);
   store<u16>(e + SAT_OWNER, <u16>owner);
   store<u16>(e + SAT_COUNT, 0);
@@ -131,15 +146,16 @@ export function sectorTake(owner: u32, firstSeq: u64): u32 {
 
 // Returns a sector to the free list. The caller has already unlinked it from its stream.
 export function sectorRelease(id: u32): void {
+  const c = core();
   const e = entry(id);
   assert(load<u16>(e + SAT_OWNER) != <u16>OWNER_FREE, "sector released twice");
-  memory.fill(sectorData(id), 0, <usize>sectorBytes);
+  memory.fill(sectorData(id), 0, <usize>c.sectorBytes);
   store<u16>(e + SAT_OWNER, <u16>OWNER_FREE);
   store<u16>(e + SAT_COUNT, 0);
   store<u64>(e + SAT_FIRST_SEQ, 0);
-  store<u32>(e + SAT_NEXT, freeHead);
-  freeHead = id;
-  freeCount++;
+  store<u32>(e + SAT_NEXT, c.satFreeHead);
+  c.satFreeHead = id;
+  c.satFreeCount++;
   statAdd(STAT_FREES, 1);
   usageChanged();
 }
@@ -149,13 +165,14 @@ export function satAllocationFailed(): void {
 }
 
 function usageChanged(): void {
-  const used = sectorCount - freeCount;
-  statSet(STAT_SECTORS_FREE, <f64>freeCount);
+  const c = core();
+  const used = c.sectorCount - c.satFreeCount;
+  statSet(STAT_SECTORS_FREE, <f64>c.satFreeCount);
   statSet(STAT_SECTORS_USED, <f64>used);
   if (<f64>used > statGet(STAT_SECTORS_USED_PEAK)) statSet(STAT_SECTORS_USED_PEAK, <f64>used);
-  const step = <u32>((<u64>used * 10) / <u64>sectorCount);
-  if (step != usageStep) {
-    usageStep = step;
+  const step = <u32>((<u64>used * 10) / <u64>c.sectorCount);
+  if (step != c.satUsageStep) {
+    c.satUsageStep = step;
     halLog(LOG_INFO, SUBSYSTEM_SAT, EVENT_USAGE_STEP, <f64>(step * 10), <f64>used);
   }
 }
@@ -163,15 +180,16 @@ function usageChanged(): void {
 // Fragmentation 0-100: how far the free sectors are from one contiguous run.
 // 0 when they form a single run (or there are fewer than two), 100 when no two are adjacent.
 export function satFragmentationPercent(): u32 {
-  if (freeCount < 2) return 0;
+  const c = core();
+  if (c.satFreeCount < 2) return 0;
   let runs: u32 = 0;
   let previousFree = false;
-  for (let id: u32 = 0; id < sectorCount; id++) {
+  for (let id: u32 = 0; id < c.sectorCount; id++) {
     const free = load<u16>(entry(id) + SAT_OWNER) == <u16>OWNER_FREE;
     if (free && !previousFree) runs++;
     previousFree = free;
   }
-  return <u32>((<u64>(runs - 1) * 100) / <u64>(freeCount - 1));
+  return <u32>((<u64>(runs - 1) * 100) / <u64>(c.satFreeCount - 1));
 }
 
 // ---- Raw sector API (the SAT itself, as the original's section 1 tests exercise it) ------------
@@ -186,7 +204,7 @@ export function sectorAllocRaw(): i64 {
 }
 
 function rawCheck(id: u32): i32 {
-  if (id >= sectorCount) return E_SECTOR_INVALID;
+  if (id >= core().sectorCount) return E_SECTOR_INVALID;
   const owner = sectorOwnerGet(id);
   if (owner == OWNER_FREE) return E_SECTOR_NOT_ALLOCATED;
   if (owner != OWNER_RAW) return E_SECTOR_OWNED;
@@ -194,7 +212,7 @@ function rawCheck(id: u32): i32 {
 }
 
 export function sectorFreeRaw(id: u32): i32 {
-  if (id >= sectorCount) return E_SECTOR_INVALID;
+  if (id >= core().sectorCount) return E_SECTOR_INVALID;
   const owner = sectorOwnerGet(id);
   if (owner == OWNER_FREE) return E_SECTOR_NOT_ALLOCATED;
   // A sector that belongs to a stream is linked in that stream's chain: only the stream frees it.
@@ -207,7 +225,7 @@ export function sectorFreeRaw(id: u32): i32 {
 // `offsetBytes + 4`, which wraps for offsets near 2^32 (0xFFFFFFFC would pass and address the word
 // before the sector). sectorBytes >= SECTOR_BYTES_MIN, so the subtraction cannot wrap.
 function offsetValid(offsetBytes: u32): bool {
-  return (offsetBytes & 3) == 0 && offsetBytes <= sectorBytes - 4;
+  return (offsetBytes & 3) == 0 && offsetBytes <= core().sectorBytes - 4;
 }
 
 export function sectorWordWrite(id: u32, offsetBytes: u32, value: u32): i32 {
@@ -220,7 +238,7 @@ export function sectorWordWrite(id: u32, offsetBytes: u32, value: u32): i32 {
 
 // Returns the word (0 … 2^32−1) or a negative error code.
 export function sectorWordRead(id: u32, offsetBytes: u32): i64 {
-  if (id >= sectorCount) return E_SECTOR_INVALID;
+  if (id >= core().sectorCount) return E_SECTOR_INVALID;
   if (sectorOwnerGet(id) == OWNER_FREE) return E_SECTOR_NOT_ALLOCATED;
   if (!offsetValid(offsetBytes)) return E_OFFSET_INVALID;
   return <i64>load<u32>(sectorData(id) + <usize>offsetBytes);
@@ -241,7 +259,7 @@ export function sectorLinkRaw(id: u32, next: u32): i32 {
 
 // Returns the next sector id in an allocated sector's chain (SECTOR_NULL at the end) or an error.
 export function sectorNextRead(id: u32): i64 {
-  if (id >= sectorCount) return E_SECTOR_INVALID;
+  if (id >= core().sectorCount) return E_SECTOR_INVALID;
   if (sectorOwnerGet(id) == OWNER_FREE) return E_SECTOR_NOT_ALLOCATED;
   return <i64>sectorNextGet(id);
 }

@@ -2,27 +2,27 @@
 // the host as a Float64Array. Indexes are the STAT_* constants in abi.ts.
 
 import { STAT_COUNT } from "./abi";
-import { statsPtr } from "./config";
+import { core } from "./state";
 
 // @ts-ignore: decorator
 @inline
 export function statGet(index: i32): f64 {
-  return load<f64>(statsPtr + (<usize>index << 3));
+  return load<f64>(core().statsPtr + (<usize>index << 3));
 }
 
 // @ts-ignore: decorator
 @inline
 export function statSet(index: i32, value: f64): void {
-  store<f64>(statsPtr + (<usize>index << 3), value);
+  store<f64>(core().statsPtr + (<usize>index << 3), value);
 }
 
 // @ts-ignore: decorator
 @inline
 export function statAdd(index: i32, delta: f64): void {
-  const ptr = statsPtr + (<usize>index << 3);
+  const ptr = core().statsPtr + (<usize>index << 3);
   store<f64>(ptr, load<f64>(ptr) + delta);
 }
 
 export function statsReset(): void {
-  memory.fill(statsPtr, 0, <usize>STAT_COUNT << 3);
+  memory.fill(core().statsPtr, 0, <usize>STAT_COUNT << 3);
 }

@@ -1,11 +1,11 @@
 // Streams: one (upload source, sensor) FIFO of TSD or EVT records with 64-bit sequence numbers.
 //
-// Stream table entry, 96 bytes (SPEC.md, "Stream table entry"):
+// Stream table entry, STREAM_ENTRY_BYTES = 104 bytes (SPEC.md, "Stream table entry"):
 //
 //   0 source u32 | 4 sensor u32 | 8 recordType u8 | 9 dataType u8 | 10 reserved u16 | 12 sampleRateMs u32
 //   16 nextSeq u64 | 24 ackedSeq u64 | 32 readSeq u64 | 40 pendingCount u64
 //   48 ramHead u32 | 52 ramTail u32 | 56 ramSectors u32 | 60 diskHead u32 | 64 diskTail u32 | 68 diskFiles u32
-//   72 ramRecords u64 | 80 diskRecords u64 | 88 readHint u32 | 92 reserved u32 | 96 seqReserved u64
+//   72 ramRecords u64 | 80 diskRecords u64 | 88 readHint u32 | 92 reserved u32 | 96 seqReserved u64 | 104 end
 //
 // On a disk tier, sequence numbers below seqReserved are reserved durably (in the positions file)
 // before they are used, so no restart, not even after a power cut, ever numbers a record with a
@@ -30,10 +30,7 @@ import {
   STAT_RECORDS_LIVE, STAT_RECORDS_READ, STAT_RECORDS_WRITTEN, STAT_SECTORS_DISCARDED, SUBSYSTEM_STREAM,
   STREAM_ENTRY_BYTES,
 } from "./abi";
-import {
-  diskTier, bulkPtr, bulkRecordsMax, evtPerSector, EVT_RECORD_BYTES, queryPtr, sectorCount,
-  streamsMax, streamsPtr, TSD_HEADER_BYTES, TSD_RECORD_BYTES, tsdPerSector,
-} from "./config";
+import { EVT_RECORD_BYTES, TSD_HEADER_BYTES, TSD_RECORD_BYTES } from "./config";
 import { positionsPersist } from "./positions";
 import { cleanupEnqueue } from "./cleanup";
 import { cachedSectorData, fileFirstSeq, fileLoad, fileNext, fileNextSet, fileQuarantine, fileRecords } from "./files";
@@ -43,38 +40,74 @@ import {
   sectorNextSet, sectorOwnerGet, sectorRelease, sectorTake,
 } from "./sat";
 import { statAdd } from "./stats";
+import { core } from "./state";
 
-const S_SOURCE: usize = 0;
-const S_SENSOR: usize = 4;
-const S_RECORD_TYPE: usize = 8;
-const S_DATA_TYPE: usize = 9;
-const S_FLAGS: usize = 10;
-const S_SAMPLE_RATE_MS: usize = 12;
-const S_NEXT_SEQ: usize = 16;
-const S_ACKED_SEQ: usize = 24;
-const S_READ_SEQ: usize = 32;
-const S_PENDING: usize = 40;
-const S_RAM_HEAD: usize = 48;
-const S_RAM_TAIL: usize = 52;
-const S_RAM_SECTORS: usize = 56;
-const S_DISK_HEAD: usize = 60;
-const S_DISK_TAIL: usize = 64;
-const S_DISK_FILES: usize = 68;
-const S_RAM_RECORDS: usize = 72;
-const S_DISK_RECORDS: usize = 80;
-const S_READ_HINT: usize = 88;
-const S_SEQ_RESERVED: usize = 96;
+// The entry as a typed view; the offsets above are read from it, and its size is the ABI's.
+// @ts-ignore: decorator
+@unmanaged
+class StreamEntry {
+  source!: u32;
+  sensor!: u32;
+  recordType!: u8;
+  dataType!: u8;
+  flags!: u16;
+  sampleRateMs!: u32;
+  nextSeq!: u64;
+  ackedSeq!: u64;
+  readSeq!: u64;
+  pendingCount!: u64;
+  ramHead!: u32;
+  ramTail!: u32;
+  ramSectors!: u32;
+  diskHead!: u32;
+  diskTail!: u32;
+  diskFiles!: u32;
+  ramRecords!: u64;
+  diskRecords!: u64;
+  readHint!: u32;
+  reserved!: u32;
+  seqReserved!: u64;
+}
+if (offsetof<StreamEntry>() != STREAM_ENTRY_BYTES) ERROR("StreamEntry size differs from STREAM_ENTRY_BYTES");
+
+const S_SOURCE: usize = offsetof<StreamEntry>("source");
+const S_SENSOR: usize = offsetof<StreamEntry>("sensor");
+const S_RECORD_TYPE: usize = offsetof<StreamEntry>("recordType");
+const S_DATA_TYPE: usize = offsetof<StreamEntry>("dataType");
+const S_FLAGS: usize = offsetof<StreamEntry>("flags");
+const S_SAMPLE_RATE_MS: usize = offsetof<StreamEntry>("sampleRateMs");
+const S_NEXT_SEQ: usize = offsetof<StreamEntry>("nextSeq");
+const S_ACKED_SEQ: usize = offsetof<StreamEntry>("ackedSeq");
+const S_READ_SEQ: usize = offsetof<StreamEntry>("readSeq");
+const S_PENDING: usize = offsetof<StreamEntry>("pendingCount");
+const S_RAM_HEAD: usize = offsetof<StreamEntry>("ramHead");
+const S_RAM_TAIL: usize = offsetof<StreamEntry>("ramTail");
+const S_RAM_SECTORS: usize = offsetof<StreamEntry>("ramSectors");
+const S_DISK_HEAD: usize = offsetof<StreamEntry>("diskHead");
+const S_DISK_TAIL: usize = offsetof<StreamEntry>("diskTail");
+const S_DISK_FILES: usize = offsetof<StreamEntry>("diskFiles");
+const S_RAM_RECORDS: usize = offsetof<StreamEntry>("ramRecords");
+const S_DISK_RECORDS: usize = offsetof<StreamEntry>("diskRecords");
+const S_READ_HINT: usize = offsetof<StreamEntry>("readHint");
+const S_SEQ_RESERVED: usize = offsetof<StreamEntry>("seqReserved");
+// The drawing above, checked.
+if (
+  S_SOURCE != 0 || S_SENSOR != 4 || S_RECORD_TYPE != 8 || S_DATA_TYPE != 9 || S_FLAGS != 10 ||
+  S_SAMPLE_RATE_MS != 12 || S_NEXT_SEQ != 16 || S_ACKED_SEQ != 24 || S_READ_SEQ != 32 || S_PENDING != 40 ||
+  S_RAM_HEAD != 48 || S_RAM_TAIL != 52 || S_RAM_SECTORS != 56 || S_DISK_HEAD != 60 || S_DISK_TAIL != 64 ||
+  S_DISK_FILES != 68 || S_RAM_RECORDS != 72 || S_DISK_RECORDS != 80 || S_READ_HINT != 88 ||
+  S_SEQ_RESERVED != 96
+) {
+  ERROR("stream entry drawing is out of date");
+}
 
 // Stream flag: nextSeq or ackedSeq changed since the ACK position was last persisted.
 export const STREAM_FLAG_DIRTY: u16 = 1;
 
-// Number of configured streams; stream indexes are 0 … streamCount−1.
-export let streamCount: u32 = 0;
-
 // @ts-ignore: decorator
 @inline
 export function streamEntry(index: u32): usize {
-  return streamsPtr + <usize>index * <usize>STREAM_ENTRY_BYTES;
+  return core().streamsPtr + <usize>index * <usize>STREAM_ENTRY_BYTES;
 }
 
 // ---- Field access ----------------------------------------------------------------------------------
@@ -148,7 +181,7 @@ function fieldAdd32(s: u32, offset: usize, delta: i32): void {
 // @ts-ignore: decorator
 @inline
 export function recordsPerSector(recordType: i32): u32 {
-  return recordType == RECORD_TYPE_TSD ? tsdPerSector : evtPerSector;
+  return recordType == RECORD_TYPE_TSD ? core().tsdPerSector : core().evtPerSector;
 }
 
 // Live (not erased) records among `count` records starting at `firstSeq`.
@@ -161,16 +194,17 @@ export function liveRecords(firstSeq: u64, count: u64, ackedSeq: u64): u64 {
 }
 
 export function streamsInit(): void {
-  streamCount = 0;
-  memory.fill(streamsPtr, 0, <usize>streamsMax * <usize>STREAM_ENTRY_BYTES);
+  const c = core();
+  c.streamCount = 0;
+  memory.fill(c.streamsPtr, 0, <usize>c.streamsMax * <usize>STREAM_ENTRY_BYTES);
 }
 
 export function streamValid(s: i32): bool {
-  return s >= 0 && <u32>s < streamCount;
+  return s >= 0 && <u32>s < core().streamCount;
 }
 
 export function streamFind(source: u32, sensor: u32): i32 {
-  for (let s: u32 = 0; s < streamCount; s++) {
+  for (let s: u32 = 0; s < core().streamCount; s++) {
     if (streamSource(s) == source && streamSensor(s) == sensor) return <i32>s;
   }
   return E_STREAM_UNKNOWN;
@@ -179,6 +213,7 @@ export function streamFind(source: u32, sensor: u32): i32 {
 // Configures (source, sensor) with a record type fixed for its lifetime. Configuring it again with
 // the same settings returns the same index; different settings are refused.
 export function streamConfigure(source: u32, sensor: u32, recordType: i32, dataType: i32, sampleRateMs: u32): i32 {
+  const c = core();
   if (recordType != RECORD_TYPE_TSD && recordType != RECORD_TYPE_EVT) return E_INVALID_ARGUMENT;
   if (dataType < DATA_TYPE_UINT32 || dataType > DATA_TYPE_FLOAT32) return E_INVALID_ARGUMENT;
   if (recordType == RECORD_TYPE_TSD && sampleRateMs == 0) return E_INVALID_ARGUMENT;
@@ -191,8 +226,8 @@ export function streamConfigure(source: u32, sensor: u32, recordType: i32, dataT
     }
     return existing;
   }
-  if (streamCount >= streamsMax) return E_STREAM_TABLE_FULL;
-  const s = streamCount++;
+  if (c.streamCount >= c.streamsMax) return E_STREAM_TABLE_FULL;
+  const s = c.streamCount++;
   const e = streamEntry(s);
   memory.fill(e, 0, <usize>STREAM_ENTRY_BYTES);
   store<u32>(e + S_SOURCE, source);
@@ -228,7 +263,7 @@ export function streamAppend(s: i32, recordType: i32, value: u32, utcMs: f64): i
     return streamSectorsAny() ? E_ALL_PENDING : E_OUT_OF_SECTORS;
   }
   // Reserve sequence numbers durably before using them (the positions write tops up every stream).
-  if (diskTier && load<u64>(e + S_NEXT_SEQ) >= load<u64>(e + S_SEQ_RESERVED)) {
+  if (core().diskTier && load<u64>(e + S_NEXT_SEQ) >= load<u64>(e + S_SEQ_RESERVED)) {
     if (positionsPersist(STREAM_NULL, 0) != OK) return E_SEQ_RESERVE;
     assert(load<u64>(e + S_NEXT_SEQ) < load<u64>(e + S_SEQ_RESERVED), "reservation not topped up");
   }
@@ -270,7 +305,7 @@ export function streamAppend(s: i32, recordType: i32, value: u32, utcMs: f64): i
 }
 
 function streamSectorsAny(): bool {
-  for (let s: u32 = 0; s < streamCount; s++) if (streamRamSectors(s) > 0) return true;
+  for (let s: u32 = 0; s < core().streamCount; s++) if (streamRamSectors(s) > 0) return true;
   return false;
 }
 
@@ -294,7 +329,7 @@ const STREAM_NONE: u32 = 0xffffffff;
 function discardVictim(): u32 {
   let victim: u32 = STREAM_NONE;
   let victimSectors: u32 = 0;
-  for (let s: u32 = 0; s < streamCount; s++) {
+  for (let s: u32 = 0; s < core().streamCount; s++) {
     const sectors = streamRamSectors(s);
     if (sectors <= victimSectors) continue;
     // A stream has a non-pending sector exactly when its newest sector holds no pending record.
@@ -310,7 +345,7 @@ export function discardForSpace(): bool {
   if (victim == STREAM_NONE) return false;
   let previous = SECTOR_NULL;
   let id = streamRamHead(victim);
-  for (let steps: u32 = 0; steps < sectorCount && id != SECTOR_NULL; steps++) {
+  for (let steps: u32 = 0; steps < core().sectorCount && id != SECTOR_NULL; steps++) {
     if (!sectorHasPending(victim, id)) {
       const live = liveRecords(sectorFirstSeqGet(id), <u64>sectorCountGet(id), streamAckedSeq(victim));
       ramSectorUnlink(victim, previous, id);
@@ -350,7 +385,7 @@ export function ramSectorUnlink(s: u32, previous: u32, id: u32): void {
 // @ts-ignore: decorator
 @inline
 function bulkEmit(out: u32, seq: u64, value: u32, utcMs: i64, flags: u32): void {
-  const record = bulkPtr + <usize>out * <usize>BULK_RECORD_BYTES;
+  const record = core().bulkPtr + <usize>out * <usize>BULK_RECORD_BYTES;
   store<u32>(record + BULK_SEQ_LO, <u32>seq);
   store<u32>(record + BULK_SEQ_HI, <u32>(seq >> 32));
   store<u32>(record + BULK_VALUE, value);
@@ -386,10 +421,11 @@ function sectorEmit(
 // `mark`, they become pending (a bulk read); without, nothing changes (a peek). Returns the count
 // or an error code; on error nothing is marked.
 export function streamRead(s: i32, recordsMax: i32, mark: bool): i32 {
+  const c = core();
   if (!streamValid(s)) return E_STREAM_UNKNOWN;
   if (recordsMax < 0) return E_INVALID_ARGUMENT;
   const stream = <u32>s;
-  const room = min<u32>(<u32>recordsMax, bulkRecordsMax);
+  const room = min<u32>(<u32>recordsMax, c.bulkRecordsMax);
   const recordType = streamRecordType(stream);
   const rateMs = streamSampleRateMs(stream);
   const perSector = recordsPerSector(recordType);
@@ -434,7 +470,7 @@ export function streamRead(s: i32, recordsMax: i32, mark: bool): i32 {
   const hint = load<u32>(e + S_READ_HINT);
   if (hint != SECTOR_NULL && sectorOwnerGet(hint) == stream && sectorFirstSeqGet(hint) <= cursor) id = hint;
   let lastId = SECTOR_NULL;
-  for (let steps: u32 = 0; id != SECTOR_NULL && out < room && steps < sectorCount; steps++) {
+  for (let steps: u32 = 0; id != SECTOR_NULL && out < room && steps < c.sectorCount; steps++) {
     const first = sectorFirstSeqGet(id);
     const count = sectorCountGet(id);
     if (first + <u64>count > cursor) {
@@ -448,7 +484,7 @@ export function streamRead(s: i32, recordsMax: i32, mark: bool): i32 {
   }
 
   if (mark && out > 0) {
-    const lastRecord = bulkPtr + <usize>(out - 1) * <usize>BULK_RECORD_BYTES;
+    const lastRecord = c.bulkPtr + <usize>(out - 1) * <usize>BULK_RECORD_BYTES;
     const lastSeq = <u64>load<u32>(lastRecord + BULK_SEQ_LO) | (<u64>load<u32>(lastRecord + BULK_SEQ_HI) << 32);
     store<u64>(e + S_READ_SEQ, lastSeq + 1);
     fieldAdd64(stream, S_PENDING, <i64>out);
@@ -472,7 +508,7 @@ export function streamAck(s: i32, count: f64): i32 {
   if (count == 0) return OK;
   const e = streamEntry(stream);
   const acked = ackEnd(stream, <u64>count);
-  if (ackEndTouchesDisk) {
+  if (ackTouchesDisk(stream)) {
     if (positionsPersist(stream, acked) != OK) return E_ACK_PERSIST;
   } else {
     streamDirtySet(stream, true);
@@ -495,7 +531,7 @@ export function streamAck(s: i32, count: f64): i32 {
     cleanupEnqueue(slot);
   }
 
-  for (let steps: u32 = 0; remaining > 0 && steps < sectorCount; steps++) {
+  for (let steps: u32 = 0; remaining > 0 && steps < core().sectorCount; steps++) {
     const id = load<u32>(e + S_RAM_HEAD);
     assert(id != SECTOR_NULL, "pending records missing from RAM");
     const first = sectorFirstSeqGet(id);
@@ -519,28 +555,35 @@ export function streamAck(s: i32, count: f64): i32 {
   return OK;
 }
 
-// Set by ackEnd: whether the planned ACK erases records that are in `.imx` files.
-let ackEndTouchesDisk: bool = false;
+// Whether an ACK of at least one record erases records that are in `.imx` files: the oldest pending
+// record is on disk exactly when a file on the stream's disk list ends above ackedSeq.
+function ackTouchesDisk(stream: u32): bool {
+  const acked = streamAckedSeq(stream);
+  let slot = streamDiskHead(stream);
+  for (let steps: u32 = 0; slot != FILE_SLOT_NULL && steps <= 0xffff; steps++) {
+    if (fileFirstSeq(slot) + <u64>fileRecords(slot) > acked) return true;
+    slot = fileNext(slot);
+  }
+  return false;
+}
 
 // Where an ACK of `count` pending records would move ackedSeq, without changing anything.
 function ackEnd(stream: u32, count: u64): u64 {
   let remaining = count;
   let cursor = streamAckedSeq(stream);
-  ackEndTouchesDisk = false;
   let slot = streamDiskHead(stream);
   for (let steps: u32 = 0; remaining > 0 && slot != FILE_SLOT_NULL && steps <= 0xffff; steps++) {
     const first = fileFirstSeq(slot);
     const end = first + <u64>fileRecords(slot);
     const from = max<u64>(cursor, first);
     const take = min<u64>(end - from, remaining);
-    if (take > 0) ackEndTouchesDisk = true;
     remaining -= take;
     cursor = from + take;
     if (cursor < end) return cursor;
     slot = fileNext(slot);
   }
   let id = streamRamHead(stream);
-  for (let steps: u32 = 0; remaining > 0 && id != SECTOR_NULL && steps < sectorCount; steps++) {
+  for (let steps: u32 = 0; remaining > 0 && id != SECTOR_NULL && steps < core().sectorCount; steps++) {
     const first = sectorFirstSeqGet(id);
     const end = first + <u64>sectorCountGet(id);
     const from = max<u64>(cursor, first);
@@ -657,7 +700,7 @@ export function diskListClear(s: u32): u64 {
   const read = load<u64>(e + S_READ_SEQ);
   let pending: u64 = 0;
   let id = load<u32>(e + S_RAM_HEAD);
-  for (let steps: u32 = 0; id != SECTOR_NULL && steps < sectorCount; steps++) {
+  for (let steps: u32 = 0; id != SECTOR_NULL && steps < core().sectorCount; steps++) {
     const first = sectorFirstSeqGet(id);
     const end = first + <u64>sectorCountGet(id);
     const lo = max<u64>(first, acked);
@@ -700,5 +743,5 @@ export function streamQuery(s: i32): i32 {
 // @ts-ignore: decorator
 @inline
 function queryPut(index: i32, value: f64): void {
-  store<f64>(queryPtr + (<usize>index << 3), value);
+  store<f64>(core().queryPtr + (<usize>index << 3), value);
 }

@@ -25,13 +25,8 @@ import {
   STATE_CANCELLING_FLUSH, STATE_CHECK_USAGE, STATE_CLEANUP_DISK, STATE_FLUSH_ALL, STATE_IDLE,
   STATE_MOVE_TO_DISK, SUBSYSTEM_FLUSH, SUBSYSTEM_TIER, IMX_HEADER_BYTES, STREAM_NULL,
 } from "./abi";
-import { clockNowMs, clockSet } from "./clock";
+import { clockSet } from "./clock";
 import { cleanupDeletingCount, cleanupHasDueWork, cleanupQueueLength, cleanupStep } from "./cleanup";
-import {
-  diskQuotaBytes, diskThresholdPercent, diskTier, filesDeletedPerTickMax, filesWrittenPerTickMax, pathPtr,
-  sectorBytes, sectorCount, sectorsPerFileMax, spillSectorsPerTickMax, spillTargetPercent,
-  spillThresholdPercent, tickIntervalMs, writeBufPtr,
-} from "./config";
 import { filePathFormat, fileSlotsFree, fileSlotTake, imxHeaderWrite } from "./files";
 import { positionsPersist } from "./positions";
 import { halFileWrite, halLog } from "./hal";
@@ -41,49 +36,43 @@ import {
 import { statAdd, statGet, statSet } from "./stats";
 import {
   diskTailAppend, liveRecords, ramSectorUnlink, recordsMovedToDisk, recordsPerSector, sectorHasPending,
-  streamAckedSeq, streamCount, streamDataType, streamDirty, streamRamHead, streamRamSectors, streamRamTail, streamRecordType,
+  streamAckedSeq, streamDataType, streamDirty, streamRamHead, streamRamSectors, streamRamTail, streamRecordType,
   streamSampleRateMs, streamSensor, streamSource,
 } from "./stream";
+import { core } from "./state";
 
 const STEPS_PER_TICK_MAX: i32 = 8;
 
-let state: i32 = STATE_IDLE;
-let lastTickMs: f64 = NaN;
-let spillCursor: u32 = 0;
-let flushRequested: bool = false;
-let flushMovedSectors: u32 = 0;
-let flushProgress: i32 = 0;
-let refusalLogged: bool = false;
-let sectorsBudget: u32 = 0;
-let filesBudget: u32 = 0;
 
 export function machineInit(nowMs: f64): void {
-  state = STATE_IDLE;
-  lastTickMs = NaN;
-  spillCursor = 0;
-  flushRequested = false;
-  flushMovedSectors = 0;
-  flushProgress = 0;
-  refusalLogged = false;
+  const c = core();
+  c.tierState = STATE_IDLE;
+  c.lastTickMs = NaN;
+  c.spillCursor = 0;
+  c.flushRequested = false;
+  c.flushMovedSectors = 0;
+  c.flushProgress = 0;
+  c.refusalLogged = false;
   clockSet(nowMs);
-  statSet(STAT_STATE, <f64>state);
+  statSet(STAT_STATE, <f64>c.tierState);
 }
 
 export function machineState(): i32 {
-  return state;
+  return core().tierState;
 }
 
 function stateSet(next: i32): void {
-  if (next == state) return;
-  halLog(LOG_DEBUG, SUBSYSTEM_TIER, EVENT_STATE, <f64>state, <f64>next);
-  state = next;
-  statSet(STAT_STATE, <f64>state);
+  const c = core();
+  if (next == c.tierState) return;
+  halLog(LOG_DEBUG, SUBSYSTEM_TIER, EVENT_STATE, <f64>c.tierState, <f64>next);
+  c.tierState = next;
+  statSet(STAT_STATE, <f64>c.tierState);
 }
 
 // RAM sectors that hold stream data (what a flush must move).
 export function streamSectorsUsed(): u32 {
   let total: u32 = 0;
-  for (let s: u32 = 0; s < streamCount; s++) total += streamRamSectors(s);
+  for (let s: u32 = 0; s < core().streamCount; s++) total += streamRamSectors(s);
   return total;
 }
 
@@ -91,8 +80,8 @@ export function streamSectorsUsed(): u32 {
 
 function diskBytesLimit(flushing: bool): f64 {
   // A normal spill stops at the disk threshold; a flush (shutdown) may use the whole quota.
-  const quota = <f64>diskQuotaBytes;
-  return flushing ? quota : Math.floor((quota * <f64>diskThresholdPercent) / 100);
+  const quota = <f64>core().diskQuotaBytes;
+  return flushing ? quota : Math.floor((quota * <f64>core().diskThresholdPercent) / 100);
 }
 
 // Moves up to sectorsPerFileMax of stream `s`'s oldest RAM sectors into one `.imx` file. Returns the
@@ -100,14 +89,15 @@ function diskBytesLimit(flushing: bool): f64 {
 // is unchanged. Outside a flush, a stream whose oldest sector holds pending records is skipped and
 // its newest (still filling) sector stays in RAM.
 function spillOne(s: u32, flushing: bool): i32 {
+  const c = core();
   const head = streamRamHead(s);
   if (head == SECTOR_NULL) return 0;
   if (!flushing && sectorHasPending(s, head)) return 0;
   const recordType = streamRecordType(s);
   const perSector = recordsPerSector(recordType);
   const tail = streamRamTail(s);
-  const sectorsMax = min<u32>(sectorsPerFileMax, sectorsBudget);
-  const payload = writeBufPtr + <usize>IMX_HEADER_BYTES;
+  const sectorsMax = min<u32>(c.sectorsPerFileMax, c.sectorsBudget);
+  const payload = c.writeBufPtr + <usize>IMX_HEADER_BYTES;
   let k: u32 = 0;
   let expected: u64 = sectorFirstSeqGet(head);
   let id = head;
@@ -117,7 +107,7 @@ function spillOne(s: u32, flushing: bool): i32 {
     const count = sectorCountGet(id);
     // A file holds consecutive sequence numbers: stop at a gap left by a discard.
     if (first != expected) break;
-    memory.copy(payload + <usize>k * <usize>sectorBytes, sectorData(id), <usize>sectorBytes);
+    memory.copy(payload + <usize>k * <usize>c.sectorBytes, sectorData(id), <usize>c.sectorBytes);
     k++;
     expected = first + <u64>count;
     if (count < perSector) break; // a partly filled sector ends the file
@@ -125,7 +115,7 @@ function spillOne(s: u32, flushing: bool): i32 {
   }
   if (k == 0) return 0;
 
-  const bytes = <u32>IMX_HEADER_BYTES + k * sectorBytes;
+  const bytes = <u32>IMX_HEADER_BYTES + k * c.sectorBytes;
   const used = statGet(STAT_DISK_BYTES_USED) + statGet(STAT_DISK_USAGE_OFFSET_BYTES);
   if (used + <f64>bytes > diskBytesLimit(flushing)) return spillRefused(E_DISK_QUOTA);
   if (fileSlotsFree() == 0) return spillRefused(E_FILE_TABLE_FULL);
@@ -135,9 +125,9 @@ function spillOne(s: u32, flushing: bool): i32 {
   const source = streamSource(s);
   const sensor = streamSensor(s);
   const acked = streamAckedSeq(s);
-  imxHeaderWrite(writeBufPtr, source, sensor, recordType, streamDataType(s), streamSampleRateMs(s), k, firstSeq,
-    records, acked, clockNowMs);
-  const status = halFileWrite(pathPtr, filePathFormat(source, sensor, firstSeq), writeBufPtr, <i32>bytes);
+  imxHeaderWrite(c.writeBufPtr, source, sensor, recordType, streamDataType(s), streamSampleRateMs(s), k, firstSeq,
+    records, acked, c.clockNowMs);
+  const status = halFileWrite(c.pathPtr, filePathFormat(source, sensor, firstSeq), c.writeBufPtr, <i32>bytes);
   if (status != OK) {
     statAdd(STAT_SPILLS_FAILED, 1);
     halLog(LOG_ERROR, SUBSYSTEM_TIER, EVENT_SPILL_FAILED, <f64>s, <f64>status);
@@ -164,14 +154,14 @@ function spillOne(s: u32, flushing: bool): i32 {
   statAdd(STAT_BYTES_WRITTEN, <f64>bytes);
   statAdd(STAT_DISK_BYTES_USED, <f64>bytes);
   halLog(LOG_DEBUG, SUBSYSTEM_TIER, EVENT_SPILL, <f64>s, <f64>k);
-  refusalLogged = false;
+  c.refusalLogged = false;
   return <i32>k;
 }
 
 function spillRefused(reason: i32): i32 {
   statAdd(STAT_SPILLS_REFUSED, 1);
-  if (!refusalLogged) {
-    refusalLogged = true;
+  if (!core().refusalLogged) {
+    core().refusalLogged = true;
     halLog(LOG_WARN, SUBSYSTEM_TIER, EVENT_SPILL_REFUSED, <f64>reason, statGet(STAT_DISK_BYTES_USED));
   }
   return reason;
@@ -181,11 +171,12 @@ function spillRefused(reason: i32): i32 {
 // otherwise it stops once usage is below the spill target. Returns OK, or the reason it stopped
 // early (quota, file table, a HAL error).
 function moveToDisk(flushing: bool): i32 {
+  const c = core();
   let idle: u32 = 0;
-  while (filesBudget > 0 && sectorsBudget > 0 && idle < streamCount) {
-    if (!flushing && satUsagePercent() < spillTargetPercent) return OK;
-    const s = spillCursor;
-    spillCursor = spillCursor + 1 < streamCount ? spillCursor + 1 : 0;
+  while (c.filesBudget > 0 && c.sectorsBudget > 0 && idle < c.streamCount) {
+    if (!flushing && satUsagePercent() < c.spillTargetPercent) return OK;
+    const s = c.spillCursor;
+    c.spillCursor = c.spillCursor + 1 < c.streamCount ? c.spillCursor + 1 : 0;
     const moved = spillOne(s, flushing);
     if (moved < 0) return moved;
     if (moved == 0) {
@@ -193,9 +184,9 @@ function moveToDisk(flushing: bool): i32 {
       continue;
     }
     idle = 0;
-    filesBudget--;
-    sectorsBudget -= <u32>moved;
-    if (flushing) flushMovedSectors += <u32>moved;
+    c.filesBudget--;
+    c.sectorsBudget -= <u32>moved;
+    if (flushing) c.flushMovedSectors += <u32>moved;
   }
   return OK;
 }
@@ -203,44 +194,46 @@ function moveToDisk(flushing: bool): i32 {
 // ---- Flush -----------------------------------------------------------------------------------------------
 
 export function flushAllToDisk(): i32 {
-  if (!diskTier) return E_NO_DISK_TIER;
-  if (!flushRequested) {
-    flushRequested = true;
-    flushMovedSectors = 0;
-    flushProgress = 0;
+  const c = core();
+  if (!c.diskTier) return E_NO_DISK_TIER;
+  if (!c.flushRequested) {
+    c.flushRequested = true;
+    c.flushMovedSectors = 0;
+    c.flushProgress = 0;
   }
-  if (state == STATE_CANCELLING_FLUSH) stateSet(STATE_IDLE);
+  if (c.tierState == STATE_CANCELLING_FLUSH) stateSet(STATE_IDLE);
   statSet(STAT_FLUSH_PROGRESS, <f64>flushProgressGet());
   return OK;
 }
 
 // Whether a stream's position changed since the positions file was last written (disk tier only).
 function streamsDirty(): bool {
-  if (!diskTier) return false;
-  for (let s: u32 = 0; s < streamCount; s++) if (streamDirty(s)) return true;
+  if (!core().diskTier) return false;
+  for (let s: u32 = 0; s < core().streamCount; s++) if (streamDirty(s)) return true;
   return false;
 }
 
 // 0-100 while a flush is under way; 101 when RAM holds no stream data and every stream's position
 // is on disk (safe to power off).
 export function flushProgressGet(): i32 {
+  const c = core();
   const remaining = streamSectorsUsed();
   if (remaining == 0 && !streamsDirty()) return FLUSH_PROGRESS_COMPLETE;
-  if (!flushRequested) return 0;
-  const total = flushMovedSectors + remaining;
-  const progress = total == 0 ? 100 : <i32>((<u64>flushMovedSectors * 100) / <u64>total);
-  if (progress > flushProgress) flushProgress = min<i32>(progress, 100);
-  return flushProgress;
+  if (!c.flushRequested) return 0;
+  const total = c.flushMovedSectors + remaining;
+  const progress = total == 0 ? 100 : <i32>((<u64>c.flushMovedSectors * 100) / <u64>total);
+  if (progress > c.flushProgress) c.flushProgress = min<i32>(progress, 100);
+  return c.flushProgress;
 }
 
 export function flushCancel(): i32 {
-  if (!flushRequested) return OK;
+  if (!core().flushRequested) return OK;
   stateSet(STATE_CANCELLING_FLUSH);
   return OK;
 }
 
 export function flushIsRequested(): bool {
-  return flushRequested;
+  return core().flushRequested;
 }
 
 // ---- Pending work -------------------------------------------------------------------------------------
@@ -249,11 +242,12 @@ export function flushIsRequested(): bool {
 // otherwise those above the spill target while usage is at or over the threshold), files awaiting
 // deletion and deletions in flight.
 export function pendingWorkCount(): u32 {
+  const c = core();
   let sectors: u32 = 0;
-  if (flushRequested) {
+  if (c.flushRequested) {
     sectors = streamSectorsUsed();
-  } else if (diskTier && satUsagePercent() >= spillThresholdPercent) {
-    const target = <u32>((<u64>sectorCount * <u64>spillTargetPercent) / 100);
+  } else if (c.diskTier && satUsagePercent() >= c.spillThresholdPercent) {
+    const target = <u32>((<u64>c.sectorCount * <u64>c.spillTargetPercent) / 100);
     const used = satUsedCount();
     sectors = used > target ? used - target : 0;
   }
@@ -263,32 +257,34 @@ export function pendingWorkCount(): u32 {
 // ---- The tick ------------------------------------------------------------------------------------------
 
 export function processMemory(nowMs: f64): i32 {
+  const c = core();
   clockSet(nowMs);
   // Run at most once per tick interval; a clock that went backwards starts a new interval.
-  if (lastTickMs == lastTickMs && nowMs >= lastTickMs && nowMs - lastTickMs < <f64>tickIntervalMs) return state;
-  lastTickMs = nowMs;
+  const last = c.lastTickMs;
+  if (last == last && nowMs >= last && nowMs - last < <f64>c.tickIntervalMs) return c.tierState;
+  c.lastTickMs = nowMs;
   statAdd(STAT_TICKS, 1);
-  sectorsBudget = spillSectorsPerTickMax;
-  filesBudget = filesWrittenPerTickMax;
-  let deleteBudget = filesDeletedPerTickMax;
+  c.sectorsBudget = c.spillSectorsPerTickMax;
+  c.filesBudget = c.filesWrittenPerTickMax;
+  let deleteBudget = c.filesDeletedPerTickMax;
 
   let spillTried = false;
   let cleanupTried = false;
   for (let step = 0; step < STEPS_PER_TICK_MAX; step++) {
-    statAdd(STAT_TICKS_BY_STATE + state, 1);
-    if (state == STATE_IDLE) {
-      if (flushRequested) {
+    statAdd(STAT_TICKS_BY_STATE + c.tierState, 1);
+    if (c.tierState == STATE_IDLE) {
+      if (c.flushRequested) {
         stateSet(STATE_FLUSH_ALL);
-      } else if (!spillTried && diskTier && satUsagePercent() >= spillThresholdPercent) {
+      } else if (!spillTried && c.diskTier && satUsagePercent() >= c.spillThresholdPercent) {
         stateSet(STATE_CHECK_USAGE);
       } else if (!cleanupTried && deleteBudget > 0 && cleanupHasDueWork()) {
         stateSet(STATE_CLEANUP_DISK);
       } else {
         break;
       }
-    } else if (state == STATE_CHECK_USAGE) {
+    } else if (c.tierState == STATE_CHECK_USAGE) {
       spillTried = true;
-      if (satUsagePercent() < spillThresholdPercent) {
+      if (satUsagePercent() < c.spillThresholdPercent) {
         stateSet(STATE_IDLE);
       } else if (statGet(STAT_DISK_BYTES_USED) + statGet(STAT_DISK_USAGE_OFFSET_BYTES) >= diskBytesLimit(false)) {
         spillRefused(E_DISK_QUOTA);
@@ -299,13 +295,13 @@ export function processMemory(nowMs: f64): i32 {
       } else {
         stateSet(STATE_MOVE_TO_DISK);
       }
-    } else if (state == STATE_MOVE_TO_DISK) {
+    } else if (c.tierState == STATE_MOVE_TO_DISK) {
       spillTried = true;
       const status = moveToDisk(false);
-      const budgetSpent = filesBudget == 0 || sectorsBudget == 0;
+      const budgetSpent = c.filesBudget == 0 || c.sectorsBudget == 0;
       // Budget spent with work left: stay and go on next tick. Otherwise the spill is done, was
       // refused or failed, or nothing more is eligible (pending or still filling): back to IDLE.
-      if (status == OK && budgetSpent && satUsagePercent() >= spillTargetPercent) {
+      if (status == OK && budgetSpent && satUsagePercent() >= c.spillTargetPercent) {
         // Deletions keep going during a long spill too: acknowledged files waiting in the queue
         // still count against the disk quota, so starving them ends in refused spills and discards.
         if (deleteBudget > 0 && cleanupHasDueWork()) {
@@ -314,39 +310,39 @@ export function processMemory(nowMs: f64): i32 {
         break;
       }
       stateSet(STATE_IDLE);
-    } else if (state == STATE_CLEANUP_DISK) {
+    } else if (c.tierState == STATE_CLEANUP_DISK) {
       cleanupTried = true;
       deleteBudget -= min<u32>(deleteBudget, cleanupStep(deleteBudget));
       stateSet(STATE_IDLE);
-    } else if (state == STATE_FLUSH_ALL) {
-      if (!flushRequested) {
+    } else if (c.tierState == STATE_FLUSH_ALL) {
+      if (!c.flushRequested) {
         stateSet(STATE_IDLE);
         continue;
       }
       moveToDisk(true);
       // Once RAM is empty, make every stream's position durable before calling the flush complete.
-      if (streamSectorsUsed() == 0 && streamsDirty() && filesBudget > 0) {
-        filesBudget--;
+      if (streamSectorsUsed() == 0 && streamsDirty() && c.filesBudget > 0) {
+        c.filesBudget--;
         positionsPersist(STREAM_NULL, 0);
       }
       if (streamSectorsUsed() == 0 && !streamsDirty()) {
-        flushRequested = false;
-        flushProgress = FLUSH_PROGRESS_COMPLETE;
-        halLog(LOG_INFO, SUBSYSTEM_FLUSH, EVENT_FLUSH_COMPLETE, <f64>flushMovedSectors, 0);
+        c.flushRequested = false;
+        c.flushProgress = FLUSH_PROGRESS_COMPLETE;
+        halLog(LOG_INFO, SUBSYSTEM_FLUSH, EVENT_FLUSH_COMPLETE, <f64>c.flushMovedSectors, 0);
         stateSet(STATE_IDLE);
         continue;
       }
       // Deletions keep going during a long flush.
       if (deleteBudget > 0 && cleanupHasDueWork()) deleteBudget -= min<u32>(deleteBudget, cleanupStep(deleteBudget));
       break;
-    } else if (state == STATE_CANCELLING_FLUSH) {
-      flushRequested = false;
-      halLog(LOG_INFO, SUBSYSTEM_FLUSH, EVENT_FLUSH_CANCELLED, <f64>flushMovedSectors, 0);
+    } else if (c.tierState == STATE_CANCELLING_FLUSH) {
+      c.flushRequested = false;
+      halLog(LOG_INFO, SUBSYSTEM_FLUSH, EVENT_FLUSH_CANCELLED, <f64>c.flushMovedSectors, 0);
       stateSet(STATE_IDLE);
     } else {
-      assert(false, "unknown tier state");
+      assert(false, "unknown tier c.tierState");
     }
   }
   statSet(STAT_FLUSH_PROGRESS, <f64>flushProgressGet());
-  return state;
+  return c.tierState;
 }

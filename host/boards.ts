@@ -46,9 +46,9 @@ export const SECTORS_PER_FILE_COUNT_MAX = abi.SECTORS_PER_FILE_MAX_LIMIT;
 export const BULK_RECORD_COUNT_MAX = abi.BULK_RECORDS_MAX_LIMIT;
 
 // ---- RAM layout estimate -------------------------------------------------------------------------
-// The core lays out, from the end of its static data: config image, stats, query slots, SAT, stream
-// table, file table, sector pool, bulk-read buffer, two .imx I/O buffers (disk tier only) and a path
-// buffer, each 8-byte aligned (SPEC.md, "RAM layout").
+// The core lays out, from the end of its static data: core state block, CRC table, config image,
+// stats, query slots, SAT, stream table, file table, sector pool, bulk-read buffer, two .imx I/O
+// buffers (disk tier only) and a path buffer, each 8-byte aligned (SPEC.md, "RAM layout").
 export const SAT_ENTRY_BYTES = abi.SAT_ENTRY_BYTES;
 export const STREAM_ENTRY_BYTES = abi.STREAM_ENTRY_BYTES;
 export const FILE_ENTRY_BYTES = abi.FILE_ENTRY_BYTES;
@@ -71,6 +71,8 @@ export function ramLayoutEstimate(config: Pick<BoardConfig, "memory" | "disk">):
   const ioBufferBytes = disk === null ? 0 : IMX_HEADER_BYTES + disk.sectorsPerFileMax * memory.sectorBytes;
   const regions: RamRegion[] = [
     { name: "static data (estimate)", bytes: CORE_STATIC_BYTES_ESTIMATE },
+    { name: "core state block", bytes: abi.CORE_STATE_BYTES },
+    { name: "CRC table", bytes: abi.CRC_TABLE_BYTES },
     { name: "config image", bytes: CONFIG_IMAGE_BYTES },
     { name: "stats", bytes: STAT_COUNT * 8 },
     { name: "query slots", bytes: QUERY_COUNT * 8 },
