@@ -21,6 +21,7 @@ import {
   STREAM_NULL,
 } from "./core/abi.generated.js";
 import * as abi from "./core/abi.generated.js";
+import { UserError } from "./base/user-error.js";
 
 export const DEFAULT_BOARD_NAME = "fc1-imx6";
 export const PACKAGE_NAME = "imx-memsim";
@@ -214,7 +215,7 @@ export interface BoardIssue {
   rule: string;
 }
 
-export class BoardError extends Error {
+export class BoardError extends UserError {
   readonly file: string;
   readonly issues: readonly BoardIssue[];
 

@@ -44,6 +44,7 @@ import {
   E_CONFIG_VERSION,
 } from "./core/abi.generated.js";
 import { configIssuesFind, type Board, type BoardConfig, type CleanupPolicy } from "./boards.js";
+import { UserError } from "./base/user-error.js";
 
 // ---- Field table ---------------------------------------------------------------------------------
 // One row per field, in image order. The rows tile bytes [0, CONFIG_IMAGE_BYTES) with no gap, which
@@ -103,7 +104,7 @@ const CONFIG_ERROR_NAMES: Record<number, string> = {
   [E_CONFIG_FIELD]: "E_CONFIG_FIELD",
 };
 
-export class ConfigImageError extends Error {
+export class ConfigImageError extends UserError {
   // One of the ABI's E_CONFIG_* codes.
   readonly code: number;
   readonly codeName: string;

@@ -12,7 +12,8 @@ import { Device, type DataType, type RecordType } from "../core/device.js";
 import { ensureCleanupComplete } from "../core/ensure-cleanup.js";
 import { Prng } from "../sim/prng.js";
 import type { LogLevel } from "../core/log.js";
-import { EXIT_FAILURE, UsageError } from "./errors.js";
+import { UsageError } from "../base/user-error.js";
+import { EXIT_FAILURE } from "./errors.js";
 
 export interface DemoOptions {
   board: string;

@@ -1,40 +1,20 @@
 // How the command line reports failures: one `imx-memsim: <message>` line on stderr and an exit code.
 //
-// Bad input (a usage error, an unusable board file, a refused config image) exits 2; anything
+// Bad input (any UserError: a usage error, an unusable board file, a refused config image, …) exits 2; anything
 // unexpected exits 1 and shows its stack only with --verbose or DEBUG set. Commands run through
 // runCli so they all behave the same.
 
 import { CommanderError } from "commander";
-import { BoardError } from "../boards.js";
-import { ConfigImageError } from "../config-image.js";
+import { UserError } from "../base/user-error.js";
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
 export const CLI_NAME = "imx-memsim";
 
-// Bad command-line input that the user can fix.
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "UsageError";
-  }
-}
-
-type ErrorClass = abstract new (...args: never[]) => Error;
-
-const userErrorClasses = new Set<ErrorClass>([UsageError, BoardError, ConfigImageError]);
-
-// Other modules add their own bad-input errors here so that they, too, exit 2 without a stack.
-export function userErrorRegister(errorClass: ErrorClass): void {
-  userErrorClasses.add(errorClass);
-}
-
+/** True for bad input the user can fix (every UserError: usage, board, config image, workload, …). */
 export function isUserError(error: unknown): boolean {
-  for (const errorClass of userErrorClasses) {
-    if (error instanceof errorClass) return true;
-  }
-  return false;
+  return error instanceof UserError;
 }
 
 export function errorExitCode(error: unknown): number {

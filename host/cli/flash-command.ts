@@ -5,7 +5,7 @@ import type { Command } from "commander";
 import { DEFAULT_BOARD_NAME, loadBoard, type Board } from "../boards.js";
 import { decodeConfigImage, encodeConfigImage, type DecodedConfig } from "../config-image.js";
 import { bytesHuman } from "./boards-command.js";
-import { UsageError } from "./errors.js";
+import { UsageError } from "../base/user-error.js";
 
 export interface FlashResult {
   board: Board;

@@ -18,7 +18,8 @@ import { type CleanupPolicy, DEFAULT_BOARD_NAME, isCleanupPolicy, loadBoard } fr
 import { exportParse, type ParsedExport, ReplayInputError } from "../replay/export.js";
 import { OUTAGE_DEFAULT, outageParse } from "../replay/outage.js";
 import { type ReplayResult, replayRun } from "../replay/replay.js";
-import { EXIT_FAILURE, UsageError } from "./errors.js";
+import { UsageError } from "../base/user-error.js";
+import { EXIT_FAILURE } from "./errors.js";
 
 export interface ReplayCommandOptions {
   board?: string;

@@ -33,7 +33,8 @@ import {
 } from "../run/report.js";
 import { UPLOAD_TIMEOUT_MS_DEFAULT, type UplinkSettings } from "../run/uplink.js";
 import { type Workload, WorkloadError, workloadFromFlags, workloadLoad } from "../run/workload.js";
-import { EXIT_FAILURE, UsageError } from "./errors.js";
+import { UsageError } from "../base/user-error.js";
+import { EXIT_FAILURE } from "./errors.js";
 import { SHUTDOWN_DEADLINE_MS_DEFAULT, stopSignalsListen } from "./graceful.js";
 
 export interface RunCommandOptions {

@@ -9,7 +9,8 @@ import type { Command } from "commander";
 import { type Board, isCleanupPolicy, loadBoard } from "../boards.js";
 import type { FaultKind } from "../hal/faulty.js";
 import { FAULT_PROFILES, type SimResult, SimFailure, seedFromEnv, simulateSeed } from "../sim/simulator.js";
-import { EXIT_FAILURE, UsageError } from "./errors.js";
+import { UsageError } from "../base/user-error.js";
+import { EXIT_FAILURE } from "./errors.js";
 
 export const SIM_DEFAULT_BOARD = "tiny";
 export const SIM_DEFAULT_STEPS = 300;

@@ -14,7 +14,8 @@ import { LEAK_BOUNDS_PER_1000, LEAK_SPAN_MIN_ITERATIONS, type LeakFigure } from 
 import { runSuite, type SuiteResult, type SuiteUi } from "../suite/run.js";
 import { SECTION_COUNT, SECTIONS } from "../suite/sections/index.js";
 import { bytesHuman } from "./boards-command.js";
-import { EXIT_FAILURE, UsageError } from "./errors.js";
+import { UsageError } from "../base/user-error.js";
+import { EXIT_FAILURE } from "./errors.js";
 
 export const TEST_ITERATIONS_DEFAULT = 1000;
 export const TEST_FULL_EVERY_DEFAULT = 1000;

@@ -20,16 +20,15 @@
 // - formatted_time is not used; when it disagrees with time the disagreement is reported (in the
 //   sample export it is local time labelled "Z", 8 hours off).
 
-import { userErrorRegister } from "../cli/errors.js";
+import { UserError } from "../base/user-error.js";
 
 /** Bad input: not an export, or (with --strict) a point that would be skipped. Exits 2. */
-export class ReplayInputError extends Error {
+export class ReplayInputError extends UserError {
   constructor(message: string) {
     super(message);
     this.name = "ReplayInputError";
   }
 }
-userErrorRegister(ReplayInputError);
 
 export interface ExportPoint {
   time: number;

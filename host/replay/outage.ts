@@ -9,7 +9,7 @@
 // uploaded. "none" keeps the uplink up throughout. Example: "down:50%,up:50%" (the default: the
 // first half of the points spill while the uplink is down), "up:1000,down:3000".
 
-import { UsageError } from "../cli/errors.js";
+import { UsageError } from "../base/user-error.js";
 
 export interface OutageSegment {
   up: boolean;

@@ -11,7 +11,7 @@
 // number (so a resumed run has the same outages as an uninterrupted one). Several --outage flags
 // add up: the uplink is down while any of them is.
 
-import { UsageError } from "../cli/errors.js";
+import { UsageError } from "../base/user-error.js";
 import { durationFormat, durationParse } from "./duration.js";
 import { hashUnit } from "./hash.js";
 

@@ -28,7 +28,7 @@ import {
 import { dirname, join, resolve } from "node:path";
 import { z } from "zod";
 import type { Board } from "../boards.js";
-import { userErrorRegister } from "../cli/errors.js";
+import { UserError } from "../base/user-error.js";
 import * as abi from "../core/abi.generated.js";
 import { listFilesRecursive, writeFileAtomic } from "../hal/atomic.js";
 import { NodeFsHal } from "../hal/node-fs.js";
@@ -44,13 +44,12 @@ const HISTORY_DIR = "history";
 const POSITIONS_PATH = "history/positions.imxp";
 
 /** A storage directory that cannot be used as asked (exit 2, nothing changed). */
-export class StorageError extends Error {
+export class StorageError extends UserError {
   constructor(message: string) {
     super(message);
     this.name = "StorageError";
   }
 }
-userErrorRegister(StorageError);
 
 export type StorageKind = "device" | "fleet";
 

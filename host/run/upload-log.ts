@@ -24,15 +24,14 @@ import {
   writeSync,
 } from "node:fs";
 import { dirname } from "node:path";
-import { userErrorRegister } from "../cli/errors.js";
+import { UserError } from "../base/user-error.js";
 
-export class UploadLogError extends Error {
+export class UploadLogError extends UserError {
   constructor(message: string) {
     super(message);
     this.name = "UploadLogError";
   }
 }
-userErrorRegister(UploadLogError);
 
 export interface UploadLogRecord {
   source: number;

@@ -20,7 +20,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { z } from "zod";
-import { userErrorRegister } from "../cli/errors.js";
+import { UserError } from "../base/user-error.js";
 import type { DataType, RecordType } from "../core/device.js";
 import { exportParse, type ExportSensor } from "../replay/export.js";
 import { DAY_MS, durationParse, HOUR_MS } from "./duration.js";
@@ -29,13 +29,12 @@ const U32_MAX = 0xffffffff;
 export const DATA_TYPES = ["uint32", "int32", "float32"] as const;
 
 /** Bad workload input (file or flags). Exits 2. */
-export class WorkloadError extends Error {
+export class WorkloadError extends UserError {
   constructor(message: string) {
     super(message);
     this.name = "WorkloadError";
   }
 }
-userErrorRegister(WorkloadError);
 
 export type ValueSpec =
   | { kind: "sine"; mean: number; amplitude: number; periodMs: number; noise: number }

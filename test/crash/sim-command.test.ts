@@ -8,7 +8,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { UsageError } from "../../host/cli/errors.js";
+import { UsageError } from "../../host/base/user-error.js";
 import { programBuild } from "../../host/cli/main.js";
 import { type SimCommandOptions, type SimIo, simRun, simSummaryText } from "../../host/cli/sim-command.js";
 import { variantFileWrite } from "../support/geometries.js";
