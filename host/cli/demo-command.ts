@@ -10,7 +10,7 @@ import type { Command } from "commander";
 import { DEFAULT_BOARD_NAME, isCleanupPolicy, loadBoard, withOverrides } from "../boards.js";
 import { Device, type DataType, type RecordType } from "../core/device.js";
 import { ensureCleanupComplete } from "../core/ensure-cleanup.js";
-import { Prng } from "../sim/prng.js";
+import { Prng } from "../base/prng.js";
 import type { LogLevel } from "../core/log.js";
 import { UsageError } from "../base/user-error.js";
 import { EXIT_FAILURE } from "./errors.js";

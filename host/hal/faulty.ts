@@ -35,7 +35,7 @@
 // later microtask, and only if no crash happened in between (a power cut cancels it).
 
 import { type Hal, HalCounters, HalError, type HalErrorCode, type HalOp, type HalStats } from "./hal.js";
-import { Prng } from "../sim/prng.js";
+import { Prng } from "../base/prng.js";
 
 /** Rates are integers out of FAULT_RATE_SCALE (parts per million). */
 export const FAULT_RATE_SCALE = 1_000_000;

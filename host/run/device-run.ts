@@ -26,7 +26,7 @@ import { CoreError } from "../core/errors.js";
 import type { LogLevel } from "../core/log.js";
 import type { RecoveryReport } from "../core/recovery.js";
 import { type ShutdownFlushResult, shutdownFlush } from "../cli/graceful.js";
-import { Prng } from "../sim/prng.js";
+import { Prng } from "../base/prng.js";
 import { HOUR_MS, SECOND_MS } from "./duration.js";
 import { hash32 } from "./hash.js";
 import { OutageSchedule, type OutageSpec } from "./outage-schedule.js";

@@ -1,6 +1,6 @@
 // A stateless integer hash for values that must be a pure function of their inputs (a sensor's
 // value at a time, an outage's jitter in a period), so a resumed run draws the same numbers as an
-// uninterrupted one. Sequential draws use the simulator's one PRNG (host/sim/prng.ts).
+// uninterrupted one. Sequential draws use the simulator's one PRNG (host/base/prng.ts).
 
 const U32_RANGE = 0x1_0000_0000;
 

@@ -11,7 +11,7 @@
 import { readFileSync } from "node:fs";
 import type { DataType } from "../core/device.js";
 import { exportParse, type ExportPoint } from "../replay/export.js";
-import { Prng } from "../sim/prng.js";
+import { Prng } from "../base/prng.js";
 import { DAY_MS } from "./duration.js";
 import { hash32, hashUnit } from "./hash.js";
 import type { StreamSpec, ValueSpec } from "./workload.js";

@@ -20,7 +20,7 @@
 import * as abi from "../core/abi.generated.js";
 import type { Device, UploadRecord } from "../core/device.js";
 import { CoreError } from "../core/errors.js";
-import type { Prng } from "../sim/prng.js";
+import type { Prng } from "../base/prng.js";
 import type { OutageSchedule } from "./outage-schedule.js";
 import type { SensorStream } from "./sensors.js";
 import { uploadLogLine, type UploadLogWriter } from "./upload-log.js";

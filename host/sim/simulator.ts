@@ -48,7 +48,7 @@ import {
 } from "../format/imx.js";
 import { POSITIONS_PATH } from "../format/positions.js";
 import { tmpFilesList } from "./imx-scan.js";
-import { Prng } from "./prng.js";
+import { Prng } from "../base/prng.js";
 
 // ---- Options and results ---------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ import type { Hal } from "../hal/hal.js";
 import { MemoryHal } from "../hal/memory.js";
 import { NodeFsHal } from "../hal/node-fs.js";
 import { NoSyncHal, type SyncCounter } from "./no-sync-hal.js";
-import { Prng } from "./prng.js";
+import { Prng } from "../base/prng.js";
 
 export interface SuiteOptions {
   board: Board;

@@ -15,7 +15,7 @@ import { Device } from "../../host/core/device.js";
 import { MemoryHal } from "../../host/hal/memory.js";
 import { imxCrcFix, imxHeaderRead, imxPathParse } from "../../host/format/imx.js";
 import { POSITIONS_PATH } from "../../host/format/positions.js";
-import { Prng } from "../../host/sim/prng.js";
+import { Prng } from "../../host/base/prng.js";
 
 const board = loadBoard("tiny");
 const A = { source: 0, sensor: 7, base: 1000, count: 20 };

@@ -1,4 +1,4 @@
-// FaultyHal (host/hal/faulty.ts) and the simulator's PRNG (host/sim/prng.ts). With no faults a
+// FaultyHal (host/hal/faulty.ts) and the simulator's PRNG (host/base/prng.ts). With no faults a
 // FaultyHal passes the shared HAL conformance suite; each fault does what its documentation says
 // (nothing lands on an I/O error, a prefix on a torn write, zeros in a silent tail, ENOSPC past the
 // budget); a power cut at the N-th operation drops what was not fsynced and makes every later
@@ -10,7 +10,7 @@ import { mkdirDurable, writeFileAtomic } from "../../host/hal/atomic.js";
 import { CrashSignal, FAULT_RATE_SCALE, FaultyHal } from "../../host/hal/faulty.js";
 import { HalError } from "../../host/hal/hal.js";
 import { MemoryHal } from "../../host/hal/memory.js";
-import { Prng } from "../../host/sim/prng.js";
+import { Prng } from "../../host/base/prng.js";
 import { bytes, codeOf, halConformanceSuite, text } from "../hal/hal-conformance.js";
 
 halConformanceSuite("FaultyHal without faults", () => ({

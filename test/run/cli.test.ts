@@ -25,7 +25,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DeviceSummary } from "../../host/run/device-run.js";
 import type { FleetSummary } from "../../host/run/report.js";
-import { Prng } from "../../host/sim/prng.js";
+import { Prng } from "../../host/base/prng.js";
 import {
   cli,
   cliWith,

@@ -1,6 +1,6 @@
-// The seeded tests use the project's one PRNG (host/sim/prng.ts); IMX_SEED replays a failure.
+// The seeded tests use the project's one PRNG (host/base/prng.ts); IMX_SEED replays a failure.
 
-export { Prng } from "../../host/sim/prng.js";
+export { Prng } from "../../host/base/prng.js";
 
 /** A seed from the environment (IMX_SEED) when set, so a failure replays; else `fallback`. */
 export function seedFromEnv(fallback: number): number {
