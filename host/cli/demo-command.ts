@@ -8,9 +8,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Command } from "commander";
 import { DEFAULT_BOARD_NAME, isCleanupPolicy, loadBoard, withOverrides } from "../boards.js";
-import { Device, type DataType, type RecordType } from "../core/device.js";
+import { Device } from "../core/device.js";
 import { ensureCleanupComplete } from "../core/ensure-cleanup.js";
 import { Prng } from "../base/prng.js";
+import { HARNESS_SENSORS } from "../suite/harness-sensors.js";
 import type { LogLevel } from "../core/log.js";
 import { UsageError } from "../base/user-error.js";
 import { EXIT_FAILURE } from "./errors.js";
@@ -24,87 +25,6 @@ export interface DemoOptions {
   keep?: boolean;
   log: string;
 }
-
-interface DemoSensor {
-  name: string;
-  sensor: number;
-  type: RecordType;
-  dataType: DataType;
-  sampleRateMs: number;
-  value(i: number): number;
-}
-
-// The sensors and controls of the original test harness (reference section 6.1), sample rates in seconds there.
-export const DEMO_SENSORS: DemoSensor[] = [
-  {
-    name: "Temperature",
-    sensor: 1001,
-    type: "tsd",
-    dataType: "float32",
-    sampleRateMs: 60_000,
-    value: (i) => 25 + 5 * Math.sin(i / 10) + i * 0.01,
-  },
-  {
-    name: "Pressure",
-    sensor: 1002,
-    type: "tsd",
-    dataType: "float32",
-    sampleRateMs: 30_000,
-    value: (i) => 101.325 + 2 * Math.cos(i / 10) + i * 0.01,
-  },
-  {
-    name: "Humidity",
-    sensor: 1003,
-    type: "tsd",
-    dataType: "float32",
-    sampleRateMs: 120_000,
-    value: (i) => 40 + (i % 20) + i * 0.01,
-  },
-  {
-    name: "Voltage",
-    sensor: 1004,
-    type: "tsd",
-    dataType: "float32",
-    sampleRateMs: 10_000,
-    value: (i) => 12 + (i % 7) * 0.1,
-  },
-  {
-    name: "Current",
-    sensor: 1005,
-    type: "tsd",
-    dataType: "float32",
-    sampleRateMs: 10_000,
-    value: (i) => 1.5 + (i % 11) * 0.05,
-  },
-  { name: "Speed", sensor: 1006, type: "evt", dataType: "float32", sampleRateMs: 0, value: (i) => (i * 3.7) % 130 },
-  {
-    name: "Acceleration",
-    sensor: 1007,
-    type: "evt",
-    dataType: "float32",
-    sampleRateMs: 0,
-    value: (i) => Math.sin(i) * 9.81,
-  },
-  {
-    name: "GPS_Latitude",
-    sensor: 1008,
-    type: "tsd",
-    dataType: "float32",
-    sampleRateMs: 300_000,
-    value: (i) => 37.33 + i * 1e-5,
-  },
-  { name: "Relay_1", sensor: 2001, type: "evt", dataType: "uint32", sampleRateMs: 0, value: (i) => i % 2 },
-  { name: "PWM_Output", sensor: 2002, type: "evt", dataType: "float32", sampleRateMs: 0, value: (i) => (i * 10) % 100 },
-  { name: "System_Mode", sensor: 2003, type: "evt", dataType: "uint32", sampleRateMs: 0, value: (i) => i % 3 },
-  {
-    name: "Enable_Flag",
-    sensor: 2004,
-    type: "evt",
-    dataType: "uint32",
-    sampleRateMs: 0,
-    value: (i) => (i % 5 !== 0 ? 1 : 0),
-  },
-];
 
 const DEMO_SOURCE = 0;
 const DEMO_START_MS = Date.UTC(2025, 0, 10);
@@ -149,7 +69,7 @@ export async function demoRun(options: DemoOptions, print: (line: string) => voi
   const removeStorage = options.storage === undefined && !options.keep;
   try {
     const device = Device.create({ board, storageDir: storage, log: options.log as LogLevel, nowMs: DEMO_START_MS });
-    const sensors = DEMO_SENSORS.slice(0, board.memory.streamsMax);
+    const sensors = HARNESS_SENSORS.slice(0, board.memory.streamsMax);
     for (const s of sensors)
       device.configureStream(DEMO_SOURCE, s.sensor, {
         type: s.type,

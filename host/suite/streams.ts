@@ -1,11 +1,11 @@
 // The streams the suite writes, and where they live: on the shared device when its stream table
 // has room, else on a fresh device a section makes for itself (the `tiny` board holds 4 streams).
 
-import { DEMO_SENSORS } from "../cli/demo-command.js";
 import type { Device } from "../core/device.js";
 import type { CheckContext } from "./checks.js";
 import type { FreshDevice, SuiteEnv } from "./env.js";
 import { imxFilesCount } from "./env.js";
+import { HARNESS_SENSORS } from "./harness-sensors.js";
 import { Ledger, type StreamSpec } from "./ledger.js";
 
 /** The per-iteration cycle's streams: both record types and all three data types. */
@@ -17,7 +17,7 @@ export const CYCLE_STREAMS: readonly StreamSpec[] = [
 ];
 
 /** The original harness's 8 sensors and 4 controls (reference section 6.1), on upload source 0. */
-export const HARNESS_STREAMS: readonly StreamSpec[] = DEMO_SENSORS.map((s) => ({
+export const HARNESS_STREAMS: readonly StreamSpec[] = HARNESS_SENSORS.map((s) => ({
   name: s.name,
   source: 0,
   sensor: s.sensor,
@@ -28,7 +28,7 @@ export const HARNESS_STREAMS: readonly StreamSpec[] = DEMO_SENSORS.map((s) => ({
 
 /** The harness's value of sample `i` of a sensor. */
 export function harnessValue(sensor: number, i: number): number {
-  const s = DEMO_SENSORS.find((d) => d.sensor === sensor);
+  const s = HARNESS_SENSORS.find((d) => d.sensor === sensor);
   if (s === undefined) throw new Error(`no harness sensor ${sensor}`);
   return s.value(i);
 }
