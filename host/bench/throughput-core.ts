@@ -3,7 +3,8 @@
 // by the `bench` suite.
 
 import type { Board } from "../boards.js";
-import { type CoreExports, Device } from "../core/device.js";
+import type { CoreExports } from "../core/core-exports.js";
+import { Device } from "../core/device.js";
 import { Clock, TypedFifo, tempDirMake } from "./common.js";
 import fs from "node:fs";
 

@@ -11,6 +11,7 @@ import type { Hal } from "../hal/hal.js";
 import { MemoryHal } from "../hal/memory.js";
 import { NodeFsHal } from "../hal/node-fs.js";
 import * as abi from "./abi.generated.js";
+import type { CoreExports } from "./core-exports.js";
 import { check, CoreAssertionError, CoreError, errorTableCheck } from "./errors.js";
 import { HalBridge } from "./hal-bridge.js";
 import { type RecoveryReport, recoverStorage } from "./recovery.js";
@@ -99,59 +100,6 @@ const POLICIES: Record<CleanupPolicy, number> = {
   batched: abi.CLEANUP_BATCHED,
   lazy: abi.CLEANUP_LAZY,
 };
-
-/** The core's exports, as the facade calls them. */
-export interface CoreExports {
-  memory?: WebAssembly.Memory;
-  abiVersion(): number;
-  configImagePtr(): number;
-  configImageBytes(): number;
-  boot(imageBytes: number, nowMs: number): number;
-  layoutEndOffset(): number;
-  ramBytesConfigured(): number;
-  statsPointer(): number;
-  queryPointer(): number;
-  bulkPointer(): number;
-  bulkCapacity(): number;
-  statsRefresh(): number;
-  sectorAlloc(): number;
-  sectorFree(id: number): number;
-  sectorWrite(id: number, offsetBytes: number, value: number): number;
-  sectorRead(id: number, offsetBytes: number): number;
-  sectorLink(id: number, next: number): number;
-  sectorNext(id: number): number;
-  ramSectorsWithData(): number;
-  streamSectorsWithData(): number;
-  streamConfigure(source: number, sensor: number, recordType: number, dataType: number, sampleRateMs: number): number;
-  streamFind(source: number, sensor: number): number;
-  streamWriteTsd(stream: number, value: number, utcMs: number): number;
-  streamWriteEvt(stream: number, value: number, utcMs: number): number;
-  streamReadBulk(stream: number, max: number): number;
-  streamPeek(stream: number, max: number): number;
-  streamAck(stream: number, count: number): number;
-  streamRevert(stream: number): number;
-  streamQuery(stream: number): number;
-  processMemory(nowMs: number): number;
-  tierState(): number;
-  flushAllToDisk(): number;
-  flushProgress(): number;
-  flushCancel(): number;
-  cleanupComplete(): number;
-  cleanupConfirm(slot: number, generation: number, status: number): number;
-  cleanupForceAll(): number;
-  pendingWorkCount(): number;
-  cleanupPolicySet(policy: number): number;
-  diskUsageOffsetSet(bytes: number): number;
-  streamsConfigured(): number;
-  ioBufferPtr(): number;
-  ioBufferBytes(): number;
-  recoveryPositions(length: number): number;
-  recoveryFile(length: number): number;
-  recoveryClose(): number;
-  filePathOfSlot(slot: number): number;
-  pathBufferPtr(): number;
-  filesMaxConfigured(): number;
-}
 
 export type DeviceStats = ReturnType<Device["stats"]>;
 

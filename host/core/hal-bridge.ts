@@ -5,7 +5,7 @@ import { type Hal, HalError, type HalErrorCode } from "../hal/hal.js";
 import { DirSyncError, mkdirDurable, TMP_SUFFIX, writeFileAtomic } from "../hal/atomic.js";
 import * as abi from "./abi.generated.js";
 import type { CoreLogger } from "./log.js";
-import { type QuarantinedFile, quarantineMove } from "./recovery.js";
+import { type QuarantinedFile, quarantineMove } from "./quarantine.js";
 
 export function halStatus(code: HalErrorCode): number {
   switch (code) {

@@ -3,28 +3,14 @@
 // order) to the core, quarantine what it refuses in `corrupted/`, delete files it reports fully
 // acknowledged, and report what happened.
 
-import {
-  CORRUPTED_DIR,
-  corruptedPathOf,
-  HISTORY_DIR,
-  IMX_HEADER_BYTES,
-  IMX_SUFFIX,
-  imxHeaderRead,
-  imxPathParse,
-  TMP_SUFFIX,
-} from "../format/imx.js";
+import { HISTORY_DIR, IMX_HEADER_BYTES, IMX_SUFFIX, imxHeaderRead, imxPathParse, TMP_SUFFIX } from "../format/imx.js";
 import { POSITIONS_PATH } from "../format/positions.js";
-import { listFilesRecursive, mkdirDurable, parentDir } from "../hal/atomic.js";
+import { listFilesRecursive } from "../hal/atomic.js";
 import { type Hal, HalError } from "../hal/hal.js";
 import * as abi from "./abi.generated.js";
-import type { CoreExports } from "./device.js";
+import type { CoreExports } from "./core-exports.js";
 import { errorCodeName } from "./errors.js";
-
-export interface QuarantinedFile {
-  path: string;
-  movedTo: string | null;
-  reason: string;
-}
+import { type QuarantinedFile, quarantineMove } from "./quarantine.js";
 
 export interface RecoveryReport {
   durationMs: number;
@@ -46,23 +32,6 @@ interface ImxEntry {
   source: number;
   sensor: number;
   firstSeq: number;
-}
-
-/** Moves `path` to corrupted/ (a numeric suffix when the name is taken); returns where, or null if it could not. */
-export function quarantineMove(hal: Hal, path: string): string | null {
-  try {
-    mkdirDurable(hal, CORRUPTED_DIR);
-    let target = corruptedPathOf(path);
-    for (let n = 1; hal.exists(target) && n < 1000; n++) target = corruptedPathOf(path, n);
-    hal.rename(path, target);
-    // Both directory entries must be durable, or a power cut brings the file back to be quarantined again.
-    hal.syncDir(CORRUPTED_DIR);
-    hal.syncDir(parentDir(path));
-    return target;
-  } catch {
-    // Could not move it: leave it in place (it is refused again next boot) rather than delete data.
-    return null;
-  }
 }
 
 function quarantine(hal: Hal, path: string, reason: string, report: RecoveryReport, log: (line: string) => void): void {

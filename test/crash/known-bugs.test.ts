@@ -9,7 +9,7 @@
 // C, D: boot recovery (host/core/recovery.ts) treated an I/O error like corruption, or let it
 //       escape from Device.create. Now an I/O error is retried, and one that persists refuses the
 //       boot without quarantining anything; a temp file that cannot be removed is left alone.
-// E:    quarantineMove (host/core/recovery.ts) fsynced corrupted/ but not the directory the file
+// E:    quarantineMove (host/core/quarantine.ts) fsynced corrupted/ but not the directory the file
 //       left, so after a power cut the file came back and was quarantined again (a second copy).
 
 import { describe, expect, it } from "vitest";
