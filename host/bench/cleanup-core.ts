@@ -14,6 +14,7 @@ import { listFilesRecursive } from "../hal/atomic.js";
 import type { Hal, HalStats } from "../hal/hal.js";
 import { MemoryHal } from "../hal/memory.js";
 import { Clock, type Summary, summary, tempDirMake } from "./common.js";
+import { flushDrain } from "../core/flush.js";
 
 export const SECTORS_PER_ITERATION = 100;
 const TICKS_MAX = 100_000;
@@ -73,9 +74,8 @@ export async function iteration(
   const spillTickMs: number[] = [];
   const spillStarted = performance.now();
   device.flushAllToDisk();
-  for (let ticks = 0; device.getFlushProgress() !== 101; ticks++) {
-    if (ticks >= TICKS_MAX) throw new Error("flush did not reach 101");
-    timedTick(clock, device, spillTickMs);
+  if (flushDrain(device, () => timedTick(clock, device, spillTickMs), TICKS_MAX) < 0) {
+    throw new Error("flush did not reach 101");
   }
   const spillMs = performance.now() - spillStarted;
   const after = device.stats();

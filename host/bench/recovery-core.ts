@@ -11,6 +11,7 @@ import { Device } from "../core/device.js";
 import { listFilesRecursive } from "../hal/atomic.js";
 import { NodeFsHal } from "../hal/node-fs.js";
 import { median, roundTo, tempDirMake } from "./common.js";
+import { flushDrain } from "../core/flush.js";
 
 const SOURCE = 1;
 const SENSOR = 1;
@@ -63,7 +64,7 @@ export function populate(
     if (tick % 2000 === 0) progress(`  ${board.name}: ${device.stats().filesCreated}/${files} files`);
   }
   device.flushAllToDisk();
-  for (let t = 0; t < TICKS_MAX && device.getFlushProgress() !== 101; t++) device.processMemory((nowMs += tickMs));
+  flushDrain(device, () => device.processMemory((nowMs += tickMs)), TICKS_MAX);
   return { records, createMs: performance.now() - started };
 }
 

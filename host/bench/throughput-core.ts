@@ -7,6 +7,7 @@ import type { CoreExports } from "../core/core-exports.js";
 import { Device } from "../core/device.js";
 import { Clock, TypedFifo, tempDirMake } from "./common.js";
 import fs from "node:fs";
+import { flushDrain } from "../core/flush.js";
 
 export type RecordKind = "tsd" | "evt";
 
@@ -146,10 +147,7 @@ export function measureDiskReadAck(board: Board, repeats: number, warmup = 0): R
         if (core.streamWriteTsd(index, i, T0 + i * 1000) !== 0) throw new Error("append failed");
       }
       device.flushAllToDisk();
-      for (let ticks = 0; device.getFlushProgress() !== 101; ticks++) {
-        if (ticks >= TICKS_MAX) throw new Error("flush did not reach 101");
-        clock.tick(device);
-      }
+      if (flushDrain(device, () => clock.tick(device), TICKS_MAX) < 0) throw new Error("flush did not reach 101");
       const bulk = device.bulkCapacity;
       let t = performance.now();
       let left = records;

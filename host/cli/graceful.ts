@@ -1,7 +1,7 @@
-// Graceful stop for long-running commands, as on the device: on SIGTERM or SIGINT, ask the memory
-// manager to flush everything to disk (flushAllToDisk) and keep its main loop ticking until the
-// flush reports 101 ("safe to power off") or a deadline passes (60 s by default, as on the
-// device), then exit. A second signal exits at once (128 + signal number) without waiting.
+// Graceful stop for long-running commands, as on the device: on SIGTERM or SIGINT, the command
+// stops its main loop and flushes everything to disk with shutdownFlush (host/core/flush.ts: until
+// the flush reports 101, "safe to power off", or a deadline passes), then exits. A second signal
+// exits at once (128 + signal number) without waiting.
 //
 //   const stop = stopSignalsListen();              // before the main loop
 //   while (!stop.requested) { ... }                // the loop polls; it must yield to the event loop
@@ -9,10 +9,7 @@
 //   stop.release();
 
 import { constants } from "node:os";
-import * as abi from "../core/abi.generated.js";
-import type { Device } from "../core/device.js";
 
-export const SHUTDOWN_DEADLINE_MS_DEFAULT = 60_000;
 const STOP_SIGNALS: readonly NodeJS.Signals[] = ["SIGTERM", "SIGINT"];
 
 export interface StopSignals {
@@ -79,66 +76,4 @@ export function stopSignalsListen(options: StopSignalsOptions = {}): StopSignals
       for (const signal of signals) process.off(signal, handler);
     },
   };
-}
-
-export interface ShutdownFlushOptions {
-  /** Simulated time of the first tick. */
-  nowMs: number;
-  /** Simulated time between ticks (the board's main-loop interval; at least 1 ms). */
-  stepMs?: number;
-  /** The flush must end within this much simulated main-loop time and this much real time. */
-  deadlineMs?: number;
-}
-
-export interface ShutdownFlushResult {
-  /** "flushed": progress 101, safe to power off. "deadline": it was not. "no-disk-tier": nothing to flush to. */
-  outcome: "flushed" | "deadline" | "no-disk-tier";
-  complete: boolean;
-  flushProgress: number;
-  ticks: number;
-  /** Simulated time after the last tick. */
-  nowMs: number;
-  realMs: number;
-  /** RAM sectors still holding data (lost at power off unless the flush completed). */
-  ramSectorsLeft: number;
-}
-
-/** Ticks that run between checks of the real-time deadline and waits for lazy deletions. */
-const TICKS_PER_CHECK = 16;
-
-/**
- * flushAllToDisk(), then processMemory() on the simulated clock until getFlushProgress() is 101 or
- * the deadline passes (whichever of simulated and real time runs out first).
- */
-export async function shutdownFlush(device: Device, options: ShutdownFlushOptions): Promise<ShutdownFlushResult> {
-  const started = performance.now();
-  const stepMs = Math.max(1, options.stepMs ?? device.board.tier.tickIntervalMs);
-  const deadlineMs = options.deadlineMs ?? SHUTDOWN_DEADLINE_MS_DEFAULT;
-  let nowMs = options.nowMs;
-  let ticks = 0;
-  const result = (outcome: ShutdownFlushResult["outcome"]): ShutdownFlushResult => ({
-    outcome,
-    complete: outcome === "flushed",
-    flushProgress: device.hasDiskTier ? device.getFlushProgress() : 0,
-    ticks,
-    nowMs,
-    realMs: performance.now() - started,
-    ramSectorsLeft: device.countRamSectorsWithData(),
-  });
-  if (!device.hasDiskTier) return result("no-disk-tier");
-  device.flushAllToDisk();
-  const simDeadlineMs = nowMs + deadlineMs;
-  // Bounded by the simulated deadline: every pass advances nowMs by stepMs ≥ 1.
-  while (device.getFlushProgress() !== abi.FLUSH_PROGRESS_COMPLETE) {
-    if (nowMs >= simDeadlineMs) return result("deadline");
-    nowMs += stepMs;
-    device.processMemory(nowMs);
-    ticks++;
-    if (ticks % TICKS_PER_CHECK === 0) {
-      if (performance.now() - started >= deadlineMs) return result("deadline");
-      await device.settle();
-    }
-  }
-  await device.settle();
-  return result("flushed");
 }

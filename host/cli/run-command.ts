@@ -34,8 +34,9 @@ import {
 import { UPLOAD_TIMEOUT_MS_DEFAULT, type UplinkSettings } from "../run/uplink.js";
 import { type Workload, WorkloadError, workloadFromFlags, workloadLoad } from "../run/workload.js";
 import { UsageError } from "../base/user-error.js";
+import { SHUTDOWN_DEADLINE_MS_DEFAULT } from "../core/flush.js";
 import { EXIT_FAILURE } from "./errors.js";
-import { SHUTDOWN_DEADLINE_MS_DEFAULT, stopSignalsListen } from "./graceful.js";
+import { stopSignalsListen } from "./graceful.js";
 
 export interface RunCommandOptions {
   board: string;

@@ -3,6 +3,7 @@
 // cleanup is complete (waiting for lazy deletions to settle), or a tick bound is reached.
 
 import type { Device } from "./device.js";
+import { FLUSH_PROGRESS_COMPLETE } from "./flush.js";
 
 export interface EnsureCleanupOptions {
   /** Simulated time of the first tick; advanced by the board's tick interval (at least 1 ms). */
@@ -33,7 +34,8 @@ export async function ensureCleanupComplete(
   let nowMs = options.nowMs;
   let ticks = 0;
   if (device.hasDiskTier) device.flushAllToDisk();
-  const done = (): boolean => (!device.hasDiskTier || device.getFlushProgress() === 101) && device.isCleanupComplete();
+  const done = (): boolean =>
+    (!device.hasDiskTier || device.getFlushProgress() === FLUSH_PROGRESS_COMPLETE) && device.isCleanupComplete();
   while (ticks < ticksMax) {
     if (done()) {
       await device.settle();

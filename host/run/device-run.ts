@@ -25,7 +25,7 @@ import { Device, type TierState } from "../core/device.js";
 import { CoreError } from "../core/errors.js";
 import type { LogLevel } from "../core/log.js";
 import type { RecoveryReport } from "../core/recovery.js";
-import { type ShutdownFlushResult, shutdownFlush } from "../cli/graceful.js";
+import { type ShutdownFlushResult, shutdownFlush } from "../core/flush.js";
 import { Prng } from "../base/prng.js";
 import { HOUR_MS, SECOND_MS } from "./duration.js";
 import { hash32 } from "./hash.js";

@@ -49,6 +49,7 @@ import {
 import { POSITIONS_PATH } from "../format/positions.js";
 import { tmpFilesList } from "./imx-scan.js";
 import { Prng } from "../base/prng.js";
+import { FLUSH_PROGRESS_COMPLETE, flushDrain } from "../core/flush.js";
 
 // ---- Options and results ---------------------------------------------------------------------------
 
@@ -1090,7 +1091,7 @@ class Simulation {
 
   /** Flush progress 101 means no stream data is left in RAM. */
   private flushCompleteCheck(): void {
-    if (this.device.getFlushProgress() !== abi.FLUSH_PROGRESS_COMPLETE) return;
+    if (this.device.getFlushProgress() !== FLUSH_PROGRESS_COMPLETE) return;
     for (const model of this.models) {
       if (!model.configured) continue;
       const c: StreamCounts = this.device.counts(model.spec.source, model.spec.sensor);
@@ -1111,8 +1112,7 @@ class Simulation {
       ),
     );
     const ticksMax = 4 * (Math.ceil(this.board.memory.sectorCount / spillPerTick) + this.models.length + 8);
-    for (let t = 0; t < ticksMax && this.device.getFlushProgress() !== abi.FLUSH_PROGRESS_COMPLETE; t++) this.ticks(1);
-    if (this.device.getFlushProgress() !== abi.FLUSH_PROGRESS_COMPLETE) {
+    if (flushDrain(this.device, () => this.ticks(1), ticksMax) < 0) {
       // The disk would not take it all (faults, full disk): the power goes off anyway.
       this.traceAdd(`  flush did not complete (progress ${this.device.getFlushProgress()}): power off`);
       this.faulty.crashNow();
@@ -1247,9 +1247,7 @@ class Simulation {
       await this.exec({ kind: "write", stream: model.index, count: model.perSector + 1 });
     }
     this.call("flushAllToDisk", () => this.device.flushAllToDisk());
-    for (let t = 0; t < 10_000 && this.device.getFlushProgress() !== abi.FLUSH_PROGRESS_COMPLETE; t++) this.ticks(1);
-    if (this.device.getFlushProgress() !== abi.FLUSH_PROGRESS_COMPLETE)
-      throw this.fail("final flush never reached 101");
+    if (flushDrain(this.device, () => this.ticks(1), 10_000) < 0) throw this.fail("final flush never reached 101");
     this.markInFile(this.inner, true);
     for (const model of this.models) {
       for (let guard = 0; guard < 100_000; guard++) {

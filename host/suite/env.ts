@@ -12,6 +12,7 @@ import { MemoryHal } from "../hal/memory.js";
 import { NodeFsHal } from "../hal/node-fs.js";
 import { NoSyncHal, type SyncCounter } from "./no-sync-hal.js";
 import { Prng } from "../base/prng.js";
+import { flushDrain } from "../core/flush.js";
 
 export interface SuiteOptions {
   board: Board;
@@ -170,7 +171,7 @@ export class SuiteEnv {
   /** Requests a flush and ticks until progress 101; returns the ticks, or -1 if it never got there. */
   flush(device: Device = this.device, ticksMax = TICKS_WAIT_MAX): number {
     device.flushAllToDisk();
-    return this.tickUntil(device, () => device.getFlushProgress() === 101, ticksMax);
+    return flushDrain(device, () => this.tick(device), ticksMax);
   }
 
   /** ensureCleanupComplete on the shared clock. */

@@ -14,6 +14,7 @@ import { Device, type StreamConfig } from "../../host/core/device.js";
 import { CoreError } from "../../host/core/errors.js";
 import { MemoryHal } from "../../host/hal/memory.js";
 import { Prng, seedFromEnv } from "../support/prng.js";
+import { flushDrain } from "../../host/core/flush.js";
 
 const OPERATIONS = 6_000;
 // A flush can stall when the file table is full of unacknowledged files; the workload then moves on.
@@ -100,10 +101,11 @@ async function heavyWorkload(device: Device, random: Prng): Promise<void> {
       }
     } else if (device.hasDiskTier) {
       device.flushAllToDisk();
-      for (let tick = 0; tick < FLUSH_TICKS_MAX && device.getFlushProgress() !== 101; tick++) {
-        nowMs += Math.max(1, board.tier.tickIntervalMs);
-        device.processMemory(nowMs);
-      }
+      flushDrain(
+        device,
+        () => device.processMemory((nowMs += Math.max(1, board.tier.tickIntervalMs))),
+        FLUSH_TICKS_MAX,
+      );
       await device.settle();
     }
     expect(device.memory.buffer).toBe(bufferBefore);

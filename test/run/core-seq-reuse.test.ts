@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { afterAll, expect, it } from "vitest";
 import { loadBoard } from "../../host/boards.js";
 import { Device } from "../../host/core/device.js";
+import { flushDrain } from "../../host/core/flush.js";
 
 const dir = mkdtempSync(join(tmpdir(), "imx-memsim-seq-reuse-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -22,7 +23,8 @@ it("after a power cut, a stream never numbers a record with a sequence number it
   // Records 0…4 go through a flush (history/ and the positions file now exist) and are acknowledged from disk.
   for (let i = 0; i < 5; i++) device.writeEvt(0, 1, i, 1000 + i);
   device.flushAllToDisk();
-  for (let t = 2000; device.getFlushProgress() !== 101 && t < 10_000; t += 100) device.processMemory(t);
+  let nowMs = 1900;
+  flushDrain(device, () => device.processMemory((nowMs += 100)), 80);
   device.ack(0, 1, device.readBulk(0, 1, 100).length);
   // Records 5…14 live and are acknowledged in RAM: the cloud has them, nothing durable says so.
   for (let i = 5; i < 15; i++) device.writeEvt(0, 1, i, 1000 + i);

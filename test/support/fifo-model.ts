@@ -7,6 +7,7 @@
 import { expect } from "vitest";
 import type { Device, RecordType, DataType, UploadRecord } from "../../host/core/device.js";
 import { CoreError } from "../../host/core/errors.js";
+import { FLUSH_PROGRESS_COMPLETE } from "../../host/core/flush.js";
 
 export interface ModelRecord {
   seq: number;
@@ -185,19 +186,22 @@ export class FifoHarness {
     const refusedBefore = this.device.stats().spillsRefused;
     this.device.flushAllToDisk();
     let last = -1;
-    for (let t = 0; t < 10_000 && this.device.getFlushProgress() !== 101; t++) {
+    for (let t = 0; t < 10_000 && this.device.getFlushProgress() !== FLUSH_PROGRESS_COMPLETE; t++) {
       const progress = this.device.getFlushProgress();
       expect(progress).toBeGreaterThanOrEqual(last);
       last = progress;
       await this.tick(1);
-      if (this.device.stats().spillsRefused > refusedBefore && this.device.getFlushProgress() !== 101) {
+      if (
+        this.device.stats().spillsRefused > refusedBefore &&
+        this.device.getFlushProgress() !== FLUSH_PROGRESS_COMPLETE
+      ) {
         // The disk tier is full: a flush cannot finish; cancel it and go on.
         this.device.cancelMemoryFlush();
         await this.tick(1);
         return;
       }
     }
-    expect(this.device.getFlushProgress()).toBe(101);
+    expect(this.device.getFlushProgress()).toBe(FLUSH_PROGRESS_COMPLETE);
     expect(this.device.stats().sectorsUsed).toBe(0);
   }
 

@@ -8,6 +8,7 @@ import path from "node:path";
 import { expect } from "vitest";
 import type { Board } from "../../host/boards.js";
 import type { Device, UploadRecord } from "../../host/core/device.js";
+import { flushDrain } from "../../host/core/flush.js";
 import { IMX_SUFFIX, recordsPerSector } from "../../host/format/imx.js";
 
 /** A fresh directory under os.tmpdir(); remove it with storageDirRemove. */
@@ -114,7 +115,9 @@ export class TickClock {
 /** Ticks a flush to completion (progress 101); returns the ticks it took. */
 export function flushToDisk(device: Device, clock: TickClock, ticksMax = 1000): number {
   device.flushAllToDisk();
-  return clock.tickUntil(device, () => device.getFlushProgress() === 101, ticksMax);
+  const ticks = flushDrain(device, () => clock.tick(device), ticksMax);
+  if (ticks < 0) throw new Error(`the flush did not complete within ${ticksMax} ticks`);
+  return ticks;
 }
 
 /**

@@ -14,6 +14,7 @@ import { type CleanupPolicy, loadBoard } from "../../host/boards.js";
 import { Device, type StreamConfig, type UploadRecord } from "../../host/core/device.js";
 import { ensureCleanupComplete } from "../../host/core/ensure-cleanup.js";
 import { CoreError } from "../../host/core/errors.js";
+import { FLUSH_PROGRESS_COMPLETE } from "../../host/core/flush.js";
 import { listFilesRecursive } from "../../host/hal/atomic.js";
 import type { HalErrorCode } from "../../host/hal/hal.js";
 import { MemoryHal } from "../../host/hal/memory.js";
@@ -265,7 +266,7 @@ export async function stressRun(scenario: StressScenario): Promise<StressResult>
             // A flush under way never goes backwards, even while writes go on.
             expect(progress, "flush progress").toBeGreaterThanOrEqual(flushProgress);
             flushProgress = progress;
-            if (progress === 101) {
+            if (progress === FLUSH_PROGRESS_COMPLETE) {
               flushesCompleted++;
               flushProgress = -1;
             }
@@ -278,7 +279,7 @@ export async function stressRun(scenario: StressScenario): Promise<StressResult>
             const progress = device.getFlushProgress();
             if (flushProgress >= 0) expect(progress, "flush progress").toBeGreaterThanOrEqual(flushProgress);
             // 101 at once: RAM holds no stream data, nothing to follow (later writes start over).
-            flushProgress = progress === 101 ? -1 : progress;
+            flushProgress = progress === FLUSH_PROGRESS_COMPLETE ? -1 : progress;
           }
           break;
         case "cancel":

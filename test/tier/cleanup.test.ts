@@ -15,8 +15,10 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type CleanupPolicy, loadBoard } from "../../host/boards.js";
 import { Device } from "../../host/core/device.js";
 import { ensureCleanupComplete } from "../../host/core/ensure-cleanup.js";
+import { FLUSH_PROGRESS_COMPLETE } from "../../host/core/flush.js";
 import { MemoryHal } from "../../host/hal/memory.js";
 import {
+  flushToDisk,
   imxFilesUnder,
   readAll,
   SAMPLE_RATE_MS,
@@ -175,9 +177,8 @@ describe.each(POLICIES)("cleanup policy %s", (policy) => {
     let nowMs = 1000;
     for (let i = 0; i < 20; i++) {
       tsdWrite(device, 1, 10, i * perIteration, perIteration);
-      device.flushAllToDisk();
       const clock = new TickClock(fc1, nowMs);
-      clock.tickUntil(device, () => device.getFlushProgress() === 101, 20);
+      flushToDisk(device, clock, 20);
       expect(imxFilesUnder(dir).length, `iteration ${i}`).toBeGreaterThan(0);
       const records = uploadAll(device, 1, 10);
       expect(records.map((r) => r.seq)).toEqual(Array.from({ length: perIteration }, (_, k) => i * perIteration + k));
@@ -193,10 +194,10 @@ describe.each(POLICIES)("cleanup policy %s", (policy) => {
     const device = Device.create({ board: fc1, storageDir: dir, policy });
     device.configureStream(1, 10, { type: "tsd", sampleRateMs: SAMPLE_RATE_MS });
     device.flushAllToDisk();
-    expect(device.getFlushProgress()).toBe(101);
+    expect(device.getFlushProgress()).toBe(FLUSH_PROGRESS_COMPLETE);
     expect(device.getPendingDiskWriteCount()).toBe(0);
     new TickClock(fc1).tick(device);
-    expect(device.getFlushProgress()).toBe(101);
+    expect(device.getFlushProgress()).toBe(FLUSH_PROGRESS_COMPLETE);
     expect(imxFilesUnder(dir)).toEqual([]);
   });
 
@@ -214,16 +215,16 @@ describe.each(POLICIES)("cleanup policy %s", (policy) => {
     expect(device.getPendingDiskWriteCount()).toBe(ramSectors);
     const clock = new TickClock(fc1);
     const progress = [device.getFlushProgress()];
-    for (let i = 0; i < 100 && progress[progress.length - 1] !== 101; i++) {
+    for (let i = 0; i < 100 && progress[progress.length - 1] !== FLUSH_PROGRESS_COMPLETE; i++) {
       clock.tick(device);
       progress.push(device.getFlushProgress());
       expect(device.getPendingDiskWriteCount()).toBe(device.stats().sectorsUsed);
     }
-    expect(progress[0]).toBeLessThan(101);
-    expect(progress[progress.length - 1]).toBe(101);
+    expect(progress[0]).toBeLessThan(FLUSH_PROGRESS_COMPLETE);
+    expect(progress[progress.length - 1]).toBe(FLUSH_PROGRESS_COMPLETE);
     expect(progress.length).toBeGreaterThan(2);
     for (let i = 1; i < progress.length; i++) expect(progress[i]).toBeGreaterThanOrEqual(progress[i - 1] as number);
-    expect(progress.every((p) => p >= 0 && p <= 101)).toBe(true);
+    expect(progress.every((p) => p >= 0 && p <= FLUSH_PROGRESS_COMPLETE)).toBe(true);
     expect(device.stats().sectorsUsed).toBe(0);
     expect(device.countRamSectorsWithData()).toBe(0);
     expect(device.getPendingDiskWriteCount()).toBe(0);
@@ -354,8 +355,7 @@ describe("batched policy", () => {
     const perSector = tsdPerSector(fc1);
     for (let round = 0; round < 10; round++) {
       for (const sensor of sensors) tsdWrite(device, 1, sensor, round * perSector, perSector);
-      device.flushAllToDisk();
-      clock.tickUntil(device, () => device.getFlushProgress() === 101, 10);
+      flushToDisk(device, clock, 10);
     }
     expect(imxFilesUnder(dir)).toHaveLength(40);
     for (const sensor of sensors) uploadAll(device, 1, sensor);
@@ -437,8 +437,7 @@ describe("lazy policy", () => {
     // With deletions measured, the next files in flight come with an estimate.
     const written = device.counts(1, 10).nextSeq;
     tsdWrite(device, 1, 10, written, 4 * tsdPerSector(tiny));
-    device.flushAllToDisk();
-    clock.tickUntil(device, () => device.getFlushProgress() === 101, 10);
+    flushToDisk(device, clock, 10);
     uploadAll(device, 1, 10);
     expect(device.getCleanupProgress().filesInFlight).toBe(1);
     expect(device.getCleanupProgress().etaMs).toBeGreaterThan(0);

@@ -11,6 +11,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { IMX_HEADER_BYTES } from "../../core/abi.generated.js";
 import type { Device } from "../../core/device.js";
+import { FLUSH_PROGRESS_COMPLETE, flushDrain } from "../../core/flush.js";
 import type { CheckContext } from "../checks.js";
 import { type FreshDevice, imxFilesList, type SuiteEnv } from "../env.js";
 import { Ledger, ledgersUpload, outcomeNew, recordsPerSector } from "../ledger.js";
@@ -93,7 +94,7 @@ class Shutdown {
 
   /** Ticks a requested flush to 101; returns the ticks or -1. */
   flushTicks(ticksMax = TICKS_MAX): number {
-    return this.env.tickUntil(this.device, () => this.device.getFlushProgress() === 101, ticksMax);
+    return flushDrain(this.device, () => this.env.tick(this.device), ticksMax);
   }
 }
 
@@ -122,12 +123,16 @@ async function cases(t: Shutdown, ctx: CheckContext, env: SuiteEnv): Promise<voi
 
   // 1. flush_all_empty (critical).
   t.device.flushAllToDisk();
-  ctx.equal("flush_all_empty: a device that never wrote reports 101 at once", 101, t.device.getFlushProgress());
+  ctx.equal(
+    "flush_all_empty: a device that never wrote reports 101 at once",
+    FLUSH_PROGRESS_COMPLETE,
+    t.device.getFlushProgress(),
+  );
   env.tick(t.device);
   t.device.flushAllToDisk();
   ctx.equal(
     "flush_all_empty: after a prior flush, a second flush reports 101 at once",
-    101,
+    FLUSH_PROGRESS_COMPLETE,
     t.device.getFlushProgress(),
   );
   env.tick(t.device);
@@ -177,15 +182,19 @@ async function cases(t: Shutdown, ctx: CheckContext, env: SuiteEnv): Promise<voi
   t.write(t.four, t.samples(t.four));
   t.device.flushAllToDisk();
   const seen: number[] = [t.device.getFlushProgress()];
-  for (let i = 0; i < TICKS_MAX && seen[seen.length - 1] !== 101; i++) {
-    env.tick(t.device);
-    seen.push(t.device.getFlushProgress());
-  }
+  flushDrain(
+    t.device,
+    () => {
+      env.tick(t.device);
+      seen.push(t.device.getFlushProgress());
+    },
+    TICKS_MAX,
+  );
   const monotonic = seen.every((p, i) => i === 0 || p >= (seen[i - 1] ?? 0));
-  const between = seen.some((p) => p > 0 && p < 101);
+  const between = seen.some((p) => p > 0 && p < FLUSH_PROGRESS_COMPLETE);
   ctx.check(
     "flush_progress: rises monotonically through intermediate values to 101",
-    monotonic && between && seen[0] !== 101 && seen[seen.length - 1] === 101,
+    monotonic && between && seen[0] !== FLUSH_PROGRESS_COMPLETE && seen[seen.length - 1] === FLUSH_PROGRESS_COMPLETE,
     "monotonic, from below 101, through 1–100, ending at 101",
     seen.slice(0, 12).join(" → ") + (seen.length > 12 ? " → …" : ""),
   );
@@ -215,10 +224,14 @@ async function cases(t: Shutdown, ctx: CheckContext, env: SuiteEnv): Promise<voi
   // 6. state_transitions (critical): idle → flush-all (while work is left) → idle.
   t.device.flushAllToDisk();
   const states: string[] = [];
-  for (let i = 0; i < TICKS_MAX && t.device.getFlushProgress() !== 101; i++) {
-    env.tick(t.device);
-    if (states[states.length - 1] !== t.device.tierState) states.push(t.device.tierState);
-  }
+  flushDrain(
+    t.device,
+    () => {
+      env.tick(t.device);
+      if (states[states.length - 1] !== t.device.tierState) states.push(t.device.tierState);
+    },
+    TICKS_MAX,
+  );
   ctx.check(
     "state_transitions: a flush goes idle → flush-all → idle",
     states.join(" → ") === "flush-all → idle",
@@ -240,7 +253,7 @@ async function cases(t: Shutdown, ctx: CheckContext, env: SuiteEnv): Promise<voi
   ctx.check(
     "cancel_during_op: cancelled at ≥ 50% the flush stops with part on disk, part in RAM",
     reached >= 0 &&
-      at < 101 &&
+      at < FLUSH_PROGRESS_COMPLETE &&
       d1.filesCreated > d0.filesCreated &&
       t.ramRecords() > 0 &&
       t.device.tierState === "idle",
