@@ -13,7 +13,7 @@ import {
   type WirePacket,
   type WireSample,
 } from "../format/imatrix-decode.js";
-import { UsageError } from "./errors.js";
+import { UsageError } from "../base/user-error.js";
 
 export interface DecodeCommandOptions {
   json?: string;
