@@ -2,7 +2,8 @@
 // keeps writing 4 streams and uploading them — bulk reads, partial and full ACKs, sometimes a NACK —
 // while processMemory ticks, flushes start and get cancelled, the disk crosses its quota threshold
 // and back, and lazy deletions settle at random moments; on tiny and fc1-imx6, with each cleanup
-// policy, plus runs where the HAL fails writes and removals and forced cleanups drop the disk tier.
+// policy, plus runs where the HAL fails writes and removals and forced cleanups drop the disk tier;
+// and on the sector geometries of test/support/geometries.ts, one policy each, with and without faults.
 // Every read is checked on the spot; at the end, after draining everything, every sequence number
 // was acknowledged exactly once and in order or was skipped, the skipped ones equal
 // stats.recordsDiscarded, and ensureCleanupComplete leaves 0 `.imx` files and 0 RAM sectors.
@@ -11,6 +12,7 @@
 import { describe, expect, it } from "vitest";
 import type { CleanupPolicy } from "../../host/boards.js";
 import { seedFromEnv } from "../support/prng.js";
+import { VARIANTS } from "../support/geometries.js";
 import { type StressScenario, stressRun } from "../support/tier-stress.js";
 
 const POLICIES: CleanupPolicy[] = ["immediate", "batched", "lazy"];
@@ -26,6 +28,12 @@ POLICIES.forEach((policy, i) => {
     faults: true,
     forcedCleanups: true,
   });
+});
+VARIANTS.forEach((board, i) => {
+  const policy = POLICIES[i % POLICIES.length] ?? "immediate";
+  const seed = seedFromEnv(0x5eed0301 + i);
+  SCENARIOS.push({ boardName: board.name, board, policy, steps: 4000, seed });
+  SCENARIOS.push({ boardName: board.name, board, policy, steps: 4000, seed, faults: true, forcedCleanups: true });
 });
 
 describe("stress under memory pressure", () => {
