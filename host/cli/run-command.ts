@@ -31,7 +31,7 @@ import {
   type StatusView,
   terminalStatusView,
 } from "../run/report.js";
-import { UPLOAD_TIMEOUT_MS_DEFAULT, type UplinkSettings } from "../run/uplink.js";
+import { type PacketFormat, UPLOAD_TIMEOUT_MS_DEFAULT, type UplinkSettings } from "../run/uplink.js";
 import { type Workload, WorkloadError, workloadFromFlags, workloadLoad } from "../run/workload.js";
 import { UsageError } from "../base/user-error.js";
 import { SHUTDOWN_DEADLINE_MS_DEFAULT } from "../core/flush.js";
@@ -54,6 +54,8 @@ export interface RunCommandOptions {
   drain?: boolean;
   tick?: string;
   packet?: string;
+  packetFormat?: string;
+  packets?: string;
   uploadEvery: string;
   latency: string;
   uploadTimeout: string;
@@ -155,6 +157,19 @@ function workloadOption(options: RunCommandOptions): Workload | null {
   }
 }
 
+function packetFormatOption(options: RunCommandOptions): PacketFormat {
+  const text = options.packetFormat ?? (options.packets === undefined ? "bulk" : "imatrix");
+  if (text !== "bulk" && text !== "imatrix")
+    throw new UsageError(`--packet-format must be bulk or imatrix (got "${text}")`);
+  if (text === "bulk" && options.packets !== undefined)
+    throw new UsageError("--packets writes iMatrix messages: it needs --packet-format imatrix (its default)");
+  if (text === "imatrix" && options.packet !== undefined)
+    throw new UsageError(
+      "--packet sets the bulk format's records per packet; with --packet-format imatrix the byte limits set them",
+    );
+  return text;
+}
+
 export interface RunPlan {
   settings: RunSettings;
   speed: Speed;
@@ -177,11 +192,13 @@ export function runPlan(options: RunCommandOptions): RunPlan {
   const workers =
     options.workers === undefined ? availableParallelism() : integerOption(options.workers, "--workers", 1, 1024);
   const latency = latencyOption(options.latency);
+  const packetFormat = packetFormatOption(options);
   const packetRecords =
     options.packet === undefined
       ? board.memory.bulkRecordsMax
       : integerOption(options.packet, "--packet", 1, board.memory.bulkRecordsMax);
   const uplink: UplinkSettings = {
+    packetFormat,
     packetRecords,
     everyMs: durationOption(options.uploadEvery, "--upload-every"),
     latencyMinMs: latency.min,
@@ -202,6 +219,7 @@ export function runPlan(options: RunCommandOptions): RunPlan {
     policy: options.policy !== undefined && isCleanupPolicy(options.policy) ? options.policy : null,
     storageDir,
     uploadLogPath: options.uploadLog === undefined ? null : resolve(options.uploadLog),
+    packetsPath: options.packets === undefined ? null : resolve(options.packets),
     tracePath: options.trace === undefined ? null : resolve(options.trace),
     traceEveryMs: durationOption(options.traceEvery, "--trace-every"),
     seed: options.seed === undefined ? null : integerOption(options.seed, "--seed", 0, U32_MAX - DEVICES_MAX),
@@ -337,6 +355,14 @@ export function registerRunCommand(program: Command): void {
     .option("--drain", "after --duration, stop the sensors and upload until the device is empty")
     .option("--tick <ms>", "main-loop interval (default: the board's)")
     .option("--packet <n>", "records per stream per upload packet (default: the board's bulk-read size)")
+    .option(
+      "--packet-format <format>",
+      "bulk: one packet per stream of --packet records; imatrix: one CoAP message per cycle within 1152 bytes (default: bulk, imatrix with --packets)",
+    )
+    .option(
+      "--packets <file>",
+      "append every acknowledged iMatrix message as a device-log hex line, fsynced with the upload log (implies --packet-format imatrix; per device: <file>.device-<i>)",
+    )
     .option("--upload-every <time>", "time between upload cycles when there is no backlog", "1m")
     .option("--latency <ms|min-max>", "the cloud's answer time, simulated", "250")
     .option(

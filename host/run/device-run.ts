@@ -30,6 +30,7 @@ import { Prng } from "../base/prng.js";
 import { HOUR_MS, SECOND_MS } from "./duration.js";
 import { hash32 } from "./hash.js";
 import { OutageSchedule, type OutageSpec } from "./outage-schedule.js";
+import { type PacketLogContents, packetLogRead, PacketLogWriter } from "./packet-log.js";
 import { SensorBank, type SensorStream } from "./sensors.js";
 import {
   identityFor,
@@ -63,6 +64,8 @@ export interface RunSettings {
   policy: CleanupPolicy | null;
   storageDir: string;
   uploadLogPath: string | null;
+  /** The packets file (imatrix messages acknowledged); absent or null for none. */
+  packetsPath?: string | null;
   tracePath: string | null;
   traceEveryMs: number;
   /** null: the stored seed, or SEED_DEFAULT. */
@@ -89,6 +92,7 @@ export interface RunSettings {
 export interface DevicePreflight {
   plan: StoragePlan;
   uploadLog: UploadLogContents | null;
+  packetLog: PacketLogContents | null;
   workload: Workload;
   seed: number;
   runStartMs: number;
@@ -156,7 +160,9 @@ export function devicePreflight(settings: RunSettings, options: { lock?: boolean
     );
   }
   const uploadLog = settings.uploadLogPath === null ? null : uploadLogRead(settings.uploadLogPath);
-  return { plan, uploadLog, workload, seed, runStartMs, resumed: state !== null };
+  const packetsPath = settings.packetsPath ?? null;
+  const packetLog = packetsPath === null ? null : packetLogRead(packetsPath);
+  return { plan, uploadLog, packetLog, workload, seed, runStartMs, resumed: state !== null };
 }
 
 const DATA_TYPE_CODES: Record<StreamSpec["dataType"], number> = {
@@ -271,6 +277,18 @@ export interface DeviceSummary {
     lostWithRamAtLastKill: number;
   };
   uplink: UplinkCounters & { outagesSeen: number; lastLogError: string | null };
+  /** The iMatrix wire format's figures (--packet-format imatrix), or null. */
+  wire: {
+    packets: string | null;
+    /** Messages acknowledged (each one line of the packets file). */
+    messages: number;
+    /** Bytes of those messages on the wire. */
+    bytes: number;
+    bytesPerRecord: number;
+    messagesSent: number;
+    bytesSent: number;
+    messageBytesMax: number;
+  } | null;
   ram: {
     sectorsTotal: number;
     sectorsUsedPeak: number;
@@ -336,6 +354,7 @@ export class DeviceRun {
   private nextDrainCheckMs = 0;
   private readonly trace: TraceWriter | null;
   private readonly log: UploadLogWriter | null;
+  private readonly packets: PacketLogWriter | null;
   private readonly state: RunState;
   private readonly schedule: OutageSchedule;
   private readonly realStartMs = performance.now();
@@ -393,6 +412,7 @@ export class DeviceRun {
       // The sequence offsets are durable before anything is uploaded.
       runStateWrite(plan.dir, this.state);
       this.log = pre.uploadLog === null ? null : UploadLogWriter.open(pre.uploadLog);
+      this.packets = pre.packetLog === null ? null : PacketLogWriter.open(pre.packetLog);
       this.schedule = new OutageSchedule(settings.outages, pre.runStartMs, pre.seed);
       this.wasUp = this.schedule.isUp(this.nowMs);
       this.uploader = new Uploader(
@@ -403,6 +423,9 @@ export class DeviceRun {
         new Prng(hash32(pre.seed, 0x75706c6b, life)),
         this.log,
         this.lifeStartMs,
+        settings.uplink.packetFormat === "imatrix"
+          ? { serial: wireSerial(settings.device), packets: this.packets }
+          : null,
       );
       this.trace = settings.tracePath === null ? null : { path: settings.tracePath, buffered: [] };
       if (this.trace !== null && !pre.resumed) writeFileSync(this.trace.path, "");
@@ -675,6 +698,7 @@ export class DeviceRun {
     } finally {
       this.traceFlush();
       this.log?.close();
+      this.packets?.close();
       this.unlock?.();
     }
     this.stopInfo = {
@@ -687,6 +711,20 @@ export class DeviceRun {
       recordsReverted: reverted,
     };
     this.phase = "done";
+  }
+
+  private wireSummary(): DeviceSummary["wire"] {
+    if (this.settings.uplink.packetFormat !== "imatrix") return null;
+    const c = this.uploader.counters;
+    return {
+      packets: this.settings.packetsPath ?? null,
+      messages: c.packetsAcked,
+      bytes: c.wireBytesAcked,
+      bytesPerRecord: c.recordsAcked > 0 ? round2(c.wireBytesAcked / c.recordsAcked) : 0,
+      messagesSent: c.packetsSent,
+      bytesSent: c.wireBytesSent,
+      messageBytesMax: c.wireMessageBytesMax,
+    };
   }
 
   summary(): DeviceSummary {
@@ -762,6 +800,7 @@ export class DeviceRun {
         lostWithRamAtLastKill: recovery?.recordsLostRam ?? 0,
       },
       uplink: { ...this.uploader.counters, outagesSeen: this.outagesSeen, lastLogError: this.uploader.lastLogError },
+      wire: this.wireSummary(),
       ram: {
         sectorsTotal: s.sectorsTotal,
         sectorsUsedPeak: s.sectorsUsedPeak,
@@ -799,6 +838,11 @@ export class DeviceRun {
       streams,
     };
   }
+}
+
+/** The device serial of the iMatrix messages: 1 for a single device, 1 + i for device i of a fleet. */
+export function wireSerial(device: number | null): number {
+  return 1 + (device ?? 0);
 }
 
 function round2(x: number): number {

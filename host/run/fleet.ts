@@ -51,6 +51,7 @@ export function deviceSettings(base: RunSettings, device: number): RunSettings {
     ...base,
     storageDir: join(base.storageDir, `device-${device}`),
     uploadLogPath: perDevicePath(base.uploadLogPath, device),
+    packetsPath: perDevicePath(base.packetsPath ?? null, device),
     tracePath: perDevicePath(base.tracePath, device),
     // Device i draws from seed + i (the stored seed when resuming without --seed).
     seed: base.seed === null ? null : base.seed + device,

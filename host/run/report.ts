@@ -319,6 +319,13 @@ export function deviceSummaryText(s: DeviceSummary): string {
   );
   if (u.lastLogError !== null)
     lines.push(`           the upload log could not be written (packets reverted): ${u.lastLogError}`);
+  const w = s.wire;
+  if (w !== null)
+    lines.push(
+      `wire       iMatrix CoAP: ${count(w.messages)} messages acknowledged, ${count(w.bytes)} bytes on the wire, ` +
+        `${w.bytesPerRecord} bytes per record; ${count(w.messagesSent)} sent (${count(w.bytesSent)} bytes), largest ${count(w.messageBytesMax)} bytes` +
+        (w.packets === null ? "" : `; packets file ${w.packets}`),
+    );
   lines.push(
     `RAM        peak ${s.ram.usagePercentPeak}% of ${count(s.ram.sectorsTotal)} sectors, ${s.ram.usagePercentEnd}% at the end`,
   );

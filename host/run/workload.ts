@@ -10,7 +10,8 @@
 //       { "name": "Speed", "sensor": 1006, "type": "evt", "eventsPerHour": 720 },
 //       { "name": "Latitude", "sensor": 2, "type": "evt", "replay": { "file": "export.json", "sensor": 2 } } ] }
 //
-// `source` defaults to 0, `dataType` to float32. A TSD stream has a `sampleRate`; an EVT stream has
+// `source` defaults to 0, `dataType` to float32, `role` to "sensor" ("control" for a control: the
+// iMatrix wire format sends controls in CONTROL_MS / EVENT_CONTROL blocks). A TSD stream has a `sampleRate`; an EVT stream has
 // an `eventsPerHour` or an `eventEvery` (mean time between events, drawn from the seed), or a
 // `replay` of one sensor of an iMatrix cloud export (path relative to the workload file; read by
 // host/replay/export.ts). Values: `sine` (default for float32), `random` (default for the integer
@@ -56,6 +57,8 @@ export interface StreamSpec {
   sensor: number;
   type: RecordType;
   dataType: DataType;
+  /** A control rather than a sensor (absent: a sensor). */
+  role?: "control";
   /** TSD: the sample period. */
   sampleRateMs?: number;
   /** EVT drawn from the seed: the mean time between events. */
@@ -77,6 +80,7 @@ export interface Workload {
 interface DefaultStream {
   name: string;
   sensor: number;
+  role?: "control";
   type: RecordType;
   dataType: DataType;
   rate: string;
@@ -124,6 +128,7 @@ const DEFAULT_STREAMS: readonly DefaultStream[] = [
   { name: "GPS_Latitude", sensor: 1008, type: "tsd", dataType: "float32", rate: "5m", value: sine(37.33, 0.05, 0.001) },
   {
     name: "Relay_1",
+    role: "control",
     sensor: 2001,
     type: "evt",
     dataType: "uint32",
@@ -132,6 +137,7 @@ const DEFAULT_STREAMS: readonly DefaultStream[] = [
   },
   {
     name: "PWM_Output",
+    role: "control",
     sensor: 2002,
     type: "evt",
     dataType: "float32",
@@ -140,6 +146,7 @@ const DEFAULT_STREAMS: readonly DefaultStream[] = [
   },
   {
     name: "System_Mode",
+    role: "control",
     sensor: 2003,
     type: "evt",
     dataType: "uint32",
@@ -148,6 +155,7 @@ const DEFAULT_STREAMS: readonly DefaultStream[] = [
   },
   {
     name: "Enable_Flag",
+    role: "control",
     sensor: 2004,
     type: "evt",
     dataType: "uint32",
@@ -166,6 +174,7 @@ export function defaultWorkload(): Workload {
         sensor: s.sensor,
         type: s.type,
         dataType: s.dataType,
+        ...(s.role === undefined ? {} : { role: s.role }),
         value: s.value,
       };
       if (s.type === "tsd") stream.sampleRateMs = durationParse(s.rate) ?? 60_000;
@@ -247,6 +256,7 @@ const streamSchema = z
       sensor: u32,
       type: z.enum(["tsd", "evt"], { error: () => 'must be "tsd" or "evt"' }),
       dataType: z.enum(DATA_TYPES, { error: () => `must be one of ${DATA_TYPES.join(", ")}` }).default("float32"),
+      role: z.enum(["sensor", "control"], { error: () => 'must be "sensor" or "control"' }).default("sensor"),
       sampleRate: duration.refine((ms) => ms <= U32_MAX, `must be at most ${U32_MAX} ms`).optional(),
       eventsPerHour: z
         .number({ error: typeRule("a number") })
@@ -387,6 +397,7 @@ export function workloadLoad(file: string): Workload {
       type: s.type,
       dataType: s.dataType,
     };
+    if (s.role === "control") stream.role = "control";
     if (s.sampleRate !== undefined) stream.sampleRateMs = s.sampleRate;
     if (s.eventsPerHour !== undefined) stream.eventMeanMs = Math.max(1, Math.round(HOUR_MS / s.eventsPerHour));
     if (s.eventEvery !== undefined) stream.eventMeanMs = s.eventEvery;
