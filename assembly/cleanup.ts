@@ -22,7 +22,7 @@ import {
 } from "./files";
 import { halFileDelete, halFileDeleteAsync, halLog } from "./hal";
 import { statAdd, statGet, statSet } from "./stats";
-import { diskListClear, streamSensor, streamSource } from "./stream";
+import { streamSensor, streamSource } from "./stream-table";
 import { core } from "./state";
 
 const RETRY_SHIFT_MAX: u32 = 10;
@@ -186,13 +186,12 @@ export function cleanupHasDueWork(): bool {
   return false;
 }
 
-// Deletes every file the core knows, now, bypassing the state machine and the policy. Records that
-// were on disk are gone and counted as discarded; every stream stays consistent. Returns the number
-// of files that could not be deleted (they stay queued for retry).
-export function cleanupForceAll(): i32 {
+// Deletes every file the core knows, now, bypassing the state machine and the policy. The caller
+// has already dropped every file from its stream's list; `lost` live records that were on disk are
+// gone and counted as discarded. Returns the number of files that could not be deleted (they stay
+// queued for retry).
+export function cleanupForceAll(lost: u64): i32 {
   const c = core();
-  let lost: u64 = 0;
-  for (let s: u32 = 0; s < c.streamCount; s++) lost += diskListClear(s);
   statAdd(STAT_RECORDS_DISCARDED, <f64>lost);
   statAdd(STAT_RECORDS_DISCARDED_DISK, <f64>lost);
   c.cleanupQueueHead = FILE_SLOT_NULL;

@@ -22,10 +22,12 @@ import {
 } from "./sat";
 import { statSet, statsReset } from "./stats";
 import {
-  streamAck as streamAckCore, streamAppend, streamConfigure as streamConfigureCore, streamFind as streamFindCore,
-  streamQuery as streamQueryCore, streamSensor, streamSource, streamRead, streamRevert as streamRevertCore,
-  streamsInit,
+  streamAck as streamAckCore, streamAppend, streamQuery as streamQueryCore, streamRead,
+  streamRevert as streamRevertCore, streamsDiskListsClear,
 } from "./stream";
+import {
+  streamConfigure as streamConfigureCore, streamFind as streamFindCore, streamSensor, streamSource, streamsInit,
+} from "./stream-table";
 import {
   flushAllToDisk as flushAllToDiskCore, flushCancel as flushCancelCore, flushProgressGet, machineInit,
   machineState, pendingWorkCount as pendingWorkCountCore, processMemory as processMemoryCore, streamSectorsUsed,
@@ -241,7 +243,8 @@ export function cleanupConfirm(slot: u32, generation: u32, status: i32): i32 {
 export function cleanupForceAll(): i32 {
   if (!core().booted) return E_NOT_BOOTED;
   if (recoveryIsOpen()) recoveryCloseCore();
-  return cleanupForceAllCore();
+  // Every stream lets go of its files first, so each stays consistent while they are deleted.
+  return cleanupForceAllCore(streamsDiskListsClear());
 }
 
 export function pendingWorkCount(): i32 {

@@ -23,7 +23,7 @@ import { statAdd } from "./stats";
 import {
   streamAckedSeq, streamDataType, streamDirtySet, streamNextSeq, streamRecordType, streamSampleRateMs, streamSensor,
   streamSeqReserved, streamSeqReservedSet, streamSource,
-} from "./stream";
+} from "./stream-table";
 import { core } from "./state";
 
 export function positionsPathFormat(): i32 {

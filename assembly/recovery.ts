@@ -27,11 +27,11 @@ import { fileCacheDrop, fileFirstSeq, fileRecords, fileSlotTake } from "./files"
 import { halLog } from "./hal";
 import { positionsValid } from "./positions";
 import { statAdd } from "./stats";
+import { diskListRecount, diskTailAppend } from "./stream";
 import {
-  diskListRecount, diskTailAppend, recordsPerSector, streamAckedSeq, streamAckedSeqSet, streamConfigure,
-  streamDirtySet, streamDiskTail, streamNextSeq, streamNextSeqSet, streamRamHead, streamSeqReserved,
-  streamSeqReservedSet,
-} from "./stream";
+  recordsPerSector, streamAckedSeq, streamAckedSeqSet, streamConfigure, streamDirtySet, streamDiskTail,
+  streamNextSeq, streamNextSeqSet, streamRamHead, streamSeqReserved, streamSeqReservedSet,
+} from "./stream-table";
 import { core } from "./state";
 
 const SEQ_MAX: u64 = 9007199254740991; // 2^53 − 1: sequence numbers cross the boundary as f64

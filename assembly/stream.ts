@@ -1,34 +1,16 @@
-// Streams: one (upload source, sensor) FIFO of TSD or EVT records with 64-bit sequence numbers.
-//
-// Stream table entry, STREAM_ENTRY_BYTES = 104 bytes (SPEC.md, "Stream table entry"):
-//
-//   0 source u32 | 4 sensor u32 | 8 recordType u8 | 9 dataType u8 | 10 reserved u16 | 12 sampleRateMs u32
-//   16 nextSeq u64 | 24 ackedSeq u64 | 32 readSeq u64 | 40 pendingCount u64
-//   48 ramHead u32 | 52 ramTail u32 | 56 ramSectors u32 | 60 diskHead u32 | 64 diskTail u32 | 68 diskFiles u32
-//   72 ramRecords u64 | 80 diskRecords u64 | 88 readHint u32 | 92 reserved u32 | 96 seqReserved u64 | 104 end
-//
-// On a disk tier, sequence numbers below seqReserved are reserved durably (in the positions file)
-// before they are used, so no restart, not even after a power cut, ever numbers a record with a
-// sequence number already handed out.
-//
-// A stream's records, oldest first, are its disk files (diskHead … diskTail) and then its RAM
-// sectors (ramHead … ramTail); sequence numbers only grow along that order, with gaps only where
-// records were discarded. Records below ackedSeq are erased; live records in [ackedSeq, readSeq)
-// are pending (read for upload, not yet acknowledged); the rest are new. Every cursor is a
-// sequence number, never a (sector, offset) pair, so moving sectors between tiers never
-// invalidates one.
+// Stream operations: append, bulk read and peek, ACK and NACK, discarding for space, and the upkeep
+// of each stream's disk list (spill commit, corrupt files, boot recovery's recount, forced cleanup).
+// The table they work on, and what a stream is, are in stream-table.ts.
 
 import {
-  BULK_FLAG_DISK, BULK_FLAGS, BULK_RECORD_BYTES, BULK_SEQ_HI, BULK_SEQ_LO, BULK_UTC_MS, BULK_VALUE,
-  DATA_TYPE_FLOAT32, DATA_TYPE_UINT32, E_ACK_PERSIST, E_ACK_TOO_MANY, E_ALL_PENDING, E_FILE_CORRUPT, E_INVALID_ARGUMENT,
-  E_OUT_OF_SECTORS, E_SEQ_RESERVE, STREAM_NULL,
-  E_RECORD_TYPE_MISMATCH, E_STREAM_CONFIG_MISMATCH, E_STREAM_TABLE_FULL, E_STREAM_UNKNOWN,
-  EVENT_DISCARD, FILE_SLOT_NULL, LOG_WARN, OK, QUERY_DATA_TYPE, QUERY_FILES_DISK, QUERY_RECORD_TYPE,
-  QUERY_RECORDS_DISK, QUERY_RECORDS_NEW, QUERY_RECORDS_PENDING, QUERY_RECORDS_RAM, QUERY_RECORDS_TOTAL,
-  QUERY_SAMPLE_RATE_MS, QUERY_SECTORS_RAM, QUERY_SENSOR, QUERY_SEQ_ACKED, QUERY_SEQ_NEXT, QUERY_SEQ_READ,
-  QUERY_SOURCE, RECORD_TYPE_EVT, RECORD_TYPE_TSD, SECTOR_NULL, STAT_RECORDS_ACKED, STAT_RECORDS_DISCARDED,
-  STAT_RECORDS_LIVE, STAT_RECORDS_READ, STAT_RECORDS_WRITTEN, STAT_SECTORS_DISCARDED, SUBSYSTEM_STREAM,
-  STREAM_ENTRY_BYTES,
+  BULK_FLAGS, BULK_FLAG_DISK, BULK_RECORD_BYTES, BULK_SEQ_HI, BULK_SEQ_LO, BULK_UTC_MS, BULK_VALUE, EVENT_DISCARD,
+  E_ACK_PERSIST, E_ACK_TOO_MANY, E_ALL_PENDING, E_FILE_CORRUPT, E_INVALID_ARGUMENT, E_OUT_OF_SECTORS,
+  E_RECORD_TYPE_MISMATCH, E_SEQ_RESERVE, E_STREAM_UNKNOWN, FILE_SLOT_NULL, LOG_WARN, OK, QUERY_DATA_TYPE,
+  QUERY_FILES_DISK, QUERY_RECORDS_DISK, QUERY_RECORDS_NEW, QUERY_RECORDS_PENDING, QUERY_RECORDS_RAM,
+  QUERY_RECORDS_TOTAL, QUERY_RECORD_TYPE, QUERY_SAMPLE_RATE_MS, QUERY_SECTORS_RAM, QUERY_SENSOR, QUERY_SEQ_ACKED,
+  QUERY_SEQ_NEXT, QUERY_SEQ_READ, QUERY_SOURCE, RECORD_TYPE_TSD, SECTOR_NULL, STAT_RECORDS_ACKED,
+  STAT_RECORDS_DISCARDED, STAT_RECORDS_LIVE, STAT_RECORDS_READ, STAT_RECORDS_WRITTEN, STAT_SECTORS_DISCARDED,
+  STREAM_NULL, SUBSYSTEM_STREAM,
 } from "./abi";
 import { EVT_RECORD_BYTES, TSD_HEADER_BYTES, TSD_RECORD_BYTES } from "./config";
 import { positionsPersist } from "./positions";
@@ -41,207 +23,14 @@ import {
 } from "./sat";
 import { statAdd } from "./stats";
 import { core } from "./state";
-
-// The entry as a typed view; the offsets above are read from it, and its size is the ABI's.
-// @ts-ignore: decorator
-@unmanaged
-class StreamEntry {
-  source!: u32;
-  sensor!: u32;
-  recordType!: u8;
-  dataType!: u8;
-  flags!: u16;
-  sampleRateMs!: u32;
-  nextSeq!: u64;
-  ackedSeq!: u64;
-  readSeq!: u64;
-  pendingCount!: u64;
-  ramHead!: u32;
-  ramTail!: u32;
-  ramSectors!: u32;
-  diskHead!: u32;
-  diskTail!: u32;
-  diskFiles!: u32;
-  ramRecords!: u64;
-  diskRecords!: u64;
-  readHint!: u32;
-  reserved!: u32;
-  seqReserved!: u64;
-}
-if (offsetof<StreamEntry>() != STREAM_ENTRY_BYTES) ERROR("StreamEntry size differs from STREAM_ENTRY_BYTES");
-
-const S_SOURCE: usize = offsetof<StreamEntry>("source");
-const S_SENSOR: usize = offsetof<StreamEntry>("sensor");
-const S_RECORD_TYPE: usize = offsetof<StreamEntry>("recordType");
-const S_DATA_TYPE: usize = offsetof<StreamEntry>("dataType");
-const S_FLAGS: usize = offsetof<StreamEntry>("flags");
-const S_SAMPLE_RATE_MS: usize = offsetof<StreamEntry>("sampleRateMs");
-const S_NEXT_SEQ: usize = offsetof<StreamEntry>("nextSeq");
-const S_ACKED_SEQ: usize = offsetof<StreamEntry>("ackedSeq");
-const S_READ_SEQ: usize = offsetof<StreamEntry>("readSeq");
-const S_PENDING: usize = offsetof<StreamEntry>("pendingCount");
-const S_RAM_HEAD: usize = offsetof<StreamEntry>("ramHead");
-const S_RAM_TAIL: usize = offsetof<StreamEntry>("ramTail");
-const S_RAM_SECTORS: usize = offsetof<StreamEntry>("ramSectors");
-const S_DISK_HEAD: usize = offsetof<StreamEntry>("diskHead");
-const S_DISK_TAIL: usize = offsetof<StreamEntry>("diskTail");
-const S_DISK_FILES: usize = offsetof<StreamEntry>("diskFiles");
-const S_RAM_RECORDS: usize = offsetof<StreamEntry>("ramRecords");
-const S_DISK_RECORDS: usize = offsetof<StreamEntry>("diskRecords");
-const S_READ_HINT: usize = offsetof<StreamEntry>("readHint");
-const S_SEQ_RESERVED: usize = offsetof<StreamEntry>("seqReserved");
-// The drawing above, checked.
-if (
-  S_SOURCE != 0 || S_SENSOR != 4 || S_RECORD_TYPE != 8 || S_DATA_TYPE != 9 || S_FLAGS != 10 ||
-  S_SAMPLE_RATE_MS != 12 || S_NEXT_SEQ != 16 || S_ACKED_SEQ != 24 || S_READ_SEQ != 32 || S_PENDING != 40 ||
-  S_RAM_HEAD != 48 || S_RAM_TAIL != 52 || S_RAM_SECTORS != 56 || S_DISK_HEAD != 60 || S_DISK_TAIL != 64 ||
-  S_DISK_FILES != 68 || S_RAM_RECORDS != 72 || S_DISK_RECORDS != 80 || S_READ_HINT != 88 ||
-  S_SEQ_RESERVED != 96
-) {
-  ERROR("stream entry drawing is out of date");
-}
-
-// Stream flag: nextSeq or ackedSeq changed since the ACK position was last persisted.
-export const STREAM_FLAG_DIRTY: u16 = 1;
-
-// @ts-ignore: decorator
-@inline
-export function streamEntry(index: u32): usize {
-  return core().streamsPtr + <usize>index * <usize>STREAM_ENTRY_BYTES;
-}
-
-// ---- Field access ----------------------------------------------------------------------------------
-// @ts-ignore: decorator
-@inline export function streamSource(s: u32): u32 { return load<u32>(streamEntry(s) + S_SOURCE); }
-// @ts-ignore: decorator
-@inline export function streamSensor(s: u32): u32 { return load<u32>(streamEntry(s) + S_SENSOR); }
-// @ts-ignore: decorator
-@inline export function streamRecordType(s: u32): i32 { return <i32>load<u8>(streamEntry(s) + S_RECORD_TYPE); }
-// @ts-ignore: decorator
-@inline export function streamDataType(s: u32): i32 { return <i32>load<u8>(streamEntry(s) + S_DATA_TYPE); }
-// @ts-ignore: decorator
-@inline export function streamSampleRateMs(s: u32): u32 { return load<u32>(streamEntry(s) + S_SAMPLE_RATE_MS); }
-// @ts-ignore: decorator
-@inline export function streamNextSeq(s: u32): u64 { return load<u64>(streamEntry(s) + S_NEXT_SEQ); }
-// @ts-ignore: decorator
-@inline export function streamAckedSeq(s: u32): u64 { return load<u64>(streamEntry(s) + S_ACKED_SEQ); }
-// @ts-ignore: decorator
-@inline export function streamReadSeq(s: u32): u64 { return load<u64>(streamEntry(s) + S_READ_SEQ); }
-// @ts-ignore: decorator
-@inline export function streamPending(s: u32): u64 { return load<u64>(streamEntry(s) + S_PENDING); }
-// @ts-ignore: decorator
-@inline export function streamPendingSet(s: u32, v: u64): void { store<u64>(streamEntry(s) + S_PENDING, v); }
-// @ts-ignore: decorator
-@inline export function streamDirty(s: u32): bool { return (load<u16>(streamEntry(s) + S_FLAGS) & STREAM_FLAG_DIRTY) != 0; }
-// @ts-ignore: decorator
-@inline export function streamDirtySet(s: u32, dirty: bool): void {
-  const ptr = streamEntry(s) + S_FLAGS;
-  store<u16>(ptr, dirty ? load<u16>(ptr) | STREAM_FLAG_DIRTY : load<u16>(ptr) & ~STREAM_FLAG_DIRTY);
-}
-// @ts-ignore: decorator
-@inline export function streamRamHead(s: u32): u32 { return load<u32>(streamEntry(s) + S_RAM_HEAD); }
-// @ts-ignore: decorator
-@inline export function streamRamTail(s: u32): u32 { return load<u32>(streamEntry(s) + S_RAM_TAIL); }
-// @ts-ignore: decorator
-@inline export function streamRamSectors(s: u32): u32 { return load<u32>(streamEntry(s) + S_RAM_SECTORS); }
-// @ts-ignore: decorator
-@inline export function streamDiskHead(s: u32): u32 { return load<u32>(streamEntry(s) + S_DISK_HEAD); }
-// @ts-ignore: decorator
-@inline export function streamDiskTail(s: u32): u32 { return load<u32>(streamEntry(s) + S_DISK_TAIL); }
-// @ts-ignore: decorator
-@inline export function streamAckedSeqSet(s: u32, v: u64): void { store<u64>(streamEntry(s) + S_ACKED_SEQ, v); }
-// @ts-ignore: decorator
-@inline export function streamNextSeqSet(s: u32, v: u64): void { store<u64>(streamEntry(s) + S_NEXT_SEQ, v); }
-// @ts-ignore: decorator
-@inline export function streamSeqReserved(s: u32): u64 { return load<u64>(streamEntry(s) + S_SEQ_RESERVED); }
-// @ts-ignore: decorator
-@inline export function streamSeqReservedSet(s: u32, v: u64): void { store<u64>(streamEntry(s) + S_SEQ_RESERVED, v); }
-// @ts-ignore: decorator
-@inline export function streamDiskFiles(s: u32): u32 { return load<u32>(streamEntry(s) + S_DISK_FILES); }
-// @ts-ignore: decorator
-@inline export function streamRamRecords(s: u32): u64 { return load<u64>(streamEntry(s) + S_RAM_RECORDS); }
-// @ts-ignore: decorator
-@inline export function streamDiskRecords(s: u32): u64 { return load<u64>(streamEntry(s) + S_DISK_RECORDS); }
-
-// @ts-ignore: decorator
-@inline
-function fieldAdd64(s: u32, offset: usize, delta: i64): void {
-  const ptr = streamEntry(s) + offset;
-  store<u64>(ptr, <u64>(<i64>load<u64>(ptr) + delta));
-}
-
-// @ts-ignore: decorator
-@inline
-function fieldAdd32(s: u32, offset: usize, delta: i32): void {
-  const ptr = streamEntry(s) + offset;
-  store<u32>(ptr, <u32>(<i32>load<u32>(ptr) + delta));
-}
-
-// Records per sector for a record type.
-// @ts-ignore: decorator
-@inline
-export function recordsPerSector(recordType: i32): u32 {
-  return recordType == RECORD_TYPE_TSD ? core().tsdPerSector : core().evtPerSector;
-}
-
-// Live (not erased) records among `count` records starting at `firstSeq`.
-// @ts-ignore: decorator
-@inline
-export function liveRecords(firstSeq: u64, count: u64, ackedSeq: u64): u64 {
-  const end = firstSeq + count;
-  if (end <= ackedSeq) return 0;
-  return ackedSeq > firstSeq ? end - ackedSeq : count;
-}
-
-export function streamsInit(): void {
-  const c = core();
-  c.streamCount = 0;
-  memory.fill(c.streamsPtr, 0, <usize>c.streamsMax * <usize>STREAM_ENTRY_BYTES);
-}
-
-export function streamValid(s: i32): bool {
-  return s >= 0 && <u32>s < core().streamCount;
-}
-
-export function streamFind(source: u32, sensor: u32): i32 {
-  for (let s: u32 = 0; s < core().streamCount; s++) {
-    if (streamSource(s) == source && streamSensor(s) == sensor) return <i32>s;
-  }
-  return E_STREAM_UNKNOWN;
-}
-
-// Configures (source, sensor) with a record type fixed for its lifetime. Configuring it again with
-// the same settings returns the same index; different settings are refused.
-export function streamConfigure(source: u32, sensor: u32, recordType: i32, dataType: i32, sampleRateMs: u32): i32 {
-  const c = core();
-  if (recordType != RECORD_TYPE_TSD && recordType != RECORD_TYPE_EVT) return E_INVALID_ARGUMENT;
-  if (dataType < DATA_TYPE_UINT32 || dataType > DATA_TYPE_FLOAT32) return E_INVALID_ARGUMENT;
-  if (recordType == RECORD_TYPE_TSD && sampleRateMs == 0) return E_INVALID_ARGUMENT;
-  if (recordType == RECORD_TYPE_EVT && sampleRateMs != 0) return E_INVALID_ARGUMENT;
-  const existing = streamFind(source, sensor);
-  if (existing >= 0) {
-    const s = <u32>existing;
-    if (streamRecordType(s) != recordType || streamDataType(s) != dataType || streamSampleRateMs(s) != sampleRateMs) {
-      return E_STREAM_CONFIG_MISMATCH;
-    }
-    return existing;
-  }
-  if (c.streamCount >= c.streamsMax) return E_STREAM_TABLE_FULL;
-  const s = c.streamCount++;
-  const e = streamEntry(s);
-  memory.fill(e, 0, <usize>STREAM_ENTRY_BYTES);
-  store<u32>(e + S_SOURCE, source);
-  store<u32>(e + S_SENSOR, sensor);
-  store<u8>(e + S_RECORD_TYPE, <u8>recordType);
-  store<u8>(e + S_DATA_TYPE, <u8>dataType);
-  store<u32>(e + S_SAMPLE_RATE_MS, sampleRateMs);
-  store<u32>(e + S_RAM_HEAD, SECTOR_NULL);
-  store<u32>(e + S_RAM_TAIL, SECTOR_NULL);
-  store<u32>(e + S_DISK_HEAD, FILE_SLOT_NULL);
-  store<u32>(e + S_DISK_TAIL, FILE_SLOT_NULL);
-  store<u32>(e + S_READ_HINT, SECTOR_NULL);
-  return <i32>s;
-}
+import {
+  STREAM_FLAG_DIRTY, S_ACKED_SEQ, S_DISK_FILES, S_DISK_HEAD, S_DISK_RECORDS, S_DISK_TAIL, S_FLAGS, S_NEXT_SEQ,
+  S_PENDING, S_RAM_HEAD, S_RAM_RECORDS, S_RAM_SECTORS, S_RAM_TAIL, S_READ_HINT, S_READ_SEQ, S_SEQ_RESERVED,
+  liveRecords, recordsPerSector, streamAckedSeq, streamDataType, streamDirtySet, streamDiskFiles, streamDiskHead,
+  streamDiskRecords, streamEntry, streamFieldAdd32, streamFieldAdd64, streamNextSeq, streamPending, streamRamHead,
+  streamRamRecords, streamRamSectors, streamRamTail, streamReadSeq, streamRecordType, streamSampleRateMs,
+  streamSensor, streamSource, streamValid,
+} from "./stream-table";
 
 // ---- Append ----------------------------------------------------------------------------------------
 
@@ -283,7 +72,7 @@ export function streamAppend(s: i32, recordType: i32, value: u32, utcMs: f64): i
       sectorNextSet(tail, id);
     }
     store<u32>(e + S_RAM_TAIL, id);
-    fieldAdd32(stream, S_RAM_SECTORS, 1);
+    streamFieldAdd32(stream, S_RAM_SECTORS, 1);
     if (recordType == RECORD_TYPE_TSD) store<i64>(sectorData(id), <i64>utcMs);
     tail = id;
   }
@@ -296,9 +85,9 @@ export function streamAppend(s: i32, recordType: i32, value: u32, utcMs: f64): i
     store<i64>(record + 4, <i64>utcMs);
   }
   sectorCountSet(tail, index + 1);
-  fieldAdd64(stream, S_NEXT_SEQ, 1);
+  streamFieldAdd64(stream, S_NEXT_SEQ, 1);
   store<u16>(e + S_FLAGS, load<u16>(e + S_FLAGS) | STREAM_FLAG_DIRTY);
-  fieldAdd64(stream, S_RAM_RECORDS, 1);
+  streamFieldAdd64(stream, S_RAM_RECORDS, 1);
   statAdd(STAT_RECORDS_WRITTEN, 1);
   statAdd(STAT_RECORDS_LIVE, 1);
   return OK;
@@ -350,7 +139,7 @@ export function discardForSpace(): bool {
       const live = liveRecords(sectorFirstSeqGet(id), <u64>sectorCountGet(id), streamAckedSeq(victim));
       ramSectorUnlink(victim, previous, id);
       sectorRelease(id);
-      fieldAdd64(victim, S_RAM_RECORDS, -<i64>live);
+      streamFieldAdd64(victim, S_RAM_RECORDS, -<i64>live);
       statAdd(STAT_RECORDS_DISCARDED, <f64>live);
       statAdd(STAT_RECORDS_LIVE, -<f64>live);
       statAdd(STAT_SECTORS_DISCARDED, 1);
@@ -365,7 +154,7 @@ export function discardForSpace(): bool {
 }
 
 // Unlinks RAM sector `id` (whose predecessor is `previous`) from stream `s`; the caller frees it.
-export function ramSectorUnlink(s: u32, previous: u32, id: u32): void {
+function ramSectorUnlink(s: u32, previous: u32, id: u32): void {
   const e = streamEntry(s);
   const next = sectorNextGet(id);
   if (previous == SECTOR_NULL) {
@@ -377,7 +166,7 @@ export function ramSectorUnlink(s: u32, previous: u32, id: u32): void {
   if (load<u32>(e + S_RAM_TAIL) == id) store<u32>(e + S_RAM_TAIL, previous);
   if (load<u32>(e + S_READ_HINT) == id) store<u32>(e + S_READ_HINT, SECTOR_NULL);
   sectorNextSet(id, SECTOR_NULL);
-  fieldAdd32(s, S_RAM_SECTORS, -1);
+  streamFieldAdd32(s, S_RAM_SECTORS, -1);
 }
 
 // ---- Read (bulk read and peek) -----------------------------------------------------------------------
@@ -487,7 +276,7 @@ export function streamRead(s: i32, recordsMax: i32, mark: bool): i32 {
     const lastRecord = c.bulkPtr + <usize>(out - 1) * <usize>BULK_RECORD_BYTES;
     const lastSeq = <u64>load<u32>(lastRecord + BULK_SEQ_LO) | (<u64>load<u32>(lastRecord + BULK_SEQ_HI) << 32);
     store<u64>(e + S_READ_SEQ, lastSeq + 1);
-    fieldAdd64(stream, S_PENDING, <i64>out);
+    streamFieldAdd64(stream, S_PENDING, <i64>out);
     if (lastId != SECTOR_NULL) store<u32>(e + S_READ_HINT, lastId);
     statAdd(STAT_RECORDS_READ, <f64>out);
   }
@@ -525,7 +314,7 @@ export function streamAck(s: i32, count: f64): i32 {
     const take = min<u64>(end - from, remaining);
     remaining -= take;
     cursor = from + take;
-    fieldAdd64(stream, S_DISK_RECORDS, -<i64>take);
+    streamFieldAdd64(stream, S_DISK_RECORDS, -<i64>take);
     if (cursor < end) break;
     diskHeadRemove(stream);
     cleanupEnqueue(slot);
@@ -540,7 +329,7 @@ export function streamAck(s: i32, count: f64): i32 {
     const take = min<u64>(end - from, remaining);
     remaining -= take;
     cursor = from + take;
-    fieldAdd64(stream, S_RAM_RECORDS, -<i64>take);
+    streamFieldAdd64(stream, S_RAM_RECORDS, -<i64>take);
     if (cursor < end) break;
     ramSectorUnlink(stream, SECTOR_NULL, id);
     sectorRelease(id);
@@ -549,7 +338,7 @@ export function streamAck(s: i32, count: f64): i32 {
   assert(cursor == acked, "ack ended where it was not planned to");
 
   store<u64>(e + S_ACKED_SEQ, cursor);
-  fieldAdd64(stream, S_PENDING, -<i64>count);
+  streamFieldAdd64(stream, S_PENDING, -<i64>count);
   statAdd(STAT_RECORDS_ACKED, count);
   statAdd(STAT_RECORDS_LIVE, -count);
   return OK;
@@ -616,8 +405,8 @@ export function diskTailAppend(s: u32, slot: u32, liveCount: u64): void {
     fileNextSet(tail, slot);
   }
   store<u32>(e + S_DISK_TAIL, slot);
-  fieldAdd32(s, S_DISK_FILES, 1);
-  fieldAdd64(s, S_DISK_RECORDS, <i64>liveCount);
+  streamFieldAdd32(s, S_DISK_FILES, 1);
+  streamFieldAdd64(s, S_DISK_RECORDS, <i64>liveCount);
 }
 
 // Removes a file that failed validation from stream `s` (its predecessor is `previous`): its live
@@ -631,7 +420,7 @@ function diskFileDropCorrupt(s: u32, previous: u32, slot: u32): void {
   const live = liveRecords(first, <u64>fileRecords(slot), acked);
   const pendingLo = max<u64>(first, acked);
   const pendingHi = min<u64>(end, load<u64>(e + S_READ_SEQ));
-  if (pendingHi > pendingLo) fieldAdd64(s, S_PENDING, -<i64>(pendingHi - pendingLo));
+  if (pendingHi > pendingLo) streamFieldAdd64(s, S_PENDING, -<i64>(pendingHi - pendingLo));
   const next = fileNext(slot);
   if (previous == FILE_SLOT_NULL) {
     store<u32>(e + S_DISK_HEAD, next);
@@ -639,8 +428,8 @@ function diskFileDropCorrupt(s: u32, previous: u32, slot: u32): void {
     fileNextSet(previous, next);
   }
   if (load<u32>(e + S_DISK_TAIL) == slot) store<u32>(e + S_DISK_TAIL, previous);
-  fieldAdd32(s, S_DISK_FILES, -1);
-  fieldAdd64(s, S_DISK_RECORDS, -<i64>live);
+  streamFieldAdd32(s, S_DISK_FILES, -1);
+  streamFieldAdd64(s, S_DISK_RECORDS, -<i64>live);
   statAdd(STAT_RECORDS_DISCARDED, <f64>live);
   statAdd(STAT_RECORDS_LIVE, -<f64>live);
   fileQuarantine(slot, streamSource(s), streamSensor(s));
@@ -653,7 +442,7 @@ export function diskHeadRemove(s: u32): u32 {
   const next = fileNext(slot);
   store<u32>(e + S_DISK_HEAD, next);
   if (next == FILE_SLOT_NULL) store<u32>(e + S_DISK_TAIL, FILE_SLOT_NULL);
-  fieldAdd32(s, S_DISK_FILES, -1);
+  streamFieldAdd32(s, S_DISK_FILES, -1);
   return slot;
 }
 
@@ -681,14 +470,27 @@ export function diskListRecount(s: u32): u64 {
   return live;
 }
 
-// Moves `live` live records of stream `s` from the RAM count to the disk count (after a spill).
-export function recordsMovedToDisk(s: u32, live: u64): void {
-  fieldAdd64(s, S_RAM_RECORDS, -<i64>live);
+// Commits a spill's bookkeeping in one call: the `sectors` oldest RAM sectors of stream `s` are now
+// in the file in `slot` (written, its slot taken). Unlinks and frees them, moves their live records
+// from the RAM count to the disk count and appends the file to the stream's disk list. Returns the
+// live records moved.
+export function streamSpillCommit(s: u32, sectors: u32, slot: u32): u64 {
+  const acked = streamAckedSeq(s);
+  let live: u64 = 0;
+  for (let i: u32 = 0; i < sectors; i++) {
+    const moved = streamRamHead(s);
+    live += liveRecords(sectorFirstSeqGet(moved), <u64>sectorCountGet(moved), acked);
+    ramSectorUnlink(s, SECTOR_NULL, moved);
+    sectorRelease(moved);
+  }
+  streamFieldAdd64(s, S_RAM_RECORDS, -<i64>live);
+  diskTailAppend(s, slot, live);
+  return live;
 }
 
 // Drops every disk file of stream `s` from its list (forced cleanup) and recounts what stays pending.
 // Returns the number of live records that were on disk.
-export function diskListClear(s: u32): u64 {
+function diskListClear(s: u32): u64 {
   const e = streamEntry(s);
   const lost = load<u64>(e + S_DISK_RECORDS);
   store<u32>(e + S_DISK_HEAD, FILE_SLOT_NULL);
@@ -710,6 +512,14 @@ export function diskListClear(s: u32): u64 {
   }
   store<u64>(e + S_PENDING, pending);
   statAdd(STAT_RECORDS_LIVE, -<f64>lost);
+  return lost;
+}
+
+// Forced cleanup: drops every stream's disk files from its list (diskListClear). Returns the live
+// records that were on disk.
+export function streamsDiskListsClear(): u64 {
+  let lost: u64 = 0;
+  for (let s: u32 = 0; s < core().streamCount; s++) lost += diskListClear(s);
   return lost;
 }
 

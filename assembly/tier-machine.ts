@@ -31,14 +31,14 @@ import { filePathFormat, fileSlotsFree, fileSlotTake, imxHeaderWrite } from "./f
 import { positionsPersist } from "./positions";
 import { halFileWrite, halLog } from "./hal";
 import {
-  sectorCountGet, sectorData, sectorFirstSeqGet, sectorNextGet, sectorRelease, satUsagePercent, satUsedCount,
+  sectorCountGet, sectorData, sectorFirstSeqGet, sectorNextGet, satUsagePercent, satUsedCount,
 } from "./sat";
 import { statAdd, statGet, statSet } from "./stats";
+import { sectorHasPending, streamSpillCommit } from "./stream";
 import {
-  diskTailAppend, liveRecords, ramSectorUnlink, recordsMovedToDisk, recordsPerSector, sectorHasPending,
-  streamAckedSeq, streamDataType, streamDirty, streamRamHead, streamRamSectors, streamRamTail, streamRecordType,
-  streamSampleRateMs, streamSensor, streamSource,
-} from "./stream";
+  recordsPerSector, streamAckedSeq, streamDataType, streamDirty, streamRamHead, streamRamSectors,
+  streamRamTail, streamRecordType, streamSampleRateMs, streamSensor, streamSource,
+} from "./stream-table";
 import { core } from "./state";
 
 const STEPS_PER_TICK_MAX: i32 = 8;
@@ -136,16 +136,7 @@ function spillOne(s: u32, flushing: bool): i32 {
   const slot = fileSlotTake(s, firstSeq, records, k, bytes);
   assert(slot != FILE_SLOT_NULL, "file slot vanished");
 
-  // Unlink each sector from its stream, then free it.
-  let live: u64 = 0;
-  for (let i: u32 = 0; i < k; i++) {
-    const moved = streamRamHead(s);
-    live += liveRecords(sectorFirstSeqGet(moved), <u64>sectorCountGet(moved), acked);
-    ramSectorUnlink(s, SECTOR_NULL, moved);
-    sectorRelease(moved);
-  }
-  recordsMovedToDisk(s, live);
-  diskTailAppend(s, slot, live);
+  streamSpillCommit(s, k, slot);
 
   statAdd(STAT_SPILLS, 1);
   statAdd(STAT_SECTORS_SPILLED, <f64>k);
