@@ -6,7 +6,8 @@
 import * as loader from "@assemblyscript/loader";
 import { type Board, type CleanupPolicy } from "../boards.js";
 import { encodeConfigImage } from "../config-image.js";
-import { listFilesRecursive, TMP_SUFFIX } from "../hal/atomic.js";
+import { HISTORY_DIR, IMX_SUFFIX, TMP_SUFFIX } from "../format/imx.js";
+import { listFilesRecursive } from "../hal/atomic.js";
 import type { Hal } from "../hal/hal.js";
 import { MemoryHal } from "../hal/memory.js";
 import { NodeFsHal } from "../hal/node-fs.js";
@@ -19,8 +20,6 @@ import { CoreLogger, type LogLevel, STATE_NAMES } from "./log.js";
 import { type CoreBuild, coreModule } from "./wasm.js";
 
 export const WASM_PAGE_BYTES = 65536;
-export const HISTORY_DIR = "history";
-export const IMX_SUFFIX = ".imx";
 
 export type RecordType = "tsd" | "evt";
 export type DataType = "uint32" | "int32" | "float32";

@@ -29,7 +29,15 @@ import { dirname, join, resolve } from "node:path";
 import { z } from "zod";
 import type { Board } from "../boards.js";
 import { UserError } from "../base/user-error.js";
-import * as abi from "../core/abi.generated.js";
+import { HISTORY_DIR, IMX_FORMAT_VERSION, IMX_HEADER_BYTES, IMX_SUFFIX, imxHeaderRead } from "../format/imx.js";
+import {
+  POSITIONS_COUNT_MAX,
+  POSITIONS_FORMAT_VERSION,
+  POSITIONS_PATH,
+  positionRecordRead,
+  positionsFileBytes,
+  positionsHeaderRead,
+} from "../format/positions.js";
 import { listFilesRecursive, writeFileAtomic } from "../hal/atomic.js";
 import { NodeFsHal } from "../hal/node-fs.js";
 
@@ -40,8 +48,6 @@ export const STORAGE_FORMAT = "imx-memsim-storage";
 export const STORAGE_FORMAT_VERSION = 1;
 export const RUN_STATE_FORMAT = "imx-memsim-run";
 export const RUN_STATE_FORMAT_VERSION = 1;
-const HISTORY_DIR = "history";
-const POSITIONS_PATH = "history/positions.imxp";
 
 /** A storage directory that cannot be used as asked (exit 2, nothing changed). */
 export class StorageError extends UserError {
@@ -93,8 +99,8 @@ export function identityFor(board: Board, kind: StorageKind, version: string, de
     sectorBytes: board.memory.sectorBytes,
     sectorCount: board.memory.sectorCount,
     sectorsPerFileMax: board.disk?.sectorsPerFileMax ?? null,
-    imxFormatVersion: abi.IMX_FORMAT_VERSION,
-    positionsFormatVersion: abi.POSITIONS_FORMAT_VERSION,
+    imxFormatVersion: IMX_FORMAT_VERSION,
+    positionsFormatVersion: POSITIONS_FORMAT_VERSION,
     ...(devices === undefined ? {} : { devices }),
     createdBy: `imx-memsim ${version}`,
     createdUtc: new Date().toISOString(),
@@ -181,12 +187,12 @@ function identityCheck(identity: StorageIdentity, board: Board, kind: StorageKin
     );
   }
   if (
-    identity.imxFormatVersion !== abi.IMX_FORMAT_VERSION ||
-    identity.positionsFormatVersion !== abi.POSITIONS_FORMAT_VERSION
+    identity.imxFormatVersion !== IMX_FORMAT_VERSION ||
+    identity.positionsFormatVersion !== POSITIONS_FORMAT_VERSION
   ) {
     throw new StorageError(
       `storage ${shown} holds .imx format v${identity.imxFormatVersion} and positions format v${identity.positionsFormatVersion}; ` +
-        `this imx-memsim reads .imx v${abi.IMX_FORMAT_VERSION} and positions v${abi.POSITIONS_FORMAT_VERSION}`,
+        `this imx-memsim reads .imx v${IMX_FORMAT_VERSION} and positions v${POSITIONS_FORMAT_VERSION}`,
     );
   }
 }
@@ -220,61 +226,44 @@ export function historyStreamsRead(dir: string, board: Board | null, shown: stri
       closeSync(fd);
     }
   };
-  for (const path of listFilesRecursive(hal, HISTORY_DIR, ".imx")) {
-    const header = readAt(path, abi.IMX_HEADER_BYTES);
-    if (header.length < abi.IMX_HEADER_BYTES || header.readUInt32LE(abi.IMX_MAGIC_OFFSET) !== abi.IMX_MAGIC) continue;
-    const version = header.readUInt16LE(abi.IMX_VERSION_OFFSET);
-    const sectorBytes = header.readUInt16LE(abi.IMX_SECTOR_BYTES_OFFSET);
-    const sectorCount = header.readUInt32LE(abi.IMX_SECTOR_COUNT_OFFSET);
+  for (const path of listFilesRecursive(hal, HISTORY_DIR, IMX_SUFFIX)) {
+    const header = imxHeaderRead(readAt(path, IMX_HEADER_BYTES));
+    if (header === null) continue;
     if (board !== null) {
-      if (version !== abi.IMX_FORMAT_VERSION) {
+      if (header.version !== IMX_FORMAT_VERSION) {
         throw new StorageError(
-          `storage ${shown}: ${path} is .imx format v${version}; this imx-memsim reads v${abi.IMX_FORMAT_VERSION}`,
+          `storage ${shown}: ${path} is .imx format v${header.version}; this imx-memsim reads v${IMX_FORMAT_VERSION}`,
         );
       }
       const perFile = board.disk?.sectorsPerFileMax ?? 0;
-      if (sectorBytes !== board.memory.sectorBytes || sectorCount > perFile) {
+      if (header.sectorBytes !== board.memory.sectorBytes || header.sectorCount > perFile) {
         throw new StorageError(
-          `storage ${shown}: ${path} was written by another board (${sectorBytes}-byte sectors, ${sectorCount} in the file); ` +
+          `storage ${shown}: ${path} was written by another board (${header.sectorBytes}-byte sectors, ${header.sectorCount} in the file); ` +
             `board ${board.name} has ${board.memory.sectorBytes}-byte sectors and up to ${perFile} a file`,
         );
       }
     }
-    const source = header.readUInt32LE(abi.IMX_SOURCE_OFFSET);
-    const sensor = header.readUInt32LE(abi.IMX_SENSOR_OFFSET);
-    streams.set(`${source}/${sensor}`, {
-      source,
-      sensor,
-      recordType: header.readUInt8(abi.IMX_RECORD_TYPE_OFFSET),
-      dataType: header.readUInt8(abi.IMX_DATA_TYPE_OFFSET),
-      sampleRateMs: header.readUInt32LE(abi.IMX_SAMPLE_RATE_OFFSET),
-      from: path,
-    });
+    const { source, sensor, recordType, dataType, sampleRateMs } = header;
+    streams.set(`${source}/${sensor}`, { source, sensor, recordType, dataType, sampleRateMs, from: path });
   }
   if (existsSync(join(dir, POSITIONS_PATH))) {
-    const data = readAt(POSITIONS_PATH, abi.POSITIONS_HEADER_BYTES + 65536 * abi.POSITION_RECORD_BYTES);
-    if (
-      data.length >= abi.POSITIONS_HEADER_BYTES &&
-      data.readUInt32LE(abi.POSITIONS_MAGIC_OFFSET) === abi.POSITIONS_MAGIC
-    ) {
-      const version = data.readUInt16LE(abi.POSITIONS_VERSION_OFFSET);
-      if (board !== null && version !== abi.POSITIONS_FORMAT_VERSION) {
+    const data = readAt(POSITIONS_PATH, positionsFileBytes(POSITIONS_COUNT_MAX + 1));
+    const header = positionsHeaderRead(data);
+    if (header !== null) {
+      if (board !== null && header.version !== POSITIONS_FORMAT_VERSION) {
         throw new StorageError(
-          `storage ${shown}: ${POSITIONS_PATH} is positions format v${version}; this imx-memsim reads v${abi.POSITIONS_FORMAT_VERSION}`,
+          `storage ${shown}: ${POSITIONS_PATH} is positions format v${header.version}; this imx-memsim reads v${POSITIONS_FORMAT_VERSION}`,
         );
       }
-      const count = data.readUInt32LE(abi.POSITIONS_COUNT_OFFSET);
-      for (let i = 0; i < count; i++) {
-        const at = abi.POSITIONS_HEADER_BYTES + i * abi.POSITION_RECORD_BYTES;
-        if (at + abi.POSITION_RECORD_BYTES > data.length) break; // cut short: recovery quarantines it
-        const source = data.readUInt32LE(at + abi.POSITION_SOURCE_OFFSET);
-        const sensor = data.readUInt32LE(at + abi.POSITION_SENSOR_OFFSET);
+      for (let i = 0; i < header.count; i++) {
+        if (positionsFileBytes(i + 1) > data.length) break; // cut short: recovery quarantines it
+        const { source, sensor, recordType, dataType, sampleRateMs } = positionRecordRead(data, i);
         streams.set(`${source}/${sensor}`, {
           source,
           sensor,
-          recordType: data.readUInt8(at + abi.POSITION_RECORD_TYPE_OFFSET),
-          dataType: data.readUInt8(at + abi.POSITION_DATA_TYPE_OFFSET),
-          sampleRateMs: data.readUInt32LE(at + abi.POSITION_SAMPLE_RATE_OFFSET),
+          recordType,
+          dataType,
+          sampleRateMs,
           from: POSITIONS_PATH,
         });
       }
