@@ -10,6 +10,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { type Board, type CleanupPolicy, withOverrides } from "../boards.js";
 import { Device } from "../core/device.js";
+import { HISTORY_DIR, IMX_SUFFIX, recordsPerSector } from "../format/imx.js";
 import { listFilesRecursive } from "../hal/atomic.js";
 import type { Hal, HalStats } from "../hal/hal.js";
 import { MemoryHal } from "../hal/memory.js";
@@ -26,12 +27,12 @@ export type HalKind = "fs" | "memory";
 
 /** TSD records that fill `sectors` sectors exactly (an 8-byte time, then 4-byte values). */
 export function recordsPerIteration(board: Board, sectors = SECTORS_PER_ITERATION): number {
-  return Math.floor((sectors * (board.memory.sectorBytes - 8)) / 4);
+  return sectors * recordsPerSector("tsd", board.memory.sectorBytes);
 }
 
 function imxSizes(hal: Hal): number[] {
-  if (!hal.isDir("history")) return [];
-  return listFilesRecursive(hal, "history", ".imx").map((file) => hal.fileSize(file));
+  if (!hal.isDir(HISTORY_DIR)) return [];
+  return listFilesRecursive(hal, HISTORY_DIR, IMX_SUFFIX).map((file) => hal.fileSize(file));
 }
 
 export interface IterationResult {
@@ -324,8 +325,7 @@ export function steadySpill(board: Board, records: number, recordsPerTick: numbe
       if ((seq + 1) % recordsPerTick === 0) timedTick(clock, device, tickSamplesMs);
     }
     const stats = device.stats();
-    const recordsPerSector = (board.memory.sectorBytes - 8) / 4;
-    const recordsSpilled = stats.sectorsSpilled * recordsPerSector;
+    const recordsSpilled = stats.sectorsSpilled * recordsPerSector("tsd", board.memory.sectorBytes);
     const filesOnDisk = imxSizes(device.hal).length;
     if (filesOnDisk !== stats.filesCreated)
       throw new Error(`steady: ${filesOnDisk} files on disk, ${stats.filesCreated} created`);

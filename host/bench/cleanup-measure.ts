@@ -21,7 +21,7 @@
 
 import os from "node:os";
 import { CLEANUP_POLICIES, DEFAULT_BOARD_NAME, loadBoard } from "../boards.js";
-import { IMX_HEADER_BYTES } from "../core/abi.generated.js";
+import { IMX_HEADER_BYTES } from "../format/imx.js";
 import { type Summary, summary } from "./common.js";
 import { SECTORS_PER_ITERATION, baselineUnlinkSamples, measurePolicy, steadySpill } from "./cleanup-core.js";
 

@@ -6,6 +6,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { Device } from "../core/device.js";
+import { HISTORY_DIR, IMX_SUFFIX } from "../format/imx.js";
 
 export interface Summary {
   medianMs: number;
@@ -46,11 +47,11 @@ export function tempDirMake(label: string): string {
 
 /** Absolute paths of the `.imx` files under `dir`/history. */
 export function imxFilesUnder(dir: string): string[] {
-  const history = path.join(dir, "history");
+  const history = path.join(dir, HISTORY_DIR);
   if (!fs.existsSync(history)) return [];
   return fs
     .readdirSync(history, { recursive: true, encoding: "utf8" })
-    .filter((entry) => entry.endsWith(".imx"))
+    .filter((entry) => entry.endsWith(IMX_SUFFIX))
     .map((entry) => path.join(history, entry));
 }
 

@@ -8,6 +8,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { type Board, loadBoard } from "../boards.js";
 import { Device } from "../core/device.js";
+import { HISTORY_DIR, IMX_SUFFIX } from "../format/imx.js";
 import { listFilesRecursive } from "../hal/atomic.js";
 import { NodeFsHal } from "../hal/node-fs.js";
 import { median, roundTo, tempDirMake } from "./common.js";
@@ -35,7 +36,7 @@ export function smallFilesBoard(base: Board = stockBoard()): Board {
 
 export function imxFiles(dir: string): string[] {
   const hal = new NodeFsHal(dir);
-  return hal.isDir("history") ? listFilesRecursive(hal, "history", ".imx") : [];
+  return hal.isDir(HISTORY_DIR) ? listFilesRecursive(hal, HISTORY_DIR, IMX_SUFFIX) : [];
 }
 
 export type Progress = (line: string) => void;
@@ -87,10 +88,10 @@ export interface RecoveryResult {
 
 /** Plain reads of the same files: readdir of history/ (recursive) and readFileSync of each `.imx`. */
 function plainReadAll(dir: string): number {
-  const history = path.join(dir, "history");
+  const history = path.join(dir, HISTORY_DIR);
   let bytes = 0;
   for (const entry of fs.readdirSync(history, { recursive: true, encoding: "utf8" })) {
-    if (entry.endsWith(".imx")) bytes += fs.readFileSync(path.join(history, entry)).length;
+    if (entry.endsWith(IMX_SUFFIX)) bytes += fs.readFileSync(path.join(history, entry)).length;
   }
   return bytes;
 }

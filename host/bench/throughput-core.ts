@@ -5,6 +5,7 @@
 import type { Board } from "../boards.js";
 import type { CoreExports } from "../core/core-exports.js";
 import { Device } from "../core/device.js";
+import { recordsPerSector } from "../format/imx.js";
 import { Clock, TypedFifo, tempDirMake } from "./common.js";
 import fs from "node:fs";
 import { flushDrain } from "../core/flush.js";
@@ -16,8 +17,7 @@ const TICKS_MAX = 1_000_000;
 
 /** Records of one kind that fill about 3/4 of the board's sectors (room left for the core's own tables). */
 export function recordsPerRound(board: Board, kind: RecordKind): number {
-  const perSector =
-    kind === "tsd" ? Math.floor((board.memory.sectorBytes - 8) / 4) : Math.floor((board.memory.sectorBytes - 8) / 12);
+  const perSector = recordsPerSector(kind, board.memory.sectorBytes);
   return Math.max(1, Math.floor(board.memory.sectorCount * 0.75) * Math.max(1, perSector));
 }
 
