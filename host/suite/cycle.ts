@@ -9,10 +9,10 @@
 // about 1,600 sectors per iteration, which would make 100,000 iterations take several times as long;
 // sections 4, 5 and 10 run it on every full iteration.
 
-import { IMX_HEADER_BYTES } from "../core/abi.generated.js";
+import { IMX_HEADER_BYTES, recordsPerSector } from "../format/imx.js";
 import type { CheckContext } from "./checks.js";
 import type { SuiteEnv } from "./env.js";
-import { Ledger, ledgersUpload, outcomeNew, recordsPerSector } from "./ledger.js";
+import { Ledger, ledgersUpload, outcomeNew } from "./ledger.js";
 import { CYCLE_STREAMS } from "./streams.js";
 
 /** RAM sectors one cycle fills at most: the seed's typical iteration. */

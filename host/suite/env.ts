@@ -7,6 +7,7 @@ import path from "node:path";
 import type { Board, CleanupPolicy } from "../boards.js";
 import { Device } from "../core/device.js";
 import { type EnsureCleanupResult, ensureCleanupComplete } from "../core/ensure-cleanup.js";
+import { IMX_SUFFIX } from "../format/imx.js";
 import type { Hal } from "../hal/hal.js";
 import { MemoryHal } from "../hal/memory.js";
 import { NodeFsHal } from "../hal/node-fs.js";
@@ -202,7 +203,7 @@ export function imxFilesList(dir: string): string[] {
   if (!fs.existsSync(dir)) return [];
   const found: string[] = [];
   for (const entry of fs.readdirSync(dir, { recursive: true, encoding: "utf8" })) {
-    if (entry.endsWith(".imx")) found.push(entry.split(path.sep).join("/"));
+    if (entry.endsWith(IMX_SUFFIX)) found.push(entry.split(path.sep).join("/"));
   }
   return found.sort();
 }

@@ -215,8 +215,3 @@ export function ledgersLive(ledgers: readonly Ledger[]): number {
   for (const ledger of ledgers) total += ledger.device.counts(ledger.spec.source, ledger.spec.sensor).total;
   return total;
 }
-
-/** Records of a stream type per sector of `sectorBytes` (SPEC.md 3.2). */
-export function recordsPerSector(type: RecordType, sectorBytes: number): number {
-  return type === "tsd" ? Math.floor((sectorBytes - 8) / 4) : Math.floor(sectorBytes / 12);
-}

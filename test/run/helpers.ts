@@ -1,12 +1,12 @@
 // Helpers for the `imx-memsim run` tests: an independent reader of the records in `.imx` files
-// (SPEC.md 6.2 and the sector layouts of 3.2, not the core's code), upload-log checks, a byte-for-
+// (host/format, written from SPEC.md 6.2 and 3.2, not the core's code), upload-log checks, a byte-for-
 // byte snapshot of a directory, and a child-process runner for the compiled CLI.
 
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
-import * as abi from "../../host/core/abi.generated.js";
+import { HISTORY_DIR, IMX_SUFFIX, imxHeaderRead, imxRecordsRead, imxValueOf } from "../../host/format/imx.js";
 
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 export const CLI = join(ROOT, "dist", "host", "cli", "main.js");
@@ -21,43 +21,20 @@ export interface LoggedRecord {
 
 /** Every record of every complete `.imx` file under `<dir>/history` (erased ones included). */
 export function imxRecords(dir: string): LoggedRecord[] {
-  const history = join(dir, "history");
+  const history = join(dir, HISTORY_DIR);
   if (!existsSync(history)) return [];
   const out: LoggedRecord[] = [];
-  const float = new Float32Array(1);
-  const bits = new Uint32Array(float.buffer);
   for (const bucket of readdirSync(history)) {
     const bucketDir = join(history, bucket);
     if (!statSync(bucketDir).isDirectory()) continue;
     for (const name of readdirSync(bucketDir)) {
-      if (!name.endsWith(".imx")) continue;
+      if (!name.endsWith(IMX_SUFFIX)) continue;
       const data = readFileSync(join(bucketDir, name));
-      if (data.length < abi.IMX_HEADER_BYTES || data.readUInt32LE(0) !== abi.IMX_MAGIC) continue;
-      const source = data.readUInt32LE(8);
-      const sensor = data.readUInt32LE(12);
-      const recordType = data.readUInt8(16);
-      const dataType = data.readUInt8(17);
-      const sectorBytes = data.readUInt16LE(18);
-      const rateMs = data.readUInt32LE(20);
-      const firstSeq = Number(data.readBigUInt64LE(28));
-      const recordCount = data.readUInt32LE(36);
-      const perSector = recordType === abi.RECORD_TYPE_TSD ? (sectorBytes - 8) / 4 : Math.floor(sectorBytes / 12);
-      for (let k = 0; k < recordCount; k++) {
-        const sector = abi.IMX_HEADER_BYTES + Math.floor(k / perSector) * sectorBytes;
-        const i = k % perSector;
-        let word: number;
-        let utcMs: number;
-        if (recordType === abi.RECORD_TYPE_TSD) {
-          word = data.readUInt32LE(sector + 8 + 4 * i);
-          utcMs = Number(data.readBigInt64LE(sector)) + i * rateMs;
-        } else {
-          word = data.readUInt32LE(sector + 12 * i);
-          utcMs = Number(data.readBigInt64LE(sector + 12 * i + 4));
-        }
-        bits[0] = word;
-        const value =
-          dataType === abi.DATA_TYPE_FLOAT32 ? (float[0] ?? 0) : dataType === abi.DATA_TYPE_INT32 ? word | 0 : word;
-        out.push({ source, sensor, seq: firstSeq + k, utcMs, value });
+      const header = imxHeaderRead(data);
+      if (header === null) continue;
+      const { source, sensor } = header;
+      for (const r of imxRecordsRead(data, header)) {
+        out.push({ source, sensor, seq: r.seq, utcMs: r.utcMs, value: imxValueOf(r.word, header.dataType) });
       }
     }
   }

@@ -9,7 +9,8 @@
 // full, so nothing is discarded and everything is still read back.
 
 import type { Device } from "../../core/device.js";
-import { type Ledger, ledgersUpload, outcomeNew, recordsPerSector } from "../ledger.js";
+import { type Ledger, ledgersUpload, outcomeNew } from "../ledger.js";
+import { recordsPerSector } from "../../format/imx.js";
 import { HARNESS_STREAMS, harnessSampleCount, harnessValue, streamsFit, withLedgers } from "../streams.js";
 import type { Section, SectionRun } from "./section.js";
 

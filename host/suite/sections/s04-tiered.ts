@@ -7,7 +7,14 @@
 
 import fs from "node:fs";
 import path from "node:path";
-import { IMX_HEADER_BYTES, IMX_MAGIC } from "../../core/abi.generated.js";
+import {
+  HISTORY_DIR,
+  IMX_MAGIC,
+  imxFileBytes,
+  imxHeaderRead,
+  imxPathFormat,
+  recordsPerSector,
+} from "../../format/imx.js";
 import { imxFilesList } from "../env.js";
 import { ledgersUpload, outcomeNew } from "../ledger.js";
 import { FILL_TSD, withLedgers } from "../streams.js";
@@ -32,7 +39,7 @@ export const tieredSection: Section = {
     await withLedgers(env, ctx, "tiered", [FILL_TSD], true, async (device, [ledger], fresh) => {
       if (ledger === undefined) return;
       const dir = fresh?.dir ?? env.options.storageDir;
-      const historyDir = path.join(dir, "history");
+      const historyDir = path.join(dir, HISTORY_DIR);
       const diskPct = fresh ? 0 : (env.options.diskUsagePercent ?? 0);
       const s0 = device.stats();
       const threshold = sectorsAtPercent(board, board.tier.spillThresholdPercent);
@@ -72,39 +79,32 @@ export const tieredSection: Section = {
         );
         ctx.equal("records on disk + in RAM = records written", ledger.written, counts.disk + counts.ram);
         // The oldest file's header (SPEC.md 6.2): magic, stream, first sequence number, record count.
-        const oldest = files.find((f) =>
-          f.endsWith(`${FILL_TSD.source}_${FILL_TSD.sensor}_${String(ledger.startSeq).padStart(20, "0")}.imx`),
-        );
+        const oldestPath = imxPathFormat(FILL_TSD.source, FILL_TSD.sensor, ledger.startSeq);
+        const oldest = files.find((f) => `${HISTORY_DIR}/${f}` === oldestPath);
         if (oldest === undefined) {
           ctx.check(
             "the oldest file is named for the stream's first record",
             false,
-            `…_${ledger.startSeq}.imx`,
+            oldestPath,
             files.join(", ") || "no file",
           );
         } else {
-          const header = fs.readFileSync(path.join(historyDir, oldest));
-          const view = new DataView(header.buffer, header.byteOffset, header.byteLength);
-          const got = {
-            magic: view.getUint32(0, true),
-            source: view.getUint32(8, true),
-            sensor: view.getUint32(12, true),
-            firstSeq: Number(view.getBigUint64(28, true)),
-            sectors: view.getUint32(24, true),
-            records: view.getUint32(36, true),
-          };
-          const perSector = Math.floor((board.memory.sectorBytes - 8) / 4);
-          oldestRecords = got.records;
+          const bytes = fs.readFileSync(path.join(historyDir, oldest));
+          const got = imxHeaderRead(bytes);
+          const perSector = recordsPerSector("tsd", board.memory.sectorBytes);
+          oldestRecords = got?.recordCount ?? 0;
           ctx.check(
             "the oldest file's header: magic IMX1, stream, first record, full sectors, size",
-            got.magic === IMX_MAGIC &&
+            got !== null &&
               got.source === FILL_TSD.source &&
               got.sensor === FILL_TSD.sensor &&
               got.firstSeq === ledger.startSeq &&
-              got.records === got.sectors * perSector &&
-              header.byteLength === IMX_HEADER_BYTES + got.sectors * board.memory.sectorBytes,
+              got.recordCount === got.sectorCount * perSector &&
+              bytes.byteLength === imxFileBytes(got.sectorCount, board.memory.sectorBytes),
             `magic ${IMX_MAGIC}, ${FILL_TSD.source}/${FILL_TSD.sensor}, first ${ledger.startSeq}, records = sectors × ${perSector}`,
-            `magic ${got.magic}, ${got.source}/${got.sensor}, first ${got.firstSeq}, ${got.records} records in ${got.sectors} sectors, ${header.byteLength} B`,
+            got === null
+              ? `no IMX1 header (${bytes.byteLength} B)`
+              : `magic ${got.magic}, ${got.source}/${got.sensor}, first ${got.firstSeq}, ${got.recordCount} records in ${got.sectorCount} sectors, ${bytes.byteLength} B`,
           );
         }
       } else {

@@ -6,7 +6,7 @@
 // not fit in the room left, like tiny at 79%, is expected to refuse), so the same code runs on
 // every board with a disk tier.
 
-import { IMX_HEADER_BYTES } from "../../core/abi.generated.js";
+import { IMX_HEADER_BYTES } from "../../format/imx.js";
 import { ledgersUpload, outcomeNew } from "../ledger.js";
 import { FILL_EVT, withLedgers } from "../streams.js";
 import { fillTo, type Section, type SectionRun, sectorsAtPercent, spillExpectation, tickUntilIdle } from "./section.js";

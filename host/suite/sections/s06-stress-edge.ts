@@ -5,7 +5,8 @@
 // exactly (the free list is LIFO). The original passed "allocate every sector" at N − 20.
 
 import { SECTOR_NULL } from "../../core/abi.generated.js";
-import { ledgersUpload, outcomeNew, recordsPerSector } from "../ledger.js";
+import { ledgersUpload, outcomeNew } from "../ledger.js";
+import { recordsPerSector } from "../../format/imx.js";
 import { CYCLE_STREAMS, FILL_EVT, withLedgers } from "../streams.js";
 import { errorName, fillTo, type Section, type SectionRun } from "./section.js";
 

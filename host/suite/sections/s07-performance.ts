@@ -3,7 +3,8 @@
 // asserted (timings belong to benchmarks); what is checked is that the work measured was done —
 // the counters moved by exactly the operations timed.
 
-import { ledgersUpload, outcomeNew, recordsPerSector } from "../ledger.js";
+import { ledgersUpload, outcomeNew } from "../ledger.js";
+import { recordsPerSector } from "../../format/imx.js";
 import { FILL_TSD, withLedgers } from "../streams.js";
 import type { Section, SectionRun } from "./section.js";
 

@@ -9,7 +9,8 @@ import fs from "node:fs";
 import path from "node:path";
 import type { CleanupPolicy } from "../../boards.js";
 import { imxFilesList } from "../env.js";
-import { type Ledger, ledgersUpload, outcomeNew, recordsPerSector } from "../ledger.js";
+import { type Ledger, ledgersUpload, outcomeNew } from "../ledger.js";
+import { HISTORY_DIR, recordsPerSector } from "../../format/imx.js";
 import { REAL_WORLD_STREAMS, withLedgers } from "../streams.js";
 import type { Section, SectionRun } from "./section.js";
 
@@ -24,7 +25,7 @@ export const cleanupSection: Section = {
     const disk = board.disk;
     if (disk === null) return;
     await withLedgers(env, ctx, "cleanup", REAL_WORLD_STREAMS, true, async (device, ledgers, fresh) => {
-      const historyDir = path.join(fresh?.dir ?? env.options.storageDir, "history");
+      const historyDir = path.join(fresh?.dir ?? env.options.storageDir, HISTORY_DIR);
       const streams = ledgers.length;
       const sectorsPerStream = Math.max(1, Math.min(8, Math.floor(board.memory.sectorCount / (2 * streams))));
       const records = sectorsPerStream * recordsPerSector("evt", board.memory.sectorBytes);

@@ -9,12 +9,12 @@
 
 import fs from "node:fs";
 import path from "node:path";
-import { IMX_HEADER_BYTES } from "../../core/abi.generated.js";
+import { HISTORY_DIR, IMX_HEADER_BYTES, recordsPerSector } from "../../format/imx.js";
 import type { Device } from "../../core/device.js";
 import { FLUSH_PROGRESS_COMPLETE, flushDrain } from "../../core/flush.js";
 import type { CheckContext } from "../checks.js";
 import { type FreshDevice, imxFilesList, type SuiteEnv } from "../env.js";
-import { Ledger, ledgersUpload, outcomeNew, recordsPerSector } from "../ledger.js";
+import { Ledger, ledgersUpload, outcomeNew } from "../ledger.js";
 import { freshCleanupCheck, HARNESS_STREAMS, harnessValue } from "../streams.js";
 import type { Section, SectionRun } from "./section.js";
 
@@ -40,7 +40,7 @@ class Shutdown {
   }
 
   get historyDir(): string {
-    return path.join(this.fresh.dir ?? "", "history");
+    return path.join(this.fresh.dir ?? "", HISTORY_DIR);
   }
 
   /** Samples per stream: 50, or fewer so the streams fill at most `share` of RAM. */

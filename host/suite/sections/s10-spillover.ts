@@ -9,7 +9,8 @@ import path from "node:path";
 import type { Device } from "../../core/device.js";
 import type { CheckContext } from "../checks.js";
 import { imxFilesList } from "../env.js";
-import { type Ledger, outcomeNew, recordsPerSector, type VerifyOutcome } from "../ledger.js";
+import { type Ledger, outcomeNew, type VerifyOutcome } from "../ledger.js";
+import { HISTORY_DIR, recordsPerSector } from "../../format/imx.js";
 import { REAL_WORLD_STREAMS, realWorldChecksum, withLedgers } from "../streams.js";
 import { type Section, type SectionRun, sectorsAtPercent, tickUntilIdle } from "./section.js";
 
@@ -77,7 +78,7 @@ export const spilloverSection: Section = {
     const board = env.board;
     const n = board.memory.sectorCount;
     await withLedgers(env, ctx, "spillover", REAL_WORLD_STREAMS, true, async (device, ledgers, fresh) => {
-      const historyDir = path.join(fresh?.dir ?? env.options.storageDir, "history");
+      const historyDir = path.join(fresh?.dir ?? env.options.storageDir, HISTORY_DIR);
       device.setDiskUsagePercent(0);
       const free = (): number => n - device.countRamSectorsWithData();
 

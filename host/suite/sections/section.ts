@@ -2,7 +2,7 @@
 // from the spec whether a spill is allowed, and count files from the real directory.
 
 import type { Board } from "../../boards.js";
-import { IMX_HEADER_BYTES } from "../../core/abi.generated.js";
+import { IMX_HEADER_BYTES } from "../../format/imx.js";
 import { CoreError } from "../../core/errors.js";
 import type { Device } from "../../core/device.js";
 import type { CheckContext } from "../checks.js";
