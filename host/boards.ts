@@ -18,7 +18,6 @@ import {
   QUERY_COUNT,
   SECTOR_NULL,
   STAT_COUNT,
-  STREAM_NULL,
 } from "./core/abi.generated.js";
 import * as abi from "./core/abi.generated.js";
 import { UserError } from "./base/user-error.js";
@@ -230,7 +229,7 @@ export class BoardError extends UserError {
 const VALUE_SHOWN_CHARS_MAX = 60;
 
 function valueShow(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
+  const text = value === undefined ? "undefined" : JSON.stringify(value);
   return text.length <= VALUE_SHOWN_CHARS_MAX ? text : `${text.slice(0, VALUE_SHOWN_CHARS_MAX - 3)}...`;
 }
 
@@ -417,7 +416,10 @@ function jsonSyntaxErrorFind(text: string): JsonSyntaxError | null {
         return;
       }
     }
-    if (char === '"') return string();
+    if (char === '"') {
+      string();
+      return;
+    }
     for (const word of ["true", "false", "null"]) {
       if (text.startsWith(word, at)) {
         at += word.length;

@@ -46,7 +46,6 @@ async function main(): Promise<void> {
     STEADY_RECORDS,
     RECORDS_PER_TICK,
   );
-  void tickSamplesMs;
   const output = {
     machine: os.cpus()[0]?.model ?? "unknown",
     node: process.version,

@@ -197,7 +197,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
     return steady;
   };
 
-  const benches: Record<BenchmarkName, (result: BenchmarkResult) => Promise<void>> = {
+  const benches: Record<BenchmarkName, (result: BenchmarkResult) => void | Promise<void>> = {
     "cleanup-latency": async (result) => {
       result.parameters = { sectorsPerIteration: SECTORS_PER_ITERATION, iterations: p.iterations, warmup: p.warmup };
       for (const hal of ["fs", "memory"] as const) {
@@ -250,7 +250,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
         result.counters[`fs.${policy}.sectorsPerFile`] = run.files > 0 ? roundTo(run.sectorsSpilled / run.files, 2) : 0;
       }
     },
-    append: async (result) => {
+    append: (result) => {
       result.parameters = { repeats: p.throughputRepeats, warmup: p.warmup, cycles: p.cycles };
       for (const kind of ["tsd", "evt"] as const) {
         const { append } = measureRamThroughput(board, kind, p.throughputRepeats, p.warmup, p.cycles);
@@ -271,7 +271,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
         result.counters[`${kind}.recordsPerRepetition`] = append.records;
       }
     },
-    "read-ack": async (result) => {
+    "read-ack": (result) => {
       result.parameters = { repeats: p.throughputRepeats, diskRepeats: p.diskReadRepeats, warmup: p.warmup };
       const { readAck } = measureRamThroughput(board, "tsd", p.throughputRepeats, p.warmup, p.cycles);
       result.figures.push(rateFigure("read-ack.ram", "read+ACK RAM", readAck, "records", "TypeScript FIFO"));
@@ -331,7 +331,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
         result.counters[`${id.slice(5)}.ticks`] = samples.length;
       }
     },
-    recovery: async (result) => {
+    recovery: (result) => {
       result.parameters = { repeats: p.recoveryRepeats, files: p.recoveryFiles.join(",") };
       recoveryWarmup(board);
       for (const files of p.recoveryFiles) {
@@ -365,7 +365,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
     if (diskOnly.has(name) && !board.disk) {
       result.skipped = `${board.name} has no disk tier`;
     } else {
-      progress(`${name}`);
+      progress(name);
       try {
         await benches[name](result);
       } catch (e) {

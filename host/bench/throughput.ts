@@ -11,7 +11,7 @@ import { measureRamThroughput } from "./throughput-core.js";
 const { values } = parseArgs({
   options: { board: { type: "string", default: "fc1-imx6" }, repeats: { type: "string", default: "15" } },
 });
-const board = loadBoard(values.board ?? "fc1-imx6");
+const board = loadBoard(values.board);
 const repeats = Math.max(3, Number(values.repeats));
 
 const { append, readAck } = measureRamThroughput(board, "tsd", repeats);

@@ -34,7 +34,9 @@ export interface StopSignalsOptions {
 }
 
 export function signalExitCode(signal: NodeJS.Signals): number {
-  return 128 + (constants.signals[signal] ?? 15);
+  // Not every signal has a number on every platform.
+  const numbers: Partial<Record<NodeJS.Signals, number>> = constants.signals;
+  return 128 + (numbers[signal] ?? 15);
 }
 
 /** Installs SIGTERM/SIGINT handlers that turn the first signal into a stop request. */

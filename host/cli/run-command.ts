@@ -398,7 +398,8 @@ export function registerRunCommand(program: Command): void {
       const outcome = await runCommand(options, {
         out: (text) => process.stdout.write(text),
         err: (text) => process.stderr.write(text),
-        tty: process.stderr.isTTY === true,
+        // isTTY is undefined, not false, when stderr is not a terminal (the types say boolean).
+        tty: (process.stderr.isTTY as boolean | undefined) === true,
       });
       if (outcome.exitCode !== 0) process.exitCode = outcome.exitCode;
     });

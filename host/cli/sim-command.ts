@@ -252,7 +252,8 @@ export function registerSimCommand(program: Command): void {
       const io: SimIo = {
         out: (text) => process.stdout.write(text),
         err: (text) => process.stderr.write(text),
-        tty: process.stderr.isTTY === true,
+        // isTTY is undefined, not false, when stderr is not a terminal (the types say boolean).
+        tty: (process.stderr.isTTY as boolean | undefined) === true,
         env: process.env,
       };
       const summary = await simRun(options, io);

@@ -371,7 +371,8 @@ export function registerTestCommand(program: Command): void {
       const result = await testCommandRun(merged, {
         out: (text) => process.stdout.write(text),
         err: (text) => process.stderr.write(text),
-        tty: process.stderr.isTTY === true,
+        // isTTY is undefined, not false, when stderr is not a terminal (the types say boolean).
+        tty: (process.stderr.isTTY as boolean | undefined) === true,
       });
       if (!result.passed) process.exitCode = EXIT_FAILURE;
     });

@@ -88,8 +88,9 @@ export interface DeviceOptions {
   configImage?: Uint8Array;
 }
 
-const RECORD_TYPES: Record<RecordType, number> = { tsd: abi.RECORD_TYPE_TSD, evt: abi.RECORD_TYPE_EVT };
-const DATA_TYPES: Record<DataType, number> = {
+// Partial: a JavaScript caller is not held to the RecordType and DataType unions.
+const RECORD_TYPES: Partial<Record<RecordType, number>> = { tsd: abi.RECORD_TYPE_TSD, evt: abi.RECORD_TYPE_EVT };
+const DATA_TYPES: Partial<Record<DataType, number>> = {
   uint32: abi.DATA_TYPE_UINT32,
   int32: abi.DATA_TYPE_INT32,
   float32: abi.DATA_TYPE_FLOAT32,

@@ -169,7 +169,7 @@ export class HalBridge {
     while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
   }
 
-  imports(): Record<string, (...args: number[]) => number | void> {
+  imports(): Record<string, (...args: number[]) => unknown> {
     return {
       fileWrite: (pathPtr: number, pathLength: number, dataPtr: number, dataLength: number): number => {
         const path = this.path(pathPtr, pathLength);

@@ -10,7 +10,7 @@ const { O_WRONLY, O_RDONLY, O_CREAT, O_EXCL, O_TRUNC } = fs.constants;
 const FLAGS_CREATE_NEW = O_WRONLY | O_CREAT | O_EXCL;
 const FLAGS_TRUNCATE = O_WRONLY | O_CREAT | O_TRUNC;
 /** O_DIRECTORY makes syncDir of a file fail with ENOTDIR; it is undefined on Windows. */
-const O_DIRECTORY: number | undefined = fs.constants.O_DIRECTORY;
+const { O_DIRECTORY } = fs.constants as { O_DIRECTORY?: number };
 const FLAGS_DIR = O_RDONLY | (O_DIRECTORY ?? 0);
 const FILE_MODE = 0o666;
 /** Errors from platforms that cannot open or fsync a directory; syncDir treats them as success. */

@@ -125,7 +125,7 @@ function describe(value: unknown): string {
   if (value === NEG_INF_MARK) return "-Infinity";
   if (typeof value === "string") return JSON.stringify(value.length > 30 ? `${value.slice(0, 30)}…` : value);
   if (value === undefined) return "missing";
-  return JSON.stringify(value) ?? String(value);
+  return JSON.stringify(value);
 }
 
 function sensorIdOf(value: unknown): number | null {

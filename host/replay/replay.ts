@@ -150,7 +150,6 @@ export async function replayRun(parsed: ParsedExport, options: ReplayOptions): P
 
   const outage = new OutageClock(options.outage);
   let written = 0;
-  let up = true;
   for (const sensor of parsed.sensors) {
     if (sensor.points.length === 0) continue;
     device.configureStream(source, sensor.sensorId, { type: "evt", dataType: "float32" });
@@ -163,7 +162,7 @@ export async function replayRun(parsed: ParsedExport, options: ReplayOptions): P
     };
     streams.set(sensor.sensorId, state);
     for (const point of sensor.points) {
-      up = outage.step();
+      const up = outage.step();
       try {
         device.writeEvt(source, sensor.sensorId, point.value, point.time);
         state.expected.push(point);

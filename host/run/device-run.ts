@@ -484,7 +484,7 @@ export class DeviceRun {
       sensorStream,
       seqOffsets: offsets,
       logLastSeq,
-      logTail: logged?.tail ?? new Map(),
+      logTail: logged?.tail ?? new Map<number, { utcMs: number; value: number }>(),
       storedAtStart: counts.total,
       acked: 0,
       appended: 0,

@@ -15,10 +15,9 @@ const post = (message: FleetWorkerMessage): void => port.postMessage(message);
 let stopSignal: NodeJS.Signals | null = null;
 let stopRequested = false;
 port.on("message", (message: FleetControlMessage) => {
-  if (message.type === "stop") {
-    stopRequested = true;
-    stopSignal = message.signal;
-  }
+  // "stop" is the only control message.
+  stopRequested = true;
+  stopSignal = message.signal;
 });
 
 const runs: DeviceRun[] = [];

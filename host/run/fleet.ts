@@ -80,7 +80,7 @@ export async function fleetRun(options: FleetOptions): Promise<FleetSummary> {
   const unlock = lockTake(root.dir);
   const started = performance.now();
   const workerCount = Math.max(1, Math.min(options.workers, devices));
-  const latest: Array<DeviceStatus | undefined> = new Array(devices);
+  const latest = new Array<DeviceStatus | undefined>(devices);
   const summaries: DeviceSummary[] = [];
   const errors: string[] = [];
   const workers: Worker[] = [];

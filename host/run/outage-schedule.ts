@@ -123,7 +123,7 @@ export class OutageSchedule {
   nextOutageStart(nowMs: number): number | null {
     const t = nowMs - this.runStartMs;
     let best: number | null = null;
-    this.specs.forEach((spec, index) => {
+    for (const [index, spec] of this.specs.entries()) {
       let start: number | null = null;
       if (spec.periodMs === 0) {
         if (spec.offsetMs > t) start = spec.offsetMs;
@@ -138,7 +138,7 @@ export class OutageSchedule {
         }
       }
       if (start !== null && (best === null || start < best)) best = start;
-    });
+    }
     return best === null ? null : this.runStartMs + best;
   }
 }

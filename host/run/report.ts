@@ -152,7 +152,7 @@ function speedText(a: AggregateStatus): string {
 
 function statesText(states: Partial<Record<TierState, number>>): string {
   return Object.entries(states)
-    .sort((x, y) => (y[1] ?? 0) - (x[1] ?? 0))
+    .sort((x, y) => y[1] - x[1])
     .map(([state, n]) => `${state} ${n}`)
     .join(", ");
 }

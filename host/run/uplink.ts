@@ -135,8 +135,11 @@ export interface UplinkCounters {
   wireMessageBytesMax: number;
 }
 
+/** Idle between cycles, or waiting for the answer to the packets of a cycle. */
+type UplinkPhase = "idle" | "waiting";
+
 export class Uploader {
-  private phase: "idle" | "waiting" = "idle";
+  private phase: UplinkPhase = "idle";
   private nextCycleMs: number;
   private responseAtMs = 0;
   private timeoutAtMs = 0;
@@ -204,7 +207,8 @@ export class Uploader {
     if (this.phase === "waiting") {
       if (!this.answered && nowMs >= this.responseAtMs) this.answer(nowMs);
       if (this.answered && nowMs >= this.timeoutAtMs) this.expire(nowMs);
-      if (this.phase === "waiting") return;
+      // answer() and expire() may have moved the phase on.
+      if ((this.phase as UplinkPhase) === "waiting") return;
     }
     if (nowMs < this.nextCycleMs) return;
     if (!this.schedule.isUp(nowMs)) {

@@ -328,7 +328,7 @@ function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
 }
 
 function valueShow(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
+  const text = value === undefined ? "undefined" : JSON.stringify(value);
   return text.length <= 60 ? text : `${text.slice(0, 57)}...`;
 }
 

@@ -448,7 +448,7 @@ class Simulation {
    */
   private call<T>(what: string, body: () => T, allowed: readonly number[] = []): T | null {
     const injectedBefore = this.faulty.injectedTotal;
-    let value: T | null = null;
+    let value: T | null;
     try {
       value = body();
     } catch (e) {
@@ -673,7 +673,7 @@ class Simulation {
     }
   }
 
-  private async afterStep(): Promise<void> {
+  private afterStep(): void {
     this.markInFile(this.inner, true);
     this.countsCheck();
     if (this.shadowOneIn > 0 && this.workload.chance(1, this.shadowOneIn)) this.shadowCrashCheck();
@@ -790,12 +790,13 @@ class Simulation {
   // ---- Device lives ----------------------------------------------------------------------------------
 
   /** Boots a new device on the storage (retrying when injected faults make the boot itself fail). */
-  async boot(context: string): Promise<void> {
+  boot(context: string): void {
     for (let attempt = 0; ; attempt++) {
       if (attempt > 50) throw this.fail(`${context}: the device did not boot in 50 attempts`);
-      if (this.faulty) {
-        this.result.halOps += this.faulty.opCount;
-        this.faultsCollect(this.faulty);
+      const previous = this.faulty as FaultyHal | undefined; // undefined before the first boot
+      if (previous) {
+        this.result.halOps += previous.opCount;
+        this.faultsCollect(previous);
       }
       const faulty = new FaultyHal(this.inner, {
         seed: this.faultSeeds.next(),
@@ -807,7 +808,7 @@ class Simulation {
       });
       this.faulty = faulty;
       this.zeroTailsSeen = 0;
-      let device: Device | null = null;
+      let device: Device;
       try {
         device = Device.create({ board: this.board, hal: faulty, policy: this.policy, nowMs: this.nowMs });
       } catch (e) {
@@ -867,11 +868,11 @@ class Simulation {
   }
 
   /** After a power cut or a graceful stop: boot, check recovery, compare with a twin, rebuild the model. */
-  private async restartAfter(kind: "power cut" | "restart"): Promise<void> {
+  private restartAfter(kind: "power cut" | "restart"): void {
     this.markInFile(this.inner, kind === "restart");
     this.life++;
     this.lifeGone = 0;
-    await this.boot(`after ${kind}`);
+    this.boot(`after ${kind}`);
     const device = this.device;
     const report = device.recovery;
     this.recoveryCheck(device, this.inner, `after ${kind}`);
@@ -1065,11 +1066,14 @@ class Simulation {
   }
 
   private ack(model: StreamModel, count: number): void {
-    let ok: void | null;
+    let ok: true | null;
     try {
       ok = this.call(
         `ack ${count} of ${model.key}`,
-        () => this.device.ack(model.spec.source, model.spec.sensor, count),
+        () => {
+          this.device.ack(model.spec.source, model.spec.sensor, count);
+          return true as const;
+        },
         count > model.pending ? [abi.E_ACK_TOO_MANY] : [],
       );
     } catch (e) {
@@ -1129,7 +1133,7 @@ class Simulation {
     this.result.restarts++;
     const liveBefore = new Map(this.models.map((m) => [m.index, m.live.filter((r) => !r.excused).length]));
     const goneBefore = this.lifeGone;
-    await this.restartAfter("restart");
+    this.restartAfter("restart");
     let missing = 0;
     for (const model of this.models) {
       const kept = new Set(model.live.map((r) => r.id));
@@ -1154,13 +1158,13 @@ class Simulation {
       if (e instanceof CrashSignal) {
         this.traceAdd(`  power cut (${e.message})`);
         this.result.crashes++;
-        await this.restartAfter("power cut");
-        await this.afterStep();
+        this.restartAfter("power cut");
+        this.afterStep();
         return;
       }
       throw e;
     }
-    await this.afterStep();
+    this.afterStep();
   }
 
   /** One random action, weighted like a device's main loop with an unreliable uplink. */
@@ -1287,7 +1291,7 @@ class Simulation {
 export async function simulateSeed(seed: number, options: SimOptions = {}): Promise<SimResult> {
   const sim = new Simulation(seed, options);
   sim.stepIndex = 0;
-  await sim.boot("first boot");
+  sim.boot("first boot");
   for (const model of sim.models.slice(0, 1)) await sim.step({ kind: "configure", stream: model.index });
   if (options.script) {
     for (const action of options.script) await sim.step(action);

@@ -94,7 +94,6 @@ async function deviceReset(env: SuiteEnv): Promise<void> {
   const device: Device = env.device;
   device.cancelMemoryFlush();
   for (const stream of device.streamList()) {
-    if (!stream) continue;
     device.revert(stream.source, stream.sensor);
     for (let reads = 0; reads < 1_000_000; reads++) {
       const batch = device.readBulk(stream.source, stream.sensor, device.bulkCapacity);
@@ -259,14 +258,14 @@ export async function runSuite(options: SuiteOptions, ui: SuiteUi): Promise<Suit
     completed = iteration;
     if (book.failedTotal > failedBefore) iterationsFailed++;
     ui.progress?.(iteration, options.iterations, book.failedTotal);
-    if (options.stopOnFail && book.failedTotal > failedBefore && stoppedEarly === null) {
+    if (options.stopOnFail && book.failedTotal > failedBefore) {
       stoppedEarly = `--stop-on-fail: iteration ${iteration} failed`;
     }
   }
 
   // The final cleanup is always checked (it is the only one with --skip-cleanup).
   const final = new CheckContext(book, ITERATION_SECTION, completed);
-  let leftAtEnd = 0;
+  let leftAtEnd: number;
   let freeFinal = 0;
   try {
     const last = await env.cleanup(device);

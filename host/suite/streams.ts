@@ -76,9 +76,7 @@ export const FILL_TSD: StreamSpec = {
 /** Whether `specs` fit in `device`'s stream table (configured ones take no new slot). */
 export function streamsFit(device: Device, specs: readonly StreamSpec[]): boolean {
   const configured = device.streamList();
-  const missing = specs.filter(
-    (spec) => !configured.some((c) => c && c.source === spec.source && c.sensor === spec.sensor),
-  );
+  const missing = specs.filter((spec) => !configured.some((c) => c.source === spec.source && c.sensor === spec.sensor));
   return configured.length + missing.length <= device.board.memory.streamsMax;
 }
 

@@ -65,7 +65,7 @@ describe("boards", () => {
   it("runs as a command, with --json", async () => {
     const output = stdoutCapture();
     await programBuild().parseAsync(["boards", "--json"], { from: "user" });
-    expect(JSON.parse(output()).map((board: { name: string }) => board.name)).toEqual(
+    expect((JSON.parse(output()) as Array<{ name: string }>).map((board) => board.name)).toEqual(
       listBoards().map((board) => board.name),
     );
   });
@@ -173,7 +173,7 @@ describe("runCli", () => {
     expect(await runCli(() => undefined)).toBe(EXIT_OK);
   });
 
-  it.each([
+  it.each<[string, Error]>([
     [
       "a board error",
       new BoardError("boards/x.json", [{ path: "memory.sectorBytes", rule: "must be a multiple of 4 (got 30)" }]),
@@ -193,7 +193,7 @@ describe("runCli", () => {
     expect(err.text()).toBe(`imx-memsim: ${error.message}\n`);
   });
 
-  it("exits 1 for an unexpected error and shows the stack only when verbose", async () => {
+  it("exits 1 for an unexpected error and shows the stack only when verbose", () => {
     const quiet = captured();
     const failure = new Error("disk caught fire");
     expect(errorReport(failure, { stderrWrite: quiet.write, verbose: false })).toBe(EXIT_FAILURE);

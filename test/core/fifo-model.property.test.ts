@@ -87,13 +87,17 @@ async function apply(h: FifoHarness, o: Op, writeScale: number): Promise<void> {
       for (let i = 0; i < o.count * writeScale; i++) h.write(o.stream, o.random + i * 7919, o.utcMs + i);
       return;
     case "read":
-      return h.readBulk(o.stream, o.max);
+      h.readBulk(o.stream, o.max);
+      return;
     case "peek":
-      return h.peek(o.stream, o.max);
+      h.peek(o.stream, o.max);
+      return;
     case "ack":
-      return h.ack(o.stream, o.fraction);
+      h.ack(o.stream, o.fraction);
+      return;
     case "revert":
-      return h.revert(o.stream);
+      h.revert(o.stream);
+      return;
     case "tick":
       return h.tick(o.count);
     case "flush":
@@ -102,9 +106,11 @@ async function apply(h: FifoHarness, o: Op, writeScale: number): Promise<void> {
       if (h.device.hasDiskTier) h.forceCleanup();
       return;
     case "wrongType":
-      return h.writeWrongType(o.stream);
+      h.writeWrongType(o.stream);
+      return;
     case "ackTooMany":
-      return h.ackTooMany(o.stream);
+      h.ackTooMany(o.stream);
+      return;
     case "diskUsage":
       if (h.device.hasDiskTier) h.device.setDiskUsagePercent(o.percent);
       return;
@@ -153,7 +159,7 @@ describe.each(boards.map((b) => [b.name, b] as const))("FIFO model on %s", (_nam
           coverage.spills += before.spills;
           coverage.discards += before.recordsDiscarded;
           coverage.refusals += before.spillsRefused;
-          await h.drain();
+          h.drain();
           const result = await ensureCleanupComplete(device, { nowMs: h.nowMs });
           expect(result.complete).toBe(true);
           expect(result.filesLeft).toBe(0);

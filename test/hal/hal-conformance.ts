@@ -28,7 +28,7 @@ export function halErrorOf(call: () => unknown): HalError {
     call();
   } catch (e) {
     if (e instanceof HalError) return e;
-    throw new Error(`expected a HalError, got ${String(e)}`);
+    throw new Error(`expected a HalError, got ${String(e)}`, { cause: e });
   }
   throw new Error("expected a HalError, but the call succeeded");
 }
@@ -42,7 +42,7 @@ async function rejectionOf(promise: Promise<unknown>): Promise<HalError> {
     await promise;
   } catch (e) {
     if (e instanceof HalError) return e;
-    throw new Error(`expected a HalError rejection, got ${String(e)}`);
+    throw new Error(`expected a HalError rejection, got ${String(e)}`, { cause: e });
   }
   throw new Error("expected a HalError rejection, but the promise resolved");
 }
@@ -57,7 +57,7 @@ function halFailingOn(inner: Hal, op: HalOp, code: HalErrorCode): Hal {
         };
       }
       const value: unknown = Reflect.get(target, property, target);
-      return typeof value === "function" ? value.bind(target) : value;
+      return typeof value === "function" ? (value.bind(target) as unknown) : value;
     },
   });
 }

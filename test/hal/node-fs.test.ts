@@ -148,9 +148,11 @@ async function outcomeOf(hal: Hal, { op, path: p, to, data, intoBytes }: RandomO
   try {
     switch (op) {
       case "writeFile":
-        return hal.writeFile(p, data);
+        hal.writeFile(p, data);
+        return undefined;
       case "rename":
-        return hal.rename(p, to);
+        hal.rename(p, to);
+        return undefined;
       case "readFile":
         return [...hal.readFile(p)];
       case "readFileInto": {
@@ -159,9 +161,12 @@ async function outcomeOf(hal: Hal, { op, path: p, to, data, intoBytes }: RandomO
         return [count, [...into]];
       }
       case "removeAsync":
-        return await hal.removeAsync(p);
-      default:
-        return (hal[op] as (path: string) => unknown).call(hal, p);
+        await hal.removeAsync(p);
+        return undefined;
+      default: {
+        const call: (path: string) => unknown = hal[op].bind(hal);
+        return call(p);
+      }
     }
   } catch (e) {
     if (e instanceof HalError) return { error: e.code };

@@ -41,7 +41,7 @@ import {
 const root = mkdtempSync(join(tmpdir(), "imx-memsim-run-cli-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 const path = (name: string): string => join(root, name);
-const json = <T>(file: string): T => JSON.parse(readFileSync(file, "utf8")) as T;
+const json = (file: string): unknown => JSON.parse(readFileSync(file, "utf8"));
 /** A status line whose clock says at least 5 hours since the run's start. */
 const PAST_5_HOURS = /run: \+(?:\d+d |0[5-9]:|1\d:|2[0-3]:)/;
 
@@ -72,7 +72,7 @@ describe("SIGTERM", () => {
     const first = await done;
     expect(first.stderr).toMatch(/SIGTERM: stopping: flushing RAM to disk/);
     expect(first.code).toBe(0);
-    const s1 = json<DeviceSummary>(path("term-1.json"));
+    const s1 = json(path("term-1.json")) as DeviceSummary;
     expect(s1.stop).toMatchObject({ reason: "signal", signal: "SIGTERM", flush: "flushed", flushComplete: true });
     expect(s1.ram.ramSectorsLeft).toBe(0);
     expect(s1.records.balanced).toBe(true);
@@ -95,7 +95,7 @@ describe("SIGTERM", () => {
       path("term-2.json"),
     ]);
     expect(second.code).toBe(0);
-    const s2 = json<DeviceSummary>(path("term-2.json"));
+    const s2 = json(path("term-2.json")) as DeviceSummary;
     expect(s2.resumed).toBe(true);
     expect(s2.records.storedAtStart).toBe(s1.records.stored);
     expect(s2.records.lostWithRamAtLastKill).toBe(0);
@@ -148,7 +148,7 @@ describe("SIGKILL", () => {
     expect(reachedDisk.size).toBeGreaterThan(1000);
     const last = await cli([...args, "--speed", "max", "--drain", "--quiet", "--json", path("kill.json")]);
     expect(last.code, last.stderr).toBe(0);
-    const summary = json<DeviceSummary>(path("kill.json"));
+    const summary = json(path("kill.json")) as DeviceSummary;
     expect(summary.life).toBe(4);
     expect(summary.records.stored).toBe(0);
     const check = logCheck(uploadLogRecords(log));
@@ -223,7 +223,7 @@ describe("bad input", () => {
       (dir) => [...tinyArgs, "--storage", dir],
       /holds \.imx format v99/,
       (dir) => {
-        const identity = json<Record<string, unknown>>(join(dir, "imx-memsim.json"));
+        const identity = json(join(dir, "imx-memsim.json")) as Record<string, unknown>;
         writeFileSync(join(dir, "imx-memsim.json"), JSON.stringify({ ...identity, imxFormatVersion: 99 }));
       },
     );
@@ -350,7 +350,7 @@ describe("a fleet", () => {
     ];
     const first = await cli([...args, "--duration", "6h", "--speed", "max", "--quiet", "--json", path("fleet-1.json")]);
     expect(first.code, first.stderr).toBe(0);
-    const f1 = json<FleetSummary>(path("fleet-1.json"));
+    const f1 = json(path("fleet-1.json")) as FleetSummary;
     expect(f1.devices).toBe(3);
     expect(f1.records.balanced).toBe(true);
     expect(f1.stopReasons).toEqual({ duration: 3 });
@@ -380,7 +380,7 @@ describe("a fleet", () => {
     child.kill("SIGTERM");
     const second = await done;
     expect(second.code, second.stderr).toBe(0);
-    const f2 = json<FleetSummary>(path("fleet-2.json"));
+    const f2 = json(path("fleet-2.json")) as FleetSummary;
     expect(f2.stopReasons).toEqual({ signal: 3 });
     expect(f2.flushComplete).toBe(3);
     expect(f2.perDevice.every((d) => d.resumed && d.life === 2)).toBe(true);

@@ -51,7 +51,7 @@ function halWith(inner: Hal, overrides: Partial<Hal>): Hal {
     get(target, prop, receiver) {
       if (prop in overrides) return overrides[prop as keyof Hal];
       const value = Reflect.get(target, prop, receiver) as unknown;
-      return typeof value === "function" ? value.bind(target) : value;
+      return typeof value === "function" ? (value.bind(target) as unknown) : value;
     },
   });
 }

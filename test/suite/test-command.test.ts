@@ -13,6 +13,15 @@ import { programBuild } from "../../host/cli/main.js";
 import { testCommandRun, type TestIo } from "../../host/cli/test-command.js";
 import { VARIANT_SECTOR_BYTES, variantFileWrite } from "../support/geometries.js";
 
+/** The parts of the JSON report that the assertions below walk into. */
+interface ReportJson {
+  sections: Array<{ checks: number }>;
+  checks: Array<Record<string, unknown>>;
+  cleanupMs: Record<string, unknown>;
+  leaks: { figures: Array<{ metric: string }> };
+  leakBoundsPer1000: unknown;
+}
+
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "imx-test-cmd-"));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 afterEach(() => {
@@ -96,7 +105,7 @@ describe("a run", () => {
     expect(out).toMatch(/^leaks {8}free sectors 16 → 16, wasm memory 64 KiB → 64 KiB$/m);
     expect(out).toMatch(/^result {7}PASS$/m);
 
-    const result = JSON.parse(fs.readFileSync(file, "utf8"));
+    const result = JSON.parse(fs.readFileSync(file, "utf8")) as ReportJson;
     expect(result).toMatchObject({
       command: "test",
       passed: true,
@@ -134,12 +143,7 @@ describe("a run", () => {
       expect(typeof check.actual).toBe("string");
     }
     for (const key of ["p50", "p99", "max", "mean"]) expect(typeof result.cleanupMs[key]).toBe("number");
-    expect(result.leaks.figures.map((f: { metric: string }) => f.metric)).toEqual([
-      "fds",
-      "heapBytes",
-      "externalBytes",
-      "rssBytes",
-    ]);
+    expect(result.leaks.figures.map((f) => f.metric)).toEqual(["fds", "heapBytes", "externalBytes", "rssBytes"]);
     expect(result.leakBoundsPer1000).toEqual({
       fds: 1,
       heapBytes: 1048576,

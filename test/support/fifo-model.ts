@@ -103,7 +103,7 @@ export class FifoHarness {
     const before = this.snapshot();
     const write =
       m.spec.type === "tsd" ? this.device.writeEvt.bind(this.device) : this.device.writeTsd.bind(this.device);
-    expect(() => write(m.spec.source, m.spec.sensor, 1, TSD_BASE_MS)).toThrowError(/E_RECORD_TYPE_MISMATCH/);
+    expect(() => write(m.spec.source, m.spec.sensor, 1, TSD_BASE_MS)).toThrow(/E_RECORD_TYPE_MISMATCH/);
     expect(this.snapshot()).toEqual(before);
   }
 
@@ -162,7 +162,7 @@ export class FifoHarness {
   ackTooMany(i: number): void {
     const m = this.model(i);
     const before = this.snapshot();
-    expect(() => this.device.ack(m.spec.source, m.spec.sensor, m.pending + 1)).toThrowError(/E_ACK_TOO_MANY/);
+    expect(() => this.device.ack(m.spec.source, m.spec.sensor, m.pending + 1)).toThrow(/E_ACK_TOO_MANY/);
     expect(this.snapshot()).toEqual(before);
   }
 
@@ -248,7 +248,7 @@ export class FifoHarness {
   }
 
   /** Uploads everything, then cleans up: every record written is delivered once, in order, or counted discarded. */
-  async drain(): Promise<void> {
+  drain(): void {
     for (const m of this.models) {
       this.revert(this.models.indexOf(m));
       for (let guard = 0; guard < 100_000; guard++) {

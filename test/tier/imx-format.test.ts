@@ -150,7 +150,7 @@ describe.each(["tiny", "fc1-imx6"] as const)(".imx files on %s", (boardName) => 
       const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       for (let k = 0; k < header.sectorCount; k++) {
         const at = IMX_HEADER_BYTES + k * sectorBytes;
-        const first = Number(header.firstSeq) + k * perSector;
+        const first = header.firstSeq + k * perSector;
         if (isTsd) {
           expect(Number(view.getBigInt64(at, true))).toBe(UTC_BASE_MS + first * TSD.rateMs);
           for (let i = 0; i < perSector; i++) expect(view.getUint32(at + 8 + 4 * i, true)).toBe(valueOf(first + i));

@@ -130,7 +130,7 @@ export const coreSection: Section = {
 
     // Chaining: three sectors linked through the SAT.
     if (count >= 3) {
-      const [a, b, c] = [ids[0] ?? 0, ids[1] ?? 0, ids[2] ?? 0];
+      const [a, b, c] = [ids[0], ids[1] ?? 0, ids[2] ?? 0];
       device.sectorLink(a, b);
       device.sectorLink(b, c);
       device.sectorLink(c, SECTOR_NULL);
@@ -147,7 +147,7 @@ export const coreSection: Section = {
     const before = device.stats();
     const freed = ids.pop() ?? 0;
     device.sectorFree(freed);
-    const live = ids[0] ?? 0;
+    const live = ids.at(0) ?? 0;
     ctx.code("error: free sector id = sectorCount", "E_SECTOR_INVALID", codeOf(x.sectorFree(n)));
     ctx.code("error: free the null sector id", "E_SECTOR_INVALID", codeOf(x.sectorFree(SECTOR_NULL)));
     ctx.code("error: free a free sector (double free)", "E_SECTOR_NOT_ALLOCATED", codeOf(x.sectorFree(freed)));

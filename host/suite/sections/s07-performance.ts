@@ -53,12 +53,11 @@ export const performanceSection: Section = {
       metric("TSD record writes", records / (writeMs / 1000), "per s");
       metric("TSD record writes", (records * 4) / 1e6 / (writeMs / 1000), "MB/s of values");
 
-      let flushMs = 0;
       if (dev.hasDiskTier) {
         dev.setDiskUsagePercent(0);
         t = performance.now();
         const ticks = env.flush(dev);
-        flushMs = performance.now() - t;
+        const flushMs = performance.now() - t;
         ctx.check(
           "the timed flush completed",
           ticks >= 0,

@@ -19,9 +19,9 @@ export interface SectionRun {
   ctx: CheckContext;
   env: SuiteEnv;
   /** A line shown with --verbose. */
-  note(text: string): void;
+  note: (text: string) => void;
   /** A measured number, reported and never asserted. */
-  metric(name: string, value: number, unit: string): void;
+  metric: (name: string, value: number, unit: string) => void;
 }
 
 export interface Section {
