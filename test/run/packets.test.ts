@@ -25,7 +25,7 @@ import { cli, snapshot, uploadLogRecords } from "./helpers.js";
 const root = mkdtempSync(join(tmpdir(), "imx-memsim-run-packets-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 const path = (name: string): string => join(root, name);
-const json = <T>(file: string): T => JSON.parse(readFileSync(file, "utf8")) as T;
+const json = (file: string): unknown => JSON.parse(readFileSync(file, "utf8"));
 
 function packetsRead(file: string): WirePacket[] {
   const lines = readFileSync(file, "utf8").split("\n");
@@ -125,7 +125,7 @@ describe("run --packets", () => {
     expect(r.stdout).toMatch(
       /^wire {7}iMatrix CoAP: [\d,]+ messages acknowledged, [\d,]+ bytes on the wire, [\d.]+ bytes per record/m,
     );
-    const summary = json<DeviceSummary>(summaryFile);
+    const summary = json(summaryFile) as DeviceSummary;
     const { packets, records } = sameRecords(packetsFile, log);
     expect(records).toBe(summary.records.appendedToLog);
     expect(records).toBeGreaterThan(10_000);
@@ -172,7 +172,7 @@ describe("run --packets", () => {
     const decoded = await cli(["decode", packetsFile, "--json", path("twelve.decoded.json")]);
     expect(decoded.code, decoded.stderr).toBe(0);
     const lines = after.split("\n").length - 1;
-    expect(json<{ packets: unknown[] }>(path("twelve.decoded.json")).packets).toHaveLength(lines);
+    expect((json(path("twelve.decoded.json")) as { packets: unknown[] }).packets).toHaveLength(lines);
   });
 
   it("a workload's role makes a TSD stream a control; --packet-format imatrix alone reports the figures", async () => {
@@ -203,7 +203,7 @@ describe("run --packets", () => {
       summaryFile,
     ]);
     expect(r.code, r.stderr).toBe(0);
-    const summary = json<DeviceSummary>(summaryFile);
+    const summary = json(summaryFile) as DeviceSummary;
     expect(summary.wire?.packets).toBeNull();
     expect(summary.wire?.messages).toBeGreaterThan(0);
     expect(summary.wire?.messageBytesMax).toBeLessThanOrEqual(WIRE_MESSAGE_BYTES_MAX);
