@@ -5,6 +5,7 @@
 //   the upload log's records per stream, in order (event times in whole seconds); controls travel
 //   in EVENT_CONTROL blocks, TSD sensors in SENSOR_MS blocks; the summary's figures match the file;
 // - a resumed run appends to the packets file and the whole file still matches the whole log;
+// - with lost and late answers only the acknowledged messages are in the file, still the log's;
 // - a workload's `role` makes a TSD stream a control (CONTROL_MS blocks);
 // - a bad --packets path or flag combination is one `imx-memsim: …` line, exit 2, nothing changed.
 
@@ -173,6 +174,38 @@ describe("run --packets", () => {
     expect(decoded.code, decoded.stderr).toBe(0);
     const lines = after.split("\n").length - 1;
     expect((json(path("twelve.decoded.json")) as { packets: unknown[] }).packets).toHaveLength(lines);
+  });
+
+  it("lost and late answers: only acknowledged messages are in the file, and their records are the log's", async () => {
+    const file = path("lossy.packets.txt");
+    const lossyLog = path("lossy.ndjson");
+    const summaryFile = path("lossy.json");
+    const r = await cli([
+      "run",
+      "--duration",
+      "6h",
+      "--speed",
+      "max",
+      "--outage",
+      "1h every 3h",
+      "--ack-loss",
+      "20",
+      "--latency",
+      "100-40000",
+      "--upload-log",
+      lossyLog,
+      "--packets",
+      file,
+      "--quiet",
+      "--json",
+      summaryFile,
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const summary = json(summaryFile) as DeviceSummary;
+    expect(summary.uplink.packetsLost + summary.uplink.packetsTimedOut).toBeGreaterThan(0);
+    const { packets } = sameRecords(file, lossyLog);
+    expect(packets).toHaveLength(summary.uplink.packetsAcked);
+    expect(summary.wire?.messagesSent).toBeGreaterThan(packets.length);
   });
 
   it("a workload's role makes a TSD stream a control; --packet-format imatrix alone reports the figures", async () => {
