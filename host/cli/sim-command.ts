@@ -8,7 +8,9 @@ import cliProgress from "cli-progress";
 import type { Command } from "commander";
 import { type Board, isCleanupPolicy, loadBoard } from "../boards.js";
 import type { FaultKind } from "../hal/faulty.js";
-import { FAULT_PROFILES, type SimResult, SimFailure, seedFromEnv, simulateSeed } from "../sim/simulator.js";
+import { FAULT_PROFILES, type SimResult } from "../sim/options.js";
+import { seedFromEnv, simulateSeed } from "../sim/simulator.js";
+import { SimFailure } from "../sim/trace.js";
 import { UsageError } from "../base/user-error.js";
 import { EXIT_FAILURE } from "./errors.js";
 

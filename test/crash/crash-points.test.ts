@@ -9,7 +9,8 @@
 
 import { describe, expect, it } from "vitest";
 import type { CleanupPolicy } from "../../host/boards.js";
-import { type SimAction, type SimStreamSpec, simulateSeed } from "../../host/sim/simulator.js";
+import type { SimAction, SimStreamSpec } from "../../host/sim/options.js";
+import { simulateSeed } from "../../host/sim/simulator.js";
 
 const STREAMS: SimStreamSpec[] = [
   { source: 0, sensor: 7, type: "evt", dataType: "uint32", sampleRateMs: 0 },

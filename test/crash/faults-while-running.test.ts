@@ -15,7 +15,8 @@ import { FaultyHal } from "../../host/hal/faulty.js";
 import type { HalErrorCode, HalOp } from "../../host/hal/hal.js";
 import { MemoryHal } from "../../host/hal/memory.js";
 import { imxScan, tmpFilesList } from "../../host/sim/imx-scan.js";
-import { type SimResult, simulateSeed } from "../../host/sim/simulator.js";
+import type { SimResult } from "../../host/sim/options.js";
+import { simulateSeed } from "../../host/sim/simulator.js";
 
 const board = loadBoard("tiny");
 const S = { source: 0, sensor: 7 };

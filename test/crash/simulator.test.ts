@@ -9,7 +9,8 @@
 
 import { describe, expect, it } from "vitest";
 import type { Board } from "../../host/boards.js";
-import { type SimResult, seedFromEnv, simulateSeed } from "../../host/sim/simulator.js";
+import type { SimResult } from "../../host/sim/options.js";
+import { seedFromEnv, simulateSeed } from "../../host/sim/simulator.js";
 import { VARIANTS } from "../support/geometries.js";
 
 const replay = seedFromEnv();
