@@ -11,13 +11,9 @@ import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { type Board, DEFAULT_BOARD_NAME, isCleanupPolicy, loadBoard, packageRootDir } from "../boards.js";
 import type { LogLevel } from "../core/log.js";
-import {
-  DeviceRun,
-  devicePreflight,
-  type DeviceSummary,
-  type RunSettings,
-  CHECKPOINT_EVERY_MS,
-} from "../run/device-run.js";
+import { CHECKPOINT_EVERY_MS, devicePreflight, type RunSettings } from "../run/device-preflight.js";
+import type { DeviceSummary } from "../run/device-report.js";
+import { DeviceRun } from "../run/device-run.js";
 import { drive, type Speed } from "../run/drive.js";
 import { durationFormat, durationParse, SECOND_MS } from "../run/duration.js";
 import { fleetRun } from "../run/fleet.js";

@@ -5,7 +5,8 @@
 // it runs as fast as it can.
 
 import { setImmediate as yieldNow, setTimeout as sleep } from "node:timers/promises";
-import type { DeviceRun, DeviceStatus } from "./device-run.js";
+import type { DeviceStatus } from "./device-report.js";
+import type { DeviceRun } from "./device-run.js";
 
 export type Speed = number | "max";
 

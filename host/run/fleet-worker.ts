@@ -3,7 +3,8 @@
 // posts their summaries. Loaded as compiled JavaScript from dist/.
 
 import { parentPort, workerData } from "node:worker_threads";
-import { DeviceRun, devicePreflight } from "./device-run.js";
+import { devicePreflight } from "./device-preflight.js";
+import { DeviceRun } from "./device-run.js";
 import { drive } from "./drive.js";
 import type { FleetControlMessage, FleetWorkerData, FleetWorkerMessage } from "./fleet.js";
 

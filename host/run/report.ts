@@ -5,7 +5,8 @@
 import cliProgress from "cli-progress";
 import type { TierState } from "../core/device.js";
 import { durationFormat, HOUR_MS, utcFormat } from "./duration.js";
-import { DRAIN_MS_MAX, type DeviceStatus, type DeviceSummary } from "./device-run.js";
+import { DRAIN_MS_MAX } from "./device-preflight.js";
+import type { DeviceStatus, DeviceSummary } from "./device-report.js";
 
 // ---- Aggregate --------------------------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { DeviceSummary } from "../../host/run/device-run.js";
+import type { DeviceSummary } from "../../host/run/device-report.js";
 import type { FleetSummary } from "../../host/run/report.js";
 import { Prng } from "../../host/base/prng.js";
 import {

@@ -20,7 +20,7 @@ import {
   WIRE_MESSAGE_BYTES_MAX,
   WIRE_PAYLOAD_BYTES_MAX,
 } from "../../host/format/imatrix-wire.js";
-import type { DeviceSummary } from "../../host/run/device-run.js";
+import type { DeviceSummary } from "../../host/run/device-report.js";
 import { cli, snapshot, uploadLogRecords } from "./helpers.js";
 
 const root = mkdtempSync(join(tmpdir(), "imx-memsim-run-packets-"));

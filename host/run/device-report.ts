@@ -1,0 +1,362 @@
+// What a device run reports: its live status (for the status line and the fleet's aggregate) and,
+// at the end, its summary: where every record went, the uplink, RAM, disk and cleanup, and how it
+// stopped. Both read the run through RunView and change nothing.
+
+import type { CleanupPolicy } from "../boards.js";
+import type { Device, TierState } from "../core/device.js";
+import type { ShutdownFlushResult } from "../core/flush.js";
+import type { RecoveryReport } from "../core/recovery.js";
+import type { DevicePreflight, RunSettings } from "./device-preflight.js";
+import type { OutageSchedule } from "./outage-schedule.js";
+import type { RunStream, Uploader } from "./uplink.js";
+import type { UplinkCounters } from "./uplink.js";
+
+export interface DeviceStatus {
+  device: number | null;
+  board: string;
+  simNowMs: number;
+  runStartMs: number;
+  lifeStartMs: number;
+  endMs: number | null;
+  usagePercent: number;
+  sectorsUsed: number;
+  sectorsTotal: number;
+  spillThresholdPercent: number;
+  state: TierState;
+  flushProgress: number;
+  filesLive: number;
+  diskBytesUsed: number;
+  quotaBytes: number | null;
+  linkUp: boolean;
+  /** When the current outage ends, or the next one starts. */
+  linkChangeMs: number | null;
+  inflight: number;
+  /** Records stored on the device (not yet acknowledged). */
+  backlog: number;
+  storedAtStart: number;
+  written: number;
+  uploaded: number;
+  appended: number;
+  redelivered: number;
+  discarded: number;
+  writeFailures: number;
+  filesCreated: number;
+  filesDeleted: number;
+  cleanupFilesPending: number;
+  cleanupComplete: boolean;
+  cleanupEtaMs: number;
+  phase: "running" | "draining" | "stopping" | "done";
+}
+
+export interface StreamSummary {
+  source: number;
+  sensor: number;
+  name: string;
+  type: string;
+  storedAtStart: number;
+  written: number;
+  uploaded: number;
+  appended: number;
+  redelivered: number;
+  stored: number;
+  /** storedAtStart + written − uploaded − stored: what the core discarded from this stream. */
+  discarded: number;
+  writeFailures: number;
+  firstUtcMs: number | null;
+  lastUtcMs: number | null;
+  nextSeq: number;
+  logLastSeq: number;
+}
+
+export interface DeviceSummary {
+  device: number | null;
+  board: string;
+  policy: CleanupPolicy;
+  storage: string;
+  uploadLog: string | null;
+  seed: number;
+  life: number;
+  resumed: boolean;
+  recovery: (Omit<RecoveryReport, "quarantined"> & { quarantined: number }) | null;
+  simulated: {
+    runStartUtc: string;
+    lifeStartUtc: string;
+    endUtc: string;
+    lifeMs: number;
+    sinceRunStartMs: number;
+    ticks: number;
+    tickMs: number;
+  };
+  realMs: number;
+  speedup: number;
+  records: {
+    storedAtStart: number;
+    written: number;
+    uploaded: number;
+    stored: number;
+    discarded: number;
+    /** storedAtStart + written − uploaded − stored − discarded: 0 when every record is accounted for. */
+    unaccounted: number;
+    balanced: boolean;
+    appendedToLog: number;
+    redelivered: number;
+    writeFailures: number;
+    lostWithRamAtLastKill: number;
+  };
+  uplink: UplinkCounters & { outagesSeen: number; lastLogError: string | null };
+  /** The iMatrix wire format's figures (--packet-format imatrix), or null. */
+  wire: {
+    packets: string | null;
+    /** Messages acknowledged (each one line of the packets file). */
+    messages: number;
+    /** Bytes of those messages on the wire. */
+    bytes: number;
+    bytesPerRecord: number;
+    messagesSent: number;
+    bytesSent: number;
+    messageBytesMax: number;
+  } | null;
+  ram: {
+    sectorsTotal: number;
+    sectorsUsedPeak: number;
+    usagePercentPeak: number;
+    usagePercentEnd: number;
+    ramSectorsLeft: number;
+  };
+  disk: {
+    filesCreated: number;
+    filesDeleted: number;
+    filesLive: number;
+    filesOnDisk: number;
+    diskBytesUsed: number;
+    spills: number;
+    spillsRefused: number;
+    sectorsSpilled: number;
+    discardedFromDisk: number;
+  };
+  cleanup: {
+    filesPending: number;
+    filesDeleted: number;
+    failedAttempts: number;
+    complete: boolean;
+    deleteLatencyP99Ms: number;
+  };
+  stop: {
+    reason: "duration" | "drained" | "drain-limit" | "signal" | "stopped";
+    signal: string | null;
+    flush: ShutdownFlushResult["outcome"];
+    flushComplete: boolean;
+    flushTicks: number;
+    flushRealMs: number;
+    recordsReverted: number;
+  };
+  streams: StreamSummary[];
+}
+
+/** The run as its status and summary see it. */
+export interface RunView {
+  readonly settings: RunSettings;
+  readonly pre: DevicePreflight;
+  readonly device: Device;
+  readonly streams: readonly RunStream[];
+  readonly uploader: Uploader;
+  readonly schedule: OutageSchedule;
+  readonly tickMs: number;
+  readonly lifeStartMs: number;
+  readonly endMs: number | null;
+  readonly nowMs: number;
+  readonly ticks: number;
+  readonly phase: DeviceStatus["phase"];
+  /** The life of the storage this run is (1 for its first run). */
+  readonly life: number;
+  readonly realStartMs: number;
+  readonly outagesSeen: number;
+  readonly stopInfo: DeviceSummary["stop"] | null;
+  readonly finishReason: DeviceSummary["stop"]["reason"] | null;
+  /** Records stored on the device (not yet acknowledged), over the run's streams. */
+  backlog(): number;
+}
+
+export function deviceStatus(run: RunView): DeviceStatus {
+  const s = run.device.stats();
+  const cleanup = run.device.getCleanupProgress();
+  const outage = run.schedule.outageAt(run.nowMs);
+  let written = 0;
+  let uploaded = 0;
+  let appended = 0;
+  let redelivered = 0;
+  let writeFailures = 0;
+  let storedAtStart = 0;
+  for (const stream of run.streams) {
+    written += stream.sensorStream.written;
+    writeFailures += stream.sensorStream.writeFailures;
+    uploaded += stream.acked;
+    appended += stream.appended;
+    redelivered += stream.redelivered;
+    storedAtStart += stream.storedAtStart;
+  }
+  return {
+    device: run.settings.device,
+    board: run.settings.board.name,
+    simNowMs: run.nowMs,
+    runStartMs: run.pre.runStartMs,
+    lifeStartMs: run.lifeStartMs,
+    endMs: run.endMs,
+    usagePercent: s.usagePercent,
+    sectorsUsed: s.sectorsUsed,
+    sectorsTotal: s.sectorsTotal,
+    spillThresholdPercent: run.settings.board.tier.spillThresholdPercent,
+    state: s.state,
+    flushProgress: s.flushProgress,
+    filesLive: s.filesLive,
+    diskBytesUsed: s.diskBytesUsed,
+    quotaBytes: run.settings.board.disk?.quotaBytes ?? null,
+    linkUp: outage === null,
+    linkChangeMs: outage !== null ? outage.endMs : run.schedule.nextOutageStart(run.nowMs),
+    inflight: run.uploader.inflightRecords,
+    backlog: run.backlog(),
+    storedAtStart,
+    written,
+    uploaded,
+    appended,
+    redelivered,
+    discarded: s.recordsDiscarded,
+    writeFailures,
+    filesCreated: s.filesCreated,
+    filesDeleted: s.filesDeleted,
+    cleanupFilesPending: cleanup.filesPending + cleanup.filesInFlight,
+    cleanupComplete: cleanup.complete,
+    cleanupEtaMs: cleanup.etaMs,
+    phase: run.phase,
+  };
+}
+
+export function deviceSummary(run: RunView): DeviceSummary {
+  const s = run.device.stats();
+  const cleanup = run.device.getCleanupProgress();
+  const realMs = performance.now() - run.realStartMs;
+  const streams: StreamSummary[] = run.streams.map((stream) => {
+    const counts = run.device.counts(stream.source, stream.sensor);
+    const sensor = stream.sensorStream;
+    return {
+      source: stream.source,
+      sensor: stream.sensor,
+      name: sensor.spec.name,
+      type: sensor.spec.type,
+      storedAtStart: stream.storedAtStart,
+      written: sensor.written,
+      uploaded: stream.acked,
+      appended: stream.appended,
+      redelivered: stream.redelivered,
+      stored: counts.total,
+      discarded: stream.storedAtStart + sensor.written - stream.acked - counts.total,
+      writeFailures: sensor.writeFailures,
+      firstUtcMs: sensor.firstUtcMs,
+      lastUtcMs: sensor.lastUtcMs,
+      nextSeq: counts.nextSeq,
+      logLastSeq: stream.logLastSeq,
+    };
+  });
+  const sum = (f: (x: StreamSummary) => number): number => streams.reduce((a, x) => a + f(x), 0);
+  const storedAtStart = sum((x) => x.storedAtStart);
+  const written = sum((x) => x.written);
+  const uploaded = sum((x) => x.uploaded);
+  const stored = sum((x) => x.stored);
+  const discarded = s.recordsDiscarded;
+  const unaccounted = storedAtStart + written - uploaded - stored - discarded;
+  const recovery = run.device.recovery;
+  const lifeMs = run.nowMs - run.lifeStartMs;
+  return {
+    device: run.settings.device,
+    board: run.settings.board.name,
+    policy: run.settings.policy ?? run.settings.board.tier.cleanupPolicy,
+    storage: run.pre.plan.dir,
+    uploadLog: run.settings.uploadLogPath,
+    seed: run.pre.seed,
+    life: run.life,
+    resumed: run.pre.resumed,
+    recovery:
+      recovery === null
+        ? null
+        : { ...recovery, durationMs: round2(recovery.durationMs), quarantined: recovery.quarantined.length },
+    simulated: {
+      runStartUtc: new Date(run.pre.runStartMs).toISOString(),
+      lifeStartUtc: new Date(run.lifeStartMs).toISOString(),
+      endUtc: new Date(run.nowMs).toISOString(),
+      lifeMs,
+      sinceRunStartMs: run.nowMs - run.pre.runStartMs,
+      ticks: run.ticks,
+      tickMs: run.tickMs,
+    },
+    realMs: round2(realMs),
+    speedup: realMs > 0 ? Math.round(lifeMs / realMs) : 0,
+    records: {
+      storedAtStart,
+      written,
+      uploaded,
+      stored,
+      discarded,
+      unaccounted,
+      balanced: unaccounted === 0 && uploaded === s.recordsAcked && written === s.recordsWritten,
+      appendedToLog: sum((x) => x.appended),
+      redelivered: sum((x) => x.redelivered),
+      writeFailures: sum((x) => x.writeFailures),
+      lostWithRamAtLastKill: recovery?.recordsLostRam ?? 0,
+    },
+    uplink: { ...run.uploader.counters, outagesSeen: run.outagesSeen, lastLogError: run.uploader.lastLogError },
+    wire: wireSummary(run),
+    ram: {
+      sectorsTotal: s.sectorsTotal,
+      sectorsUsedPeak: s.sectorsUsedPeak,
+      usagePercentPeak: round2((s.sectorsUsedPeak * 100) / Math.max(1, s.sectorsTotal)),
+      usagePercentEnd: round2(s.usagePercent),
+      ramSectorsLeft: run.device.countRamSectorsWithData(),
+    },
+    disk: {
+      filesCreated: s.filesCreated,
+      filesDeleted: s.filesDeleted,
+      filesLive: s.filesLive,
+      filesOnDisk: run.device.countDiskFiles(),
+      diskBytesUsed: s.diskBytesUsed,
+      spills: s.spills,
+      spillsRefused: s.spillsRefused,
+      sectorsSpilled: s.sectorsSpilled,
+      discardedFromDisk: s.recordsDiscardedDisk,
+    },
+    cleanup: {
+      filesPending: cleanup.filesPending + cleanup.filesInFlight,
+      filesDeleted: cleanup.filesDeleted,
+      failedAttempts: cleanup.failedAttempts,
+      complete: cleanup.complete,
+      deleteLatencyP99Ms: round2(cleanup.deleteLatencyMs.p99),
+    },
+    stop: run.stopInfo ?? {
+      reason: run.finishReason ?? "stopped",
+      signal: null,
+      flush: "deadline",
+      flushComplete: false,
+      flushTicks: 0,
+      flushRealMs: 0,
+      recordsReverted: 0,
+    },
+    streams,
+  };
+}
+
+function wireSummary(run: RunView): DeviceSummary["wire"] {
+  if (run.settings.uplink.packetFormat !== "imatrix") return null;
+  const c = run.uploader.counters;
+  return {
+    packets: run.settings.packetsPath ?? null,
+    messages: c.packetsAcked,
+    bytes: c.wireBytesAcked,
+    bytesPerRecord: c.recordsAcked > 0 ? round2(c.wireBytesAcked / c.recordsAcked) : 0,
+    messagesSent: c.packetsSent,
+    bytesSent: c.wireBytesSent,
+    messageBytesMax: c.wireMessageBytesMax,
+  };
+}
+
+export function round2(x: number): number {
+  return Math.round(x * 100) / 100;
+}
