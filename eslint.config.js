@@ -36,6 +36,8 @@ export default defineConfig(
       "@typescript-eslint/restrict-template-expressions": ["error", { allowNumber: true }],
       // `() => call()` callbacks are clear; a void value returned from a block body is still flagged.
       "@typescript-eslint/no-confusing-void-expression": ["error", { ignoreArrowShorthand: true }],
+      // With verbatimModuleSyntax, \`import { type A }\` is kept as \`import {}\` and still loads the module.
+      "@typescript-eslint/no-import-type-side-effects": "error",
       // A leading underscore marks a parameter kept for an interface; rest siblings are dropped on purpose.
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", ignoreRestSiblings: true }],
     },

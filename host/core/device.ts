@@ -4,7 +4,7 @@
 // the operation.
 
 import * as loader from "@assemblyscript/loader";
-import { type Board, type CleanupPolicy } from "../boards.js";
+import type { Board, CleanupPolicy } from "../boards.js";
 import { encodeConfigImage } from "../config-image.js";
 import { HISTORY_DIR, IMX_SUFFIX, TMP_SUFFIX } from "../format/imx.js";
 import { listFilesRecursive } from "../hal/atomic.js";

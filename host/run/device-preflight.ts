@@ -2,7 +2,7 @@
 // anything changes (devicePreflight): the storage directory, its run state and history, the
 // workload and the upload log are read, and bad input throws a user error (exit 2).
 
-import { type Board, type CleanupPolicy } from "../boards.js";
+import type { Board, CleanupPolicy } from "../boards.js";
 import * as abi from "../core/abi.generated.js";
 import type { LogLevel } from "../core/log.js";
 import { HOUR_MS } from "./duration.js";

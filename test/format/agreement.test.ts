@@ -6,7 +6,7 @@
 // of a file the core wrote, boot recovery refuses it for the reason the reader names (imxCheck).
 
 import { describe, expect, it } from "vitest";
-import { type Board } from "../../host/boards.js";
+import type { Board } from "../../host/boards.js";
 import * as abi from "../../host/core/abi.generated.js";
 import { Device } from "../../host/core/device.js";
 import * as imx from "../../host/format/imx.js";
