@@ -13,7 +13,6 @@ import {
   BULK_RECORD_BYTES,
   CONFIG_BOARD_NAME_BYTES,
   CONFIG_IMAGE_BYTES,
-  IMX_HEADER_BYTES,
   PATH_BYTES_MAX,
   QUERY_COUNT,
   SECTOR_NULL,
@@ -21,6 +20,8 @@ import {
 } from "./core/abi.generated.js";
 import * as abi from "./core/abi.generated.js";
 import { UserError } from "./base/user-error.js";
+import { IMX_HEADER_BYTES, imxFileBytes } from "./format/imx.js";
+import { positionsFileBytes } from "./format/positions.js";
 
 export const DEFAULT_BOARD_NAME = "fc1-imx6";
 export const PACKAGE_NAME = "imx-memsim";
@@ -46,13 +47,17 @@ export const SECTORS_PER_FILE_COUNT_MAX = abi.SECTORS_PER_FILE_MAX_LIMIT;
 export const BULK_RECORD_COUNT_MAX = abi.BULK_RECORDS_MAX_LIMIT;
 
 // ---- RAM layout estimate -------------------------------------------------------------------------
-// The core lays out, from the end of its static data: core state block, CRC table, config image,
-// stats, query slots, SAT, stream table, file table, sector pool, bulk-read buffer, two .imx I/O
-// buffers (disk tier only) and a path buffer, each 8-byte aligned (SPEC.md, "RAM layout").
+// The core lays out (assembly/config.ts), from the end of its static data: core state block, CRC
+// table, config image, stats, query slots, SAT, stream table, file table, sector pool, bulk-read
+// buffer, two I/O buffers (disk tier only; each holds one full .imx file or the positions file,
+// whichever is larger) and a path buffer, each 8-byte aligned (SPEC.md, "RAM layout"). Given the
+// module's real static data size the estimate is exact: test/boards/ram-layout.test.ts compares
+// it with the end of the layout a booted core reports, on every board and on odd geometries.
 export const SAT_ENTRY_BYTES = abi.SAT_ENTRY_BYTES;
 export const STREAM_ENTRY_BYTES = abi.STREAM_ENTRY_BYTES;
 export const FILE_ENTRY_BYTES = abi.FILE_ENTRY_BYTES;
-// An allowance for the module's own static data and tables, which sit below the layout.
+// An allowance for the module's own static data, which sits below the layout; the test checks it
+// covers the real size, so a board this file accepts always boots.
 export const CORE_STATIC_BYTES_ESTIMATE = 8192;
 const REGION_ALIGN_BYTES = 8;
 
@@ -66,11 +71,25 @@ export interface RamLayoutEstimate {
   totalBytes: number;
 }
 
-export function ramLayoutEstimate(config: Pick<BoardConfig, "memory" | "disk">): RamLayoutEstimate {
+/**
+ * The regions the core lays out for `config` and the end of the last one. `staticBytes` is the
+ * size of the module's static data (an allowance by default; a booted core's real size makes the
+ * total exactly its layoutEndOffset).
+ */
+export function ramLayoutEstimate(
+  config: Pick<BoardConfig, "memory" | "disk">,
+  staticBytes = CORE_STATIC_BYTES_ESTIMATE,
+): RamLayoutEstimate {
   const { memory, disk } = config;
-  const ioBufferBytes = disk === null ? 0 : IMX_HEADER_BYTES + disk.sectorsPerFileMax * memory.sectorBytes;
+  const ioBufferBytes =
+    disk === null
+      ? 0
+      : Math.max(imxFileBytes(disk.sectorsPerFileMax, memory.sectorBytes), positionsFileBytes(memory.streamsMax));
   const regions: RamRegion[] = [
-    { name: "static data (estimate)", bytes: CORE_STATIC_BYTES_ESTIMATE },
+    {
+      name: staticBytes === CORE_STATIC_BYTES_ESTIMATE ? "static data (estimate)" : "static data",
+      bytes: staticBytes,
+    },
     { name: "core state block", bytes: abi.CORE_STATE_BYTES },
     { name: "CRC table", bytes: abi.CRC_TABLE_BYTES },
     { name: "config image", bytes: CONFIG_IMAGE_BYTES },
@@ -274,7 +293,7 @@ export function configRulesCheck(config: BoardConfig): BoardIssue[] {
     });
   }
   if (disk !== null) {
-    const fileBytes = IMX_HEADER_BYTES + disk.sectorsPerFileMax * memory.sectorBytes;
+    const fileBytes = imxFileBytes(disk.sectorsPerFileMax, memory.sectorBytes);
     if (disk.quotaBytes < fileBytes) {
       issues.push({
         path: "disk.quotaBytes",
