@@ -3,7 +3,15 @@
 // order) to the core, quarantine what it refuses in `corrupted/`, delete files it reports fully
 // acknowledged, and report what happened.
 
-import { HISTORY_DIR, IMX_HEADER_BYTES, IMX_SUFFIX, imxHeaderRead, imxPathParse, TMP_SUFFIX } from "../format/imx.js";
+import {
+  HISTORY_DIR,
+  IMX_HEADER_BYTES,
+  IMX_SUFFIX,
+  imxHeaderRead,
+  imxPathFormat,
+  imxPathParse,
+  TMP_SUFFIX,
+} from "../format/imx.js";
 import { POSITIONS_PATH } from "../format/positions.js";
 import { listFilesRecursive } from "../hal/atomic.js";
 import { type Hal, HalError } from "../hal/hal.js";
@@ -161,6 +169,12 @@ export function recoverStorage(
         header.source === entry.source && header.sensor === entry.sensor && header.firstSeq === entry.firstSeq;
       if (!nameMatches) {
         quarantine(hal, entry.path, "name does not match the header's stream and first sequence number", report, log);
+        continue;
+      }
+      // Same numbers, other spelling (another bucket, leading zeros): the core would read another path.
+      const canonical = imxPathFormat(header.source, header.sensor, header.firstSeq);
+      if (entry.path !== canonical) {
+        quarantine(hal, entry.path, `name is not the core's name for its header, ${canonical}`, report, log);
         continue;
       }
     }

@@ -13,7 +13,7 @@ import { loadBoard } from "../../host/boards.js";
 import * as abi from "../../host/core/abi.generated.js";
 import { Device } from "../../host/core/device.js";
 import { MemoryHal } from "../../host/hal/memory.js";
-import { imxCrcFix, imxHeaderRead, imxPathParse } from "../../host/format/imx.js";
+import { imxCrcFix, imxHeaderRead, imxPathFormat, imxPathParse } from "../../host/format/imx.js";
 import { POSITIONS_PATH } from "../../host/format/positions.js";
 import { Prng } from "../../host/base/prng.js";
 import { flushDrain } from "../../host/core/flush.js";
@@ -325,13 +325,13 @@ describe("a file that does not belong where it is", () => {
 
   it("a valid file that overlaps the records of an earlier one", () => {
     const bytes = withCrc(headerSet(ref.hal.readFile(ref.a[1] as string), abi.IMX_FIRST_SEQ_OFFSET, 10, 8));
-    strayCase("history/0/0_7_00000000000000000010.imx", bytes, refused("E_IMX_ORDER"));
+    strayCase(imxPathFormat(0, 7, 10), bytes, refused("E_IMX_ORDER"));
   });
 
   it("a first sequence number past 2^53 (renamed to match)", () => {
     const seq = 2n ** 60n;
     const bytes = withCrc(headerSet(ref.hal.readFile(ref.a[2] as string), abi.IMX_FIRST_SEQ_OFFSET, seq, 8));
-    strayCase(`history/0/0_7_${seq.toString().padStart(20, "0")}.imx`, bytes, refused("E_IMX_COUNTS"));
+    strayCase(imxPathFormat(0, 7, seq), bytes, refused("E_IMX_COUNTS"));
   });
 
   it("an .imx file whose name is not history/<bucket>/<source>_<sensor>_<seq>.imx", () => {
