@@ -13,6 +13,7 @@ import { ensureCleanupComplete } from "../core/ensure-cleanup.js";
 import { Prng } from "../base/prng.js";
 import { HARNESS_SENSORS } from "../suite/harness-sensors.js";
 import type { LogLevel } from "../core/log.js";
+import { integerFlag } from "../base/parse.js";
 import { UsageError } from "../base/user-error.js";
 import { EXIT_FAILURE } from "./errors.js";
 
@@ -30,11 +31,8 @@ const DEMO_SOURCE = 0;
 const DEMO_START_MS = Date.UTC(2025, 0, 10);
 const LOG_LEVELS: LogLevel[] = ["off", "error", "warn", "info", "debug"];
 
-function positiveInteger(text: string, flag: string): number {
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 1) throw new UsageError(`${flag} must be a positive integer (got "${text}")`);
-  return value;
-}
+/** The most records a demo writes: it keeps every one in memory to check what comes back. */
+export const DEMO_RECORDS_MAX = 10_000_000;
 
 export interface DemoResult {
   board: string;
@@ -54,8 +52,8 @@ export interface DemoResult {
 }
 
 export async function demoRun(options: DemoOptions, print: (line: string) => void): Promise<DemoResult> {
-  const records = positiveInteger(options.records, "--records");
-  const seed = positiveInteger(options.seed, "--seed");
+  const records = integerFlag(options.records, "--records", 1, DEMO_RECORDS_MAX);
+  const seed = integerFlag(options.seed, "--seed", 1, 0xffffffff);
   if (options.policy !== undefined && !isCleanupPolicy(options.policy)) {
     throw new UsageError(`--policy must be immediate, batched or lazy (got "${options.policy}")`);
   }

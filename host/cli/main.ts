@@ -15,6 +15,7 @@ import { registerFlashCommand } from "./flash-command.js";
 import { registerRunCommand } from "./run-command.js";
 import { registerReplayCommand } from "./replay-command.js";
 import { registerSimCommand } from "./sim-command.js";
+import { singleValuedFlagsEnforce } from "./single-valued.js";
 import { registerTestCommand } from "./test-command.js";
 
 export function packageVersion(): string {
@@ -50,6 +51,7 @@ export function programBuild(output: ProgramOutput = {}): Command {
   registerReplayCommand(program);
   registerBenchCommand(program);
   registerDecodeCommand(program);
+  singleValuedFlagsEnforce(program);
   return program;
 }
 

@@ -15,7 +15,7 @@ import { CHECKPOINT_EVERY_MS, devicePreflight, type RunSettings } from "../run/d
 import type { DeviceSummary } from "../run/device-report.js";
 import { DeviceRun } from "../run/device-run.js";
 import { drive, type Speed } from "../run/drive.js";
-import { durationFormat, durationParse, SECOND_MS } from "../run/duration.js";
+import { durationFormat, SECOND_MS } from "../run/duration.js";
 import { fleetRun } from "../run/fleet.js";
 import { outageSpecParse, type OutageSpec } from "../run/outage-schedule.js";
 import {
@@ -29,6 +29,7 @@ import {
 } from "../run/report.js";
 import { type PacketFormat, UPLOAD_TIMEOUT_MS_DEFAULT, type UplinkSettings } from "../run/uplink.js";
 import { type Workload, WorkloadError, workloadFromFlags, workloadLoad } from "../run/workload.js";
+import { durationFlag, durationParse, integerFlag, integerParse, numberFlag } from "../base/parse.js";
 import { UsageError } from "../base/user-error.js";
 import { SHUTDOWN_DEADLINE_MS_DEFAULT } from "../core/flush.js";
 import { EXIT_FAILURE } from "./errors.js";
@@ -81,36 +82,23 @@ const LOG_LEVELS: readonly LogLevel[] = ["off", "error", "warn", "info", "debug"
 const U32_MAX = 0xffffffff;
 const DEVICES_MAX = 100_000;
 
-function integerOption(text: string, flag: string, min: number, max: number): number {
-  const value = Number(text);
-  if (text.trim() === "" || !Number.isInteger(value) || value < min || value > max) {
-    throw new UsageError(`${flag} must be an integer from ${min} to ${max} (got "${text}")`);
-  }
-  return value;
-}
-
-function durationOption(text: string, flag: string, minMs = 1): number {
-  const ms = durationParse(text);
-  if (ms === null || ms < minMs)
-    throw new UsageError(
-      `${flag} must be a duration like 90m, 7d or 500ms, at least ${durationFormat(minMs)} (got "${text}")`,
-    );
-  return ms;
-}
-
 function speedOption(text: string): Speed {
   if (text === "max") return "max";
-  const value = Number(text);
-  if (!(value > 0) || !Number.isFinite(value))
-    throw new UsageError(`--speed must be a positive number (times real time) or "max" (got "${text}")`);
-  return value;
+  return numberFlag(text, "--speed", { above: 0 }, 'a positive number (times real time) or "max"');
+}
+
+// A latency is a time in ms ("250") or a duration ("2s"), or a range of them ("100-2000", "1s-3s").
+function latencyPartParse(text: string): number | null {
+  const ms = integerParse(text);
+  if (ms !== null) return ms >= 0 ? ms : null;
+  return durationParse(text);
 }
 
 function latencyOption(text: string): { min: number; max: number } {
   const parts = text.split("-");
-  const ms = parts.map((part) => durationParse(part));
+  const ms = parts.map((part) => latencyPartParse(part));
   const [min, max] = ms.length === 1 ? [ms[0], ms[0]] : ms.length === 2 ? [ms[0], ms[1]] : [null, null];
-  if (min === null || max === null || min === undefined || max === undefined || min > max) {
+  if (min === null || max === null || min === undefined || max === undefined || min > max || max > U32_MAX) {
     throw new UsageError(
       `--latency must be a time in ms (250) or a range MIN-MAX (100-2000; durations like 2s work too) (got "${text}")`,
     );
@@ -119,10 +107,7 @@ function latencyOption(text: string): { min: number; max: number } {
 }
 
 function percentOption(text: string, flag: string): number {
-  const value = Number(text);
-  if (text.trim() === "" || !(value >= 0 && value <= 100))
-    throw new UsageError(`${flag} must be a percentage from 0 to 100 (got "${text}")`);
-  return value;
+  return numberFlag(text, flag, { min: 0, max: 100 }, "a percentage from 0 to 100");
 }
 
 function startOption(text: string): number {
@@ -145,7 +130,7 @@ function workloadOption(options: RunCommandOptions): Workload | null {
       tsd,
       evt,
       replay,
-      ...(options.source === undefined ? {} : { source: integerOption(options.source, "--source", 0, U32_MAX) }),
+      ...(options.source === undefined ? {} : { source: integerFlag(options.source, "--source", 0, U32_MAX) }),
     });
   } catch (error) {
     if (error instanceof WorkloadError) throw new UsageError(error.message);
@@ -184,22 +169,22 @@ export function runPlan(options: RunCommandOptions): RunPlan {
   }
   const board: Board = loadBoard(options.board);
   const speed = speedOption(options.speed);
-  const devices = integerOption(options.devices, "--devices", 1, DEVICES_MAX);
+  const devices = integerFlag(options.devices, "--devices", 1, DEVICES_MAX);
   const workers =
-    options.workers === undefined ? availableParallelism() : integerOption(options.workers, "--workers", 1, 1024);
+    options.workers === undefined ? availableParallelism() : integerFlag(options.workers, "--workers", 1, 1024);
   const latency = latencyOption(options.latency);
   const packetFormat = packetFormatOption(options);
   const packetRecords =
     options.packet === undefined
       ? board.memory.bulkRecordsMax
-      : integerOption(options.packet, "--packet", 1, board.memory.bulkRecordsMax);
+      : integerFlag(options.packet, "--packet", 1, board.memory.bulkRecordsMax);
   const uplink: UplinkSettings = {
     packetFormat,
     packetRecords,
-    everyMs: durationOption(options.uploadEvery, "--upload-every"),
+    everyMs: durationFlag(options.uploadEvery, "--upload-every"),
     latencyMinMs: latency.min,
     latencyMaxMs: latency.max,
-    timeoutMs: durationOption(options.uploadTimeout, "--upload-timeout"),
+    timeoutMs: durationFlag(options.uploadTimeout, "--upload-timeout"),
     ackLossPpm: Math.round(percentOption(options.ackLoss, "--ack-loss") * 10_000),
   };
   const outages: OutageSpec[] = [];
@@ -207,7 +192,7 @@ export function runPlan(options: RunCommandOptions): RunPlan {
     const spec = outageSpecParse(text);
     if (spec !== null) outages.push(spec);
   }
-  const tickMs = options.tick === undefined ? null : integerOption(options.tick, "--tick", 1, U32_MAX);
+  const tickMs = options.tick === undefined ? null : integerFlag(options.tick, "--tick", 1, U32_MAX);
   const temporaryStorage = options.storage === undefined;
   const storageDir = options.storage === undefined ? "" : resolve(options.storage);
   const settings: RunSettings = {
@@ -217,16 +202,16 @@ export function runPlan(options: RunCommandOptions): RunPlan {
     uploadLogPath: options.uploadLog === undefined ? null : resolve(options.uploadLog),
     packetsPath: options.packets === undefined ? null : resolve(options.packets),
     tracePath: options.trace === undefined ? null : resolve(options.trace),
-    traceEveryMs: durationOption(options.traceEvery, "--trace-every"),
-    seed: options.seed === undefined ? null : integerOption(options.seed, "--seed", 0, U32_MAX - DEVICES_MAX),
+    traceEveryMs: durationFlag(options.traceEvery, "--trace-every"),
+    seed: options.seed === undefined ? null : integerFlag(options.seed, "--seed", 0, U32_MAX - DEVICES_MAX),
     startUtcMs: options.start === undefined ? null : startOption(options.start),
-    durationMs: options.duration === undefined ? null : durationOption(options.duration, "--duration"),
+    durationMs: options.duration === undefined ? null : durationFlag(options.duration, "--duration"),
     drain: options.drain === true,
     workload: workloadOption(options),
     uplink,
     outages,
     tickMs,
-    shutdownDeadlineMs: durationOption(options.shutdownDeadline, "--shutdown-deadline"),
+    shutdownDeadlineMs: durationFlag(options.shutdownDeadline, "--shutdown-deadline"),
     checkpointEveryMs: CHECKPOINT_EVERY_MS,
     logLevel: options.log as LogLevel,
     device: null,
@@ -237,7 +222,7 @@ export function runPlan(options: RunCommandOptions): RunPlan {
     speed,
     devices,
     workers,
-    statusEveryMs: durationOption(options.statusEvery, "--status-every"),
+    statusEveryMs: durationFlag(options.statusEvery, "--status-every"),
     temporaryStorage,
   };
 }

@@ -11,6 +11,7 @@ import type { FaultKind } from "../hal/faulty.js";
 import { FAULT_PROFILES, type SimResult } from "../sim/options.js";
 import { seedFromEnv, simulateSeed } from "../sim/simulator.js";
 import { SimFailure } from "../sim/trace.js";
+import { integerFlag } from "../base/parse.js";
 import { UsageError } from "../base/user-error.js";
 import { EXIT_FAILURE } from "./errors.js";
 
@@ -72,14 +73,6 @@ export interface SimSummary {
   passed: boolean;
 }
 
-function integerOption(text: string, flag: string, min: number, max: number): number {
-  const value = Number(text);
-  if (text.trim() === "" || !Number.isInteger(value) || value < min || value > max) {
-    throw new UsageError(`${flag} must be an integer from ${min} to ${max} (got "${text}")`);
-  }
-  return value;
-}
-
 function boardWithDisk(nameOrPath: string): Board {
   const board = loadBoard(nameOrPath);
   if (!board.disk)
@@ -96,10 +89,10 @@ export async function simRun(options: SimCommandOptions, io: SimIo): Promise<Sim
       throw new UsageError((e as Error).message);
     }
   })();
-  const seeds = replay === null ? integerOption(options.seeds, "--seeds", 1, 1_000_000) : 1;
-  const from = replay ?? integerOption(options.from, "--from", 0, 0xffffffff);
+  const seeds = replay === null ? integerFlag(options.seeds, "--seeds", 1, 1_000_000) : 1;
+  const from = replay ?? integerFlag(options.from, "--from", 0, 0xffffffff);
   if (from + seeds - 1 > 0xffffffff) throw new UsageError("--from + --seeds goes past the largest seed, 2^32 − 1");
-  const steps = integerOption(options.steps, "--steps", 1, 1_000_000);
+  const steps = integerFlag(options.steps, "--steps", 1, 1_000_000);
   const board = boardWithDisk(options.board);
   if (!Object.hasOwn(FAULT_PROFILES, options.faults)) {
     throw new UsageError(`--faults must be one of ${Object.keys(FAULT_PROFILES).join(", ")} (got "${options.faults}")`);

@@ -14,6 +14,7 @@ import { LEAK_BOUNDS_PER_1000, LEAK_SPAN_MIN_ITERATIONS, type LeakFigure } from 
 import { runSuite, type SuiteResult, type SuiteUi } from "../suite/run.js";
 import { SECTION_COUNT, SECTIONS } from "../suite/sections/index.js";
 import { bytesHuman } from "./boards-command.js";
+import { integerFlag, numberFlag } from "../base/parse.js";
 import { UsageError } from "../base/user-error.js";
 import { EXIT_FAILURE } from "./errors.js";
 
@@ -51,12 +52,7 @@ export interface TestIo {
 }
 
 function integerIn(text: string | undefined, flag: string, min: number, max: number, fallback: number): number {
-  if (text === undefined) return fallback;
-  const value = Number(text);
-  if (text.trim() === "" || !Number.isInteger(value) || value < min || value > max) {
-    throw new UsageError(`${flag} must be an integer from ${min} to ${max} (got "${text}")`);
-  }
-  return value;
+  return text === undefined ? fallback : integerFlag(text, flag, min, max);
 }
 
 function storagePrepare(dir: string | undefined): { dir: string; temporary: boolean } {
@@ -252,10 +248,7 @@ export async function testCommandRun(options: TestCommandOptions, io: TestIo): P
   const board = loadBoard(options.board ?? DEFAULT_BOARD_NAME);
   let diskUsagePercent: number | null = null;
   if (options.diskUsage !== undefined) {
-    const value = Number(options.diskUsage);
-    if (options.diskUsage.trim() === "" || !Number.isFinite(value) || value < 0 || value > 100) {
-      throw new UsageError(`--disk-usage must be a percentage from 0 to 100 (got "${options.diskUsage}")`);
-    }
+    const value = numberFlag(options.diskUsage, "--disk-usage", { min: 0, max: 100 }, "a percentage from 0 to 100");
     if (board.disk === null) throw new UsageError(`--disk-usage needs a disk tier; board ${board.name} has none`);
     diskUsagePercent = value;
   }

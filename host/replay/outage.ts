@@ -40,7 +40,7 @@ export function outageParse(text: string, totalPoints: number): OutagePattern {
       if (!(n > 0 && n <= 100)) throw new UsageError(`--outage: "${part}": a share must be above 0% and at most 100%`);
       points = Math.max(1, Math.round((totalPoints * n) / 100));
     } else {
-      if (!Number.isInteger(n) || n < 1)
+      if (!Number.isSafeInteger(n) || n < 1)
         throw new UsageError(`--outage: "${part}": a count of points must be a whole number ≥ 1`);
       points = n;
     }

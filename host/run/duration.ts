@@ -1,43 +1,24 @@
 // Simulated durations as people write them ("7d", "90m", "1h30m", "250ms", "2.5h") and back.
 // Every duration is a whole number of milliseconds, as the core's clock is.
 
+import { durationParse as unitDurationParse } from "../base/parse.js";
+
 export const SECOND_MS = 1000;
 export const MINUTE_MS = 60 * SECOND_MS;
 export const HOUR_MS = 60 * MINUTE_MS;
 export const DAY_MS = 24 * HOUR_MS;
-const WEEK_MS = 7 * DAY_MS;
 
-const UNIT_MS: Readonly<Record<string, number>> = {
-  ms: 1,
-  s: SECOND_MS,
-  m: MINUTE_MS,
-  h: HOUR_MS,
-  d: DAY_MS,
-  w: WEEK_MS,
-};
-
-const PART = /(\d+(?:\.\d+)?)(ms|s|m|h|d|w)/y;
-
-/** Milliseconds for `text`, or null if it is not a duration. A bare integer is milliseconds. */
+/**
+ * Milliseconds for `text`, or null if it is not a duration. A bare integer is milliseconds (workload
+ * files allow it); flags use host/base/parse.ts's durationParse, which requires the unit.
+ */
 export function durationParse(text: string): number | null {
-  const trimmed = text.trim().toLowerCase();
-  if (/^\d+$/.test(trimmed)) return Number(trimmed);
-  if (trimmed === "") return null;
-  let at = 0;
-  let totalMs = 0;
-  // Each match consumes at least two characters, so the loop ends by the end of the text.
-  while (at < trimmed.length) {
-    PART.lastIndex = at;
-    const match = PART.exec(trimmed);
-    if (match === null) return null;
-    const unitMs = UNIT_MS[match[2] ?? ""];
-    if (unitMs === undefined) return null;
-    totalMs += Number(match[1]) * unitMs;
-    at = PART.lastIndex;
+  const trimmed = text.trim();
+  if (/^\d+$/.test(trimmed)) {
+    const ms = Number(trimmed);
+    return Number.isSafeInteger(ms) ? ms : null;
   }
-  if (!Number.isFinite(totalMs) || !Number.isInteger(Math.round(totalMs))) return null;
-  const rounded = Math.round(totalMs);
-  return rounded > Number.MAX_SAFE_INTEGER ? null : rounded;
+  return unitDurationParse(trimmed);
 }
 
 /** A compact form: "7d", "1d 02:03:04", "90 ms", "2.5 s". */

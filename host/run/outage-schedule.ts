@@ -12,7 +12,8 @@
 // add up: the uplink is down while any of them is.
 
 import { UsageError } from "../base/user-error.js";
-import { durationFormat, durationParse } from "./duration.js";
+import { durationParse } from "../base/parse.js";
+import { durationFormat } from "./duration.js";
 import { hashUnit } from "./hash.js";
 
 export interface OutageSpec {

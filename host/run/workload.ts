@@ -24,6 +24,7 @@ import { z } from "zod";
 import { UserError } from "../base/user-error.js";
 import type { DataType, RecordType } from "../core/device.js";
 import { exportParse, type ExportSensor } from "../replay/export.js";
+import { durationParse as unitDurationParse, integerParse } from "../base/parse.js";
 import { DAY_MS, durationParse, HOUR_MS } from "./duration.js";
 
 const U32_MAX = 0xffffffff;
@@ -192,9 +193,9 @@ export function defaultValue(dataType: DataType): ValueSpec {
 
 const PER_UNIT_MS: Readonly<Record<string, number>> = { s: 1000, m: 60_000, h: HOUR_MS, d: DAY_MS };
 
-/** An event rate as the mean time between events: "720/h", "2/m", "0.5/d", or a duration ("5s"). */
+/** An event rate as the mean time between events: "720/h", "2/m", "0.5/d", or a duration with its unit ("5s"). */
 export function eventRateParse(text: string): number | null {
-  const match = /^(\d+(?:\.\d+)?)\/(s|m|h|d)$/.exec(text.trim().toLowerCase());
+  const match = /^(\d+(?:\.\d+)?)\/(s|m|h|d)$/.exec(text.toLowerCase());
   if (match) {
     const count = Number(match[1]);
     const unitMs = PER_UNIT_MS[match[2] ?? ""];
@@ -202,7 +203,7 @@ export function eventRateParse(text: string): number | null {
     const meanMs = Math.round(unitMs / count);
     return meanMs >= 1 ? meanMs : null;
   }
-  const ms = durationParse(text);
+  const ms = unitDurationParse(text);
   return ms !== null && ms >= 1 ? ms : null;
 }
 
@@ -442,8 +443,8 @@ function dataTypeOf(text: string | undefined, flag: string, whole: string): Data
 }
 
 function sensorOf(text: string | undefined, flag: string, whole: string): number {
-  const n = Number(text);
-  if (text === undefined || !/^\d+$/.test(text) || n > U32_MAX) {
+  const n = text === undefined ? null : integerParse(text);
+  if (text === undefined || n === null || n < 0 || n > U32_MAX) {
     throw new WorkloadError(`${flag} ${whole}: sensor "${text ?? ""}" must be an integer from 0 to ${U32_MAX}`);
   }
   return n;
@@ -458,7 +459,7 @@ export function workloadFromFlags(flags: WorkloadFlags): Workload | null {
     if (rest.length > 0 || rateText === undefined)
       throw new WorkloadError(`--tsd ${text}: expected SENSOR:RATE[:TYPE], e.g. 1004:10s or 1001:1m:int32`);
     const sensor = sensorOf(sensorText, "--tsd", text);
-    const rateMs = durationParse(rateText);
+    const rateMs = unitDurationParse(rateText);
     if (rateMs === null || rateMs < 1 || rateMs > U32_MAX)
       throw new WorkloadError(`--tsd ${text}: sample rate "${rateText}" must be a duration like 10s or 1m`);
     const dataType = dataTypeOf(typeText, "--tsd", text);

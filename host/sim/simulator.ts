@@ -30,6 +30,7 @@
 // device against the model), trace.ts (the step trace and the failure message); this file runs the
 // device lives and the actions.
 
+import { integerParse } from "../base/parse.js";
 import { CLEANUP_POLICIES, type Board, type CleanupPolicy } from "../boards.js";
 import { Prng } from "../base/prng.js";
 import * as abi from "../core/abi.generated.js";
@@ -620,8 +621,8 @@ export async function simulateSeed(seed: number, options: SimOptions = {}): Prom
 export function seedFromEnv(env: NodeJS.ProcessEnv = process.env): number | null {
   const text = env["SEED"];
   if (text === undefined || text.trim() === "") return null;
-  const seed = Number(text);
-  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff)
+  const seed = integerParse(text.trim());
+  if (seed === null || seed < 0 || seed > 0xffffffff)
     throw new Error(`SEED must be an integer in 0 … 2^32−1 (got '${text}')`);
   return seed;
 }
