@@ -2,27 +2,36 @@
 // RAM), the core instantiated through @assemblyscript/loader, and its disk tier on a HAL. This is
 // the typed facade over the core's exports; every negative status becomes a CoreError that names
 // the operation.
+//
+// The facade is split along its ideas: boot.ts boots the core in the board's RAM, device-hal.ts
+// picks the HAL when the caller gives none, value-codec.ts turns values into stored words and back,
+// stray-sweep.ts removes the files forced cleanup finds and the core does not know, recovery.ts
+// adopts what a previous run left.
 
-import * as loader from "@assemblyscript/loader";
 import type { Board, CleanupPolicy } from "../boards.js";
-import { encodeConfigImage } from "../config-image.js";
-import { HISTORY_DIR, IMX_SUFFIX, TMP_SUFFIX } from "../format/imx.js";
-import { listFilesRecursive } from "../hal/atomic.js";
 import type { Hal } from "../hal/hal.js";
-import { MemoryHal } from "../hal/memory.js";
-import { NodeFsHal } from "../hal/node-fs.js";
 import * as abi from "./abi.generated.js";
+import { coreBoot } from "./boot.js";
 import type { CoreExports } from "./core-exports.js";
-import { check, CoreAssertionError, CoreError, errorTableCheck } from "./errors.js";
-import { HalBridge } from "./hal-bridge.js";
-import { type RecoveryReport, recoverStorage } from "./recovery.js";
+import { deviceHalDefault } from "./device-hal.js";
+import { check, CoreError, errorTableCheck } from "./errors.js";
+import type { HalBridge } from "./hal-bridge.js";
 import { CoreLogger, type LogLevel, STATE_NAMES } from "./log.js";
-import { type CoreBuild, coreModule } from "./wasm.js";
+import { type RecoveryReport, recoverStorage } from "./recovery.js";
+import { diskFilesCount, straysRemove } from "./stray-sweep.js";
+import {
+  bitsToValue,
+  DATA_TYPE_CODES,
+  type DataType,
+  dataTypeOf,
+  RECORD_TYPE_CODES,
+  type RecordType,
+  recordTypeOf,
+  valueToBits,
+} from "./value-codec.js";
+import type { CoreBuild } from "./wasm.js";
 
-export const WASM_PAGE_BYTES = 65536;
-
-export type RecordType = "tsd" | "evt";
-export type DataType = "uint32" | "int32" | "float32";
+export type { DataType, RecordType } from "./value-codec.js";
 export type TierState = "idle" | "check-usage" | "move-to-disk" | "cleanup-disk" | "flush-all" | "cancelling-flush";
 
 export interface StreamConfig {
@@ -77,7 +86,7 @@ export interface ForcedCleanup {
 
 export interface DeviceOptions {
   board: Board;
-  /** The disk tier's HAL; by default a NodeFsHal on `storageDir`, or a MemoryHal without one. */
+  /** The disk tier's HAL, used as given; by default a NodeFsHal on `storageDir`, or a MemoryHal without one. */
   hal?: Hal;
   storageDir?: string;
   policy?: CleanupPolicy;
@@ -88,13 +97,6 @@ export interface DeviceOptions {
   configImage?: Uint8Array;
 }
 
-// Partial: a JavaScript caller is not held to the RecordType and DataType unions.
-const RECORD_TYPES: Partial<Record<RecordType, number>> = { tsd: abi.RECORD_TYPE_TSD, evt: abi.RECORD_TYPE_EVT };
-const DATA_TYPES: Partial<Record<DataType, number>> = {
-  uint32: abi.DATA_TYPE_UINT32,
-  int32: abi.DATA_TYPE_INT32,
-  float32: abi.DATA_TYPE_FLOAT32,
-};
 const POLICIES: Record<CleanupPolicy, number> = {
   immediate: abi.CLEANUP_IMMEDIATE,
   batched: abi.CLEANUP_BATCHED,
@@ -107,43 +109,6 @@ interface StreamInfo {
   index: number;
   dataType: DataType;
   recordType: RecordType;
-}
-
-const float32Scratch = new Float32Array(1);
-const uint32Scratch = new Uint32Array(float32Scratch.buffer);
-
-/** The 32-bit word stored for `value` under `dataType`; throws E_INVALID_ARGUMENT for a value that has none. */
-export function valueToBits(value: number, dataType: DataType): number {
-  switch (dataType) {
-    case "float32":
-      if (typeof value !== "number")
-        throw new CoreError(abi.E_INVALID_ARGUMENT, `float32 value must be a number (got ${String(value)})`);
-      float32Scratch[0] = value;
-      return uint32Scratch[0] ?? 0;
-    case "int32":
-      if (!Number.isInteger(value) || value < -0x80000000 || value > 0x7fffffff) {
-        throw new CoreError(abi.E_INVALID_ARGUMENT, `int32 value out of range: ${value}`);
-      }
-      return value >>> 0;
-    case "uint32":
-      if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) {
-        throw new CoreError(abi.E_INVALID_ARGUMENT, `uint32 value out of range: ${value}`);
-      }
-      return value;
-  }
-}
-
-/** The value a stored 32-bit word reads back as under `dataType`. */
-export function bitsToValue(bits: number, dataType: DataType): number {
-  switch (dataType) {
-    case "float32":
-      uint32Scratch[0] = bits;
-      return float32Scratch[0] ?? 0;
-    case "int32":
-      return bits | 0;
-    case "uint32":
-      return bits >>> 0;
-  }
 }
 
 export class Device {
@@ -167,47 +132,20 @@ export class Device {
     errorTableCheck();
     const { board } = options;
     this.board = board;
-    // The board's budget; after boot it is checked against what the flashed image says.
     this.ramBytes = board.memory.ramBytes;
-    this.hal = options.hal ?? (options.storageDir ? new NodeFsHal(options.storageDir) : new MemoryHal());
+    this.hal = options.hal ?? deviceHalDefault(options.storageDir);
     this.logger = options.log instanceof CoreLogger ? options.log : new CoreLogger(options.log ?? "off");
-    const pages = Math.ceil(this.ramBytes / WASM_PAGE_BYTES);
-    this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
-    this.bridge = new HalBridge(this.hal, this.logger);
-    this.bridge.attach(this.memory);
-    this.bridge.hooks = {
-      confirmDelete: (slot, generation, status) => {
-        // A confirmation for a file that forced cleanup already removed is stale: nothing to do.
-        this.exports.cleanupConfirm(slot, generation, status);
-      },
-    };
-    const imports = {
-      env: {
-        memory: this.memory,
-        abort: (msgPtr: number, filePtr: number, line: number, column: number) => {
-          throw new CoreAssertionError(
-            `core assertion failed: ${this.wasmString(msgPtr)} at ${this.wasmString(filePtr)}:${line}:${column}`,
-          );
-        },
-      },
-      hal: this.bridge.imports(),
-    };
-    const instance = loader.instantiateSync<Record<string, unknown>>(coreModule(options.build ?? "release"), imports);
-    this.exports = instance.exports as unknown as CoreExports;
-    if (this.exports.abiVersion() !== abi.ABI_VERSION) {
-      throw new Error(`core ABI version ${this.exports.abiVersion()} does not match the host's ${abi.ABI_VERSION}`);
-    }
-
-    const image = options.configImage ?? encodeConfigImage(board);
-    const imagePtr = this.exports.configImagePtr();
-    const room = Math.min(image.length, this.memory.buffer.byteLength - imagePtr);
-    new Uint8Array(this.memory.buffer, imagePtr, Math.max(0, room)).set(image.subarray(0, Math.max(0, room)));
-    check(this.exports.boot(image.length, options.nowMs ?? 0), `boot ${board.name}`);
-    if (this.exports.ramBytesConfigured() !== this.ramBytes) {
-      throw new Error(
-        `boot ${board.name}: the flashed image says ${this.exports.ramBytesConfigured()} RAM bytes, the board ${this.ramBytes}`,
-      );
-    }
+    const core = coreBoot({
+      board,
+      hal: this.hal,
+      logger: this.logger,
+      nowMs: options.nowMs,
+      build: options.build,
+      configImage: options.configImage,
+    });
+    this.memory = core.memory;
+    this.exports = core.exports;
+    this.bridge = core.bridge;
     if (options.policy) this.setCleanupPolicy(options.policy);
 
     const buffer = this.memory.buffer;
@@ -223,22 +161,13 @@ export class Device {
     this.recovery = board.disk
       ? recoverStorage(this.hal, this.exports, this.memory, (line) => this.logger.line(line))
       : null;
-    const recordTypes = new Map<number, RecordType>([
-      [abi.RECORD_TYPE_TSD, "tsd"],
-      [abi.RECORD_TYPE_EVT, "evt"],
-    ]);
-    const dataTypes = new Map<number, DataType>([
-      [abi.DATA_TYPE_UINT32, "uint32"],
-      [abi.DATA_TYPE_INT32, "int32"],
-      [abi.DATA_TYPE_FLOAT32, "float32"],
-    ]);
     for (let index = 0; index < this.exports.streamsConfigured(); index++) {
       check(this.exports.streamQuery(index), "query recovered stream");
       const q = this.query64;
       const info: StreamInfo = {
         index,
-        recordType: recordTypes.get(q[abi.QUERY_RECORD_TYPE] ?? 0) ?? "evt",
-        dataType: dataTypes.get(q[abi.QUERY_DATA_TYPE] ?? 0) ?? "uint32",
+        recordType: recordTypeOf(q[abi.QUERY_RECORD_TYPE] ?? 0) ?? "evt",
+        dataType: dataTypeOf(q[abi.QUERY_DATA_TYPE] ?? 0) ?? "uint32",
       };
       this.streams.set(streamKey(q[abi.QUERY_SOURCE] ?? 0, q[abi.QUERY_SENSOR] ?? 0), info);
       this.streamsByIndex[index] = info;
@@ -251,13 +180,6 @@ export class Device {
   /** Boots a device for `options.board`. Throws CoreError (E_CONFIG_*, E_LAYOUT_TOO_BIG, …) if it cannot. */
   static create(options: DeviceOptions): Device {
     return new Device(options);
-  }
-
-  private wasmString(ptr: number): string {
-    if (ptr === 0) return "?";
-    const buffer = this.memory.buffer;
-    const length = new Uint32Array(buffer)[(ptr - 4) >>> 2] ?? 0;
-    return Buffer.from(new Uint8Array(buffer, ptr, length)).toString("utf16le");
   }
 
   get hasDiskTier(): boolean {
@@ -281,8 +203,8 @@ export class Device {
 
   configureStream(source: number, sensor: number, config: StreamConfig): number {
     const dataType = config.dataType ?? "uint32";
-    const recordType = RECORD_TYPES[config.type];
-    const dataTypeCode = DATA_TYPES[dataType];
+    const recordType = RECORD_TYPE_CODES[config.type];
+    const dataTypeCode = DATA_TYPE_CODES[dataType];
     if (recordType === undefined) throw new CoreError(abi.E_INVALID_ARGUMENT, `configure stream ${source}/${sensor}`);
     if (dataTypeCode === undefined) throw new CoreError(abi.E_INVALID_ARGUMENT, `configure stream ${source}/${sensor}`);
     const rate = config.sampleRateMs ?? 0;
@@ -473,25 +395,13 @@ export class Device {
       }
     }
     this.bridge.sweepTemps();
-    let strays = 0;
-    if (this.hal.isDir(HISTORY_DIR)) {
-      for (const path of listFilesRecursive(this.hal, HISTORY_DIR, "")) {
-        if ((!path.endsWith(IMX_SUFFIX) && !path.endsWith(TMP_SUFFIX)) || known.has(path)) continue;
-        try {
-          this.hal.remove(path);
-          strays++;
-        } catch {
-          // Counted by the HAL; a file that cannot be removed stays visible in countDiskFiles().
-        }
-      }
-    }
+    const strays = straysRemove(this.hal, known);
     return { failed, strays, recordsDiscarded: (this.stats64[abi.STAT_RECORDS_DISCARDED_DISK] ?? 0) - discardedBefore };
   }
 
   /** `.imx` files in the storage directory, counted from the directory itself. */
   countDiskFiles(): number {
-    if (!this.hal.isDir(HISTORY_DIR)) return 0;
-    return listFilesRecursive(this.hal, HISTORY_DIR, IMX_SUFFIX).length;
+    return diskFilesCount(this.hal);
   }
 
   /** RAM sectors that hold data (stream sectors and raw sectors). */

@@ -9,7 +9,8 @@ import { describe, expect, test } from "vitest";
 import { listBoards, loadBoard, type Board } from "../../host/boards.js";
 import { ConfigImageError, decodeConfigImage, encodeConfigImage } from "../../host/config-image.js";
 import * as abi from "../../host/core/abi.generated.js";
-import { Device, WASM_PAGE_BYTES } from "../../host/core/device.js";
+import { WASM_PAGE_BYTES } from "../../host/core/boot.js";
+import { Device } from "../../host/core/device.js";
 import { coreModule } from "../../host/core/wasm.js";
 import {
   boardClone,
