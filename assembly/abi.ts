@@ -73,44 +73,51 @@ export const SECTOR_NULL: u32 = 0xffffffff;
 export const FILE_SLOT_NULL: u32 = 0xffffffff;
 export const STREAM_NULL: u32 = 0xffff;
 
-// ---- Record types (fixed per stream) -----------------------------------------------------------
-export const RECORD_TYPE_TSD: i32 = 1;
-export const RECORD_TYPE_EVT: i32 = 2;
+// ---- Record types, fixed per stream (enum RecordType) -------------------------------------------
+export const RECORD_TYPE_TSD: i32 = 1; // "tsd"
+export const RECORD_TYPE_EVT: i32 = 2; // "evt"
 
-// ---- Value data types (how the host reads a 32-bit word) ---------------------------------------
-export const DATA_TYPE_UINT32: i32 = 0;
-export const DATA_TYPE_INT32: i32 = 1;
-export const DATA_TYPE_FLOAT32: i32 = 2;
+// ---- Value data types, how the host reads a 32-bit word (enum DataType) -------------------------
+export const DATA_TYPE_UINT32: i32 = 0; // "uint32"
+export const DATA_TYPE_INT32: i32 = 1; // "int32"
+export const DATA_TYPE_FLOAT32: i32 = 2; // "float32"
+export const DATA_TYPE_COUNT: i32 = 3;
 
-// ---- Cleanup policies --------------------------------------------------------------------------
-export const CLEANUP_IMMEDIATE: i32 = 0;
-export const CLEANUP_BATCHED: i32 = 1;
-export const CLEANUP_LAZY: i32 = 2;
+// ---- Cleanup policies, implemented in cleanup.ts (enum CleanupPolicy) ---------------------------
+// Adding one: a line here (and the count), and its branch in cleanup.ts.
+export const CLEANUP_IMMEDIATE: i32 = 0; // "immediate"
+export const CLEANUP_BATCHED: i32 = 1; // "batched"
+export const CLEANUP_LAZY: i32 = 2; // "lazy"
+export const CLEANUP_POLICY_COUNT: i32 = 3;
 
-// ---- Tier state machine states ----------------------------------------------------------------
-export const STATE_IDLE: i32 = 0;
-export const STATE_CHECK_USAGE: i32 = 1;
-export const STATE_MOVE_TO_DISK: i32 = 2;
-export const STATE_CLEANUP_DISK: i32 = 3;
-export const STATE_FLUSH_ALL: i32 = 4;
-export const STATE_CANCELLING_FLUSH: i32 = 5;
+// ---- Tier state machine states (enum TierState) ------------------------------------------------
+export const STATE_IDLE: i32 = 0; // "idle"
+export const STATE_CHECK_USAGE: i32 = 1; // "check-usage"
+export const STATE_MOVE_TO_DISK: i32 = 2; // "move-to-disk"
+export const STATE_CLEANUP_DISK: i32 = 3; // "cleanup-disk"
+export const STATE_FLUSH_ALL: i32 = 4; // "flush-all"
+export const STATE_CANCELLING_FLUSH: i32 = 5; // "cancelling-flush"
 export const STATE_COUNT: i32 = 6;
 
 // ---- Flush progress ----------------------------------------------------------------------------
 export const FLUSH_PROGRESS_COMPLETE: i32 = 101;
 
-// ---- Log levels and subsystems (the core emits numeric events; the host formats them) ---------
-export const LOG_ERROR: i32 = 1;
-export const LOG_WARN: i32 = 2;
-export const LOG_INFO: i32 = 3;
-export const LOG_DEBUG: i32 = 4;
+// ---- Log levels; the core emits numeric events and the host formats them (enum CoreLogLevel) ----
+export const LOG_ERROR: i32 = 1; // "error"
+export const LOG_WARN: i32 = 2; // "warn"
+export const LOG_INFO: i32 = 3; // "info"
+export const LOG_DEBUG: i32 = 4; // "debug"
 
-export const SUBSYSTEM_SAT: i32 = 1;
-export const SUBSYSTEM_STREAM: i32 = 2;
-export const SUBSYSTEM_TIER: i32 = 3;
-export const SUBSYSTEM_CLEANUP: i32 = 4;
-export const SUBSYSTEM_FLUSH: i32 = 5;
-export const SUBSYSTEM_RECOVERY: i32 = 6;
+// ---- Log subsystems (enum LogSubsystem) --------------------------------------------------------
+
+export const SUBSYSTEM_SAT: i32 = 1; // "sat"
+export const SUBSYSTEM_STREAM: i32 = 2; // "stream"
+export const SUBSYSTEM_TIER: i32 = 3; // "tier"
+export const SUBSYSTEM_CLEANUP: i32 = 4; // "cleanup"
+export const SUBSYSTEM_FLUSH: i32 = 5; // "flush"
+export const SUBSYSTEM_RECOVERY: i32 = 6; // "recovery"
+
+// ---- Log events ---------------------------------------------------------------------------------
 
 export const EVENT_BOOTED: i32 = 1;
 export const EVENT_USAGE_STEP: i32 = 2;

@@ -9,7 +9,8 @@
 // at 2^10); a missing file counts as deleted. The queue is a FIFO linked through the file table.
 
 import {
-  CLEANUP_IMMEDIATE, CLEANUP_LAZY, E_HAL_NOT_FOUND, E_TOKEN_UNKNOWN, EVENT_DELETE_FAILED,
+  CLEANUP_BATCHED, CLEANUP_IMMEDIATE, CLEANUP_LAZY, CLEANUP_POLICY_COUNT, E_HAL_NOT_FOUND, E_TOKEN_UNKNOWN,
+  EVENT_DELETE_FAILED,
   EVENT_FILE_DELETED, EVENT_FORCE_CLEANUP, FILE_SLOT_NULL, LOG_DEBUG, LOG_INFO, LOG_WARN, OK,
   STAT_BYTES_AWAITING_DELETE, STAT_BYTES_DELETED, STAT_CLEANUP_COMPLETE, STAT_DELETE_FAILURES,
   STAT_DISK_BYTES_USED, STAT_FILES_AWAITING_DELETE, STAT_FILES_DELETED, STAT_FILES_DELETING,
@@ -86,14 +87,20 @@ function slotPath(slot: u32): i32 {
   return filePathFormat(streamSource(s), streamSensor(s), fileFirstSeq(slot));
 }
 
+// Every policy of the table in abi.ts has its branch in cleanupEnqueue and cleanupStep.
+if (CLEANUP_POLICY_COUNT != 3) ERROR("a cleanup policy was added to abi.ts: give it its branches in cleanup.ts");
+
 // A file that has left its stream, fully acknowledged: delete it by the policy.
 export function cleanupEnqueue(slot: u32): void {
-  if (core().cleanupPolicy == CLEANUP_IMMEDIATE) {
+  const policy = core().cleanupPolicy;
+  if (policy == CLEANUP_IMMEDIATE) {
     deleteNow(slot);
-  } else if (core().cleanupPolicy == CLEANUP_LAZY) {
+  } else if (policy == CLEANUP_BATCHED) {
+    queuePush(slot);
+  } else if (policy == CLEANUP_LAZY) {
     deleteStart(slot);
   } else {
-    queuePush(slot);
+    assert(false, "unknown cleanup policy");
   }
   flagsUpdate();
 }
@@ -165,6 +172,7 @@ export function cleanupStep(budget: u32): u32 {
       continue;
     }
     attempted++;
+    // Queued files are retries (immediate), the batch (batched) or retries of lazy deletions.
     if (c.cleanupPolicy == CLEANUP_LAZY) {
       deleteStart(slot);
     } else {

@@ -3,7 +3,7 @@
 // exceed 32 bits cross the boundary as f64 (exact integers up to 2^53).
 
 import {
-  ABI_VERSION, CLEANUP_IMMEDIATE, CLEANUP_LAZY, CONFIG_IMAGE_BYTES, E_ALREADY_BOOTED, E_INVALID_ARGUMENT,
+  ABI_VERSION, CLEANUP_POLICY_COUNT, CONFIG_IMAGE_BYTES, E_ALREADY_BOOTED, E_INVALID_ARGUMENT,
   E_NO_DISK_TIER, E_NOT_BOOTED, EVENT_BOOTED, LOG_INFO, OK, RECORD_TYPE_EVT, RECORD_TYPE_TSD, STAT_DISK_USAGE_OFFSET_BYTES,
   STAT_FRAGMENTATION_PERCENT, SUBSYSTEM_SAT,
 } from "./abi";
@@ -271,7 +271,7 @@ export function filesMaxConfigured(): u32 {
 
 export function cleanupPolicySet(policy: i32): i32 {
   if (!core().booted) return E_NOT_BOOTED;
-  if (policy < CLEANUP_IMMEDIATE || policy > CLEANUP_LAZY) return E_INVALID_ARGUMENT;
+  if (policy < 0 || policy >= CLEANUP_POLICY_COUNT) return E_INVALID_ARGUMENT;
   configPolicySet(policy);
   return OK;
 }

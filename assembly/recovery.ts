@@ -9,7 +9,7 @@
 // delivered again: a file whose every record is below it is handed back for deletion.
 
 import {
-  DATA_TYPE_FLOAT32, DATA_TYPE_UINT32, E_FILE_TABLE_FULL, E_IMX_COUNTS, E_IMX_CRC, E_IMX_GEOMETRY, E_IMX_MAGIC,
+  DATA_TYPE_COUNT, E_FILE_TABLE_FULL, E_IMX_COUNTS, E_IMX_CRC, E_IMX_GEOMETRY, E_IMX_MAGIC,
   E_IMX_ORDER, E_IMX_SIZE, E_IMX_VERSION, E_RECOVERY_CLOSED, E_STREAM_CONFIG_MISMATCH, EVENT_RECOVERY_DONE,
   FILE_SLOT_NULL, IMX_ACKED_SEQ_OFFSET, IMX_CRC32_OFFSET, IMX_DATA_TYPE_OFFSET, IMX_FIRST_SEQ_OFFSET,
   IMX_FORMAT_VERSION, IMX_HEADER_BYTES, IMX_HEADER_BYTES_OFFSET, IMX_MAGIC, IMX_MAGIC_OFFSET,
@@ -75,7 +75,7 @@ export function recoveryClose(): void {
 }
 
 function typesValid(recordType: i32, dataType: i32, sampleRateMs: u32): bool {
-  if (dataType < DATA_TYPE_UINT32 || dataType > DATA_TYPE_FLOAT32) return false;
+  if (dataType < 0 || dataType >= DATA_TYPE_COUNT) return false;
   if (recordType == RECORD_TYPE_TSD) return sampleRateMs > 0;
   if (recordType == RECORD_TYPE_EVT) return sampleRateMs == 0;
   return false;

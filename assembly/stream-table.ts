@@ -22,7 +22,7 @@
 // streams. What streams do (append, read, ACK, discard, the disk list) is in stream.ts.
 
 import {
-  DATA_TYPE_FLOAT32, DATA_TYPE_UINT32, E_INVALID_ARGUMENT, E_STREAM_CONFIG_MISMATCH, E_STREAM_TABLE_FULL,
+  DATA_TYPE_COUNT, E_INVALID_ARGUMENT, E_STREAM_CONFIG_MISMATCH, E_STREAM_TABLE_FULL,
   E_STREAM_UNKNOWN, FILE_SLOT_NULL, RECORD_TYPE_EVT, RECORD_TYPE_TSD, SECTOR_NULL, STREAM_ENTRY_BYTES,
 } from "./abi";
 import { core } from "./state";
@@ -200,7 +200,7 @@ export function streamFind(source: u32, sensor: u32): i32 {
 export function streamConfigure(source: u32, sensor: u32, recordType: i32, dataType: i32, sampleRateMs: u32): i32 {
   const c = core();
   if (recordType != RECORD_TYPE_TSD && recordType != RECORD_TYPE_EVT) return E_INVALID_ARGUMENT;
-  if (dataType < DATA_TYPE_UINT32 || dataType > DATA_TYPE_FLOAT32) return E_INVALID_ARGUMENT;
+  if (dataType < 0 || dataType >= DATA_TYPE_COUNT) return E_INVALID_ARGUMENT;
   if (recordType == RECORD_TYPE_TSD && sampleRateMs == 0) return E_INVALID_ARGUMENT;
   if (recordType == RECORD_TYPE_EVT && sampleRateMs != 0) return E_INVALID_ARGUMENT;
   const existing = streamFind(source, sensor);

@@ -26,8 +26,9 @@ import { positionsFileBytes } from "./format/positions.js";
 export const DEFAULT_BOARD_NAME = "fc1-imx6";
 export const PACKAGE_NAME = "imx-memsim";
 
-export const CLEANUP_POLICIES = ["immediate", "batched", "lazy"] as const;
-export type CleanupPolicy = (typeof CLEANUP_POLICIES)[number];
+// The cleanup policies, in code order, from the one table in assembly/abi.ts.
+export const CLEANUP_POLICIES = abi.CLEANUP_POLICY_NAMES;
+export type CleanupPolicy = abi.CleanupPolicy;
 
 // ---- Limits --------------------------------------------------------------------------------------
 // Each limit is the width of the field that carries the value in the flashed config image, or a
@@ -562,6 +563,12 @@ export function loadBoard(nameOrPath: string): Board {
 // Every board in boards/, sorted by name; throws on the first board that does not validate.
 export function listBoards(): Board[] {
   return boardNamesList().map((name) => loadBoard(join(boardsDir(), `${name}.json`)));
+}
+
+/** The policies as a sentence for messages and help texts: "immediate, batched or lazy". */
+export function cleanupPolicyChoices(): string {
+  const names: readonly string[] = CLEANUP_POLICIES;
+  return names.length < 2 ? names.join("") : `${names.slice(0, -1).join(", ")} or ${names[names.length - 1]}`;
 }
 
 export function isCleanupPolicy(text: string): text is CleanupPolicy {

@@ -30,9 +30,8 @@ import {
   CFG_SPILL_THRESHOLD_PERCENT,
   CFG_STREAMS_MAX,
   CFG_TICK_INTERVAL_MS,
-  CLEANUP_BATCHED,
-  CLEANUP_IMMEDIATE,
-  CLEANUP_LAZY,
+  CLEANUP_POLICY_BY_CODE,
+  CLEANUP_POLICY_CODES,
   CONFIG_BOARD_NAME_BYTES,
   CONFIG_IMAGE_BYTES,
   CONFIG_LAYOUT_VERSION,
@@ -88,12 +87,6 @@ export const CONFIG_FIELDS: readonly ConfigField[] = [
   { name: "boardName", offset: CFG_BOARD_NAME, type: "ascii", bytes: CONFIG_BOARD_NAME_BYTES },
   field("crc32", CFG_CRC32, "u32"),
 ];
-
-const CLEANUP_POLICY_CODES: Record<CleanupPolicy, number> = {
-  immediate: CLEANUP_IMMEDIATE,
-  batched: CLEANUP_BATCHED,
-  lazy: CLEANUP_LAZY,
-};
 
 // ---- Errors --------------------------------------------------------------------------------------
 const CONFIG_ERROR_NAMES: Record<number, string> = {
@@ -267,9 +260,7 @@ export function decodeConfigImage(bytes: Uint8Array): DecodedConfig {
     throw new ConfigImageError(E_CONFIG_FIELD, `flags: unknown bits set (got 0x${flags.toString(16)})`);
   }
   const policyCode = view.getUint8(CFG_CLEANUP_POLICY);
-  const cleanupPolicy = (Object.keys(CLEANUP_POLICY_CODES) as CleanupPolicy[]).find(
-    (policy) => CLEANUP_POLICY_CODES[policy] === policyCode,
-  );
+  const cleanupPolicy: CleanupPolicy | undefined = CLEANUP_POLICY_BY_CODE[policyCode];
   if (cleanupPolicy === undefined) {
     throw new ConfigImageError(E_CONFIG_FIELD, `cleanupPolicy: unknown code (got ${policyCode})`);
   }

@@ -1,32 +1,94 @@
 // Generates host/core/abi.generated.ts from assembly/abi.ts, the single source of truth for the
 // constants both sides of the wasm boundary use. Run by `npm run build:abi`.
+//
+// Every line `export const NAME: T = <integer>;` becomes a host constant. A section whose header
+// reads `// ---- Title (enum TypeName) ----` is also an enumeration: each of its constants that
+// ends in a comment `// "name"` is a member, and the host gets one table per enumeration,
+// `<TYPE_NAME>_CODES` (name → code), `<TYPE_NAME>_NAMES` (the names in code order) and
+// `<TYPE_NAME>_BY_CODE` (code → name), plus the type `TypeName` (the union of the names). A
+// constant named `…_COUNT` in the section, if there is one, must equal the number of members, whose
+// codes must then run 0 … count − 1.
 import { readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 const source = fileURLToPath(new URL("../assembly/abi.ts", import.meta.url));
 const target = fileURLToPath(new URL("../host/core/abi.generated.ts", import.meta.url));
-const pattern = /^export const ([A-Z0-9_]+): (?:i32|u32|i64|u64|usize) = (-?(?:0x[0-9a-fA-F]+|\d+));/;
+const constPattern = /^export const ([A-Z0-9_]+): (?:i32|u32|i64|u64|usize) = (-?(?:0x[0-9a-fA-F]+|\d+));(?:\s*\/\/\s*(.*))?$/;
+const sectionPattern = /^\/\/ ---- (.*?)(?: \(enum ([A-Za-z]+)\))? -*$/;
+const memberPattern = /^"([a-z0-9-]+)"/;
+
+/** TierState → TIER_STATE */
+function screaming(typeName) {
+  return typeName.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase();
+}
 
 const lines = ["// Generated from assembly/abi.ts by scripts/gen-abi.mjs — do not edit.", ""];
+const enums = [];
+let current = null;
 let count = 0;
 for (const line of readFileSync(source, "utf8").split("\n")) {
-  const match = pattern.exec(line);
+  const section = sectionPattern.exec(line);
+  if (section) {
+    lines.push("", line);
+    current = section[2] ? { typeName: section[2], members: [], countConst: null } : null;
+    if (current) enums.push(current);
+    continue;
+  }
+  const match = constPattern.exec(line);
   if (match) {
-    lines.push(`export const ${match[1]} = ${match[2]};`);
+    const [, name, literal, comment] = match;
+    lines.push(`export const ${name} = ${literal};`);
     count++;
+    if (current) {
+      const member = comment === undefined ? null : memberPattern.exec(comment);
+      if (member) current.members.push({ name: member[1], constName: name, code: Number(literal) });
+      else if (name.endsWith("_COUNT")) current.countConst = Number(literal);
+    }
   } else if (line.startsWith("export const")) {
     throw new Error(`gen-abi: cannot parse constant line: ${line}`);
-  } else if (line.startsWith("// ----")) {
-    lines.push("", line);
   }
 }
-lines.push("");
-const text = lines.join("\n");
-let previous = "";
-try {
-  previous = readFileSync(target, "utf8");
-} catch {
-  // first generation
+
+for (const { typeName, members, countConst } of enums) {
+  const prefix = screaming(typeName);
+  if (members.length === 0) throw new Error(`gen-abi: enum ${typeName} has no members (// "name" comments)`);
+  const names = new Set(members.map((m) => m.name));
+  const codes = new Set(members.map((m) => m.code));
+  if (names.size !== members.length || codes.size !== members.length) {
+    throw new Error(`gen-abi: enum ${typeName} repeats a name or a code`);
+  }
+  if (countConst !== null) {
+    const dense = members.every((m) => m.code >= 0 && m.code < countConst);
+    if (countConst !== members.length || !dense) {
+      throw new Error(`gen-abi: the count in enum ${typeName} is ${countConst} but its codes are ${[...codes]}`);
+    }
+  }
+  const sorted = [...members].sort((a, b) => a.code - b.code);
+  lines.push(
+    "",
+    `// ---- enum ${typeName}: one table, read by every host user ----`,
+    `export const ${prefix}_CODES = {`,
+    ...sorted.map((m) => `  ${JSON.stringify(m.name)}: ${m.constName},`),
+    "} as const;",
+    `export const ${prefix}_NAMES = [${sorted.map((m) => JSON.stringify(m.name)).join(", ")}] as const;`,
+    `export type ${typeName} = (typeof ${prefix}_NAMES)[number];`,
+    `export const ${prefix}_BY_CODE: Readonly<Record<number, ${typeName}>> = {`,
+    ...sorted.map((m) => `  [${m.constName}]: ${JSON.stringify(m.name)},`),
+    "};",
+  );
 }
-if (previous !== text) writeFileSync(target, text);
-console.log(`gen-abi: ${count} constants`);
+
+lines.push("");
+writeIfChanged(target, lines.join("\n"));
+
+console.log(`gen-abi: ${count} constants, ${enums.length} enumerations`);
+
+function writeIfChanged(path, text) {
+  let previous = "";
+  try {
+    previous = readFileSync(path, "utf8");
+  } catch {
+    // first generation
+  }
+  if (previous !== text) writeFileSync(path, text);
+}

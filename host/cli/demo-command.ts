@@ -7,12 +7,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Command } from "commander";
-import { DEFAULT_BOARD_NAME, isCleanupPolicy, loadBoard, withOverrides } from "../boards.js";
+import { DEFAULT_BOARD_NAME, cleanupPolicyChoices, isCleanupPolicy, loadBoard, withOverrides } from "../boards.js";
 import { Device } from "../core/device.js";
 import { ensureCleanupComplete } from "../core/ensure-cleanup.js";
 import { Prng } from "../base/prng.js";
 import { HARNESS_SENSORS } from "../suite/harness-sensors.js";
-import type { LogLevel } from "../core/log.js";
+import { LOG_LEVELS, type LogLevel } from "../core/log.js";
 import { integerFlag } from "../base/parse.js";
 import { UsageError } from "../base/user-error.js";
 import { EXIT_FAILURE } from "./errors.js";
@@ -29,7 +29,6 @@ export interface DemoOptions {
 
 const DEMO_SOURCE = 0;
 const DEMO_START_MS = Date.UTC(2025, 0, 10);
-const LOG_LEVELS: LogLevel[] = ["off", "error", "warn", "info", "debug"];
 
 /** The most records a demo writes: it keeps every one in memory to check what comes back. */
 export const DEMO_RECORDS_MAX = 10_000_000;
@@ -55,7 +54,7 @@ export async function demoRun(options: DemoOptions, print: (line: string) => voi
   const records = integerFlag(options.records, "--records", 1, DEMO_RECORDS_MAX);
   const seed = integerFlag(options.seed, "--seed", 1, 0xffffffff);
   if (options.policy !== undefined && !isCleanupPolicy(options.policy)) {
-    throw new UsageError(`--policy must be immediate, batched or lazy (got "${options.policy}")`);
+    throw new UsageError(`--policy must be ${cleanupPolicyChoices()} (got "${options.policy}")`);
   }
   if (!LOG_LEVELS.includes(options.log as LogLevel)) {
     throw new UsageError(`--log must be one of ${LOG_LEVELS.join(", ")} (got "${options.log}")`);
@@ -190,7 +189,7 @@ export function registerDemoCommand(program: Command): void {
     .description("run one device through an uplink outage: spill to .imx files, upload, verify, clean up")
     .option("--board <name-or-path>", "board name in boards/, or a path to a board JSON file", DEFAULT_BOARD_NAME)
     .option("--storage <dir>", "directory for the disk tier (default: a fresh temp directory, removed afterwards)")
-    .option("--policy <policy>", "cleanup policy: immediate, batched or lazy (default: the board's)")
+    .option("--policy <policy>", `cleanup policy: ${cleanupPolicyChoices()} (default: the board's)`)
     .option("--records <n>", "records to write across the 12 streams", "20000")
     .option("--seed <n>", "seed for which sensor writes next", "1")
     .option("--keep", "keep the temp storage directory")

@@ -14,7 +14,7 @@ import {
 import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import type { Command } from "commander";
-import { type CleanupPolicy, DEFAULT_BOARD_NAME, isCleanupPolicy, loadBoard } from "../boards.js";
+import { type CleanupPolicy, DEFAULT_BOARD_NAME, cleanupPolicyChoices, isCleanupPolicy, loadBoard } from "../boards.js";
 import { exportParse, type ParsedExport, ReplayInputError } from "../replay/export.js";
 import { OUTAGE_DEFAULT, outageParse } from "../replay/outage.js";
 import { type ReplayResult, replayRun } from "../replay/replay.js";
@@ -100,7 +100,7 @@ export async function replayCommandRun(
   out: (text: string) => void,
 ): Promise<{ parsed: ParsedExport; result: ReplayResult }> {
   if (options.policy !== undefined && !isCleanupPolicy(options.policy)) {
-    throw new UsageError(`--policy must be immediate, batched or lazy (got "${options.policy}")`);
+    throw new UsageError(`--policy must be ${cleanupPolicyChoices()} (got "${options.policy}")`);
   }
   const board = loadBoard(options.board ?? DEFAULT_BOARD_NAME);
   let text: string;
@@ -161,7 +161,7 @@ export function registerReplayCommand(program: Command): void {
     .description("replay an iMatrix cloud export through a device with an uplink outage; verify every point comes back")
     .argument("<file>", "the export (.json), multi-sensor or single-sensor form")
     .option("--board <name-or-path>", "board name in boards/, or a path to a board JSON file", DEFAULT_BOARD_NAME)
-    .option("--policy <policy>", "cleanup policy: immediate, batched or lazy (default: the board's)")
+    .option("--policy <policy>", `cleanup policy: ${cleanupPolicyChoices()} (default: the board's)`)
     .option(
       "--outage <pattern>",
       'when the uplink is down: "none" or segments like down:50%,up:50% or up:1000,down:3000 (repeating)',

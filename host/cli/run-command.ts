@@ -9,8 +9,15 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
-import { type Board, DEFAULT_BOARD_NAME, isCleanupPolicy, loadBoard, packageRootDir } from "../boards.js";
-import type { LogLevel } from "../core/log.js";
+import {
+  type Board,
+  DEFAULT_BOARD_NAME,
+  cleanupPolicyChoices,
+  isCleanupPolicy,
+  loadBoard,
+  packageRootDir,
+} from "../boards.js";
+import { LOG_LEVELS, type LogLevel } from "../core/log.js";
 import { CHECKPOINT_EVERY_MS, devicePreflight, type RunSettings } from "../run/device-preflight.js";
 import type { DeviceSummary } from "../run/device-report.js";
 import { DeviceRun } from "../run/device-run.js";
@@ -78,7 +85,6 @@ export interface RunIo {
   tty: boolean;
 }
 
-const LOG_LEVELS: readonly LogLevel[] = ["off", "error", "warn", "info", "debug"];
 const U32_MAX = 0xffffffff;
 const DEVICES_MAX = 100_000;
 
@@ -165,7 +171,7 @@ export function runPlan(options: RunCommandOptions): RunPlan {
   if (!LOG_LEVELS.includes(options.log as LogLevel))
     throw new UsageError(`--log must be one of ${LOG_LEVELS.join(", ")} (got "${options.log}")`);
   if (options.policy !== undefined && !isCleanupPolicy(options.policy)) {
-    throw new UsageError(`--policy must be immediate, batched or lazy (got "${options.policy}")`);
+    throw new UsageError(`--policy must be ${cleanupPolicyChoices()} (got "${options.policy}")`);
   }
   const board: Board = loadBoard(options.board);
   const speed = speedOption(options.speed);
@@ -319,7 +325,7 @@ export function registerRunCommand(program: Command): void {
     )
     .option("--board <name-or-path>", "board name in boards/, or a path to a board JSON file", DEFAULT_BOARD_NAME)
     .option("--storage <dir>", "the device's storage (resumable); default: a temp directory, removed afterwards")
-    .option("--policy <policy>", "cleanup policy: immediate, batched or lazy (default: the board's)")
+    .option("--policy <policy>", `cleanup policy: ${cleanupPolicyChoices()} (default: the board's)`)
     .option("--seed <n>", "seed for events, values, latency, losses and jitter (default 1, or the storage's)")
     .option("--start <utc>", "simulated start of a new storage (default 2025-01-10T00:00:00Z)")
     .option("--workload <file>", "the sensors, as a workload JSON file (see docs/run.md)")

@@ -6,7 +6,7 @@
 import { writeFileSync } from "node:fs";
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
-import { type Board, isCleanupPolicy, loadBoard } from "../boards.js";
+import { type Board, cleanupPolicyChoices, isCleanupPolicy, loadBoard } from "../boards.js";
 import type { FaultKind } from "../hal/faulty.js";
 import { FAULT_PROFILES, type SimResult } from "../sim/options.js";
 import { seedFromEnv, simulateSeed } from "../sim/simulator.js";
@@ -99,7 +99,7 @@ export async function simRun(options: SimCommandOptions, io: SimIo): Promise<Sim
   }
   const policy = options.policy;
   if (policy !== undefined && !isCleanupPolicy(policy)) {
-    throw new UsageError(`--policy must be immediate, batched or lazy (got "${policy}")`);
+    throw new UsageError(`--policy must be ${cleanupPolicyChoices()} (got "${policy}")`);
   }
 
   const summary: SimSummary = {
@@ -241,7 +241,7 @@ export function registerSimCommand(program: Command): void {
     .option("--board <name-or-path>", "board with a disk tier", SIM_DEFAULT_BOARD)
     .option("--steps <n>", "workload steps per seed", String(SIM_DEFAULT_STEPS))
     .option("--faults <profile>", `fault profile: ${Object.keys(FAULT_PROFILES).join(", ")}`, "default")
-    .option("--policy <policy>", "cleanup policy: immediate, batched or lazy (default: drawn per seed)")
+    .option("--policy <policy>", `cleanup policy: ${cleanupPolicyChoices()} (default: drawn per seed)`)
     .option("--json <file>", "also write the summary, failures included, as JSON to this file")
     .action(async (options: SimCommandOptions) => {
       const io: SimIo = {

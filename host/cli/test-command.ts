@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
-import { type CleanupPolicy, DEFAULT_BOARD_NAME, isCleanupPolicy, loadBoard } from "../boards.js";
+import { type CleanupPolicy, DEFAULT_BOARD_NAME, cleanupPolicyChoices, isCleanupPolicy, loadBoard } from "../boards.js";
 import type { CheckFailure } from "../suite/checks.js";
 import { LEAK_BOUNDS_PER_1000, LEAK_SPAN_MIN_ITERATIONS, type LeakFigure } from "../suite/leaks.js";
 import { runSuite, type SuiteResult, type SuiteUi } from "../suite/run.js";
@@ -243,7 +243,7 @@ export async function testCommandRun(options: TestCommandOptions, io: TestIo): P
   const fullEvery = integerIn(options.fullEvery, "--full-every", 1, TEST_ITERATIONS_MAX, TEST_FULL_EVERY_DEFAULT);
   const seed = integerIn(options.seed, "--seed", 0, 0xffffffff, 1);
   if (options.policy !== undefined && !isCleanupPolicy(options.policy)) {
-    throw new UsageError(`--policy must be immediate, batched or lazy (got "${options.policy}")`);
+    throw new UsageError(`--policy must be ${cleanupPolicyChoices()} (got "${options.policy}")`);
   }
   const board = loadBoard(options.board ?? DEFAULT_BOARD_NAME);
   let diskUsagePercent: number | null = null;
@@ -345,7 +345,7 @@ export function registerTestCommand(program: Command): void {
     .option("--keep", "keep the temp storage directory")
     .option(
       "--policy <policy>",
-      "cleanup policy of the shared device: immediate, batched or lazy (default: the board's)",
+      `cleanup policy of the shared device: ${cleanupPolicyChoices()} (default: the board's)`,
     )
     .option("--seed <n>", "seed of the values written (a failure replays with the same seed)", "1")
     .option("--json <file>", "write the whole result as JSON")

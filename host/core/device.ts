@@ -32,7 +32,8 @@ import {
 import type { CoreBuild } from "./wasm.js";
 
 export type { DataType, RecordType } from "./value-codec.js";
-export type TierState = "idle" | "check-usage" | "move-to-disk" | "cleanup-disk" | "flush-all" | "cancelling-flush";
+// The tier states: the table in assembly/abi.ts.
+export type TierState = abi.TierState;
 
 export interface StreamConfig {
   type: RecordType;
@@ -97,11 +98,7 @@ export interface DeviceOptions {
   configImage?: Uint8Array;
 }
 
-const POLICIES: Record<CleanupPolicy, number> = {
-  immediate: abi.CLEANUP_IMMEDIATE,
-  batched: abi.CLEANUP_BATCHED,
-  lazy: abi.CLEANUP_LAZY,
-};
+const POLICIES: Record<CleanupPolicy, number> = abi.CLEANUP_POLICY_CODES;
 
 export type DeviceStats = ReturnType<Device["stats"]>;
 
@@ -323,11 +320,11 @@ export class Device {
   /** One call of the device's main-loop tick. Returns the state the machine is in afterwards. */
   processMemory(nowMs: number): TierState {
     const state = check(this.exports.processMemory(nowMs), "process memory");
-    return (STATE_NAMES[state] ?? "idle") as TierState;
+    return STATE_NAMES[state] ?? "idle";
   }
 
   get tierState(): TierState {
-    return (STATE_NAMES[this.exports.tierState()] ?? "idle") as TierState;
+    return STATE_NAMES[this.exports.tierState()] ?? "idle";
   }
 
   flushAllToDisk(): void {
@@ -492,7 +489,7 @@ export class Device {
       filesAwaitingDelete: at(abi.STAT_FILES_AWAITING_DELETE),
       filesDeleting: at(abi.STAT_FILES_DELETING),
       cleanupComplete: at(abi.STAT_CLEANUP_COMPLETE) === 1,
-      state: (STATE_NAMES[at(abi.STAT_STATE)] ?? "idle") as TierState,
+      state: STATE_NAMES[at(abi.STAT_STATE)] ?? "idle",
       ticks: at(abi.STAT_TICKS),
       ticksByState,
       flushProgress: at(abi.STAT_FLUSH_PROGRESS),

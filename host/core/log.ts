@@ -3,26 +3,16 @@
 
 import * as abi from "./abi.generated.js";
 
-export type LogLevel = "off" | "error" | "warn" | "info" | "debug";
+/** A log filter: "off", or the least severe core log level (assembly/abi.ts) shown. */
+export type LogLevel = "off" | abi.CoreLogLevel;
 
-const LEVEL_VALUES: Record<LogLevel, number> = {
-  off: 0,
-  error: abi.LOG_ERROR,
-  warn: abi.LOG_WARN,
-  info: abi.LOG_INFO,
-  debug: abi.LOG_DEBUG,
-};
+const LEVEL_VALUES: Record<LogLevel, number> = { off: 0, ...abi.CORE_LOG_LEVEL_CODES };
 
-const SUBSYSTEM_PREFIXES: Record<number, string> = {
-  [abi.SUBSYSTEM_SAT]: "imx:sat",
-  [abi.SUBSYSTEM_STREAM]: "imx:stream",
-  [abi.SUBSYSTEM_TIER]: "imx:tier",
-  [abi.SUBSYSTEM_CLEANUP]: "imx:cleanup",
-  [abi.SUBSYSTEM_FLUSH]: "imx:flush",
-  [abi.SUBSYSTEM_RECOVERY]: "imx:recovery",
-};
+/** Every log filter, from "off" to the most verbose. */
+export const LOG_LEVELS: readonly LogLevel[] = ["off", ...abi.CORE_LOG_LEVEL_NAMES];
 
-export const STATE_NAMES = ["idle", "check-usage", "move-to-disk", "cleanup-disk", "flush-all", "cancelling-flush"];
+/** The tier states by code, from the table in assembly/abi.ts. */
+export const STATE_NAMES: readonly abi.TierState[] = abi.TIER_STATE_NAMES;
 
 function eventText(event: number, a: number, b: number): string {
   switch (event) {
@@ -84,6 +74,7 @@ export class CoreLogger {
 
   event(level: number, subsystem: number, event: number, a: number, b: number): void {
     if (level > this.threshold) return;
-    this.sink(`[${SUBSYSTEM_PREFIXES[subsystem] ?? "imx"}] ${eventText(event, a, b)}`);
+    const name = abi.LOG_SUBSYSTEM_BY_CODE[subsystem];
+    this.sink(`[${name === undefined ? "imx" : `imx:${name}`}] ${eventText(event, a, b)}`);
   }
 }

@@ -4,30 +4,22 @@
 import * as abi from "./abi.generated.js";
 import { CoreError } from "./errors.js";
 
-export type RecordType = "tsd" | "evt";
-export type DataType = "uint32" | "int32" | "float32";
+// Record and data types: the tables in assembly/abi.ts.
+export type RecordType = abi.RecordType;
+export type DataType = abi.DataType;
 
 // Partial: a JavaScript caller is not held to the RecordType and DataType unions.
-export const RECORD_TYPE_CODES: Readonly<Partial<Record<RecordType, number>>> = {
-  tsd: abi.RECORD_TYPE_TSD,
-  evt: abi.RECORD_TYPE_EVT,
-};
-export const DATA_TYPE_CODES: Readonly<Partial<Record<DataType, number>>> = {
-  uint32: abi.DATA_TYPE_UINT32,
-  int32: abi.DATA_TYPE_INT32,
-  float32: abi.DATA_TYPE_FLOAT32,
-};
+export const RECORD_TYPE_CODES: Readonly<Partial<Record<RecordType, number>>> = abi.RECORD_TYPE_CODES;
+export const DATA_TYPE_CODES: Readonly<Partial<Record<DataType, number>>> = abi.DATA_TYPE_CODES;
 
 /** The record type an ABI code names, or null. */
 export function recordTypeOf(code: number): RecordType | null {
-  for (const [name, value] of Object.entries(RECORD_TYPE_CODES)) if (value === code) return name as RecordType;
-  return null;
+  return abi.RECORD_TYPE_BY_CODE[code] ?? null;
 }
 
 /** The data type an ABI code names, or null. */
 export function dataTypeOf(code: number): DataType | null {
-  for (const [name, value] of Object.entries(DATA_TYPE_CODES)) if (value === code) return name as DataType;
-  return null;
+  return abi.DATA_TYPE_BY_CODE[code] ?? null;
 }
 
 const float32Scratch = new Float32Array(1);

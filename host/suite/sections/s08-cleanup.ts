@@ -7,14 +7,14 @@
 
 import fs from "node:fs";
 import path from "node:path";
-import type { CleanupPolicy } from "../../boards.js";
+import { CLEANUP_POLICIES, type CleanupPolicy } from "../../boards.js";
 import { imxFilesList } from "../env.js";
 import { type Ledger, ledgersUpload, outcomeNew } from "../ledger.js";
 import { HISTORY_DIR, recordsPerSector } from "../../format/imx.js";
 import { REAL_WORLD_STREAMS, withLedgers } from "../streams.js";
 import type { Section, SectionRun } from "./section.js";
 
-const POLICIES: CleanupPolicy[] = ["immediate", "batched", "lazy"];
+const POLICIES: readonly CleanupPolicy[] = CLEANUP_POLICIES;
 
 export const cleanupSection: Section = {
   id: 8,
