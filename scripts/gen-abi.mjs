@@ -1,5 +1,6 @@
 // Generates host/core/abi.generated.ts from assembly/abi.ts, the single source of truth for the
-// constants both sides of the wasm boundary use. Run by `npm run build:abi`.
+// constants both sides of the wasm boundary use, and host/core/core-exports.generated.ts from
+// assembly/index.ts, the core's only export surface. Run by `npm run build:abi`.
 //
 // Every line `export const NAME: T = <integer>;` becomes a host constant. A section whose header
 // reads `// ---- Title (enum TypeName) ----` is also an enumeration: each of its constants that
@@ -81,7 +82,69 @@ for (const { typeName, members, countConst } of enums) {
 lines.push("");
 writeIfChanged(target, lines.join("\n"));
 
-console.log(`gen-abi: ${count} constants, ${enums.length} enumerations`);
+// ---- The core's exports ---------------------------------------------------------------------------
+// Every `export function name(param: type, …): type {` of assembly/index.ts becomes a member of the
+// CoreExports interface, with the comment above it as its documentation. Every wasm number type is a
+// JavaScript number on the host.
+const exportsSource = fileURLToPath(new URL("../assembly/index.ts", import.meta.url));
+const exportsTarget = fileURLToPath(new URL("../host/core/core-exports.generated.ts", import.meta.url));
+const numberTypes = new Set(["i32", "u32", "f64", "usize", "bool", "u8", "u16", "i8", "i16", "f32"]);
+const functionPattern = /^export function (\w+)\(([^)]*)\): (\w+) \{$/;
+const members = [];
+let comment = [];
+for (const line of readFileSync(exportsSource, "utf8").split("\n")) {
+  if (line.startsWith("//") && !line.startsWith("// ----")) {
+    comment.push(line.replace(/^\/\/ ?/, ""));
+    continue;
+  }
+  const fn = functionPattern.exec(line);
+  if (fn) {
+    const [, name, paramText, returnType] = fn;
+    const params = paramText
+      .split(",")
+      .map((p) => p.trim())
+      .filter((p) => p.length > 0)
+      .map((p) => {
+        const [paramName, type] = p.split(":").map((part) => part.trim());
+        if (!numberTypes.has(type)) throw new Error(`gen-abi: ${name}(${paramName}: ${type}) is not a number type`);
+        return `${paramName}: number`;
+      });
+    if (returnType !== "void" && !numberTypes.has(returnType)) {
+      throw new Error(`gen-abi: ${name} returns ${returnType}, not a number`);
+    }
+    members.push({ name, signature: `${name}(${params.join(", ")}): ${returnType === "void" ? "void" : "number"};`, comment });
+  } else if (line.startsWith("export ")) {
+    throw new Error(`gen-abi: cannot read this export of assembly/index.ts: ${line}`);
+  }
+  comment = [];
+}
+const exportLines = [
+  "// Generated from assembly/index.ts by scripts/gen-abi.mjs — do not edit.",
+  "",
+  "/** The wasm core's exports as the host calls them (plus the memory); negative results are ABI error codes. */",
+  "export interface CoreExports {",
+  "  memory?: WebAssembly.Memory;",
+];
+for (const member of members) {
+  const single = `  /** ${member.comment[0]} */`;
+  if (member.comment.length === 1 && single.length <= 120) {
+    exportLines.push(single);
+  } else if (member.comment.length > 0) {
+    exportLines.push("  /**", ...member.comment.map((text) => `   * ${text}`.trimEnd()), "   */");
+  }
+  exportLines.push(`  ${member.signature}`);
+}
+exportLines.push(
+  "}",
+  "",
+  "/** The names of the core's function exports, in the order assembly/index.ts declares them. */",
+  `export const CORE_EXPORT_NAMES = [`,
+  ...members.map((member) => `  "${member.name}",`),
+  "] as const;",
+  "",
+);
+writeIfChanged(exportsTarget, exportLines.join("\n"));
+console.log(`gen-abi: ${count} constants, ${enums.length} enumerations, ${members.length} core exports`);
 
 function writeIfChanged(path, text) {
   let previous = "";

@@ -3,7 +3,7 @@
 // by the `bench` suite.
 
 import type { Board } from "../boards.js";
-import type { CoreExports } from "../core/core-exports.js";
+import type { CoreExports } from "../core/core-exports.generated.js";
 import { Device } from "../core/device.js";
 import { recordsPerSector } from "../format/imx.js";
 import { Clock, TypedFifo, tempDirMake } from "./common.js";

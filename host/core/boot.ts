@@ -8,7 +8,7 @@ import type { Board } from "../boards.js";
 import { encodeConfigImage } from "../config-image.js";
 import type { Hal } from "../hal/hal.js";
 import * as abi from "./abi.generated.js";
-import type { CoreExports } from "./core-exports.js";
+import type { CoreExports } from "./core-exports.generated.js";
 import { check, CoreAssertionError } from "./errors.js";
 import { HalBridge } from "./hal-bridge.js";
 import type { CoreLogger } from "./log.js";

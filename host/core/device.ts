@@ -12,7 +12,7 @@ import type { Board, CleanupPolicy } from "../boards.js";
 import type { Hal } from "../hal/hal.js";
 import * as abi from "./abi.generated.js";
 import { coreBoot } from "./boot.js";
-import type { CoreExports } from "./core-exports.js";
+import type { CoreExports } from "./core-exports.generated.js";
 import { deviceHalDefault } from "./device-hal.js";
 import { check, CoreError, errorTableCheck } from "./errors.js";
 import type { HalBridge } from "./hal-bridge.js";

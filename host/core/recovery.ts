@@ -16,7 +16,7 @@ import { POSITIONS_PATH } from "../format/positions.js";
 import { listFilesRecursive } from "../hal/atomic.js";
 import { type Hal, HalError } from "../hal/hal.js";
 import * as abi from "./abi.generated.js";
-import type { CoreExports } from "./core-exports.js";
+import type { CoreExports } from "./core-exports.generated.js";
 import { errorCodeName } from "./errors.js";
 import { type QuarantinedFile, quarantineMove } from "./quarantine.js";
 

@@ -1,12 +1,15 @@
 // Each enumeration has one table, in assembly/abi.ts, generated to the host: the host's names and
 // codes are those constants, every host user reads them (boards' schema, the config image, the
 // facade), and the core accepts exactly the policy codes the table has — no code assumes which
-// policy comes last.
+// policy comes last. The host's CoreExports type is generated from assembly/index.ts too, and names
+// exactly the functions the compiled module exports.
 
 import { describe, expect, test } from "vitest";
 import { CLEANUP_POLICIES, loadBoard } from "../../host/boards.js";
 import * as abi from "../../host/core/abi.generated.js";
+import { CORE_EXPORT_NAMES } from "../../host/core/core-exports.generated.js";
 import { Device } from "../../host/core/device.js";
+import { coreModule } from "../../host/core/wasm.js";
 import { decodeConfigImage, encodeConfigImage } from "../../host/config-image.js";
 
 describe("the enumeration tables", () => {
@@ -51,5 +54,14 @@ describe("the enumeration tables", () => {
       expect(device.exports.cleanupPolicySet(code)).toBe(abi.OK);
     expect(device.exports.cleanupPolicySet(abi.CLEANUP_POLICY_COUNT)).toBe(abi.E_INVALID_ARGUMENT);
     expect(device.exports.cleanupPolicySet(-1)).toBe(abi.E_INVALID_ARGUMENT);
+  });
+
+  test("CoreExports names every function the module exports, and nothing else", () => {
+    for (const build of ["release", "debug"] as const) {
+      const functions = WebAssembly.Module.exports(coreModule(build))
+        .filter((entry) => entry.kind === "function")
+        .map((entry) => entry.name);
+      expect([...functions].sort()).toEqual([...CORE_EXPORT_NAMES].sort());
+    }
   });
 });

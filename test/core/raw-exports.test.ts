@@ -7,7 +7,7 @@ import { describe, expect, test } from "vitest";
 import { loadBoard } from "../../host/boards.js";
 import { encodeConfigImage } from "../../host/config-image.js";
 import * as abi from "../../host/core/abi.generated.js";
-import type { CoreExports } from "../../host/core/core-exports.js";
+import type { CoreExports } from "../../host/core/core-exports.generated.js";
 import { coreModule } from "../../host/core/wasm.js";
 
 function instantiate(pages: number): { core: CoreExports; memory: WebAssembly.Memory } {
