@@ -14,17 +14,26 @@ import { fileURLToPath } from "node:url";
 
 const source = fileURLToPath(new URL("../assembly/abi.ts", import.meta.url));
 const target = fileURLToPath(new URL("../host/core/abi.generated.ts", import.meta.url));
-const constPattern = /^export const ([A-Z0-9_]+): (?:i32|u32|i64|u64|usize) = (-?(?:0x[0-9a-fA-F]+|\d+));(?:\s*\/\/\s*(.*))?$/;
+const constPattern =
+  /^export const ([A-Z0-9_]+): (?:i32|u32|i64|u64|usize) = (-?(?:0x[0-9a-fA-F]+|\d+));(?:\s*\/\/\s*(.*))?$/;
 const sectionPattern = /^\/\/ ---- (.*?)(?: \(enum ([A-Za-z]+)\))? -*$/;
 const memberPattern = /^"([a-z0-9-]+)"/;
 
-/** TierState → TIER_STATE */
+/**
+ * TierState → TIER_STATE
+ * @param {string} typeName
+ * @returns {string}
+ */
 function screaming(typeName) {
   return typeName.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase();
 }
 
 const lines = ["// Generated from assembly/abi.ts by scripts/gen-abi.mjs — do not edit.", ""];
+/** @typedef {{ name: string, constName: string, code: number }} EnumMember */
+/** @typedef {{ typeName: string, members: EnumMember[], countConst: number | null }} Enumeration */
+/** @type {Enumeration[]} */
 const enums = [];
+/** @type {Enumeration | null} */
 let current = null;
 let count = 0;
 for (const line of readFileSync(source, "utf8").split("\n")) {
@@ -37,12 +46,12 @@ for (const line of readFileSync(source, "utf8").split("\n")) {
   }
   const match = constPattern.exec(line);
   if (match) {
-    const [, name, literal, comment] = match;
+    const [, name = "", literal = "0", comment] = match;
     lines.push(`export const ${name} = ${literal};`);
     count++;
     if (current) {
       const member = comment === undefined ? null : memberPattern.exec(comment);
-      if (member) current.members.push({ name: member[1], constName: name, code: Number(literal) });
+      if (member) current.members.push({ name: member[1] ?? "", constName: name, code: Number(literal) });
       else if (name.endsWith("_COUNT")) current.countConst = Number(literal);
     }
   } else if (line.startsWith("export const")) {
@@ -61,7 +70,9 @@ for (const { typeName, members, countConst } of enums) {
   if (countConst !== null) {
     const dense = members.every((m) => m.code >= 0 && m.code < countConst);
     if (countConst !== members.length || !dense) {
-      throw new Error(`gen-abi: the count in enum ${typeName} is ${countConst} but its codes are ${[...codes]}`);
+      throw new Error(
+        `gen-abi: the count in enum ${typeName} is ${countConst} but its codes are ${[...codes].join(", ")}`,
+      );
     }
   }
   const sorted = [...members].sort((a, b) => a.code - b.code);
@@ -99,20 +110,24 @@ for (const line of readFileSync(exportsSource, "utf8").split("\n")) {
   }
   const fn = functionPattern.exec(line);
   if (fn) {
-    const [, name, paramText, returnType] = fn;
+    const [, name = "", paramText = "", returnType = ""] = fn;
     const params = paramText
       .split(",")
       .map((p) => p.trim())
       .filter((p) => p.length > 0)
       .map((p) => {
-        const [paramName, type] = p.split(":").map((part) => part.trim());
+        const [paramName = "", type = ""] = p.split(":").map((part) => part.trim());
         if (!numberTypes.has(type)) throw new Error(`gen-abi: ${name}(${paramName}: ${type}) is not a number type`);
         return `${paramName}: number`;
       });
     if (returnType !== "void" && !numberTypes.has(returnType)) {
       throw new Error(`gen-abi: ${name} returns ${returnType}, not a number`);
     }
-    members.push({ name, signature: `${name}(${params.join(", ")}): ${returnType === "void" ? "void" : "number"};`, comment });
+    members.push({
+      name,
+      signature: `${name}(${params.join(", ")}): ${returnType === "void" ? "void" : "number"};`,
+      comment,
+    });
   } else if (line.startsWith("export ")) {
     throw new Error(`gen-abi: cannot read this export of assembly/index.ts: ${line}`);
   }
@@ -146,6 +161,10 @@ exportLines.push(
 writeIfChanged(exportsTarget, exportLines.join("\n"));
 console.log(`gen-abi: ${count} constants, ${enums.length} enumerations, ${members.length} core exports`);
 
+/**
+ * @param {string} path
+ * @param {string} text
+ */
 function writeIfChanged(path, text) {
   let previous = "";
   try {
