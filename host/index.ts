@@ -33,6 +33,8 @@ export {
   type DeviceStats,
   type ForcedCleanup,
   type RecordType,
+  type RestoreOptions,
+  SnapshotError,
   type StreamConfig,
   type StreamCounts,
   type TierState,

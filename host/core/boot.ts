@@ -24,6 +24,13 @@ export interface CoreBootOptions {
   build?: CoreBuild;
   /** A flashed image to boot from instead of encoding the board (tests of corrupt images). */
   configImage?: Uint8Array;
+  /** Device RAM to continue from instead of booting (Device.restore); checked against the board. */
+  snapshot?: Uint8Array;
+}
+
+/** A snapshot that cannot be taken now, or cannot be restored for this board. */
+export class SnapshotError extends Error {
+  override name = "SnapshotError";
 }
 
 export interface BootedCore {
@@ -39,6 +46,15 @@ export function coreBoot(options: CoreBootOptions): BootedCore {
   const ramBytes = board.memory.ramBytes;
   const pages = Math.ceil(ramBytes / WASM_PAGE_BYTES);
   const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+  const { snapshot } = options;
+  if (snapshot !== undefined) {
+    if (snapshot.length !== ramBytes) {
+      throw new SnapshotError(
+        `restore ${board.name}: the snapshot has ${snapshot.length} bytes, the board's RAM ${ramBytes}`,
+      );
+    }
+    new Uint8Array(memory.buffer, 0, ramBytes).set(snapshot);
+  }
   const bridge = new HalBridge(options.hal, options.logger);
   bridge.attach(memory);
   const imports = {
@@ -66,6 +82,10 @@ export function coreBoot(options: CoreBootOptions): BootedCore {
 
   const image = options.configImage ?? encodeConfigImage(board);
   const imagePtr = exports.configImagePtr();
+  if (snapshot !== undefined) {
+    snapshotCheck(board, snapshot, memory, imagePtr, exports, image);
+    return { memory, exports, bridge };
+  }
   const room = Math.min(image.length, memory.buffer.byteLength - imagePtr);
   new Uint8Array(memory.buffer, imagePtr, Math.max(0, room)).set(image.subarray(0, Math.max(0, room)));
   check(exports.boot(image.length, options.nowMs ?? 0), `boot ${board.name}`);
@@ -75,6 +95,30 @@ export function coreBoot(options: CoreBootOptions): BootedCore {
     );
   }
   return { memory, exports, bridge };
+}
+
+// A snapshot holds the whole device: the module's static data (which instantiation has just written
+// again), the core state block, the CRC table, the flashed config image and every region after it.
+function snapshotCheck(
+  board: Board,
+  snapshot: Uint8Array,
+  memory: WebAssembly.Memory,
+  imagePtr: number,
+  exports: CoreExports,
+  image: Uint8Array,
+): void {
+  if (exports.ramBytesConfigured() === 0) {
+    throw new SnapshotError(`restore ${board.name}: the snapshot is of a core that never booted`);
+  }
+  const staticBytes = imagePtr - abi.CRC_TABLE_BYTES - abi.CORE_STATE_BYTES;
+  const staticNow = new Uint8Array(memory.buffer, 0, staticBytes);
+  if (!staticNow.every((byte, i) => byte === snapshot[i])) {
+    throw new SnapshotError(`restore ${board.name}: the snapshot was taken with another build of the core`);
+  }
+  const imageNow = new Uint8Array(memory.buffer, imagePtr, image.length);
+  if (exports.ramBytesConfigured() !== board.memory.ramBytes || !imageNow.every((byte, i) => byte === image[i])) {
+    throw new SnapshotError(`restore ${board.name}: the snapshot is of another board (its flashed config differs)`);
+  }
 }
 
 /** An AssemblyScript string (UTF-16, its byte length in the 4 bytes before it) out of device RAM. */

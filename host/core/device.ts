@@ -11,7 +11,7 @@
 import type { Board, CleanupPolicy } from "../boards.js";
 import type { Hal } from "../hal/hal.js";
 import * as abi from "./abi.generated.js";
-import { coreBoot } from "./boot.js";
+import { coreBoot, SnapshotError } from "./boot.js";
 import type { CoreExports } from "./core-exports.generated.js";
 import { deviceHalDefault } from "./device-hal.js";
 import { check, CoreError, errorTableCheck } from "./errors.js";
@@ -32,6 +32,7 @@ import {
 import type { CoreBuild } from "./wasm.js";
 
 export type { DataType, RecordType } from "./value-codec.js";
+export { SnapshotError } from "./boot.js";
 // The tier states: the table in assembly/abi.ts.
 export type TierState = abi.TierState;
 
@@ -98,6 +99,17 @@ export interface DeviceOptions {
   configImage?: Uint8Array;
 }
 
+export interface RestoreOptions {
+  board: Board;
+  /** Device RAM from device.snapshot(): exactly board.memory.ramBytes bytes. */
+  snapshot: Uint8Array;
+  /** The disk tier's storage, unchanged since the snapshot (a NodeFsHal on it unless `hal` is given). */
+  storageDir?: string;
+  hal?: Hal;
+  log?: LogLevel | CoreLogger;
+  build?: CoreBuild;
+}
+
 const POLICIES: Record<CleanupPolicy, number> = abi.CLEANUP_POLICY_CODES;
 
 export type DeviceStats = ReturnType<Device["stats"]>;
@@ -125,7 +137,7 @@ export class Device {
   private readonly bulkWords: number;
   private readonly bulkFloats: number;
 
-  private constructor(options: DeviceOptions) {
+  private constructor(options: DeviceOptions, snapshot?: Uint8Array) {
     errorTableCheck();
     const { board } = options;
     this.board = board;
@@ -139,11 +151,12 @@ export class Device {
       nowMs: options.nowMs,
       build: options.build,
       configImage: options.configImage,
+      snapshot,
     });
     this.memory = core.memory;
     this.exports = core.exports;
     this.bridge = core.bridge;
-    if (options.policy) this.setCleanupPolicy(options.policy);
+    if (options.policy && snapshot === undefined) this.setCleanupPolicy(options.policy);
 
     const buffer = this.memory.buffer;
     this.stats64 = new Float64Array(buffer, this.exports.statsPointer(), abi.STAT_COUNT);
@@ -155,9 +168,11 @@ export class Device {
     this.bulkFloats = abi.BULK_RECORD_BYTES / 8;
 
     // A disk tier on an existing storage directory: adopt what the previous run left.
-    this.recovery = board.disk
-      ? recoverStorage(this.hal, this.exports, this.memory, (line) => this.logger.line(line))
-      : null;
+    // A restored device continues from its RAM: there is nothing to recover.
+    this.recovery =
+      board.disk && snapshot === undefined
+        ? recoverStorage(this.hal, this.exports, this.memory, (line) => this.logger.line(line))
+        : null;
     for (let index = 0; index < this.exports.streamsConfigured(); index++) {
       check(this.exports.streamQuery(index), "query recovered stream");
       const q = this.query64;
@@ -176,7 +191,30 @@ export class Device {
 
   /** Boots a device for `options.board`. Throws CoreError (E_CONFIG_*, E_LAYOUT_TOO_BIG, …) if it cannot. */
   static create(options: DeviceOptions): Device {
-    return new Device(options);
+    return new Device(options, undefined);
+  }
+
+  /**
+   * A device continuing from `snapshot` (device.snapshot() of a device of the same board) over its
+   * disk tier's storage as it was when the snapshot was taken, without booting again. Throws
+   * SnapshotError for a snapshot of the wrong size, of a core that never booted, of another board
+   * or of another build of the core.
+   */
+  static restore(options: RestoreOptions): Device {
+    const { snapshot, ...rest } = options;
+    return new Device(rest, snapshot);
+  }
+
+  /**
+   * The device's RAM: a copy of the first board.memory.ramBytes bytes of its memory, which hold
+   * every value the core keeps. Throws SnapshotError while the host holds work the RAM does not
+   * record (lazy deletions in flight: settle() first; a failed write's temp file or a directory sync
+   * still owed).
+   */
+  snapshot(): Uint8Array {
+    const outstanding = this.bridge.outstandingWork();
+    if (outstanding !== null) throw new SnapshotError(`snapshot of ${this.board.name}: ${outstanding}`);
+    return new Uint8Array(this.memory.buffer, 0, this.ramBytes).slice();
   }
 
   get hasDiskTier(): boolean {

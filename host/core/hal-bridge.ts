@@ -159,6 +159,18 @@ export class HalBridge {
     this.knownDirs.clear();
   }
 
+  /**
+   * Work the bridge holds that device RAM does not record, or null when there is none: lazy
+   * deletions in flight, temp files of failed writes still to remove, directory syncs still owed.
+   * A snapshot taken meanwhile would lose it. (Its caches and latency samples are rebuilt.)
+   */
+  outstandingWork(): string | null {
+    if (this.inFlight.size > 0) return `${this.inFlight.size} lazy deletions in flight`;
+    if (this.leftoverTemps.size > 0) return `${this.leftoverTemps.size} temp files of failed writes to remove`;
+    if (this.unsyncedDirs.size > 0) return `${this.unsyncedDirs.size} directory syncs owed`;
+    return null;
+  }
+
   /** Deletions started by the lazy policy that have not settled yet. */
   pendingDeletes(): number {
     return this.inFlight.size;
