@@ -268,46 +268,85 @@ export async function runCommand(options: RunCommandOptions, io: RunIo): Promise
         statusEveryMs: Math.min(plan.statusEveryMs, SECOND_MS),
         view,
         stopRequested: stop.received,
+        warn: (text) => io.err(`imx-memsim: ${text}\n`),
       });
       view.stop();
       io.out(fleetSummaryText(fleet));
-      if (options.json !== undefined) writeFileSync(options.json, `${JSON.stringify(fleet, null, 2)}\n`);
+      const jsonWritten = options.json === undefined || summaryWrite(options.json, fleet, io);
       const failed =
+        !jsonWritten ||
         !fleet.records.balanced ||
         fleet.flushComplete < fleet.devices ||
         fleet.perDevice.some((s) => s.uplink.redeliveryMismatches > 0);
       return { exitCode: failed ? EXIT_FAILURE : 0, device: null, fleet };
     }
     const pre = devicePreflight(settings);
+    for (const warning of pre.warnings) io.err(`imx-memsim: ${warning}\n`);
     const run = DeviceRun.start(settings, pre);
-    if (run.device.recovery !== null && pre.resumed) {
-      const r = run.device.recovery;
-      view.note(
-        `run: resuming ${settings.storageDir}: ${r.recordsRecovered} records recovered from ${r.filesKept} files, ` +
-          `${r.filesQuarantined} quarantined, ${r.recordsLostRam} lost with RAM at the last kill; clock +${durationFormat(run.lifeStartMs - pre.runStartMs)}`,
-      );
+    try {
+      return await deviceRunDrive(run, pre, plan, options, io, view, stop);
+    } finally {
+      // A run that failed before its graceful stop still gives its lock back.
+      run.release();
     }
-    await drive([run], {
-      speed: plan.speed,
-      stopRequested: () => stop.requested,
-      statusEveryMs: quiet ? Infinity : SECOND_MS,
-      onStatus: (statuses, realMs) => view.update(statusAggregate(statuses, 1, 0, realMs)),
-    });
-    await run.stop(stop.signal);
-    view.update(statusAggregate([run.status()], 1, 0, run.summary().realMs));
-    view.stop();
-    const summary = run.summary();
-    io.out(deviceSummaryText(summary));
-    if (options.json !== undefined) writeFileSync(options.json, `${JSON.stringify(summary, null, 2)}\n`);
-    const failed =
-      !summary.records.balanced || summary.uplink.redeliveryMismatches > 0 || summary.stop.flush === "deadline";
-    return { exitCode: failed ? EXIT_FAILURE : 0, device: summary, fleet: null };
   } finally {
     view.stop();
     stop.release();
     if (plan.temporaryStorage && options.keep !== true) rmSync(settings.storageDir, { recursive: true, force: true });
     else if (plan.temporaryStorage) io.err(`run: storage kept in ${settings.storageDir}\n`);
   }
+}
+
+/** Writes the --json summary; a write the filesystem refuses is reported in one line (exit 1), not thrown. */
+function summaryWrite(path: string, summary: unknown, io: RunIo): boolean {
+  try {
+    writeFileSync(path, `${JSON.stringify(summary, null, 2)}\n`);
+    return true;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== "ENOSPC" && code !== "EDQUOT" && code !== "EFBIG") throw error;
+    io.err(`imx-memsim: the summary could not be written to ${path} (${code}); it is printed above\n`);
+    return false;
+  }
+}
+
+/** One device's run, from the recovery note to the summary; the caller releases the run. */
+async function deviceRunDrive(
+  run: DeviceRun,
+  pre: ReturnType<typeof devicePreflight>,
+  plan: RunPlan,
+  options: RunCommandOptions,
+  io: RunIo,
+  view: StatusView,
+  stop: ReturnType<typeof stopSignalsListen>,
+): Promise<RunOutcome> {
+  const { settings } = plan;
+  const quiet = options.quiet === true;
+  if (run.device.recovery !== null && pre.resumed) {
+    const r = run.device.recovery;
+    view.note(
+      `run: resuming ${settings.storageDir}: ${r.recordsRecovered} records recovered from ${r.filesKept} files, ` +
+        `${r.filesQuarantined} quarantined, ${r.recordsLostRam} lost with RAM at the last kill; clock +${durationFormat(run.lifeStartMs - pre.runStartMs)}`,
+    );
+  }
+  await drive([run], {
+    speed: plan.speed,
+    stopRequested: () => stop.requested,
+    statusEveryMs: quiet ? Infinity : SECOND_MS,
+    onStatus: (statuses, realMs) => view.update(statusAggregate(statuses, 1, 0, realMs)),
+  });
+  await run.stop(stop.signal);
+  view.update(statusAggregate([run.status()], 1, 0, run.summary().realMs));
+  view.stop();
+  const summary = run.summary();
+  io.out(deviceSummaryText(summary));
+  const jsonWritten = options.json === undefined || summaryWrite(options.json, summary, io);
+  const failed =
+    !jsonWritten ||
+    !summary.records.balanced ||
+    summary.uplink.redeliveryMismatches > 0 ||
+    summary.stop.flush === "deadline";
+  return { exitCode: failed ? EXIT_FAILURE : 0, device: summary, fleet: null };
 }
 
 function packageVersion(): string {

@@ -8,9 +8,16 @@ import type { LogLevel } from "../core/log.js";
 import { HOUR_MS } from "./duration.js";
 import type { OutageSpec } from "./outage-schedule.js";
 import { type PacketLogContents, packetLogRead } from "./packet-log.js";
-import { historyStreamsRead, lockCheck, StorageError, type StoragePlan, storagePreflight } from "./storage.js";
+import {
+  historyStreamsRead,
+  lockCheck,
+  runStateMissingCheck,
+  StorageError,
+  type StoragePlan,
+  storagePreflight,
+} from "./storage.js";
 import type { UplinkSettings } from "./uplink.js";
-import { streamKey, type UploadLogContents, uploadLogRead } from "./upload-log.js";
+import { streamKey, type UploadLogContents, UploadLogError, uploadLogTailRead } from "./upload-log.js";
 import { defaultWorkload, type StreamSpec, type Workload, WorkloadError, workloadKey } from "./workload.js";
 
 export const RUN_START_UTC_MS_DEFAULT = Date.UTC(2025, 0, 10);
@@ -59,13 +66,17 @@ export interface DevicePreflight {
   seed: number;
   runStartMs: number;
   resumed: boolean;
+  /** Lines to print before the run (a stale lock taken over). */
+  warnings: string[];
 }
 
 /** Everything `run` checks before it changes anything. Throws a user error (exit 2) for bad input. */
 export function devicePreflight(settings: RunSettings, options: { lock?: boolean } = {}): DevicePreflight {
   const { board } = settings;
   const plan = storagePreflight(settings.storageDir, board, "device");
-  if (options.lock !== false && plan.exists) lockCheck(plan.dir, settings.storageDir);
+  const warnings: string[] = [];
+  const stale = options.lock !== false && plan.exists ? lockCheck(plan.dir, settings.storageDir) : null;
+  if (stale !== null) warnings.push(stale);
   const state = plan.runState;
   let workload = settings.workload ?? defaultWorkload();
   let seed = settings.seed ?? SEED_DEFAULT + (settings.device ?? 0);
@@ -116,15 +127,58 @@ export function devicePreflight(settings: RunSettings, options: { lock?: boolean
       }
     }
   }
+  runStateMissingCheck(plan, settings.storageDir);
   if (workload.streams.length > board.memory.streamsMax) {
     throw new WorkloadError(
       `${workload.origin}: ${workload.streams.length} streams, but board ${board.name} has room for ${board.memory.streamsMax}`,
     );
   }
-  const uploadLog = settings.uploadLogPath === null ? null : uploadLogRead(settings.uploadLogPath);
+  const known = workload.streams.map((spec) => streamKey(spec.source, spec.sensor));
+  const uploadLog = settings.uploadLogPath === null ? null : uploadLogTailRead(settings.uploadLogPath, known);
+  if (uploadLog !== null) uploadLogOwnerCheck(uploadLog, plan, known);
   const packetsPath = settings.packetsPath ?? null;
   const packetLog = packetsPath === null ? null : packetLogRead(packetsPath);
-  return { plan, uploadLog, packetLog, workload, seed, runStartMs, resumed: state !== null };
+  return { plan, uploadLog, packetLog, workload, seed, runStartMs, resumed: state !== null, warnings };
+}
+
+/**
+ * Refuses an upload log another storage writes. With a side file, it must name this storage's id
+ * (kept in its run state). Without one (a log written by 0.1.0, or a new one), the log is this
+ * storage's if it is empty, or if the storage has a run state, every stream the log's end holds is
+ * one of the storage's, and no record there is newer than the storage's clock can explain (its
+ * last checkpoint plus one checkpoint interval). A new storage has delivered nothing: a log with
+ * records is another's.
+ */
+function uploadLogOwnerCheck(log: UploadLogContents, plan: StoragePlan, known: readonly string[]): void {
+  const state = plan.runState;
+  const shown = `upload log ${log.path}`;
+  if (log.owner !== null) {
+    if (state?.storageId === log.owner.storageId) return;
+    throw new UploadLogError(
+      `${shown} is written by another storage (${log.owner.storage}); give this storage an upload log of its own`,
+    );
+  }
+  if (log.streams.size === 0) return;
+  if (state === null)
+    throw new UploadLogError(
+      `${shown} holds ${log.records > 0 ? "records" : "a record"} of another storage (this one is new and has delivered nothing); ` +
+        `give this storage an upload log of its own`,
+    );
+  const knownSet = new Set(known);
+  const latestMs = state.clockUtcMs + (state.cleanStop ? 0 : state.checkpointEveryMs);
+  for (const [key, stream] of log.streams) {
+    if (!knownSet.has(key))
+      throw new UploadLogError(
+        `${shown} holds stream ${key}, which storage ${plan.dir} does not have: it is another storage's log`,
+      );
+    let newest = -Infinity;
+    for (const record of stream.tail.values()) newest = Math.max(newest, record.utcMs);
+    if (newest > latestMs)
+      throw new UploadLogError(
+        `${shown} holds a record of ${key} at ${new Date(newest).toISOString()}, after storage ${plan.dir} stopped ` +
+          `(${new Date(state.clockUtcMs).toISOString()}): it is another storage's log`,
+      );
+  }
 }
 
 const DATA_TYPE_CODES: Record<StreamSpec["dataType"], number> = {

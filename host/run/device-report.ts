@@ -150,7 +150,29 @@ export interface DeviceSummary {
     flushRealMs: number;
     recordsReverted: number;
   };
+  hostFiles: HostFiles;
   streams: StreamSummary[];
+}
+
+/**
+ * The run's own files at the storage root, and what a full filesystem did to them: a write refused
+ * for want of room is counted here and retried, never fatal.
+ */
+export interface HostFiles {
+  /** imx-memsim.json is on disk (written by this life or an earlier one). */
+  identityWritten: boolean;
+  /** This life holds imx-memsim.lock (false: no room for it, or a fleet device under the fleet's lock). */
+  lockWritten: boolean;
+  /** Run-state writes tried (the life's first, the hourly checkpoints and their retries, the stop's). */
+  checkpoints: number;
+  /** Of those, the ones refused for want of room (each retried a simulated minute later). */
+  checkpointFailures: number;
+  /** The last run-state write (the stop's, after a graceful stop) is on disk. */
+  lastCheckpointWritten: boolean;
+  /** Trace lines that could not be appended (a full filesystem under the trace file). */
+  traceLinesDropped: number;
+  /** The first few distinct failures, "file: code". */
+  errors: string[];
 }
 
 /** The run as its status and summary see it. */
@@ -173,6 +195,7 @@ export interface RunView {
   readonly outagesSeen: number;
   readonly stopInfo: DeviceSummary["stop"] | null;
   readonly finishReason: DeviceSummary["stop"]["reason"] | null;
+  readonly hostFiles: HostFiles;
   /** Records stored on the device (not yet acknowledged), over the run's streams. */
   backlog(): number;
 }
@@ -339,6 +362,7 @@ export function deviceSummary(run: RunView): DeviceSummary {
       flushRealMs: 0,
       recordsReverted: 0,
     },
+    hostFiles: { ...run.hostFiles, errors: [...run.hostFiles.errors] },
     streams,
   };
 }

@@ -16,15 +16,25 @@
 // checkpoint interval after the last checkpoint (every record the killed life wrote is older), as
 // if the device had been off until then.
 //
+// A full filesystem under a host file is counted and survived (HostFiles in device-report.ts): an
+// identity, lock or run-state write refused for want of room is retried at the next checkpoint
+// attempt (one simulated minute later, not an hour), and uploads wait while the life's first
+// run state (its sequence offsets and storage id) is not on disk; an upload-log append that fails
+// leaves its cycle unacknowledged (uplink.ts); trace lines that cannot be appended are counted and
+// dropped. A graceful stop still flushes, and says what it could not write.
+//
 // The cloud's sequence numbers (see uplink.ts): at start, per stream, with L the last seq in the
 // upload log and N the device's next sequence number after recovery, a new pair [N, L + 1 − N] is
 // added when the device would otherwise number a record at or below L. It is written to the run
 // state before the first upload of the life.
 
+import { randomUUID } from "node:crypto";
 import { Prng } from "../base/prng.js";
 import * as abi from "../core/abi.generated.js";
 import { Device } from "../core/device.js";
 import { CoreError } from "../core/errors.js";
+import type { Hal } from "../hal/hal.js";
+import { NodeFsHal } from "../hal/node-fs.js";
 import { type ShutdownFlushResult, shutdownFlush } from "../core/flush.js";
 import { type DevicePreflight, DRAIN_MS_MAX, type RunSettings, TICK_MS_FALLBACK } from "./device-preflight.js";
 import {
@@ -32,6 +42,7 @@ import {
   type DeviceStatus,
   deviceSummary,
   type DeviceSummary,
+  type HostFiles,
   round2,
   type RunView,
 } from "./device-report.js";
@@ -42,9 +53,13 @@ import { RunTrace } from "./run-trace.js";
 import { PacketLogWriter } from "./packet-log.js";
 import { SensorBank, type SensorStream } from "./sensors.js";
 import {
+  errorText,
   IDENTITY_FILE,
   identityFor,
+  isSpaceError,
+  type LockHandle,
   lockTake,
+  RUN_STATE_FILE,
   RUN_STATE_FORMAT,
   RUN_STATE_FORMAT_VERSION,
   type RunState,
@@ -57,6 +72,15 @@ import { streamKey, UploadLogWriter } from "./upload-log.js";
 
 /** Ticks between checks of the real-time budget in advance(). */
 const TICKS_PER_BUDGET_CHECK = 256;
+/** After a host file write refused for want of room, the next attempt comes this much simulated time later. */
+export const HOST_WRITE_RETRY_MS = 60 * SECOND_MS;
+
+export interface DeviceRunOptions {
+  /** Take the storage's lock (default true; a fleet's devices share the fleet's). */
+  lock?: boolean;
+  /** The HAL (rooted at the storage) the identity, lock and run-state writes go through; NodeFsHal by default. */
+  hal?: Hal;
+}
 
 export class DeviceRun implements RunView {
   readonly device: Device;
@@ -81,7 +105,12 @@ export class DeviceRun implements RunView {
   readonly life: number;
   readonly schedule: OutageSchedule;
   readonly realStartMs = performance.now();
-  private readonly unlock: (() => void) | null;
+  private readonly lock: LockHandle | null;
+  private readonly hal: Hal;
+  private identityPending: boolean;
+  /** The life's first run state (sequence offsets, storage id) is on disk: uploads may start. */
+  private stateDurable = false;
+  readonly hostFiles: HostFiles;
   outagesSeen = 0;
   private wasUp = true;
   stopInfo: DeviceSummary["stop"] | null = null;
@@ -90,7 +119,7 @@ export class DeviceRun implements RunView {
   private constructor(
     readonly settings: RunSettings,
     readonly pre: DevicePreflight,
-    lock: boolean,
+    options: DeviceRunOptions,
   ) {
     const { board } = settings;
     const { plan } = pre;
@@ -102,10 +131,22 @@ export class DeviceRun implements RunView {
     this.nowMs = this.lifeStartMs;
     this.endMs = settings.durationMs === null ? null : pre.runStartMs + settings.durationMs;
 
+    this.hostFiles = {
+      identityWritten: plan.identity !== null,
+      lockWritten: false,
+      checkpoints: 0,
+      checkpointFailures: 0,
+      lastCheckpointWritten: true,
+      traceLinesDropped: 0,
+      errors: [],
+    };
     // First change to the storage directory: its identity (once), then the lock.
-    if (plan.identity === null)
-      storageFileWrite(plan.dir, IDENTITY_FILE, identityFor(board, "device", settings.version));
-    this.unlock = lock ? lockTake(plan.dir) : null;
+    this.hal = options.hal ?? new NodeFsHal(plan.dir);
+    this.identityPending = plan.identity === null;
+    this.identityWrite();
+    this.lock = options.lock === false ? null : lockTake(plan.dir, this.hal);
+    this.hostFiles.lockWritten = this.lock !== null && this.lock.failure === null;
+    if (this.lock?.failure != null) this.hostError(`lock: ${this.lock.failure}; running without it`);
     try {
       this.device = Device.create({
         board,
@@ -132,10 +173,14 @@ export class DeviceRun implements RunView {
         lives: life,
         workload: pre.workload.streams as unknown as Array<Record<string, unknown>>,
         seqOffsets,
+        storageId: prior?.storageId ?? randomUUID(),
       };
-      // The sequence offsets are durable before anything is uploaded.
-      runStateWrite(plan.dir, this.state);
-      this.log = pre.uploadLog === null ? null : UploadLogWriter.open(pre.uploadLog);
+      // The sequence offsets are durable before anything is uploaded (uploads wait until they are).
+      this.stateDurable = this.stateWrite();
+      this.log =
+        pre.uploadLog === null
+          ? null
+          : UploadLogWriter.open(pre.uploadLog, { storageId: this.state.storageId ?? "", storage: plan.dir });
       this.packets = pre.packetLog === null ? null : PacketLogWriter.open(pre.packetLog);
       this.schedule = new OutageSchedule(settings.outages, pre.runStartMs, pre.seed);
       this.wasUp = this.schedule.isUp(this.nowMs);
@@ -152,17 +197,72 @@ export class DeviceRun implements RunView {
           : null,
       );
       this.trace = settings.tracePath === null ? null : new RunTrace(settings.tracePath, !pre.resumed);
+      if (this.trace?.lastError != null) this.hostError(`trace: ${this.trace.lastError}`);
       this.nextTraceMs = this.lifeStartMs;
       this.nextCheckpointMs = this.lifeStartMs + settings.checkpointEveryMs;
     } catch (error) {
-      this.unlock?.();
+      this.lock?.release();
       throw error;
     }
   }
 
   /** Creates the device on its storage (boot recovery runs here) and gets ready to run. */
-  static start(settings: RunSettings, pre: DevicePreflight, options: { lock?: boolean } = {}): DeviceRun {
-    return new DeviceRun(settings, pre, options.lock !== false);
+  static start(settings: RunSettings, pre: DevicePreflight, options: DeviceRunOptions = {}): DeviceRun {
+    return new DeviceRun(settings, pre, options);
+  }
+
+  private hostError(text: string): void {
+    const errors = this.hostFiles.errors;
+    if (errors.length < 8 && !errors.includes(text)) errors.push(text);
+  }
+
+  /** Writes the identity if it is still to be written; false if the filesystem had no room. */
+  private identityWrite(): boolean {
+    if (!this.identityPending) return true;
+    const { plan } = this.pre;
+    try {
+      storageFileWrite(
+        plan.dir,
+        IDENTITY_FILE,
+        identityFor(this.settings.board, "device", this.settings.version),
+        this.hal,
+      );
+    } catch (error) {
+      if (!isSpaceError(error)) throw error;
+      this.hostError(`${IDENTITY_FILE}: ${errorText(error)}`);
+      return false;
+    }
+    this.identityPending = false;
+    this.hostFiles.identityWritten = true;
+    return true;
+  }
+
+  /** Writes the run state (and a pending identity); false, counted, if the filesystem had no room. */
+  private stateWrite(): boolean {
+    this.hostFiles.checkpoints++;
+    let written = this.identityWrite();
+    if (written) {
+      try {
+        runStateWrite(this.pre.plan.dir, this.state, this.hal);
+      } catch (error) {
+        if (!isSpaceError(error)) throw error;
+        this.hostError(`${RUN_STATE_FILE}: ${errorText(error)}`);
+        written = false;
+      }
+    }
+    if (!written) this.hostFiles.checkpointFailures++;
+    this.hostFiles.lastCheckpointWritten = written;
+    return written;
+  }
+
+  /** Releases what a run that will not stop gracefully holds (the lock, open files). Idempotent. */
+  release(): void {
+    try {
+      this.log?.close();
+      this.packets?.close();
+    } finally {
+      this.lock?.release();
+    }
   }
 
   private streamOpen(
@@ -258,12 +358,13 @@ export class DeviceRun implements RunView {
         this.sensors.writeDue(now, this.write);
       }
     }
-    this.uploader.step(now);
+    if (this.stateDurable) this.uploader.step(now);
     this.device.processMemory(now);
     if (now >= this.nextTraceMs) this.traceWrite(now);
     if (now >= this.nextCheckpointMs) {
-      this.checkpoint(now, false);
-      this.nextCheckpointMs = now + this.settings.checkpointEveryMs;
+      const written = this.checkpoint(now, false);
+      if (written) this.stateDurable = true;
+      this.nextCheckpointMs = now + (written ? this.settings.checkpointEveryMs : HOST_WRITE_RETRY_MS);
     }
     if (this.phase === "draining" && now >= this.nextDrainCheckMs) {
       this.nextDrainCheckMs = now + SECOND_MS;
@@ -323,10 +424,10 @@ export class DeviceRun implements RunView {
     );
   }
 
-  private checkpoint(now: number, cleanStop: boolean): void {
+  private checkpoint(now: number, cleanStop: boolean): boolean {
     this.state.clockUtcMs = now;
     this.state.cleanStop = cleanStop;
-    runStateWrite(this.pre.plan.dir, this.state);
+    return this.stateWrite();
   }
 
   status(): DeviceStatus {
@@ -353,9 +454,11 @@ export class DeviceRun implements RunView {
       this.checkpoint(this.nowMs, true);
     } finally {
       this.trace?.flush();
-      this.log?.close();
-      this.packets?.close();
-      this.unlock?.();
+      if (this.trace !== null) {
+        this.hostFiles.traceLinesDropped = this.trace.linesDropped;
+        if (this.trace.lastError !== null) this.hostError(`trace: ${this.trace.lastError}`);
+      }
+      this.release();
     }
     this.stopInfo = {
       reason,

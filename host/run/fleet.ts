@@ -31,6 +31,8 @@ export type FleetControlMessage = { type: "stop"; signal: NodeJS.Signals | null 
 
 export interface FleetOptions {
   base: RunSettings;
+  /** Prints a warning line (a stale lock taken over, a lock that could not be written). */
+  warn?: (text: string) => void;
   devices: number;
   workers: number;
   speed: Speed;
@@ -70,7 +72,8 @@ export function fleetWorkerPath(): string {
 export async function fleetRun(options: FleetOptions): Promise<FleetSummary> {
   const { base, devices } = options;
   const root = storagePreflight(base.storageDir, base.board, "fleet");
-  if (root.exists) lockCheck(root.dir, base.storageDir);
+  const stale = root.exists ? lockCheck(root.dir, base.storageDir) : null;
+  if (stale !== null) options.warn?.(stale);
   const settings = Array.from({ length: devices }, (_, i) => deviceSettings(base, i));
   // Every device's storage, workload and upload log is checked before anything is written.
   for (const s of settings) devicePreflight(s, { lock: false });
@@ -78,7 +81,8 @@ export async function fleetRun(options: FleetOptions): Promise<FleetSummary> {
 
   if (root.identity === null)
     storageFileWrite(root.dir, IDENTITY_FILE, identityFor(base.board, "fleet", base.version, devices));
-  const unlock = lockTake(root.dir);
+  const lock = lockTake(root.dir);
+  if (lock.failure !== null) options.warn?.(`warning: storage ${base.storageDir}: ${lock.failure}; running without it`);
   const started = performance.now();
   const workerCount = Math.max(1, Math.min(options.workers, devices));
   const latest = new Array<DeviceStatus | undefined>(devices);
@@ -131,7 +135,7 @@ export async function fleetRun(options: FleetOptions): Promise<FleetSummary> {
     if (errors.length > 0) throw new Error(`fleet: ${errors.length} worker(s) failed:\n${errors.join("\n")}`);
   } finally {
     for (const worker of workers) void worker.terminate();
-    unlock();
+    lock.release();
   }
   summaries.sort((a, b) => (a.device ?? 0) - (b.device ?? 0));
   const known = latest.filter((s): s is DeviceStatus => s !== undefined);

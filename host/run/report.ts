@@ -355,6 +355,16 @@ export function deviceSummaryText(s: DeviceSummary): string {
   lines.push(
     `stop       ${why}; ${flush}${st.recordsReverted > 0 ? `; ${count(st.recordsReverted)} records in the air reverted` : ""}`,
   );
+  const h = s.hostFiles;
+  if (h.errors.length > 0 || h.checkpointFailures > 0 || h.traceLinesDropped > 0)
+    lines.push(
+      `host files filesystem full: ${h.checkpointFailures} of ${h.checkpoints} run-state writes refused (retried), ` +
+        (h.lastCheckpointWritten
+          ? "the last one written"
+          : "the last one NOT written (the next life resumes from the last checkpoint written)") +
+        `; ${u.logFailures} upload cycles not acknowledged (records kept, sent again); ${count(h.traceLinesDropped)} trace lines dropped` +
+        (h.errors.length > 0 ? `; ${h.errors.join(", ")}` : ""),
+    );
   return `${lines.join("\n")}\n`;
 }
 

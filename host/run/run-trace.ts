@@ -2,6 +2,11 @@
 // use, the link, the backlog and the counters, buffered and appended to the trace file.
 
 import { appendFileSync, writeFileSync } from "node:fs";
+
+function spaceError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === "ENOSPC" || code === "EDQUOT" || code === "EFBIG";
+}
 import type { DeviceStats } from "../core/device.js";
 
 const TRACE_LINES_PER_WRITE = 256;
@@ -19,13 +24,23 @@ export interface RunTracePoint {
 
 export class RunTrace {
   private buffered: string[] = [];
+  /** Lines that could not be appended because the filesystem was full (dropped, counted). */
+  linesDropped = 0;
+  lastError: string | null = null;
 
   /** Appends to `path`; a new run (`fresh`) starts the file empty. */
   constructor(
     readonly path: string,
     fresh: boolean,
   ) {
-    if (fresh) writeFileSync(path, "");
+    if (fresh) {
+      try {
+        writeFileSync(path, "");
+      } catch (error) {
+        if (!spaceError(error)) throw error;
+        this.lastError = (error as { code: string }).code;
+      }
+    }
   }
 
   add(point: RunTracePoint, s: DeviceStats): void {
@@ -53,9 +68,16 @@ export class RunTrace {
     if (this.buffered.length >= TRACE_LINES_PER_WRITE) this.flush();
   }
 
+  /** Appends the buffered lines; on a full filesystem they are dropped and counted. */
   flush(): void {
     if (this.buffered.length === 0) return;
-    appendFileSync(this.path, this.buffered.join("\n") + "\n");
+    try {
+      appendFileSync(this.path, this.buffered.join("\n") + "\n");
+    } catch (error) {
+      if (!spaceError(error)) throw error;
+      this.linesDropped += this.buffered.length;
+      this.lastError = (error as { code: string }).code;
+    }
     this.buffered = [];
   }
 }

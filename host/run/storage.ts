@@ -8,7 +8,8 @@
 //   imx-memsim-run.json   the run's state: seed, workload, the simulated clock (checkpointed every
 //                         simulated hour and at a graceful stop), and each stream's map from the
 //                         device's sequence numbers to the upload log's (see device-run.ts).
-//   imx-memsim.lock       the pid of the run using the directory.
+//   imx-memsim.lock       the run using the directory: its pid, that process's start time and the
+//                         boot (see the lock section below).
 //
 // storagePreflight only reads. The files are written atomically (temp, fsync, rename, fsync).
 
@@ -23,7 +24,6 @@ import {
   readSync,
   statSync,
   unlinkSync,
-  writeFileSync,
 } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { z } from "zod";
@@ -39,6 +39,7 @@ import {
   positionsHeaderRead,
 } from "../format/positions.js";
 import { listFilesRecursive, writeFileAtomic } from "../hal/atomic.js";
+import { type Hal, HalError } from "../hal/hal.js";
 import { NodeFsHal } from "../hal/node-fs.js";
 
 export const IDENTITY_FILE = "imx-memsim.json";
@@ -87,6 +88,11 @@ const runStateSchema = z.object({
   workload: z.array(z.record(z.string(), z.unknown())),
   /** Per stream "source/sensor": [[fromDeviceSeq, offset], …], latest last. */
   seqOffsets: z.record(z.string(), z.array(z.tuple([z.number().int(), z.number().int()]))),
+  /**
+   * The storage's own id (a random UUID), named in the side file of the upload log it writes.
+   * Absent in a run state written by 0.1.0: the next life adds one.
+   */
+  storageId: z.string().min(1).optional(),
 });
 export type RunState = z.output<typeof runStateSchema>;
 
@@ -272,6 +278,26 @@ export function historyStreamsRead(dir: string, board: Board | null, shown: stri
   return streams;
 }
 
+/**
+ * Refuses a storage this command ran (it has an identity) whose history holds records but whose
+ * run state is gone: starting it as a new life would put its clock back at the start.
+ */
+export function runStateMissingCheck(plan: StoragePlan, shown: string): void {
+  if (plan.kind !== "device" || plan.runState !== null || plan.identity === null || !historyHoldsData(plan.dir)) return;
+  throw new StorageError(
+    `storage ${shown} holds records but its run state ${RUN_STATE_FILE} is missing: restore it (from a backup of the ` +
+      `directory), or remove ${IDENTITY_FILE} too to adopt the records as a storage this command did not run ` +
+      `(its clock restarts at --start and its lives at 1); the directory was not changed`,
+  );
+}
+
+/** Whether history/ holds an .imx file or the positions file (not just the empty directory). */
+function historyHoldsData(dir: string): boolean {
+  if (!existsSync(join(dir, HISTORY_DIR))) return false;
+  if (existsSync(join(dir, POSITIONS_PATH))) return true;
+  return listFilesRecursive(new NodeFsHal(dir), HISTORY_DIR, IMX_SUFFIX).length > 0;
+}
+
 /** Checks a storage directory for `board` without changing anything. */
 export function storagePreflight(dirArg: string, board: Board, kind: StorageKind): StoragePlan {
   const dir = resolve(dirArg);
@@ -320,9 +346,11 @@ function jsonBytes(value: unknown): Uint8Array {
   return Buffer.from(`${JSON.stringify(value, null, 2)}\n`, "utf8");
 }
 
-/** Writes `name` at the storage root atomically; creates the directory if needed. */
-export function storageFileWrite(dir: string, name: string, value: unknown): void {
-  const hal = new NodeFsHal(dir);
+/**
+ * Writes `name` at the storage root atomically; creates the directory if needed. `hal` (rooted at
+ * the storage) is the one the write goes through: NodeFsHal by default, a fault-injecting one in tests.
+ */
+export function storageFileWrite(dir: string, name: string, value: unknown, hal: Hal = new NodeFsHal(dir)): void {
   if (!existsSync(dir)) {
     hal.mkdir(".");
     const parent = new NodeFsHal(dirname(dir));
@@ -331,11 +359,75 @@ export function storageFileWrite(dir: string, name: string, value: unknown): voi
   writeFileAtomic(hal, name, jsonBytes(value));
 }
 
-export function runStateWrite(dir: string, state: RunState): void {
-  storageFileWrite(dir, RUN_STATE_FILE, state);
+export function runStateWrite(dir: string, state: RunState, hal?: Hal): void {
+  storageFileWrite(dir, RUN_STATE_FILE, state, hal);
 }
 
 // ---- Lock -------------------------------------------------------------------------------------------
+//
+// imx-memsim.lock holds one JSON object naming the run that uses the storage:
+//
+//   {"format":"imx-memsim-lock","version":1,"pid":4242,"startTicks":"123456","bootId":"…","storage":"/abs/dir"}
+//
+// `startTicks` is field 22 of /proc/<pid>/stat (the process's start time in clock ticks since boot)
+// and `bootId` /proc/sys/kernel/random/boot_id: together with the pid they name one process of one
+// boot, so a pid reused after a power cut or a restart is not taken for the run that wrote the
+// lock. The lock's holder is live only if that process still runs (same start time, same boot). A
+// lock written by 0.1.0 holds just the pid: its holder is live only if that pid runs an imx-memsim
+// command (its /proc/<pid>/cmdline names imx-memsim or its cli/main.js). Any other lock (a dead
+// pid, a reused one, a file holding `1`, one that is not a lock at all) is stale: it is taken over
+// with a one-line warning. Off Linux, where /proc is missing, a live pid other than 1 holds it.
+
+export const LOCK_FORMAT = "imx-memsim-lock";
+export const LOCK_FORMAT_VERSION = 1;
+
+interface LockHolder {
+  pid: number;
+  startTicks: string | null;
+  bootId: string | null;
+  /** Written by 0.1.0: just the pid. */
+  legacy: boolean;
+}
+
+function procRead(path: string): string | null {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return null;
+  }
+}
+
+/** Field 22 of /proc/<pid>/stat (start time in clock ticks after boot), or null off Linux or for no such process. */
+export function processStartTicks(pid: number): string | null {
+  const stat = procRead(`/proc/${pid}/stat`);
+  if (stat === null) return null;
+  // Field 2 (the command name, in parentheses) may hold spaces and parentheses: count after the last ")".
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return fields[22 - 3] ?? null;
+}
+
+function bootId(): string | null {
+  return procRead("/proc/sys/kernel/random/boot_id")?.trim() ?? null;
+}
+
+function lockParse(text: string): LockHolder | null {
+  if (/^[0-9]{1,10}\n?$/.test(text)) return { pid: Number(text.trim()), startTicks: null, bootId: null, legacy: true };
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (typeof raw !== "object" || raw === null) return null;
+  const r = raw as Record<string, unknown>;
+  if (r["format"] !== LOCK_FORMAT || typeof r["pid"] !== "number" || !Number.isSafeInteger(r["pid"])) return null;
+  return {
+    pid: r["pid"],
+    startTicks: typeof r["startTicks"] === "string" ? r["startTicks"] : null,
+    bootId: typeof r["bootId"] === "string" ? r["bootId"] : null,
+    legacy: false,
+  };
+}
 
 function pidAlive(pid: number): boolean {
   try {
@@ -346,25 +438,116 @@ function pidAlive(pid: number): boolean {
   }
 }
 
-/** Refuses a directory another live process is running on (read only). */
-export function lockCheck(dir: string, shown: string): void {
-  const path = join(dir, LOCK_FILE);
-  if (!existsSync(path)) return;
-  const pid = Number(readFileSync(path, "utf8").trim());
-  if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && pidAlive(pid)) {
-    throw new StorageError(`storage ${shown} is in use by another imx-memsim run (pid ${pid})`);
+/** Why `holder` is not a live run (a stale lock), or null if it is one. */
+function lockStaleReason(holder: LockHolder | null): string | null {
+  if (holder === null) return "it is not an imx-memsim lock";
+  const { pid } = holder;
+  if (pid <= 0) return `pid ${pid} is not a process`;
+  if (pid === process.pid) return null;
+  if (!pidAlive(pid)) return `pid ${pid} is not running`;
+  const linux = existsSync("/proc/self/stat");
+  if (holder.legacy) {
+    if (!linux) return pid === 1 ? "pid 1 is the init process" : null;
+    const cmdline = (procRead(`/proc/${pid}/cmdline`) ?? "").split("\0").join(" ");
+    return /imx-memsim|cli[/\\]main\.js/.test(cmdline)
+      ? null
+      : `pid ${pid} runs ${cmdline.trim().slice(0, 40) || "another program"}, not imx-memsim`;
   }
+  if (!linux) return null;
+  const boot = bootId();
+  if (holder.bootId !== null && boot !== null && holder.bootId !== boot)
+    return `it was written before the last boot (pid ${pid} is another process now)`;
+  const ticks = processStartTicks(pid);
+  if (holder.startTicks !== null && ticks !== null && holder.startTicks !== ticks)
+    return `pid ${pid} is another process now (started at tick ${ticks}, not ${holder.startTicks})`;
+  return null;
 }
 
-/** Takes the lock (after lockCheck passed); a stale one left by a killed run is replaced. */
-export function lockTake(dir: string): () => void {
+/**
+ * Refuses a directory another live run is using (read only). Returns the warning to print when the
+ * lock is stale and will be taken over, or null when there is no lock.
+ */
+export function lockCheck(dir: string, shown: string): string | null {
   const path = join(dir, LOCK_FILE);
-  writeFileSync(path, `${process.pid}\n`);
-  return () => {
-    try {
-      if (readFileSync(path, "utf8").trim() === String(process.pid)) unlinkSync(path);
-    } catch {
-      // Already gone.
-    }
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch {
+    return null;
+  }
+  const holder = lockParse(text);
+  const stale = lockStaleReason(holder);
+  if (stale === null) {
+    if (holder?.pid === process.pid) return null;
+    throw new StorageError(`storage ${shown} is in use by another imx-memsim run (pid ${holder?.pid ?? "?"})`);
+  }
+  return `warning: storage ${shown}: taking over a stale lock (${stale})`;
+}
+
+export interface LockHandle {
+  /** Removes the lock if it is still this process's. */
+  release(): void;
+  /** Why the lock file could not be written (a full filesystem), or null: the run goes on without it. */
+  failure: string | null;
+}
+
+function lockBody(dir: string): string {
+  const body = {
+    format: LOCK_FORMAT,
+    version: LOCK_FORMAT_VERSION,
+    pid: process.pid,
+    startTicks: processStartTicks(process.pid),
+    bootId: bootId(),
+    storage: dir,
+    createdUtc: new Date().toISOString(),
   };
+  return `${JSON.stringify(body)}\n`;
+}
+
+function lockIsMine(path: string): boolean {
+  const holder = lockParse(procRead(path) ?? "");
+  return holder !== null && !holder.legacy && holder.pid === process.pid;
+}
+
+/**
+ * Takes the lock (after lockCheck passed); a stale one is replaced. A filesystem too full to take
+ * the lock file is not fatal: the run goes on, and `failure` says so.
+ */
+export function lockTake(dir: string, hal: Hal = new NodeFsHal(dir)): LockHandle {
+  const path = join(dir, LOCK_FILE);
+  let failure: string | null = null;
+  try {
+    writeFileAtomic(hal, LOCK_FILE, Buffer.from(lockBody(dir), "utf8"));
+  } catch (error) {
+    if (!isSpaceError(error)) throw error;
+    failure = `the lock file could not be written (${errorText(error)})`;
+  }
+  if (failure === null && !lockIsMine(path)) {
+    const holder = lockParse(procRead(path) ?? "");
+    throw new StorageError(`storage ${dir} was taken by another imx-memsim run (pid ${holder?.pid ?? "?"})`);
+  }
+  return {
+    failure,
+    release: () => {
+      try {
+        if (lockIsMine(path)) unlinkSync(path);
+      } catch {
+        // Already gone.
+      }
+    },
+  };
+}
+
+// ---- A full filesystem -------------------------------------------------------------------------------
+
+/** A write refused for want of room (ENOSPC, EDQUOT, EFBIG): counted and retried, not fatal. */
+export function isSpaceError(error: unknown): boolean {
+  if (error instanceof HalError) return error.code === "ENOSPC";
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === "ENOSPC" || code === "EDQUOT" || code === "EFBIG";
+}
+
+export function errorText(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : error instanceof Error ? error.message : String(error);
 }

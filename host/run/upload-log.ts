@@ -11,20 +11,38 @@
 // not a record: the cloud never acknowledged it. The writer truncates it before appending. Any
 // other line that is not a record, or a stream whose seq does not grow, means the file is not an
 // upload log this command wrote; it is refused (exit 2) and left as it is.
+//
+// Start-up reads the log from its end (uploadLogTailRead), in chunks, until every stream the
+// storage knows has been found (and a few MiB more for the tails), so a run starts in a time that
+// grows with its streams, not with the log; only the part read is checked. uploadLogRead reads
+// and checks the whole file.
+//
+// The log's owner: beside the log, `<log>.identity.json` names the storage that writes it
+//
+//   {"format":"imx-memsim-upload-log","version":1,"storageId":"…","storage":"/abs/storage"}
+//
+// written (atomically) before the first record this version appends. Another storage refuses the
+// log (device-preflight.ts); the log itself stays pure NDJSON. A log without the side file
+// (written by 0.1.0) is adopted by the storage whose records it holds, as device-preflight.ts
+// tells them apart.
 
 import {
   closeSync,
   existsSync,
   fdatasyncSync,
+  fstatSync,
   fsyncSync,
   ftruncateSync,
   openSync,
+  readFileSync,
   readSync,
   statSync,
   writeSync,
 } from "node:fs";
-import { dirname } from "node:path";
+import { basename, dirname } from "node:path";
 import { UserError } from "../base/user-error.js";
+import { writeFileAtomic } from "../hal/atomic.js";
+import { NodeFsHal } from "../hal/node-fs.js";
 
 export class UploadLogError extends UserError {
   constructor(message: string) {
@@ -55,12 +73,71 @@ export interface UploadLogContents {
   validBytes: number;
   /** Bytes after it: a line cut short by a kill. */
   tornBytes: number;
+  /** Records read: all of them by uploadLogRead, the ones near the end by uploadLogTailRead. */
   records: number;
+  /** Whether the whole file was read. */
+  complete: boolean;
   streams: Map<string, UploadLogStream>;
+  /** The side file naming the storage that writes the log, or null if there is none. */
+  owner: UploadLogOwner | null;
+}
+
+export const UPLOAD_LOG_OWNER_FORMAT = "imx-memsim-upload-log";
+export const UPLOAD_LOG_OWNER_VERSION = 1;
+export const UPLOAD_LOG_OWNER_SUFFIX = ".identity.json";
+
+export interface UploadLogOwner {
+  storageId: string;
+  storage: string;
+}
+
+export function uploadLogOwnerPath(logPath: string): string {
+  return logPath + UPLOAD_LOG_OWNER_SUFFIX;
+}
+
+/** Reads the side file of the log at `logPath`; null if there is none. Changes nothing. */
+export function uploadLogOwnerRead(logPath: string): UploadLogOwner | null {
+  const path = uploadLogOwnerPath(logPath);
+  if (!existsSync(path)) return null;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, "utf8"));
+  } catch (error) {
+    throw new UploadLogError(`${path}: not an upload log identity (${(error as Error).message})`);
+  }
+  const r = (typeof raw === "object" && raw !== null ? raw : {}) as Record<string, unknown>;
+  if (r["format"] !== UPLOAD_LOG_OWNER_FORMAT || typeof r["storageId"] !== "string" || r["storageId"] === "")
+    throw new UploadLogError(
+      `${path}: not an upload log identity (format ${UPLOAD_LOG_OWNER_FORMAT} with a storageId)`,
+    );
+  if (typeof r["version"] !== "number" || r["version"] > UPLOAD_LOG_OWNER_VERSION)
+    throw new UploadLogError(
+      `${path}: upload log identity version ${String(r["version"])}; this imx-memsim reads ${UPLOAD_LOG_OWNER_VERSION}`,
+    );
+  return { storageId: r["storageId"], storage: typeof r["storage"] === "string" ? r["storage"] : "?" };
+}
+
+/** Writes the side file (atomically: temp, fsync, rename, fsync of the directory). */
+export function uploadLogOwnerWrite(logPath: string, owner: UploadLogOwner): void {
+  const body = {
+    format: UPLOAD_LOG_OWNER_FORMAT,
+    version: UPLOAD_LOG_OWNER_VERSION,
+    storageId: owner.storageId,
+    storage: owner.storage,
+    createdUtc: new Date().toISOString(),
+  };
+  const hal = new NodeFsHal(dirname(logPath));
+  writeFileAtomic(
+    hal,
+    basename(uploadLogOwnerPath(logPath)),
+    Buffer.from(`${JSON.stringify(body, null, 2)}\n`, "utf8"),
+  );
 }
 
 export const UPLOAD_LOG_TAIL_RECORDS = 2048;
 const READ_CHUNK_BYTES = 1 << 20;
+/** After every known stream is found, the tail read goes on this far back for the tails. */
+export const UPLOAD_LOG_TAIL_SCAN_BYTES = 4 << 20;
 
 export function streamKey(source: number, sensor: number): string {
   return `${source}/${sensor}`;
@@ -109,10 +186,13 @@ export function uploadLogRead(path: string, tailRecords = UPLOAD_LOG_TAIL_RECORD
     validBytes: 0,
     tornBytes: 0,
     records: 0,
+    complete: true,
     streams: new Map(),
+    owner: null,
   };
   if (!contents.exists) return contents;
   if (!statSync(path).isFile()) throw new UploadLogError(`upload log ${path} is not a file`);
+  contents.owner = uploadLogOwnerRead(path);
   let fd: number;
   try {
     fd = openSync(path, "r");
@@ -166,6 +246,118 @@ export function uploadLogRead(path: string, tailRecords = UPLOAD_LOG_TAIL_RECORD
   return contents;
 }
 
+/**
+ * Reads an upload log from its end until every stream in `known` has been found (and up to
+ * UPLOAD_LOG_TAIL_SCAN_BYTES more, for the tails), or the start of the file. Per stream it finds
+ * the last seq and the last records, as uploadLogRead does; only the part read is checked. A stream
+ * of `known` that the log does not hold makes it read the whole file. Changes nothing.
+ */
+export function uploadLogTailRead(
+  path: string,
+  known: readonly string[],
+  tailRecords = UPLOAD_LOG_TAIL_RECORDS,
+): UploadLogContents {
+  const contents: UploadLogContents = {
+    path,
+    exists: existsSync(path),
+    validBytes: 0,
+    tornBytes: 0,
+    records: 0,
+    complete: false,
+    streams: new Map(),
+    owner: null,
+  };
+  if (!contents.exists) {
+    contents.complete = true;
+    return contents;
+  }
+  if (!statSync(path).isFile()) throw new UploadLogError(`upload log ${path} is not a file`);
+  contents.owner = uploadLogOwnerRead(path);
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch (error) {
+    throw new UploadLogError(`cannot read the upload log ${path}: ${(error as Error).message}`);
+  }
+  const missing = new Set(known);
+  // Per stream going backwards: the seq of the record read last (the next one must be smaller).
+  const below = new Map<string, number>();
+  try {
+    const size = fstatSync(fd).size;
+    const buffer = Buffer.alloc(READ_CHUNK_BYTES);
+    // Bytes of the file after `end` that are already taken care of; `carry` is the start of a line
+    // whose beginning is in an earlier chunk.
+    let end = size;
+    let carry = Buffer.alloc(0);
+    let foundAllAt: number | null = missing.size === 0 ? size : null;
+    let lastNewlineSeen = false;
+    let fromEnd = 0;
+    // Each pass reads at least one byte back or ends the loop, so it ends at the start of the file.
+    while (end > 0) {
+      const start = Math.max(0, end - READ_CHUNK_BYTES);
+      const n = readSync(fd, buffer, 0, end - start, start);
+      if (n !== end - start) throw new UploadLogError(`upload log ${path}: changed while it was read`);
+      let chunk = Buffer.concat([buffer.subarray(0, n), carry]);
+      end = start;
+      if (!lastNewlineSeen) {
+        const at = chunk.lastIndexOf(0x0a);
+        if (at < 0) {
+          carry = chunk;
+          continue;
+        }
+        lastNewlineSeen = true;
+        contents.validBytes = start + at + 1;
+        contents.tornBytes = size - contents.validBytes;
+        chunk = chunk.subarray(0, at + 1);
+      }
+      // Whole lines are those after the first newline of the chunk (or all of it at the start of the file).
+      const first = start === 0 ? -1 : chunk.indexOf(0x0a);
+      carry = first < 0 ? Buffer.alloc(0) : chunk.subarray(0, first + 1);
+      const text = chunk.toString("utf8", first + 1);
+      const lines = text.split("\n");
+      lines.pop(); // "" after the last newline
+      for (let i = lines.length - 1; i >= 0; i--) {
+        const line = lines[i] ?? "";
+        fromEnd++;
+        if (line === "") continue;
+        const where = `upload log ${path}, counting from its end, line ${fromEnd}`;
+        const record = lineParse(line, where);
+        const key = streamKey(record.source, record.sensor);
+        let stream = contents.streams.get(key);
+        if (stream === undefined) {
+          stream = { lastSeq: record.seq, records: 0, tail: new Map() };
+          contents.streams.set(key, stream);
+          missing.delete(key);
+        } else if (record.seq >= (below.get(key) ?? Infinity)) {
+          throw new UploadLogError(
+            `${where}: stream ${key} seq ${record.seq} is followed by ${below.get(key)} ` +
+              `(a stream's seqs only grow in an upload log this command wrote)`,
+          );
+        }
+        below.set(key, record.seq);
+        stream.records++;
+        if (stream.tail.size < tailRecords) stream.tail.set(record.seq, { utcMs: record.utcMs, value: record.value });
+        contents.records++;
+      }
+      if (foundAllAt === null && missing.size === 0) foundAllAt = start;
+      if (foundAllAt !== null) {
+        let tailsFull = true;
+        for (const stream of contents.streams.values()) if (stream.tail.size < tailRecords) tailsFull = false;
+        if (tailsFull || foundAllAt - start >= UPLOAD_LOG_TAIL_SCAN_BYTES) break;
+      }
+    }
+    if (end === 0 && carry.length === 0) contents.complete = true;
+    if (!lastNewlineSeen) {
+      contents.validBytes = 0;
+      contents.tornBytes = size;
+      contents.complete = true;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return contents;
+}
+
 /** Appends to an upload log; every append is on disk (fdatasync) when it returns. */
 export class UploadLogWriter {
   private fd: number;
@@ -177,13 +369,17 @@ export class UploadLogWriter {
     readonly path: string,
     fd: number,
     sizeBytes: number,
+    private owner: UploadLogOwner | null,
   ) {
     this.fd = fd;
     this.sizeBytes = sizeBytes;
   }
 
-  /** Opens the log read by uploadLogRead, dropping a line cut short at its end. */
-  static open(contents: UploadLogContents): UploadLogWriter {
+  /**
+   * Opens the log read by uploadLogRead, dropping a line cut short at its end. With `owner`, the
+   * side file naming it is written before the first append if the log has none yet.
+   */
+  static open(contents: UploadLogContents, owner: UploadLogOwner | null = null): UploadLogWriter {
     const fd = openSync(contents.path, "a");
     try {
       if (contents.tornBytes > 0) {
@@ -198,12 +394,20 @@ export class UploadLogWriter {
       closeSync(fd);
       throw error;
     }
-    return new UploadLogWriter(contents.path, fd, contents.validBytes);
+    const pending = owner !== null && contents.owner === null ? owner : null;
+    return new UploadLogWriter(contents.path, fd, contents.validBytes, pending);
   }
 
-  /** Appends `text` (whole lines) and syncs it. On failure the log is cut back to where it was. */
+  /**
+   * Appends `text` (whole lines) and syncs it. On failure the log is cut back to where it was.
+   * The side file goes first, when it is still to be written; if it cannot be, nothing is appended.
+   */
   append(text: string, records: number): void {
     if (text === "") return;
+    if (this.owner !== null) {
+      uploadLogOwnerWrite(this.path, this.owner);
+      this.owner = null;
+    }
     try {
       const bytes = Buffer.from(text, "utf8");
       let written = 0;
