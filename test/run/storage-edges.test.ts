@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { loadBoard } from "../../host/boards.js";
-import { type HalErrorCode } from "../../host/hal/hal.js";
+import type { HalErrorCode } from "../../host/hal/hal.js";
 import { FaultyHal } from "../../host/hal/faulty.js";
 import { NodeFsHal } from "../../host/hal/node-fs.js";
 import { devicePreflight, type RunSettings } from "../../host/run/device-preflight.js";
