@@ -255,7 +255,7 @@ function writeFiles(bucket: string, prefix: string, fileBytes: readonly number[]
 export function baselineUnlinkSamples(fileBytes: readonly number[], repeats: number, warmup: number): number[] {
   const dir = tempDirMake("baseline");
   try {
-    const bucket = path.join(dir, "history", "0");
+    const bucket = path.join(dir, HISTORY_DIR, "0");
     fs.mkdirSync(bucket, { recursive: true });
     const samplesMs: number[] = [];
     for (let i = 0; i < warmup + repeats; i++) {
@@ -274,7 +274,7 @@ export function baselineUnlinkSamples(fileBytes: readonly number[], repeats: num
 export function baselineWriteSamples(fileBytes: readonly number[], repeats: number, warmup: number): number[] {
   const dir = tempDirMake("baseline-write");
   try {
-    const bucket = path.join(dir, "history", "0");
+    const bucket = path.join(dir, HISTORY_DIR, "0");
     fs.mkdirSync(bucket, { recursive: true });
     const samplesMs: number[] = [];
     for (let i = 0; i < warmup + repeats; i++) {

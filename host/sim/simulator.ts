@@ -38,7 +38,7 @@ import { Device } from "../core/device.js";
 import { CoreAssertionError, CoreError } from "../core/errors.js";
 import { flushDrain } from "../core/flush.js";
 import { RecoveryIoError } from "../core/recovery.js";
-import { IMX_SUFFIX, recordsPerSector, TMP_SUFFIX } from "../format/imx.js";
+import { CORRUPTED_DIR, IMX_SUFFIX, recordsPerSector, TMP_SUFFIX } from "../format/imx.js";
 import { POSITIONS_PATH } from "../format/positions.js";
 import { CrashSignal, FaultyHal, type FaultKind } from "../hal/faulty.js";
 import { HalError } from "../hal/hal.js";
@@ -156,7 +156,7 @@ class Simulation implements TraceRun, ModelReport {
   private afterCall(): void {
     this.records.damageResolve(this.faulty);
     for (const rename of this.faulty.renamesTake()) {
-      if (rename.to.startsWith("corrupted/")) this.records.quarantinedWhileRunning(rename.from, rename.to);
+      if (rename.to.startsWith(`${CORRUPTED_DIR}/`)) this.records.quarantinedWhileRunning(rename.from, rename.to);
     }
   }
 

@@ -9,7 +9,7 @@
 
 import fs from "node:fs";
 import path from "node:path";
-import { HISTORY_DIR, IMX_HEADER_BYTES, recordsPerSector } from "../../format/imx.js";
+import { CORRUPTED_DIR, HISTORY_DIR, IMX_HEADER_BYTES, recordsPerSector } from "../../format/imx.js";
 import type { Device } from "../../core/device.js";
 import { FLUSH_PROGRESS_COMPLETE, flushDrain } from "../../core/flush.js";
 import type { CheckContext } from "../checks.js";
@@ -370,7 +370,7 @@ async function cases(t: Shutdown, ctx: CheckContext, env: SuiteEnv): Promise<voi
     const k0 = t.device.stats();
     t.readBack("flush_corrupted: the records of the other files read back exactly", records);
     const k1 = t.device.stats();
-    const corruptedDir = path.join(t.fresh.dir ?? "", "corrupted");
+    const corruptedDir = path.join(t.fresh.dir ?? "", CORRUPTED_DIR);
     const quarantined = fs.existsSync(corruptedDir) ? fs.readdirSync(corruptedDir).length : 0;
     ctx.check(
       "flush_corrupted: the corrupted file is quarantined to corrupted/ and its records counted as discarded",
