@@ -9,17 +9,51 @@
 // at 2^10); a missing file counts as deleted. The queue is a FIFO linked through the file table.
 
 import {
-  CLEANUP_BATCHED, CLEANUP_IMMEDIATE, CLEANUP_LAZY, CLEANUP_POLICY_COUNT, E_HAL_NOT_FOUND, E_TOKEN_UNKNOWN,
+  CLEANUP_BATCHED,
+  CLEANUP_IMMEDIATE,
+  CLEANUP_LAZY,
+  CLEANUP_POLICY_COUNT,
+  E_HAL_NOT_FOUND,
+  E_TOKEN_UNKNOWN,
   EVENT_DELETE_FAILED,
-  EVENT_FILE_DELETED, EVENT_FORCE_CLEANUP, FILE_SLOT_NULL, LOG_DEBUG, LOG_INFO, LOG_WARN, OK,
-  STAT_BYTES_AWAITING_DELETE, STAT_BYTES_DELETED, STAT_CLEANUP_COMPLETE, STAT_DELETE_FAILURES,
-  STAT_DISK_BYTES_USED, STAT_FILES_AWAITING_DELETE, STAT_FILES_DELETED, STAT_FILES_DELETING,
-  STAT_FILES_LIVE, STAT_RECORDS_DISCARDED, STAT_RECORDS_DISCARDED_DISK, SUBSYSTEM_CLEANUP,
+  EVENT_FILE_DELETED,
+  EVENT_FORCE_CLEANUP,
+  FILE_SLOT_NULL,
+  LOG_DEBUG,
+  LOG_INFO,
+  LOG_WARN,
+  OK,
+  STAT_BYTES_AWAITING_DELETE,
+  STAT_BYTES_DELETED,
+  STAT_CLEANUP_COMPLETE,
+  STAT_DELETE_FAILURES,
+  STAT_DISK_BYTES_USED,
+  STAT_FILES_AWAITING_DELETE,
+  STAT_FILES_DELETED,
+  STAT_FILES_DELETING,
+  STAT_FILES_LIVE,
+  STAT_RECORDS_DISCARDED,
+  STAT_RECORDS_DISCARDED_DISK,
+  SUBSYSTEM_CLEANUP,
 } from "./abi";
 import {
-  FILE_AWAIT_DELETE, FILE_DELETING, FILE_FREE, fileAttempts, fileAttemptsSet, fileBytes, fileFirstSeq,
-  fileGeneration, fileNext, fileNextSet, filePathFormat, fileRetryAt, fileRetryAtSet, fileSlotRelease,
-  fileState, fileStateSet, fileStream,
+  FILE_AWAIT_DELETE,
+  FILE_DELETING,
+  FILE_FREE,
+  fileAttempts,
+  fileAttemptsSet,
+  fileBytes,
+  fileFirstSeq,
+  fileGeneration,
+  fileNext,
+  fileNextSet,
+  filePathFormat,
+  fileRetryAt,
+  fileRetryAtSet,
+  fileSlotRelease,
+  fileState,
+  fileStateSet,
+  fileStream,
 } from "./files";
 import { halFileDelete, halFileDeleteAsync, halLog } from "./hal";
 import { statAdd, statGet, statSet } from "./stats";
@@ -27,7 +61,6 @@ import { streamSensor, streamSource } from "./stream-table";
 import { core } from "./state";
 
 const RETRY_SHIFT_MAX: u32 = 10;
-
 
 export function cleanupInit(): void {
   const c = core();
@@ -78,7 +111,7 @@ function queuePop(): u32 {
   if (c.cleanupQueueHead == FILE_SLOT_NULL) c.cleanupQueueTail = FILE_SLOT_NULL;
   fileNextSet(slot, FILE_SLOT_NULL);
   c.cleanupQueueLength--;
-  statAdd(STAT_BYTES_AWAITING_DELETE, -<f64>fileBytes(slot));
+  statAdd(STAT_BYTES_AWAITING_DELETE, -(<f64>fileBytes(slot)));
   return slot;
 }
 

@@ -21,7 +21,7 @@ export function crc32Init(): void {
     for (let k = 0; k < 8; k++) {
       c = c & 1 ? CRC_POLYNOMIAL ^ (c >>> 1) : c >>> 1;
     }
-    store<u32>(crcTablePtr() + (<usize>n << 2), c);
+    store<u32>(crcTablePtr() + ((<usize>n) << 2), c);
   }
 }
 
@@ -31,7 +31,7 @@ export function crc32Update(crc: u32, ptr: usize, length: usize): u32 {
   let c = ~crc;
   const end = ptr + length;
   for (let p = ptr; p < end; p++) {
-    c = load<u32>(table + (<usize>((c ^ load<u8>(p)) & 0xff) << 2)) ^ (c >>> 8);
+    c = load<u32>(table + ((<usize>((c ^ load<u8>(p)) & 0xff)) << 2)) ^ (c >>> 8);
   }
   return ~c;
 }

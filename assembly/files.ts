@@ -10,12 +10,38 @@
 // queue, or the free list. File slot f owns disk sector ids sectorCount + f × sectorsPerFileMax + k.
 
 import {
-  E_FILE_CORRUPT, E_HAL_NOT_FOUND, EVENT_FILE_CORRUPT, FILE_SLOT_NULL, HISTORY_BUCKETS, IMX_ACKED_SEQ_OFFSET,
-  IMX_CREATED_MS_OFFSET, IMX_CRC32_OFFSET, IMX_DATA_TYPE_OFFSET, IMX_FIRST_SEQ_OFFSET, IMX_FORMAT_VERSION,
-  IMX_HEADER_BYTES, IMX_HEADER_BYTES_OFFSET, IMX_MAGIC, IMX_MAGIC_OFFSET, IMX_PAYLOAD_BYTES_OFFSET,
-  IMX_RECORD_COUNT_OFFSET, IMX_RECORD_TYPE_OFFSET, IMX_SAMPLE_RATE_OFFSET, IMX_SECTOR_BYTES_OFFSET,
-  IMX_SECTOR_COUNT_OFFSET, IMX_SENSOR_OFFSET, IMX_SOURCE_OFFSET, IMX_VERSION_OFFSET, LOG_ERROR, OK,
-  STAT_FILE_READS, STAT_FILES_CORRUPT, SUBSYSTEM_TIER, FILE_ENTRY_BYTES, STAT_DISK_BYTES_USED, STAT_FILES_LIVE,
+  E_FILE_CORRUPT,
+  E_HAL_NOT_FOUND,
+  EVENT_FILE_CORRUPT,
+  FILE_SLOT_NULL,
+  HISTORY_BUCKETS,
+  IMX_ACKED_SEQ_OFFSET,
+  IMX_CREATED_MS_OFFSET,
+  IMX_CRC32_OFFSET,
+  IMX_DATA_TYPE_OFFSET,
+  IMX_FIRST_SEQ_OFFSET,
+  IMX_FORMAT_VERSION,
+  IMX_HEADER_BYTES,
+  IMX_HEADER_BYTES_OFFSET,
+  IMX_MAGIC,
+  IMX_MAGIC_OFFSET,
+  IMX_PAYLOAD_BYTES_OFFSET,
+  IMX_RECORD_COUNT_OFFSET,
+  IMX_RECORD_TYPE_OFFSET,
+  IMX_SAMPLE_RATE_OFFSET,
+  IMX_SECTOR_BYTES_OFFSET,
+  IMX_SECTOR_COUNT_OFFSET,
+  IMX_SENSOR_OFFSET,
+  IMX_SOURCE_OFFSET,
+  IMX_VERSION_OFFSET,
+  LOG_ERROR,
+  OK,
+  STAT_FILE_READS,
+  STAT_FILES_CORRUPT,
+  SUBSYSTEM_TIER,
+  FILE_ENTRY_BYTES,
+  STAT_DISK_BYTES_USED,
+  STAT_FILES_LIVE,
 } from "./abi";
 import { crc32Update } from "./crc32";
 import { halFileQuarantine, halFileRead, halLog } from "./hal";
@@ -56,12 +82,19 @@ const F_GENERATION: usize = offsetof<FileEntry>("generation");
 const F_RETRY_AT_MS: usize = offsetof<FileEntry>("retryAtMs");
 // The drawing above, checked.
 if (
-  F_FIRST_SEQ != 0 || F_RECORDS != 8 || F_STREAM != 12 || F_STATE != 14 || F_ATTEMPTS != 15 || F_SECTORS != 16 ||
-  F_BYTES != 20 || F_NEXT != 24 || F_GENERATION != 28 || F_RETRY_AT_MS != 32
+  F_FIRST_SEQ != 0 ||
+  F_RECORDS != 8 ||
+  F_STREAM != 12 ||
+  F_STATE != 14 ||
+  F_ATTEMPTS != 15 ||
+  F_SECTORS != 16 ||
+  F_BYTES != 20 ||
+  F_NEXT != 24 ||
+  F_GENERATION != 28 ||
+  F_RETRY_AT_MS != 32
 ) {
   ERROR("file table entry drawing is out of date");
 }
-
 
 // @ts-ignore: decorator
 @inline
@@ -71,22 +104,34 @@ function fileEntry(slot: u32): usize {
 
 // @ts-ignore: decorator
 @inline
-export function fileFirstSeq(slot: u32): u64 { return load<u64>(fileEntry(slot) + F_FIRST_SEQ); }
+export function fileFirstSeq(slot: u32): u64 {
+  return load<u64>(fileEntry(slot) + F_FIRST_SEQ);
+}
 // @ts-ignore: decorator
 @inline
-export function fileRecords(slot: u32): u32 { return load<u32>(fileEntry(slot) + F_RECORDS); }
+export function fileRecords(slot: u32): u32 {
+  return load<u32>(fileEntry(slot) + F_RECORDS);
+}
 // @ts-ignore: decorator
 @inline
-export function fileStream(slot: u32): u32 { return <u32>load<u16>(fileEntry(slot) + F_STREAM); }
+export function fileStream(slot: u32): u32 {
+  return <u32>load<u16>(fileEntry(slot) + F_STREAM);
+}
 // @ts-ignore: decorator
 @inline
-export function fileState(slot: u32): u32 { return <u32>load<u8>(fileEntry(slot) + F_STATE); }
+export function fileState(slot: u32): u32 {
+  return <u32>load<u8>(fileEntry(slot) + F_STATE);
+}
 // @ts-ignore: decorator
 @inline
-export function fileStateSet(slot: u32, state: u32): void { store<u8>(fileEntry(slot) + F_STATE, <u8>state); }
+export function fileStateSet(slot: u32, state: u32): void {
+  store<u8>(fileEntry(slot) + F_STATE, <u8>state);
+}
 // @ts-ignore: decorator
 @inline
-export function fileAttempts(slot: u32): u32 { return <u32>load<u8>(fileEntry(slot) + F_ATTEMPTS); }
+export function fileAttempts(slot: u32): u32 {
+  return <u32>load<u8>(fileEntry(slot) + F_ATTEMPTS);
+}
 // @ts-ignore: decorator
 @inline
 export function fileAttemptsSet(slot: u32, attempts: u32): void {
@@ -94,25 +139,39 @@ export function fileAttemptsSet(slot: u32, attempts: u32): void {
 }
 // @ts-ignore: decorator
 @inline
-export function fileSectors(slot: u32): u32 { return load<u32>(fileEntry(slot) + F_SECTORS); }
+export function fileSectors(slot: u32): u32 {
+  return load<u32>(fileEntry(slot) + F_SECTORS);
+}
 // @ts-ignore: decorator
 @inline
-export function fileBytes(slot: u32): u32 { return load<u32>(fileEntry(slot) + F_BYTES); }
+export function fileBytes(slot: u32): u32 {
+  return load<u32>(fileEntry(slot) + F_BYTES);
+}
 // @ts-ignore: decorator
 @inline
-export function fileNext(slot: u32): u32 { return load<u32>(fileEntry(slot) + F_NEXT); }
+export function fileNext(slot: u32): u32 {
+  return load<u32>(fileEntry(slot) + F_NEXT);
+}
 // @ts-ignore: decorator
 @inline
-export function fileNextSet(slot: u32, next: u32): void { store<u32>(fileEntry(slot) + F_NEXT, next); }
+export function fileNextSet(slot: u32, next: u32): void {
+  store<u32>(fileEntry(slot) + F_NEXT, next);
+}
 // @ts-ignore: decorator
 @inline
-export function fileGeneration(slot: u32): u32 { return load<u32>(fileEntry(slot) + F_GENERATION); }
+export function fileGeneration(slot: u32): u32 {
+  return load<u32>(fileEntry(slot) + F_GENERATION);
+}
 // @ts-ignore: decorator
 @inline
-export function fileRetryAt(slot: u32): f64 { return load<f64>(fileEntry(slot) + F_RETRY_AT_MS); }
+export function fileRetryAt(slot: u32): f64 {
+  return load<f64>(fileEntry(slot) + F_RETRY_AT_MS);
+}
 // @ts-ignore: decorator
 @inline
-export function fileRetryAtSet(slot: u32, atMs: f64): void { store<f64>(fileEntry(slot) + F_RETRY_AT_MS, atMs); }
+export function fileRetryAtSet(slot: u32, atMs: f64): void {
+  store<f64>(fileEntry(slot) + F_RETRY_AT_MS, atMs);
+}
 
 export function filesInit(): void {
   const c = core();
@@ -223,8 +282,17 @@ export function decimalPut(p: usize, value: u64, digitsMin: i32): usize {
 // ---- .imx header -----------------------------------------------------------------------------------
 
 export function imxHeaderWrite(
-  buf: usize, source: u32, sensor: u32, recordType: i32, dataType: i32, sampleRateMs: u32,
-  sectors: u32, firstSeq: u64, records: u32, ackedSeq: u64, createdMs: f64,
+  buf: usize,
+  source: u32,
+  sensor: u32,
+  recordType: i32,
+  dataType: i32,
+  sampleRateMs: u32,
+  sectors: u32,
+  firstSeq: u64,
+  records: u32,
+  ackedSeq: u64,
+  createdMs: f64,
 ): u32 {
   const payloadBytes = sectors * core().sectorBytes;
   memory.fill(buf, 0, <usize>IMX_HEADER_BYTES);
@@ -255,7 +323,7 @@ export function imxHeaderWrite(
 // it cannot), and the slot is released. The caller has already taken it off its stream.
 export function fileQuarantine(slot: u32, source: u32, sensor: u32): void {
   halFileQuarantine(core().pathPtr, filePathFormat(source, sensor, fileFirstSeq(slot)));
-  statAdd(STAT_DISK_BYTES_USED, -<f64>fileBytes(slot));
+  statAdd(STAT_DISK_BYTES_USED, -(<f64>fileBytes(slot)));
   statAdd(STAT_FILES_LIVE, -1);
   fileSlotRelease(slot);
 }
@@ -277,12 +345,13 @@ export function fileLoad(slot: u32, source: u32, sensor: u32): i32 {
   // A file the core wrote that is gone or unreadable is reported as corrupt; other failures pass through.
   if (got < 0) return got == E_HAL_NOT_FOUND ? E_FILE_CORRUPT : got;
   const buf = c.readBufPtr;
-  let valid = <u32>got == expected
-    && load<u32>(buf + IMX_MAGIC_OFFSET) == IMX_MAGIC
-    && <i32>load<u16>(buf + IMX_VERSION_OFFSET) == IMX_FORMAT_VERSION
-    && load<u64>(buf + IMX_FIRST_SEQ_OFFSET) == fileFirstSeq(slot)
-    && load<u32>(buf + IMX_RECORD_COUNT_OFFSET) == fileRecords(slot)
-    && load<u32>(buf + IMX_SECTOR_COUNT_OFFSET) == fileSectors(slot);
+  let valid =
+    <u32>got == expected &&
+    load<u32>(buf + IMX_MAGIC_OFFSET) == IMX_MAGIC &&
+    <i32>load<u16>(buf + IMX_VERSION_OFFSET) == IMX_FORMAT_VERSION &&
+    load<u64>(buf + IMX_FIRST_SEQ_OFFSET) == fileFirstSeq(slot) &&
+    load<u32>(buf + IMX_RECORD_COUNT_OFFSET) == fileRecords(slot) &&
+    load<u32>(buf + IMX_SECTOR_COUNT_OFFSET) == fileSectors(slot);
   if (valid) {
     let crc = crc32Update(0, buf, <usize>IMX_CRC32_OFFSET);
     crc = crc32Update(crc, buf + <usize>IMX_HEADER_BYTES, <usize>(expected - <u32>IMX_HEADER_BYTES));

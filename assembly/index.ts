@@ -3,37 +3,77 @@
 // exceed 32 bits cross the boundary as f64 (exact integers up to 2^53).
 
 import {
-  ABI_VERSION, CLEANUP_POLICY_COUNT, CONFIG_IMAGE_BYTES, E_ALREADY_BOOTED, E_INVALID_ARGUMENT,
-  E_NO_DISK_TIER, E_NOT_BOOTED, EVENT_BOOTED, LOG_INFO, OK, RECORD_TYPE_EVT, RECORD_TYPE_TSD, STAT_DISK_USAGE_OFFSET_BYTES,
-  STAT_FRAGMENTATION_PERCENT, SUBSYSTEM_SAT,
+  ABI_VERSION,
+  CLEANUP_POLICY_COUNT,
+  CONFIG_IMAGE_BYTES,
+  E_ALREADY_BOOTED,
+  E_INVALID_ARGUMENT,
+  E_NO_DISK_TIER,
+  E_NOT_BOOTED,
+  EVENT_BOOTED,
+  LOG_INFO,
+  OK,
+  RECORD_TYPE_EVT,
+  RECORD_TYPE_TSD,
+  STAT_DISK_USAGE_OFFSET_BYTES,
+  STAT_FRAGMENTATION_PERCENT,
+  SUBSYSTEM_SAT,
 } from "./abi";
 import {
-  cleanupConfirm as cleanupConfirmCore, cleanupForceAll as cleanupForceAllCore, cleanupInit, cleanupIsComplete,
+  cleanupConfirm as cleanupConfirmCore,
+  cleanupForceAll as cleanupForceAllCore,
+  cleanupInit,
+  cleanupIsComplete,
 } from "./cleanup";
 import { configLoad, configPolicySet, configPtr } from "./config";
 import { crc32Init } from "./crc32";
 import { FILE_FREE, fileFirstSeq, filePathFormat, filesInit, fileState, fileStream } from "./files";
-import { recoveryClose as recoveryCloseCore, recoveryFile as recoveryFileCore, recoveryInit, recoveryIsOpen,
-  recoveryPositions as recoveryPositionsCore } from "./recovery";
+import {
+  recoveryClose as recoveryCloseCore,
+  recoveryFile as recoveryFileCore,
+  recoveryInit,
+  recoveryIsOpen,
+  recoveryPositions as recoveryPositionsCore,
+} from "./recovery";
 import { halLog } from "./hal";
 import {
-  satFragmentationPercent, satInit, satUsedCount, sectorAllocRaw, sectorFreeRaw, sectorLinkRaw, sectorNextRead,
-  sectorWordRead, sectorWordWrite,
+  satFragmentationPercent,
+  satInit,
+  satUsedCount,
+  sectorAllocRaw,
+  sectorFreeRaw,
+  sectorLinkRaw,
+  sectorNextRead,
+  sectorWordRead,
+  sectorWordWrite,
 } from "./sat";
 import { statSet, statsReset } from "./stats";
 import {
-  streamAck as streamAckCore, streamAppend, streamQuery as streamQueryCore, streamRead,
-  streamRevert as streamRevertCore, streamsDiskListsClear,
+  streamAck as streamAckCore,
+  streamAppend,
+  streamQuery as streamQueryCore,
+  streamRead,
+  streamRevert as streamRevertCore,
+  streamsDiskListsClear,
 } from "./stream";
 import {
-  streamConfigure as streamConfigureCore, streamFind as streamFindCore, streamSensor, streamSource, streamsInit,
+  streamConfigure as streamConfigureCore,
+  streamFind as streamFindCore,
+  streamSensor,
+  streamSource,
+  streamsInit,
 } from "./stream-table";
 import {
-  flushAllToDisk as flushAllToDiskCore, flushCancel as flushCancelCore, flushProgressGet, machineInit,
-  machineState, pendingWorkCount as pendingWorkCountCore, processMemory as processMemoryCore, streamSectorsUsed,
+  flushAllToDisk as flushAllToDiskCore,
+  flushCancel as flushCancelCore,
+  flushProgressGet,
+  machineInit,
+  machineState,
+  pendingWorkCount as pendingWorkCountCore,
+  processMemory as processMemoryCore,
+  streamSectorsUsed,
 } from "./tier-machine";
 import { core } from "./state";
-
 
 // ---- Boot and layout ------------------------------------------------------------------------------------
 

@@ -9,17 +9,61 @@
 // delivered again: a file whose every record is below it is handed back for deletion.
 
 import {
-  DATA_TYPE_COUNT, E_FILE_TABLE_FULL, E_IMX_COUNTS, E_IMX_CRC, E_IMX_GEOMETRY, E_IMX_MAGIC,
-  E_IMX_ORDER, E_IMX_SIZE, E_IMX_VERSION, E_RECOVERY_CLOSED, E_STREAM_CONFIG_MISMATCH, EVENT_RECOVERY_DONE,
-  FILE_SLOT_NULL, IMX_ACKED_SEQ_OFFSET, IMX_CRC32_OFFSET, IMX_DATA_TYPE_OFFSET, IMX_FIRST_SEQ_OFFSET,
-  IMX_FORMAT_VERSION, IMX_HEADER_BYTES, IMX_HEADER_BYTES_OFFSET, IMX_MAGIC, IMX_MAGIC_OFFSET,
-  IMX_PAYLOAD_BYTES_OFFSET, IMX_RECORD_COUNT_OFFSET, IMX_RECORD_TYPE_OFFSET, IMX_SAMPLE_RATE_OFFSET,
-  IMX_SECTOR_BYTES_OFFSET, IMX_SECTOR_COUNT_OFFSET, IMX_SENSOR_OFFSET, IMX_SOURCE_OFFSET, IMX_VERSION_OFFSET,
-  LOG_INFO, OK, POSITION_ACKED_SEQ_OFFSET, POSITION_DATA_TYPE_OFFSET, POSITION_NEXT_SEQ_OFFSET,
-  POSITION_RECORD_BYTES, POSITION_RECORD_TYPE_OFFSET, POSITION_SAMPLE_RATE_OFFSET, POSITION_SENSOR_OFFSET,
-  POSITION_SOURCE_OFFSET, POSITION_SEQ_RESERVED_OFFSET, POSITIONS_HEADER_BYTES, RECORD_TYPE_EVT, RECORD_TYPE_TSD, RECOVERY_FILE_ACKED,
-  SECTOR_NULL, STAT_DISK_BYTES_USED, STAT_FILES_LIVE, STAT_RECORDS_LIVE, STAT_RECORDS_LOST_RAM,
-  STAT_RECOVERY_FILES_ACKED, STAT_RECOVERY_FILES_KEPT, STAT_RECOVERY_RECORDS, SUBSYSTEM_RECOVERY,
+  DATA_TYPE_COUNT,
+  E_FILE_TABLE_FULL,
+  E_IMX_COUNTS,
+  E_IMX_CRC,
+  E_IMX_GEOMETRY,
+  E_IMX_MAGIC,
+  E_IMX_ORDER,
+  E_IMX_SIZE,
+  E_IMX_VERSION,
+  E_RECOVERY_CLOSED,
+  E_STREAM_CONFIG_MISMATCH,
+  EVENT_RECOVERY_DONE,
+  FILE_SLOT_NULL,
+  IMX_ACKED_SEQ_OFFSET,
+  IMX_CRC32_OFFSET,
+  IMX_DATA_TYPE_OFFSET,
+  IMX_FIRST_SEQ_OFFSET,
+  IMX_FORMAT_VERSION,
+  IMX_HEADER_BYTES,
+  IMX_HEADER_BYTES_OFFSET,
+  IMX_MAGIC,
+  IMX_MAGIC_OFFSET,
+  IMX_PAYLOAD_BYTES_OFFSET,
+  IMX_RECORD_COUNT_OFFSET,
+  IMX_RECORD_TYPE_OFFSET,
+  IMX_SAMPLE_RATE_OFFSET,
+  IMX_SECTOR_BYTES_OFFSET,
+  IMX_SECTOR_COUNT_OFFSET,
+  IMX_SENSOR_OFFSET,
+  IMX_SOURCE_OFFSET,
+  IMX_VERSION_OFFSET,
+  LOG_INFO,
+  OK,
+  POSITION_ACKED_SEQ_OFFSET,
+  POSITION_DATA_TYPE_OFFSET,
+  POSITION_NEXT_SEQ_OFFSET,
+  POSITION_RECORD_BYTES,
+  POSITION_RECORD_TYPE_OFFSET,
+  POSITION_SAMPLE_RATE_OFFSET,
+  POSITION_SENSOR_OFFSET,
+  POSITION_SOURCE_OFFSET,
+  POSITION_SEQ_RESERVED_OFFSET,
+  POSITIONS_HEADER_BYTES,
+  RECORD_TYPE_EVT,
+  RECORD_TYPE_TSD,
+  RECOVERY_FILE_ACKED,
+  SECTOR_NULL,
+  STAT_DISK_BYTES_USED,
+  STAT_FILES_LIVE,
+  STAT_RECORDS_LIVE,
+  STAT_RECORDS_LOST_RAM,
+  STAT_RECOVERY_FILES_ACKED,
+  STAT_RECOVERY_FILES_KEPT,
+  STAT_RECOVERY_RECORDS,
+  SUBSYSTEM_RECOVERY,
   E_POSITIONS_CORRUPT,
 } from "./abi";
 import { crc32Update } from "./crc32";
@@ -29,13 +73,21 @@ import { positionsValid } from "./positions";
 import { statAdd } from "./stats";
 import { diskListRecount, diskTailAppend } from "./stream";
 import {
-  recordsPerSector, streamAckedSeq, streamAckedSeqSet, streamConfigure, streamDirtySet, streamDiskTail,
-  streamNextSeq, streamNextSeqSet, streamRamHead, streamSeqReserved, streamSeqReservedSet,
+  recordsPerSector,
+  streamAckedSeq,
+  streamAckedSeqSet,
+  streamConfigure,
+  streamDirtySet,
+  streamDiskTail,
+  streamNextSeq,
+  streamNextSeqSet,
+  streamRamHead,
+  streamSeqReserved,
+  streamSeqReservedSet,
 } from "./stream-table";
 import { core } from "./state";
 
 const SEQ_MAX: u64 = 9007199254740991; // 2^53 − 1: sequence numbers cross the boundary as f64
-
 
 export function recoveryInit(): void {
   core().recoveryOpen = true;
@@ -94,16 +146,26 @@ export function recoveryPositions(length: i32): i32 {
     const record = buf + <usize>POSITIONS_HEADER_BYTES + <usize>i * <usize>POSITION_RECORD_BYTES;
     const acked = load<u64>(record + POSITION_ACKED_SEQ_OFFSET);
     const next = load<u64>(record + POSITION_NEXT_SEQ_OFFSET);
-    if (!typesValid(<i32>load<u8>(record + POSITION_RECORD_TYPE_OFFSET), <i32>load<u8>(record + POSITION_DATA_TYPE_OFFSET),
-      load<u32>(record + POSITION_SAMPLE_RATE_OFFSET))) return E_POSITIONS_CORRUPT;
+    if (
+      !typesValid(
+        <i32>load<u8>(record + POSITION_RECORD_TYPE_OFFSET),
+        <i32>load<u8>(record + POSITION_DATA_TYPE_OFFSET),
+        load<u32>(record + POSITION_SAMPLE_RATE_OFFSET),
+      )
+    )
+      return E_POSITIONS_CORRUPT;
     const reserved = load<u64>(record + POSITION_SEQ_RESERVED_OFFSET);
     if (acked > next || next > SEQ_MAX || reserved > SEQ_MAX) return E_POSITIONS_CORRUPT;
   }
   for (let i = 0; i < count; i++) {
     const record = buf + <usize>POSITIONS_HEADER_BYTES + <usize>i * <usize>POSITION_RECORD_BYTES;
-    const s = streamConfigure(load<u32>(record + POSITION_SOURCE_OFFSET), load<u32>(record + POSITION_SENSOR_OFFSET),
-      <i32>load<u8>(record + POSITION_RECORD_TYPE_OFFSET), <i32>load<u8>(record + POSITION_DATA_TYPE_OFFSET),
-      load<u32>(record + POSITION_SAMPLE_RATE_OFFSET));
+    const s = streamConfigure(
+      load<u32>(record + POSITION_SOURCE_OFFSET),
+      load<u32>(record + POSITION_SENSOR_OFFSET),
+      <i32>load<u8>(record + POSITION_RECORD_TYPE_OFFSET),
+      <i32>load<u8>(record + POSITION_DATA_TYPE_OFFSET),
+      load<u32>(record + POSITION_SAMPLE_RATE_OFFSET),
+    );
     if (s < 0) return s;
     const stream = <u32>s;
     streamAckedSeqSet(stream, max<u64>(streamAckedSeq(stream), load<u64>(record + POSITION_ACKED_SEQ_OFFSET)));

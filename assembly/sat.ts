@@ -12,10 +12,26 @@
 // written into the sector and `firstSeq` the sequence number of its first record.
 
 import {
-  E_OFFSET_INVALID, E_OUT_OF_SECTORS, E_SECTOR_INVALID, E_SECTOR_LINKED, E_SECTOR_NOT_ALLOCATED,
-  E_SECTOR_OWNED, EVENT_USAGE_STEP, LOG_INFO, OK, SECTOR_NULL, STAT_ALLOCATIONS,
-  STAT_ALLOCATION_FAILURES, STAT_FREES, STAT_SECTORS_FREE, STAT_SECTORS_TOTAL, STAT_SECTORS_USED,
-  STAT_SECTORS_USED_PEAK, SUBSYSTEM_SAT, STREAM_NULL, SAT_ENTRY_BYTES,
+  E_OFFSET_INVALID,
+  E_OUT_OF_SECTORS,
+  E_SECTOR_INVALID,
+  E_SECTOR_LINKED,
+  E_SECTOR_NOT_ALLOCATED,
+  E_SECTOR_OWNED,
+  EVENT_USAGE_STEP,
+  LOG_INFO,
+  OK,
+  SECTOR_NULL,
+  STAT_ALLOCATIONS,
+  STAT_ALLOCATION_FAILURES,
+  STAT_FREES,
+  STAT_SECTORS_FREE,
+  STAT_SECTORS_TOTAL,
+  STAT_SECTORS_USED,
+  STAT_SECTORS_USED_PEAK,
+  SUBSYSTEM_SAT,
+  STREAM_NULL,
+  SAT_ENTRY_BYTES,
 } from "./abi";
 import { halLog } from "./hal";
 import { statAdd, statGet, statSet } from "./stats";
@@ -43,7 +59,6 @@ const SAT_FIRST_SEQ: usize = offsetof<SatEntry>("firstSeq");
 if (SAT_NEXT != 0 || SAT_OWNER != 4 || SAT_COUNT != 6 || SAT_FIRST_SEQ != 8) {
   ERROR("SAT entry drawing is out of date");
 }
-
 
 // @ts-ignore: decorator
 @inline

@@ -22,8 +22,16 @@
 // streams. What streams do (append, read, ACK, discard, the disk list) is in stream.ts.
 
 import {
-  DATA_TYPE_COUNT, E_INVALID_ARGUMENT, E_STREAM_CONFIG_MISMATCH, E_STREAM_TABLE_FULL,
-  E_STREAM_UNKNOWN, FILE_SLOT_NULL, RECORD_TYPE_EVT, RECORD_TYPE_TSD, SECTOR_NULL, STREAM_ENTRY_BYTES,
+  DATA_TYPE_COUNT,
+  E_INVALID_ARGUMENT,
+  E_STREAM_CONFIG_MISMATCH,
+  E_STREAM_TABLE_FULL,
+  E_STREAM_UNKNOWN,
+  FILE_SLOT_NULL,
+  RECORD_TYPE_EVT,
+  RECORD_TYPE_TSD,
+  SECTOR_NULL,
+  STREAM_ENTRY_BYTES,
 } from "./abi";
 import { core } from "./state";
 
@@ -77,10 +85,25 @@ export const S_READ_HINT: usize = offsetof<StreamEntry>("readHint");
 export const S_SEQ_RESERVED: usize = offsetof<StreamEntry>("seqReserved");
 // The drawing above, checked.
 if (
-  S_SOURCE != 0 || S_SENSOR != 4 || S_RECORD_TYPE != 8 || S_DATA_TYPE != 9 || S_FLAGS != 10 ||
-  S_SAMPLE_RATE_MS != 12 || S_NEXT_SEQ != 16 || S_ACKED_SEQ != 24 || S_READ_SEQ != 32 || S_PENDING != 40 ||
-  S_RAM_HEAD != 48 || S_RAM_TAIL != 52 || S_RAM_SECTORS != 56 || S_DISK_HEAD != 60 || S_DISK_TAIL != 64 ||
-  S_DISK_FILES != 68 || S_RAM_RECORDS != 72 || S_DISK_RECORDS != 80 || S_READ_HINT != 88 ||
+  S_SOURCE != 0 ||
+  S_SENSOR != 4 ||
+  S_RECORD_TYPE != 8 ||
+  S_DATA_TYPE != 9 ||
+  S_FLAGS != 10 ||
+  S_SAMPLE_RATE_MS != 12 ||
+  S_NEXT_SEQ != 16 ||
+  S_ACKED_SEQ != 24 ||
+  S_READ_SEQ != 32 ||
+  S_PENDING != 40 ||
+  S_RAM_HEAD != 48 ||
+  S_RAM_TAIL != 52 ||
+  S_RAM_SECTORS != 56 ||
+  S_DISK_HEAD != 60 ||
+  S_DISK_TAIL != 64 ||
+  S_DISK_FILES != 68 ||
+  S_RAM_RECORDS != 72 ||
+  S_DISK_RECORDS != 80 ||
+  S_READ_HINT != 88 ||
   S_SEQ_RESERVED != 96
 ) {
   ERROR("stream entry drawing is out of date");
@@ -97,56 +120,102 @@ export function streamEntry(index: u32): usize {
 
 // ---- Field access ----------------------------------------------------------------------------------
 // @ts-ignore: decorator
-@inline export function streamSource(s: u32): u32 { return load<u32>(streamEntry(s) + S_SOURCE); }
+@inline export function streamSource(s: u32): u32 {
+  return load<u32>(streamEntry(s) + S_SOURCE);
+}
 // @ts-ignore: decorator
-@inline export function streamSensor(s: u32): u32 { return load<u32>(streamEntry(s) + S_SENSOR); }
+@inline export function streamSensor(s: u32): u32 {
+  return load<u32>(streamEntry(s) + S_SENSOR);
+}
 // @ts-ignore: decorator
-@inline export function streamRecordType(s: u32): i32 { return <i32>load<u8>(streamEntry(s) + S_RECORD_TYPE); }
+@inline export function streamRecordType(s: u32): i32 {
+  return <i32>load<u8>(streamEntry(s) + S_RECORD_TYPE);
+}
 // @ts-ignore: decorator
-@inline export function streamDataType(s: u32): i32 { return <i32>load<u8>(streamEntry(s) + S_DATA_TYPE); }
+@inline export function streamDataType(s: u32): i32 {
+  return <i32>load<u8>(streamEntry(s) + S_DATA_TYPE);
+}
 // @ts-ignore: decorator
-@inline export function streamSampleRateMs(s: u32): u32 { return load<u32>(streamEntry(s) + S_SAMPLE_RATE_MS); }
+@inline export function streamSampleRateMs(s: u32): u32 {
+  return load<u32>(streamEntry(s) + S_SAMPLE_RATE_MS);
+}
 // @ts-ignore: decorator
-@inline export function streamNextSeq(s: u32): u64 { return load<u64>(streamEntry(s) + S_NEXT_SEQ); }
+@inline export function streamNextSeq(s: u32): u64 {
+  return load<u64>(streamEntry(s) + S_NEXT_SEQ);
+}
 // @ts-ignore: decorator
-@inline export function streamAckedSeq(s: u32): u64 { return load<u64>(streamEntry(s) + S_ACKED_SEQ); }
+@inline export function streamAckedSeq(s: u32): u64 {
+  return load<u64>(streamEntry(s) + S_ACKED_SEQ);
+}
 // @ts-ignore: decorator
-@inline export function streamReadSeq(s: u32): u64 { return load<u64>(streamEntry(s) + S_READ_SEQ); }
+@inline export function streamReadSeq(s: u32): u64 {
+  return load<u64>(streamEntry(s) + S_READ_SEQ);
+}
 // @ts-ignore: decorator
-@inline export function streamPending(s: u32): u64 { return load<u64>(streamEntry(s) + S_PENDING); }
+@inline export function streamPending(s: u32): u64 {
+  return load<u64>(streamEntry(s) + S_PENDING);
+}
 // @ts-ignore: decorator
-@inline export function streamPendingSet(s: u32, v: u64): void { store<u64>(streamEntry(s) + S_PENDING, v); }
+@inline export function streamPendingSet(s: u32, v: u64): void {
+  store<u64>(streamEntry(s) + S_PENDING, v);
+}
 // @ts-ignore: decorator
-@inline export function streamDirty(s: u32): bool { return (load<u16>(streamEntry(s) + S_FLAGS) & STREAM_FLAG_DIRTY) != 0; }
+@inline export function streamDirty(s: u32): bool {
+  return (load<u16>(streamEntry(s) + S_FLAGS) & STREAM_FLAG_DIRTY) != 0;
+}
 // @ts-ignore: decorator
 @inline export function streamDirtySet(s: u32, dirty: bool): void {
   const ptr = streamEntry(s) + S_FLAGS;
   store<u16>(ptr, dirty ? load<u16>(ptr) | STREAM_FLAG_DIRTY : load<u16>(ptr) & ~STREAM_FLAG_DIRTY);
 }
 // @ts-ignore: decorator
-@inline export function streamRamHead(s: u32): u32 { return load<u32>(streamEntry(s) + S_RAM_HEAD); }
+@inline export function streamRamHead(s: u32): u32 {
+  return load<u32>(streamEntry(s) + S_RAM_HEAD);
+}
 // @ts-ignore: decorator
-@inline export function streamRamTail(s: u32): u32 { return load<u32>(streamEntry(s) + S_RAM_TAIL); }
+@inline export function streamRamTail(s: u32): u32 {
+  return load<u32>(streamEntry(s) + S_RAM_TAIL);
+}
 // @ts-ignore: decorator
-@inline export function streamRamSectors(s: u32): u32 { return load<u32>(streamEntry(s) + S_RAM_SECTORS); }
+@inline export function streamRamSectors(s: u32): u32 {
+  return load<u32>(streamEntry(s) + S_RAM_SECTORS);
+}
 // @ts-ignore: decorator
-@inline export function streamDiskHead(s: u32): u32 { return load<u32>(streamEntry(s) + S_DISK_HEAD); }
+@inline export function streamDiskHead(s: u32): u32 {
+  return load<u32>(streamEntry(s) + S_DISK_HEAD);
+}
 // @ts-ignore: decorator
-@inline export function streamDiskTail(s: u32): u32 { return load<u32>(streamEntry(s) + S_DISK_TAIL); }
+@inline export function streamDiskTail(s: u32): u32 {
+  return load<u32>(streamEntry(s) + S_DISK_TAIL);
+}
 // @ts-ignore: decorator
-@inline export function streamAckedSeqSet(s: u32, v: u64): void { store<u64>(streamEntry(s) + S_ACKED_SEQ, v); }
+@inline export function streamAckedSeqSet(s: u32, v: u64): void {
+  store<u64>(streamEntry(s) + S_ACKED_SEQ, v);
+}
 // @ts-ignore: decorator
-@inline export function streamNextSeqSet(s: u32, v: u64): void { store<u64>(streamEntry(s) + S_NEXT_SEQ, v); }
+@inline export function streamNextSeqSet(s: u32, v: u64): void {
+  store<u64>(streamEntry(s) + S_NEXT_SEQ, v);
+}
 // @ts-ignore: decorator
-@inline export function streamSeqReserved(s: u32): u64 { return load<u64>(streamEntry(s) + S_SEQ_RESERVED); }
+@inline export function streamSeqReserved(s: u32): u64 {
+  return load<u64>(streamEntry(s) + S_SEQ_RESERVED);
+}
 // @ts-ignore: decorator
-@inline export function streamSeqReservedSet(s: u32, v: u64): void { store<u64>(streamEntry(s) + S_SEQ_RESERVED, v); }
+@inline export function streamSeqReservedSet(s: u32, v: u64): void {
+  store<u64>(streamEntry(s) + S_SEQ_RESERVED, v);
+}
 // @ts-ignore: decorator
-@inline export function streamDiskFiles(s: u32): u32 { return load<u32>(streamEntry(s) + S_DISK_FILES); }
+@inline export function streamDiskFiles(s: u32): u32 {
+  return load<u32>(streamEntry(s) + S_DISK_FILES);
+}
 // @ts-ignore: decorator
-@inline export function streamRamRecords(s: u32): u64 { return load<u64>(streamEntry(s) + S_RAM_RECORDS); }
+@inline export function streamRamRecords(s: u32): u64 {
+  return load<u64>(streamEntry(s) + S_RAM_RECORDS);
+}
 // @ts-ignore: decorator
-@inline export function streamDiskRecords(s: u32): u64 { return load<u64>(streamEntry(s) + S_DISK_RECORDS); }
+@inline export function streamDiskRecords(s: u32): u64 {
+  return load<u64>(streamEntry(s) + S_DISK_RECORDS);
+}
 
 // @ts-ignore: decorator
 @inline

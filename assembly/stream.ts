@@ -3,14 +3,51 @@
 // The table they work on, and what a stream is, are in stream-table.ts.
 
 import {
-  BULK_FLAGS, BULK_FLAG_DISK, BULK_RECORD_BYTES, BULK_SEQ_HI, BULK_SEQ_LO, BULK_UTC_MS, BULK_VALUE, EVENT_DISCARD,
-  E_ACK_PERSIST, E_ACK_TOO_MANY, E_ALL_PENDING, E_FILE_CORRUPT, E_INVALID_ARGUMENT, E_OUT_OF_SECTORS,
-  E_RECORD_TYPE_MISMATCH, E_SEQ_RESERVE, E_STREAM_UNKNOWN, FILE_SLOT_NULL, LOG_WARN, OK, QUERY_DATA_TYPE,
-  QUERY_FILES_DISK, QUERY_RECORDS_DISK, QUERY_RECORDS_NEW, QUERY_RECORDS_PENDING, QUERY_RECORDS_RAM,
-  QUERY_RECORDS_TOTAL, QUERY_RECORD_TYPE, QUERY_SAMPLE_RATE_MS, QUERY_SECTORS_RAM, QUERY_SENSOR, QUERY_SEQ_ACKED,
-  QUERY_SEQ_NEXT, QUERY_SEQ_READ, QUERY_SOURCE, RECORD_TYPE_TSD, SECTOR_NULL, STAT_RECORDS_ACKED,
-  STAT_RECORDS_DISCARDED, STAT_RECORDS_LIVE, STAT_RECORDS_READ, STAT_RECORDS_WRITTEN, STAT_SECTORS_DISCARDED,
-  STREAM_NULL, SUBSYSTEM_STREAM,
+  BULK_FLAGS,
+  BULK_FLAG_DISK,
+  BULK_RECORD_BYTES,
+  BULK_SEQ_HI,
+  BULK_SEQ_LO,
+  BULK_UTC_MS,
+  BULK_VALUE,
+  EVENT_DISCARD,
+  E_ACK_PERSIST,
+  E_ACK_TOO_MANY,
+  E_ALL_PENDING,
+  E_FILE_CORRUPT,
+  E_INVALID_ARGUMENT,
+  E_OUT_OF_SECTORS,
+  E_RECORD_TYPE_MISMATCH,
+  E_SEQ_RESERVE,
+  E_STREAM_UNKNOWN,
+  FILE_SLOT_NULL,
+  LOG_WARN,
+  OK,
+  QUERY_DATA_TYPE,
+  QUERY_FILES_DISK,
+  QUERY_RECORDS_DISK,
+  QUERY_RECORDS_NEW,
+  QUERY_RECORDS_PENDING,
+  QUERY_RECORDS_RAM,
+  QUERY_RECORDS_TOTAL,
+  QUERY_RECORD_TYPE,
+  QUERY_SAMPLE_RATE_MS,
+  QUERY_SECTORS_RAM,
+  QUERY_SENSOR,
+  QUERY_SEQ_ACKED,
+  QUERY_SEQ_NEXT,
+  QUERY_SEQ_READ,
+  QUERY_SOURCE,
+  RECORD_TYPE_TSD,
+  SECTOR_NULL,
+  STAT_RECORDS_ACKED,
+  STAT_RECORDS_DISCARDED,
+  STAT_RECORDS_LIVE,
+  STAT_RECORDS_READ,
+  STAT_RECORDS_WRITTEN,
+  STAT_SECTORS_DISCARDED,
+  STREAM_NULL,
+  SUBSYSTEM_STREAM,
 } from "./abi";
 import { EVT_RECORD_BYTES, TSD_HEADER_BYTES, TSD_RECORD_BYTES } from "./config";
 import { positionsPersist } from "./positions";
@@ -18,18 +55,60 @@ import { cleanupEnqueue } from "./cleanup";
 import { cachedSectorData, fileFirstSeq, fileLoad, fileNext, fileNextSet, fileQuarantine, fileRecords } from "./files";
 import { halLog } from "./hal";
 import {
-  satAllocationFailed, satFreeCount, sectorCountGet, sectorCountSet, sectorData, sectorFirstSeqGet, sectorNextGet,
-  sectorNextSet, sectorOwnerGet, sectorRelease, sectorTake,
+  satAllocationFailed,
+  satFreeCount,
+  sectorCountGet,
+  sectorCountSet,
+  sectorData,
+  sectorFirstSeqGet,
+  sectorNextGet,
+  sectorNextSet,
+  sectorOwnerGet,
+  sectorRelease,
+  sectorTake,
 } from "./sat";
 import { statAdd } from "./stats";
 import { core } from "./state";
 import {
-  STREAM_FLAG_DIRTY, S_ACKED_SEQ, S_DISK_FILES, S_DISK_HEAD, S_DISK_RECORDS, S_DISK_TAIL, S_FLAGS, S_NEXT_SEQ,
-  S_PENDING, S_RAM_HEAD, S_RAM_RECORDS, S_RAM_SECTORS, S_RAM_TAIL, S_READ_HINT, S_READ_SEQ, S_SEQ_RESERVED,
-  liveRecords, recordsPerSector, streamAckedSeq, streamDataType, streamDirtySet, streamDiskFiles, streamDiskHead,
-  streamDiskRecords, streamEntry, streamFieldAdd32, streamFieldAdd64, streamNextSeq, streamPending, streamRamHead,
-  streamRamRecords, streamRamSectors, streamRamTail, streamReadSeq, streamRecordType, streamSampleRateMs,
-  streamSensor, streamSource, streamValid,
+  STREAM_FLAG_DIRTY,
+  S_ACKED_SEQ,
+  S_DISK_FILES,
+  S_DISK_HEAD,
+  S_DISK_RECORDS,
+  S_DISK_TAIL,
+  S_FLAGS,
+  S_NEXT_SEQ,
+  S_PENDING,
+  S_RAM_HEAD,
+  S_RAM_RECORDS,
+  S_RAM_SECTORS,
+  S_RAM_TAIL,
+  S_READ_HINT,
+  S_READ_SEQ,
+  S_SEQ_RESERVED,
+  liveRecords,
+  recordsPerSector,
+  streamAckedSeq,
+  streamDataType,
+  streamDirtySet,
+  streamDiskFiles,
+  streamDiskHead,
+  streamDiskRecords,
+  streamEntry,
+  streamFieldAdd32,
+  streamFieldAdd64,
+  streamNextSeq,
+  streamPending,
+  streamRamHead,
+  streamRamRecords,
+  streamRamSectors,
+  streamRamTail,
+  streamReadSeq,
+  streamRecordType,
+  streamSampleRateMs,
+  streamSensor,
+  streamSource,
+  streamValid,
 } from "./stream-table";
 
 // ---- Append ----------------------------------------------------------------------------------------
@@ -139,9 +218,9 @@ export function discardForSpace(): bool {
       const live = liveRecords(sectorFirstSeqGet(id), <u64>sectorCountGet(id), streamAckedSeq(victim));
       ramSectorUnlink(victim, previous, id);
       sectorRelease(id);
-      streamFieldAdd64(victim, S_RAM_RECORDS, -<i64>live);
+      streamFieldAdd64(victim, S_RAM_RECORDS, -(<i64>live));
       statAdd(STAT_RECORDS_DISCARDED, <f64>live);
-      statAdd(STAT_RECORDS_LIVE, -<f64>live);
+      statAdd(STAT_RECORDS_LIVE, -(<f64>live));
       statAdd(STAT_SECTORS_DISCARDED, 1);
       halLog(LOG_WARN, SUBSYSTEM_STREAM, EVENT_DISCARD, <f64>victim, <f64>live);
       return true;
@@ -185,16 +264,28 @@ function bulkEmit(out: u32, seq: u64, value: u32, utcMs: i64, flags: u32): void 
 // Emits records `from` … of one sector image at `data` (first seq `first`, `count` records).
 // Returns how many it emitted, at most `room`.
 function sectorEmit(
-  data: usize, first: u64, count: u32, from: u32, room: u32, out: u32,
-  recordType: i32, rateMs: u32, flags: u32,
+  data: usize,
+  first: u64,
+  count: u32,
+  from: u32,
+  room: u32,
+  out: u32,
+  recordType: i32,
+  rateMs: u32,
+  flags: u32,
 ): u32 {
   const n = min<u32>(count - from, room);
   if (recordType == RECORD_TYPE_TSD) {
     const firstUtc = load<i64>(data);
     for (let i: u32 = 0; i < n; i++) {
       const k = from + i;
-      bulkEmit(out + i, first + <u64>k, load<u32>(data + <usize>(TSD_HEADER_BYTES + k * TSD_RECORD_BYTES)),
-        firstUtc + <i64>k * <i64>rateMs, flags);
+      bulkEmit(
+        out + i,
+        first + <u64>k,
+        load<u32>(data + <usize>(TSD_HEADER_BYTES + k * TSD_RECORD_BYTES)),
+        firstUtc + <i64>k * <i64>rateMs,
+        flags,
+      );
     }
   } else {
     for (let i: u32 = 0; i < n; i++) {
@@ -242,8 +333,17 @@ export function streamRead(s: i32, recordsMax: i32, mark: bool): i32 {
         const k = index / perSector;
         const from = index - k * perSector;
         const inSector = min<u32>(perSector, count - k * perSector);
-        const n = sectorEmit(cachedSectorData(k), first + <u64>(k * perSector), inSector, from, room - out, out,
-          recordType, rateMs, BULK_FLAG_DISK);
+        const n = sectorEmit(
+          cachedSectorData(k),
+          first + <u64>(k * perSector),
+          inSector,
+          from,
+          room - out,
+          out,
+          recordType,
+          rateMs,
+          BULK_FLAG_DISK,
+        );
         out += n;
         index += n;
       }
@@ -274,7 +374,7 @@ export function streamRead(s: i32, recordsMax: i32, mark: bool): i32 {
 
   if (mark && out > 0) {
     const lastRecord = c.bulkPtr + <usize>(out - 1) * <usize>BULK_RECORD_BYTES;
-    const lastSeq = <u64>load<u32>(lastRecord + BULK_SEQ_LO) | (<u64>load<u32>(lastRecord + BULK_SEQ_HI) << 32);
+    const lastSeq = (<u64>load<u32>(lastRecord + BULK_SEQ_LO)) | ((<u64>load<u32>(lastRecord + BULK_SEQ_HI)) << 32);
     store<u64>(e + S_READ_SEQ, lastSeq + 1);
     streamFieldAdd64(stream, S_PENDING, <i64>out);
     if (lastId != SECTOR_NULL) store<u32>(e + S_READ_HINT, lastId);
@@ -314,7 +414,7 @@ export function streamAck(s: i32, count: f64): i32 {
     const take = min<u64>(end - from, remaining);
     remaining -= take;
     cursor = from + take;
-    streamFieldAdd64(stream, S_DISK_RECORDS, -<i64>take);
+    streamFieldAdd64(stream, S_DISK_RECORDS, -(<i64>take));
     if (cursor < end) break;
     diskHeadRemove(stream);
     cleanupEnqueue(slot);
@@ -329,7 +429,7 @@ export function streamAck(s: i32, count: f64): i32 {
     const take = min<u64>(end - from, remaining);
     remaining -= take;
     cursor = from + take;
-    streamFieldAdd64(stream, S_RAM_RECORDS, -<i64>take);
+    streamFieldAdd64(stream, S_RAM_RECORDS, -(<i64>take));
     if (cursor < end) break;
     ramSectorUnlink(stream, SECTOR_NULL, id);
     sectorRelease(id);
@@ -338,7 +438,7 @@ export function streamAck(s: i32, count: f64): i32 {
   assert(cursor == acked, "ack ended where it was not planned to");
 
   store<u64>(e + S_ACKED_SEQ, cursor);
-  streamFieldAdd64(stream, S_PENDING, -<i64>count);
+  streamFieldAdd64(stream, S_PENDING, -(<i64>count));
   statAdd(STAT_RECORDS_ACKED, count);
   statAdd(STAT_RECORDS_LIVE, -count);
   return OK;
@@ -420,7 +520,7 @@ function diskFileDropCorrupt(s: u32, previous: u32, slot: u32): void {
   const live = liveRecords(first, <u64>fileRecords(slot), acked);
   const pendingLo = max<u64>(first, acked);
   const pendingHi = min<u64>(end, load<u64>(e + S_READ_SEQ));
-  if (pendingHi > pendingLo) streamFieldAdd64(s, S_PENDING, -<i64>(pendingHi - pendingLo));
+  if (pendingHi > pendingLo) streamFieldAdd64(s, S_PENDING, -(<i64>(pendingHi - pendingLo)));
   const next = fileNext(slot);
   if (previous == FILE_SLOT_NULL) {
     store<u32>(e + S_DISK_HEAD, next);
@@ -429,9 +529,9 @@ function diskFileDropCorrupt(s: u32, previous: u32, slot: u32): void {
   }
   if (load<u32>(e + S_DISK_TAIL) == slot) store<u32>(e + S_DISK_TAIL, previous);
   streamFieldAdd32(s, S_DISK_FILES, -1);
-  streamFieldAdd64(s, S_DISK_RECORDS, -<i64>live);
+  streamFieldAdd64(s, S_DISK_RECORDS, -(<i64>live));
   statAdd(STAT_RECORDS_DISCARDED, <f64>live);
-  statAdd(STAT_RECORDS_LIVE, -<f64>live);
+  statAdd(STAT_RECORDS_LIVE, -(<f64>live));
   fileQuarantine(slot, streamSource(s), streamSensor(s));
 }
 
@@ -445,7 +545,6 @@ export function diskHeadRemove(s: u32): u32 {
   streamFieldAdd32(s, S_DISK_FILES, -1);
   return slot;
 }
-
 
 // Recovery: hands files whose every record is below ackedSeq to cleanup, recounts the live
 // records on disk, and makes nothing pending. Returns the live records on disk.
@@ -483,7 +582,7 @@ export function streamSpillCommit(s: u32, sectors: u32, slot: u32): u64 {
     ramSectorUnlink(s, SECTOR_NULL, moved);
     sectorRelease(moved);
   }
-  streamFieldAdd64(s, S_RAM_RECORDS, -<i64>live);
+  streamFieldAdd64(s, S_RAM_RECORDS, -(<i64>live));
   diskTailAppend(s, slot, live);
   return live;
 }
@@ -511,7 +610,7 @@ function diskListClear(s: u32): u64 {
     id = sectorNextGet(id);
   }
   store<u64>(e + S_PENDING, pending);
-  statAdd(STAT_RECORDS_LIVE, -<f64>lost);
+  statAdd(STAT_RECORDS_LIVE, -(<f64>lost));
   return lost;
 }
 
@@ -553,5 +652,5 @@ export function streamQuery(s: i32): i32 {
 // @ts-ignore: decorator
 @inline
 function queryPut(index: i32, value: f64): void {
-  store<f64>(core().queryPtr + (<usize>index << 3), value);
+  store<f64>(core().queryPtr + ((<usize>index) << 3), value);
 }

@@ -17,32 +17,71 @@
 //   CANCELLING_FLUSH entered by cancelMemoryFlush(); ends the flush → IDLE.
 
 import {
-  E_DISK_QUOTA, E_FILE_TABLE_FULL, E_NO_DISK_TIER, EVENT_FLUSH_CANCELLED, EVENT_FLUSH_COMPLETE, EVENT_SPILL,
-  EVENT_SPILL_FAILED, EVENT_SPILL_REFUSED, EVENT_STATE, FILE_SLOT_NULL, FLUSH_PROGRESS_COMPLETE, LOG_DEBUG,
-  LOG_ERROR, LOG_INFO, LOG_WARN, OK, SECTOR_NULL, STAT_BYTES_WRITTEN, STAT_DISK_BYTES_USED,
-  STAT_DISK_USAGE_OFFSET_BYTES, STAT_FILES_CREATED, STAT_FILES_LIVE, STAT_FLUSH_PROGRESS, STAT_SECTORS_SPILLED,
-  STAT_SPILLS, STAT_SPILLS_FAILED, STAT_SPILLS_REFUSED, STAT_STATE, STAT_TICKS, STAT_TICKS_BY_STATE,
-  STATE_CANCELLING_FLUSH, STATE_CHECK_USAGE, STATE_CLEANUP_DISK, STATE_FLUSH_ALL, STATE_IDLE,
-  STATE_MOVE_TO_DISK, SUBSYSTEM_FLUSH, SUBSYSTEM_TIER, IMX_HEADER_BYTES, STREAM_NULL,
+  E_DISK_QUOTA,
+  E_FILE_TABLE_FULL,
+  E_NO_DISK_TIER,
+  EVENT_FLUSH_CANCELLED,
+  EVENT_FLUSH_COMPLETE,
+  EVENT_SPILL,
+  EVENT_SPILL_FAILED,
+  EVENT_SPILL_REFUSED,
+  EVENT_STATE,
+  FILE_SLOT_NULL,
+  FLUSH_PROGRESS_COMPLETE,
+  LOG_DEBUG,
+  LOG_ERROR,
+  LOG_INFO,
+  LOG_WARN,
+  OK,
+  SECTOR_NULL,
+  STAT_BYTES_WRITTEN,
+  STAT_DISK_BYTES_USED,
+  STAT_DISK_USAGE_OFFSET_BYTES,
+  STAT_FILES_CREATED,
+  STAT_FILES_LIVE,
+  STAT_FLUSH_PROGRESS,
+  STAT_SECTORS_SPILLED,
+  STAT_SPILLS,
+  STAT_SPILLS_FAILED,
+  STAT_SPILLS_REFUSED,
+  STAT_STATE,
+  STAT_TICKS,
+  STAT_TICKS_BY_STATE,
+  STATE_CANCELLING_FLUSH,
+  STATE_CHECK_USAGE,
+  STATE_CLEANUP_DISK,
+  STATE_FLUSH_ALL,
+  STATE_IDLE,
+  STATE_MOVE_TO_DISK,
+  SUBSYSTEM_FLUSH,
+  SUBSYSTEM_TIER,
+  IMX_HEADER_BYTES,
+  STREAM_NULL,
 } from "./abi";
 import { clockSet } from "./clock";
 import { cleanupDeletingCount, cleanupHasDueWork, cleanupQueueLength, cleanupStep } from "./cleanup";
 import { filePathFormat, fileSlotsFree, fileSlotTake, imxHeaderWrite } from "./files";
 import { positionsPersist } from "./positions";
 import { halFileWrite, halLog } from "./hal";
-import {
-  sectorCountGet, sectorData, sectorFirstSeqGet, sectorNextGet, satUsagePercent, satUsedCount,
-} from "./sat";
+import { sectorCountGet, sectorData, sectorFirstSeqGet, sectorNextGet, satUsagePercent, satUsedCount } from "./sat";
 import { statAdd, statGet, statSet } from "./stats";
 import { sectorHasPending, streamSpillCommit } from "./stream";
 import {
-  recordsPerSector, streamAckedSeq, streamDataType, streamDirty, streamRamHead, streamRamSectors,
-  streamRamTail, streamRecordType, streamSampleRateMs, streamSensor, streamSource,
+  recordsPerSector,
+  streamAckedSeq,
+  streamDataType,
+  streamDirty,
+  streamRamHead,
+  streamRamSectors,
+  streamRamTail,
+  streamRecordType,
+  streamSampleRateMs,
+  streamSensor,
+  streamSource,
 } from "./stream-table";
 import { core } from "./state";
 
 const STEPS_PER_TICK_MAX: i32 = 8;
-
 
 export function machineInit(nowMs: f64): void {
   const c = core();
@@ -125,8 +164,19 @@ function spillOne(s: u32, flushing: bool): i32 {
   const source = streamSource(s);
   const sensor = streamSensor(s);
   const acked = streamAckedSeq(s);
-  imxHeaderWrite(c.writeBufPtr, source, sensor, recordType, streamDataType(s), streamSampleRateMs(s), k, firstSeq,
-    records, acked, c.clockNowMs);
+  imxHeaderWrite(
+    c.writeBufPtr,
+    source,
+    sensor,
+    recordType,
+    streamDataType(s),
+    streamSampleRateMs(s),
+    k,
+    firstSeq,
+    records,
+    acked,
+    c.clockNowMs,
+  );
   const status = halFileWrite(c.pathPtr, filePathFormat(source, sensor, firstSeq), c.writeBufPtr, <i32>bytes);
   if (status != OK) {
     statAdd(STAT_SPILLS_FAILED, 1);
