@@ -268,6 +268,8 @@ function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
 
 function issuesFromZod(error: z.ZodError, input: unknown): BoardIssue[] {
   const issues: BoardIssue[] = [];
+  const rulesByPath = new Map<string, string[]>();
+  const gotByPath = new Map<string, string>();
   for (const issue of error.issues) {
     if (issue.code === "unrecognized_keys") {
       for (const key of issue.keys) {
@@ -275,9 +277,22 @@ function issuesFromZod(error: z.ZodError, input: unknown): BoardIssue[] {
       }
       continue;
     }
+    const path = pathShow(issue.path);
+    // A field that breaks several rules is one issue (one line) that lists them.
+    const earlier = rulesByPath.get(path);
+    if (earlier !== undefined) {
+      if (!earlier.includes(issue.message)) earlier.push(issue.message);
+      continue;
+    }
+    const rules = [issue.message];
+    rulesByPath.set(path, rules);
     const value = valueAt(input, issue.path);
-    const got = value === undefined ? "" : ` (got ${valueShow(value)})`;
-    issues.push({ path: pathShow(issue.path), rule: `${issue.message}${got}` });
+    gotByPath.set(path, value === undefined ? "" : ` (got ${valueShow(value)})`);
+    issues.push({ path, rule: "" });
+  }
+  for (const issue of issues) {
+    const rules = rulesByPath.get(issue.path);
+    if (rules !== undefined) issue.rule = `${rules.join("; ")}${gotByPath.get(issue.path) ?? ""}`;
   }
   return issues;
 }

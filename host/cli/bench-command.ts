@@ -3,6 +3,9 @@
 
 import { readFileSync, writeFileSync } from "node:fs";
 import type { Command } from "commander";
+import { z } from "zod";
+import { type OutputPath, outputPathsCheck } from "../base/output-path.js";
+import { UsageError } from "../base/user-error.js";
 import { type BenchReport, benchmarkNamesParse, runBench } from "../bench/suite.js";
 import { compareReports, comparisonText, reportHtml, reportTable } from "../bench/report.js";
 
@@ -15,14 +18,71 @@ export interface BenchCommandOptions {
   quick?: boolean;
 }
 
+// The fields of a saved report that the comparison reads; anything else may be missing or extra.
+const baselineSchema = z.object({
+  board: z.string(),
+  quick: z.boolean(),
+  machine: z.object({ model: z.string(), cores: z.number() }),
+  benchmarks: z.array(
+    z.object({
+      name: z.string(),
+      figures: z.array(
+        z.object({
+          id: z.string(),
+          median: z.number(),
+          ratio: z.number().optional(),
+          noise: z.number().optional(),
+          compareBy: z.string().optional(),
+        }),
+      ),
+      counters: z.record(z.string(), z.number()),
+    }),
+  ),
+});
+
+/** The saved report of --compare; a UsageError (exit 2) naming the file and the field if it is not one. */
+export function baselineRead(file: string): BenchReport {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    throw new UsageError(
+      `--compare ${file}: cannot read the file (${(error as NodeJS.ErrnoException).code ?? String(error)})`,
+    );
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`--compare ${file}: not JSON: ${(error as Error).message.replace(/\s*\n\s*/g, " ")}`);
+  }
+  const parsed = baselineSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue === undefined ? "" : issue.path.map(String).join(".");
+    throw new UsageError(
+      `--compare ${file}: not a bench report (--json writes one): ${where === "" ? "" : `${where}: `}${issue?.message ?? "invalid"}`,
+    );
+  }
+  return raw as BenchReport;
+}
+
 export async function benchCommand(
   options: BenchCommandOptions,
   write: (text: string) => void = (text) => process.stdout.write(text),
   progress: (line: string) => void = (line) => process.stderr.write(`bench: ${line}\n`),
 ): Promise<{ report: BenchReport; regressions: number }> {
-  const only = options.only === undefined ? undefined : benchmarkNamesParse(options.only);
-  const baseline =
-    options.compare === undefined ? undefined : (JSON.parse(readFileSync(options.compare, "utf8")) as BenchReport);
+  let only: ReturnType<typeof benchmarkNamesParse> | undefined;
+  try {
+    only = options.only === undefined ? undefined : benchmarkNamesParse(options.only);
+  } catch (error) {
+    throw new UsageError(`--only: ${(error as Error).message}`);
+  }
+  const baseline = options.compare === undefined ? undefined : baselineRead(options.compare);
+  const outputs: OutputPath[] = [];
+  if (options.json !== undefined) outputs.push({ flag: "--json", path: options.json });
+  if (options.html !== undefined) outputs.push({ flag: "--html", path: options.html });
+  outputPathsCheck(outputs);
   const report = await runBench({
     ...(only ? { only } : {}),
     ...(options.board ? { board: options.board } : {}),

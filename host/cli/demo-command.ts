@@ -3,7 +3,7 @@
 // and then uploads everything: read in bulk, verify, ACK. The run ends with cleanup and fails
 // (exit 1) unless every record came back exactly once, in order, and no file is left behind.
 
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Command } from "commander";
@@ -62,6 +62,8 @@ export async function demoRun(options: DemoOptions, print: (line: string) => voi
   let board = loadBoard(options.board);
   if (options.policy !== undefined && isCleanupPolicy(options.policy))
     board = withOverrides(board, { cleanupPolicy: options.policy });
+  if (options.storage !== undefined && existsSync(options.storage) && !statSync(options.storage).isDirectory())
+    throw new UsageError(`--storage ${options.storage} is not a directory`);
   const storage = options.storage ?? mkdtempSync(join(tmpdir(), "imx-memsim-demo-"));
   const removeStorage = options.storage === undefined && !options.keep;
   try {

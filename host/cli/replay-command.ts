@@ -12,12 +12,13 @@ import {
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
-import { basename, dirname, join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import type { Command } from "commander";
 import { type CleanupPolicy, DEFAULT_BOARD_NAME, cleanupPolicyChoices, isCleanupPolicy, loadBoard } from "../boards.js";
 import { exportParse, type ParsedExport, ReplayInputError } from "../replay/export.js";
 import { OUTAGE_DEFAULT, outageParse } from "../replay/outage.js";
 import { type ReplayResult, replayRun } from "../replay/replay.js";
+import { outputPathCheck } from "../base/output-path.js";
 import { UsageError } from "../base/user-error.js";
 import { EXIT_FAILURE } from "./errors.js";
 
@@ -119,9 +120,7 @@ export async function replayCommandRun(
     );
   }
   const outage = outageParse(options.outage ?? OUTAGE_DEFAULT, parsed.pointsValid);
-  if (options.json !== undefined && !existsSync(dirname(resolve(options.json)))) {
-    throw new UsageError(`--json ${options.json}: the directory ${dirname(resolve(options.json))} does not exist`);
-  }
+  if (options.json !== undefined) outputPathCheck({ flag: "--json", path: options.json });
   const policy: CleanupPolicy =
     options.policy !== undefined && isCleanupPolicy(options.policy) ? options.policy : board.tier.cleanupPolicy;
   const storage = storagePrepare(options.storage);

@@ -23,7 +23,7 @@ import type { DeviceSummary } from "../run/device-report.js";
 import { DeviceRun } from "../run/device-run.js";
 import { drive, type Speed } from "../run/drive.js";
 import { durationFormat, SECOND_MS } from "../run/duration.js";
-import { fleetRun } from "../run/fleet.js";
+import { fleetRun, perDevicePath } from "../run/fleet.js";
 import { outageSpecParse, type OutageSpec } from "../run/outage-schedule.js";
 import {
   deviceSummaryText,
@@ -37,6 +37,7 @@ import {
 import { type PacketFormat, UPLOAD_TIMEOUT_MS_DEFAULT, type UplinkSettings } from "../run/uplink.js";
 import { type Workload, WorkloadError, workloadFromFlags, workloadLoad } from "../run/workload.js";
 import { durationFlag, durationParse, integerFlag, integerParse, numberFlag } from "../base/parse.js";
+import { type OutputPath, outputPathsCheck } from "../base/output-path.js";
 import { UsageError } from "../base/user-error.js";
 import { SHUTDOWN_DEADLINE_MS_DEFAULT } from "../core/flush.js";
 import { EXIT_FAILURE } from "./errors.js";
@@ -233,6 +234,26 @@ export function runPlan(options: RunCommandOptions): RunPlan {
   };
 }
 
+/**
+ * The files the run will write, checked before the storage is touched: the upload log and the
+ * packets file (read too when they exist; per device in a fleet), the trace (per device) and the
+ * --json summary. Throws UsageError (exit 2) for the first that could not be written.
+ */
+export function runOutputsCheck(plan: RunPlan, jsonPath: string | undefined): void {
+  const { settings } = plan;
+  const outputs: OutputPath[] = [];
+  const perDevice = (flag: string, path: string | null | undefined, read: boolean): void => {
+    if (path === null || path === undefined) return;
+    if (plan.devices === 1) outputs.push({ flag, path, read });
+    else for (let i = 0; i < plan.devices; i++) outputs.push({ flag, path: perDevicePath(path, i) ?? path, read });
+  };
+  perDevice("--upload-log", settings.uploadLogPath, true);
+  perDevice("--packets", settings.packetsPath, true);
+  perDevice("--trace", settings.tracePath, false);
+  if (jsonPath !== undefined) outputs.push({ flag: "--json", path: jsonPath });
+  outputPathsCheck(outputs);
+}
+
 export interface RunOutcome {
   exitCode: number;
   device: DeviceSummary | null;
@@ -249,6 +270,7 @@ function viewFor(io: RunIo, quiet: boolean, statusEveryMs: number): StatusView {
 export async function runCommand(options: RunCommandOptions, io: RunIo): Promise<RunOutcome> {
   const plan = runPlan(options);
   const { settings } = plan;
+  runOutputsCheck(plan, options.json);
   if (plan.temporaryStorage) settings.storageDir = mkdtempSync(join(tmpdir(), "imx-memsim-run-"));
   const quiet = options.quiet === true;
   const view = viewFor(io, quiet, plan.statusEveryMs);

@@ -11,6 +11,7 @@ import type { FaultKind } from "../hal/faulty.js";
 import { FAULT_PROFILES, type SimResult } from "../sim/options.js";
 import { seedFromEnv, simulateSeed } from "../sim/simulator.js";
 import { SimFailure } from "../sim/trace.js";
+import { outputPathCheck } from "../base/output-path.js";
 import { integerFlag } from "../base/parse.js";
 import { UsageError } from "../base/user-error.js";
 import { EXIT_FAILURE } from "./errors.js";
@@ -251,6 +252,7 @@ export function registerSimCommand(program: Command): void {
         tty: (process.stderr.isTTY as boolean | undefined) === true,
         env: process.env,
       };
+      if (options.json !== undefined) outputPathCheck({ flag: "--json", path: options.json });
       const summary = await simRun(options, io);
       io.out(simSummaryText(summary));
       if (options.json !== undefined) writeFileSync(options.json, `${JSON.stringify(summary, null, 2)}\n`);

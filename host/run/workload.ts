@@ -303,7 +303,64 @@ const streamSchema = z
     }
     if (s.value?.kind === "random" && s.value.min > s.value.max)
       rule("value", `min (${s.value.min}) must not be above max (${s.value.max})`);
+    if (s.value !== undefined)
+      for (const issue of valueRangeIssues(s.value, s.dataType))
+        ctx.addIssue({ code: "custom", path: ["value", ...issue.path], message: issue.message });
   });
+
+/** The largest finite float32, 3.4028234663852886e38. */
+export const FLOAT32_MAX = 3.4028234663852886e38;
+const INT32_MIN = -0x8000_0000;
+const INT32_MAX = 0x7fff_ffff;
+
+const DATA_TYPE_RANGE: Readonly<Record<DataType, { min: number; max: number; integer: boolean; rule: string }>> = {
+  float32: { min: -FLOAT32_MAX, max: FLOAT32_MAX, integer: false, rule: `a float32 is within ±${FLOAT32_MAX}` },
+  int32: {
+    min: INT32_MIN,
+    max: INT32_MAX,
+    integer: true,
+    rule: `an int32 is an integer from ${INT32_MIN} to ${INT32_MAX}`,
+  },
+  uint32: { min: 0, max: U32_MAX, integer: true, rule: `a uint32 is an integer from 0 to ${U32_MAX}` },
+};
+
+type RawValue = z.output<typeof valueSchema>;
+
+/**
+ * Where a value spec can write a value its stream's data type cannot hold: a constant or a random
+ * bound outside the type (or not an integer for an integer type), a sine whose peaks leave it. The
+ * device would refuse the value at the first upload (float32) or store another one (int32, uint32,
+ * clamped); the workload is refused before the run instead.
+ */
+function valueRangeIssues(value: RawValue, dataType: DataType): Array<{ path: string[]; message: string }> {
+  const range = DATA_TYPE_RANGE[dataType];
+  const outside = (v: number): boolean =>
+    !(v >= range.min && v <= range.max) || (range.integer && !Number.isInteger(v));
+  const issue = (path: string, v: number) => ({
+    path: [path],
+    message: `${v} is outside the stream's ${dataType}: ${range.rule}`,
+  });
+  switch (value.kind) {
+    case "constant":
+      return outside(value.value) ? [issue("value", value.value)] : [];
+    case "random":
+      return (["min", "max"] as const).filter((key) => outside(value[key])).map((key) => issue(key, value[key]));
+    case "sine": {
+      const swing = Math.abs(value.amplitude) + value.noise;
+      const low = value.mean - swing;
+      const high = value.mean + swing;
+      // A sine's values are rounded for an integer type, so only its peaks must fit.
+      const fits = (v: number): boolean => v >= range.min && v <= range.max;
+      if (fits(low) && fits(high)) return [];
+      return [
+        {
+          path: ["amplitude"],
+          message: `mean ${value.mean} ± (amplitude ${Math.abs(value.amplitude)} + noise ${value.noise}) reaches ${fits(low) ? high : low}, outside the stream's ${dataType}: ${range.rule}`,
+        },
+      ];
+    }
+  }
+}
 
 const workloadSchema = z.strictObject(
   {

@@ -16,18 +16,10 @@ import {
 } from "../../host/base/parse.js";
 import { UsageError } from "../../host/base/user-error.js";
 import { cli, snapshot } from "../run/helpers.js";
+import { refused } from "./helpers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "imx-memsim-flags-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-/** Runs the CLI and expects exactly one `imx-memsim: …` line matching `pattern`, and exit 2. */
-export async function refused(args: readonly string[], pattern: RegExp): Promise<void> {
-  const result = await cli(args);
-  const output = result.stdout + result.stderr;
-  expect(output, `imx-memsim ${args.join(" ")}`).toMatch(/^imx-memsim: [^\n]*\n$/);
-  expect(output, `imx-memsim ${args.join(" ")}`).toMatch(pattern);
-  expect(result.code, `imx-memsim ${args.join(" ")}: ${output}`).toBe(2);
-}
 
 describe("the strict parser", () => {
   it("reads decimal integers only, within 2^53 − 1", () => {
