@@ -27,6 +27,7 @@ const EXPORTED_VALUES = [
   "MemoryHal",
   "NodeFsHal",
   "RecoveryIoError",
+  "SnapshotError",
   "UsageError",
   "UserError",
   "ensureCleanupComplete",
