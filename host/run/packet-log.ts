@@ -24,6 +24,7 @@ import {
 import { dirname } from "node:path";
 import { UserError } from "../base/user-error.js";
 import { DEVICE_LOG_PREFIX } from "../format/imatrix-wire.js";
+import { directorySync } from "./upload-log.js";
 
 export class PacketLogError extends UserError {
   constructor(message: string) {
@@ -151,17 +152,5 @@ export class PacketLogWriter {
     if (this.fd < 0) return;
     closeSync(this.fd);
     this.fd = -1;
-  }
-}
-
-function directorySync(dir: string): void {
-  let fd: number | null = null;
-  try {
-    fd = openSync(dir, "r");
-    fsyncSync(fd);
-  } catch {
-    // Some platforms cannot fsync a directory; the file's own fsync is what matters most.
-  } finally {
-    if (fd !== null) closeSync(fd);
   }
 }

@@ -434,7 +434,8 @@ export class UploadLogWriter {
   }
 }
 
-function directorySync(dir: string): void {
+/** fsyncs a directory so that a file just created in it stays after a power cut; best effort. */
+export function directorySync(dir: string): void {
   let fd: number | null = null;
   try {
     fd = openSync(dir, "r");
