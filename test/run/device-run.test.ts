@@ -16,7 +16,7 @@ import type { DeviceSummary } from "../../host/run/device-report.js";
 import { DeviceRun } from "../../host/run/device-run.js";
 import { drive } from "../../host/run/drive.js";
 import { outageSpecParse, type OutageSpec } from "../../host/run/outage-schedule.js";
-import { imxRecords, logCheck, recordId, uploadLogRecords } from "./helpers.js";
+import { imxRecords, logCheck, recordId, runSettings, uploadLogRecords } from "./helpers.js";
 
 const root = mkdtempSync(join(tmpdir(), "imx-memsim-run-device-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -24,37 +24,8 @@ const H = 3_600_000;
 const D = 24 * H;
 const board = loadBoard("fc1-imx6");
 
-function settings(name: string, overrides: Partial<RunSettings> = {}): RunSettings {
-  return {
-    board,
-    policy: null,
-    storageDir: join(root, name),
-    uploadLogPath: join(root, `${name}.ndjson`),
-    tracePath: null,
-    traceEveryMs: 60_000,
-    seed: 1,
-    startUtcMs: null,
-    durationMs: null,
-    drain: false,
-    workload: null,
-    uplink: {
-      packetRecords: board.memory.bulkRecordsMax,
-      everyMs: 60_000,
-      latencyMinMs: 250,
-      latencyMaxMs: 250,
-      timeoutMs: 30_000,
-      ackLossPpm: 0,
-    },
-    outages: [],
-    tickMs: null,
-    shutdownDeadlineMs: 60_000,
-    checkpointEveryMs: H,
-    logLevel: "off",
-    device: null,
-    version: "test",
-    ...overrides,
-  };
-}
+const settings = (name: string, overrides: Partial<RunSettings> = {}): RunSettings =>
+  runSettings(root, name, overrides);
 
 const outage = (text: string): OutageSpec[] => [outageSpecParse(text)].filter((x): x is OutageSpec => x !== null);
 

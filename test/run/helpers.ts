@@ -6,6 +6,8 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
+import { loadBoard } from "../../host/boards.js";
+import type { RunSettings } from "../../host/run/device-preflight.js";
 import { HISTORY_DIR, IMX_SUFFIX, imxHeaderRead, imxRecordsRead, imxValueOf } from "../../host/format/imx.js";
 
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -149,4 +151,38 @@ export function waitForOutput(child: ChildProcess, pattern: RegExp, timeoutMs: n
     };
     child.stderr?.on("data", onData);
   });
+}
+
+/** Run settings for an in-process run on fc1-imx6 under root/name, with an upload log beside it. */
+export function runSettings(root: string, name: string, overrides: Partial<RunSettings> = {}): RunSettings {
+  const board = loadBoard("fc1-imx6");
+  return {
+    board,
+    policy: null,
+    storageDir: join(root, name),
+    uploadLogPath: join(root, `${name}.ndjson`),
+    tracePath: null,
+    traceEveryMs: 60_000,
+    seed: 1,
+    startUtcMs: null,
+    durationMs: null,
+    drain: false,
+    workload: null,
+    uplink: {
+      packetRecords: board.memory.bulkRecordsMax,
+      everyMs: 60_000,
+      latencyMinMs: 250,
+      latencyMaxMs: 250,
+      timeoutMs: 30_000,
+      ackLossPpm: 0,
+    },
+    outages: [],
+    tickMs: null,
+    shutdownDeadlineMs: 60_000,
+    checkpointEveryMs: 3_600_000,
+    logLevel: "off",
+    device: null,
+    version: "test",
+    ...overrides,
+  };
 }

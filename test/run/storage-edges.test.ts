@@ -10,7 +10,6 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, w
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { loadBoard } from "../../host/boards.js";
 import type { HalErrorCode } from "../../host/hal/hal.js";
 import { FaultyHal } from "../../host/hal/faulty.js";
 import { NodeFsHal } from "../../host/hal/node-fs.js";
@@ -24,44 +23,14 @@ import {
   uploadLogTailRead,
   type UploadLogWriter,
 } from "../../host/run/upload-log.js";
-import { cli, logCheck, snapshot, uploadLogRecords } from "./helpers.js";
+import { cli, logCheck, runSettings, snapshot, uploadLogRecords } from "./helpers.js";
 
 const root = mkdtempSync(join(tmpdir(), "imx-memsim-storage-edges-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 const H = 3_600_000;
-const board = loadBoard("fc1-imx6");
 
-function settings(name: string, overrides: Partial<RunSettings> = {}): RunSettings {
-  return {
-    board,
-    policy: null,
-    storageDir: join(root, name),
-    uploadLogPath: join(root, `${name}.ndjson`),
-    tracePath: null,
-    traceEveryMs: 60_000,
-    seed: 1,
-    startUtcMs: null,
-    durationMs: null,
-    drain: false,
-    workload: null,
-    uplink: {
-      packetRecords: board.memory.bulkRecordsMax,
-      everyMs: 60_000,
-      latencyMinMs: 250,
-      latencyMaxMs: 250,
-      timeoutMs: 30_000,
-      ackLossPpm: 0,
-    },
-    outages: [],
-    tickMs: null,
-    shutdownDeadlineMs: 60_000,
-    checkpointEveryMs: H,
-    logLevel: "off",
-    device: null,
-    version: "test",
-    ...overrides,
-  };
-}
+const settings = (name: string, overrides: Partial<RunSettings> = {}): RunSettings =>
+  runSettings(root, name, overrides);
 
 /** A pid that is not running now (its process exited and was reaped). */
 async function deadPid(): Promise<number> {
