@@ -10,21 +10,11 @@
 // the file is opened again. A file with any other line is not a packets file this command wrote;
 // it is refused (exit 2) and left as it is.
 
-import {
-  closeSync,
-  existsSync,
-  fdatasyncSync,
-  fsyncSync,
-  ftruncateSync,
-  openSync,
-  readFileSync,
-  statSync,
-  writeSync,
-} from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { UserError } from "../base/user-error.js";
 import { DEVICE_LOG_PREFIX } from "../format/imatrix-wire.js";
-import { directorySync } from "./upload-log.js";
+import { AppendFile } from "./append-file.js";
 
 export class PacketLogError extends UserError {
   constructor(message: string) {
@@ -74,83 +64,41 @@ export function packetLogRead(path: string): PacketLogContents {
 
 /** Appends message lines to a packets file; every append is on disk (fdatasync) when it returns. */
 export class PacketLogWriter {
-  private fd: number;
-  private sizeBytes: number;
   messages = 0;
   bytes = 0;
 
   private constructor(
     readonly path: string,
-    fd: number,
-    sizeBytes: number,
-  ) {
-    this.fd = fd;
-    this.sizeBytes = sizeBytes;
-  }
+    private readonly file: AppendFile,
+  ) {}
 
   /** Opens the file read by packetLogRead, dropping a line cut short at its end. */
   static open(contents: PacketLogContents): PacketLogWriter {
-    const fd = openSync(contents.path, "a");
-    try {
-      if (contents.tornBytes > 0) {
-        ftruncateSync(fd, contents.validBytes);
-        fsyncSync(fd);
-      }
-      if (!contents.exists) {
-        fsyncSync(fd);
-        directorySync(dirname(contents.path));
-      }
-    } catch (error) {
-      closeSync(fd);
-      throw error;
-    }
-    return new PacketLogWriter(contents.path, fd, contents.validBytes);
+    return new PacketLogWriter(contents.path, AppendFile.open(contents));
   }
 
   /** The size to cut back to with `rollback`. */
   mark(): number {
-    return this.sizeBytes;
+    return this.file.size;
   }
 
   /** Appends whole lines and syncs them. On failure the file is cut back to where it was. */
   append(text: string, messages: number, wireBytes: number): void {
     if (text === "") return;
-    const bytes = Buffer.from(text, "latin1");
-    try {
-      let written = 0;
-      // writeSync writes at least one byte or throws, so the loop ends.
-      while (written < bytes.length) written += writeSync(this.fd, bytes, written, bytes.length - written);
-      fdatasyncSync(this.fd);
-    } catch (error) {
-      this.cut(this.sizeBytes);
-      throw error;
-    }
-    this.sizeBytes += bytes.length;
+    this.file.append(Buffer.from(text, "latin1"));
     this.messages += messages;
     this.bytes += wireBytes;
   }
 
   /** Takes back what was appended since `mark` (the upload log could not follow). */
   rollback(mark: number, messages: number, wireBytes: number): void {
-    if (mark === this.sizeBytes) return;
-    this.cut(mark);
-    this.sizeBytes = mark;
+    if (mark === this.file.size) return;
+    this.file.cut(mark);
     this.messages -= messages;
     this.bytes -= wireBytes;
   }
 
-  private cut(size: number): void {
-    try {
-      ftruncateSync(this.fd, size);
-      fdatasyncSync(this.fd);
-    } catch {
-      // The next open drops a torn line; a whole extra line would be a message sent again.
-    }
-  }
-
   close(): void {
-    if (this.fd < 0) return;
-    closeSync(this.fd);
-    this.fd = -1;
+    this.file.close();
   }
 }

@@ -26,21 +26,10 @@
 // (written by 0.1.0) is adopted by the storage whose records it holds, as device-preflight.ts
 // tells them apart.
 
-import {
-  closeSync,
-  existsSync,
-  fdatasyncSync,
-  fstatSync,
-  fsyncSync,
-  ftruncateSync,
-  openSync,
-  readFileSync,
-  readSync,
-  statSync,
-  writeSync,
-} from "node:fs";
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, statSync } from "node:fs";
 import { basename, dirname } from "node:path";
 import { UserError } from "../base/user-error.js";
+import { AppendFile } from "./append-file.js";
 import { writeFileAtomic } from "../hal/atomic.js";
 import { NodeFsHal } from "../hal/node-fs.js";
 
@@ -360,42 +349,22 @@ export function uploadLogTailRead(
 
 /** Appends to an upload log; every append is on disk (fdatasync) when it returns. */
 export class UploadLogWriter {
-  private fd: number;
-  private sizeBytes: number;
   appends = 0;
   recordsAppended = 0;
 
   private constructor(
     readonly path: string,
-    fd: number,
-    sizeBytes: number,
+    private readonly file: AppendFile,
     private owner: UploadLogOwner | null,
-  ) {
-    this.fd = fd;
-    this.sizeBytes = sizeBytes;
-  }
+  ) {}
 
   /**
    * Opens the log read by uploadLogRead, dropping a line cut short at its end. With `owner`, the
    * side file naming it is written before the first append if the log has none yet.
    */
   static open(contents: UploadLogContents, owner: UploadLogOwner | null = null): UploadLogWriter {
-    const fd = openSync(contents.path, "a");
-    try {
-      if (contents.tornBytes > 0) {
-        ftruncateSync(fd, contents.validBytes);
-        fsyncSync(fd);
-      }
-      if (!contents.exists) {
-        fsyncSync(fd);
-        directorySync(dirname(contents.path));
-      }
-    } catch (error) {
-      closeSync(fd);
-      throw error;
-    }
     const pending = owner !== null && contents.owner === null ? owner : null;
-    return new UploadLogWriter(contents.path, fd, contents.validBytes, pending);
+    return new UploadLogWriter(contents.path, AppendFile.open(contents), pending);
   }
 
   /**
@@ -408,41 +377,12 @@ export class UploadLogWriter {
       uploadLogOwnerWrite(this.path, this.owner);
       this.owner = null;
     }
-    try {
-      const bytes = Buffer.from(text, "utf8");
-      let written = 0;
-      // writeSync writes at least one byte or throws, so the loop ends.
-      while (written < bytes.length) written += writeSync(this.fd, bytes, written, bytes.length - written);
-      fdatasyncSync(this.fd);
-      this.sizeBytes += bytes.length;
-      this.appends++;
-      this.recordsAppended += records;
-    } catch (error) {
-      try {
-        ftruncateSync(this.fd, this.sizeBytes);
-      } catch {
-        // The next open drops a torn line anyway.
-      }
-      throw error;
-    }
+    this.file.append(Buffer.from(text, "utf8"));
+    this.appends++;
+    this.recordsAppended += records;
   }
 
   close(): void {
-    if (this.fd < 0) return;
-    closeSync(this.fd);
-    this.fd = -1;
-  }
-}
-
-/** fsyncs a directory so that a file just created in it stays after a power cut; best effort. */
-export function directorySync(dir: string): void {
-  let fd: number | null = null;
-  try {
-    fd = openSync(dir, "r");
-    fsyncSync(fd);
-  } catch {
-    // Some platforms cannot fsync a directory; the file's own fsync is what matters most.
-  } finally {
-    if (fd !== null) closeSync(fd);
+    this.file.close();
   }
 }
