@@ -1,0 +1,191 @@
+// The durability benchmark: what the disk tier costs per operation, counted by the HAL itself, so
+// the figures are the same on every machine and a test can hold them to budgets (bench/budgets.json).
+//
+// For every board with a disk tier, on a MemoryHal, with every stream the board allows configured:
+// one warm-up iteration, then one measured 100-sector iteration (fewer where RAM is smaller, see
+// durabilitySectors) (write, flush to one file, read in bulk, ACK each read, cleanup until the
+// file is deleted). From the HAL's counters (Hal.stats()) it reports the syncs (syncFile + syncDir)
+// and HAL calls of the iteration, and the metadata bytes (every write that is not an `.imx` file)
+// written by the ACK calls that erased disk records, per such ACK. Then steady spilling (records
+// written at a fixed rate, no upload) gives the write amplification: every byte written to the disk
+// tier, headers and metadata included, over the bytes of the RAM sectors moved there.
+
+import { type Board, listBoards } from "../boards.js";
+import { Device } from "../core/device.js";
+import { flushDrain } from "../core/flush.js";
+import { IMX_HEADER_BYTES, IMX_SUFFIX, TMP_SUFFIX } from "../format/imx.js";
+import type { HalStats } from "../hal/hal.js";
+import { HalWrapper } from "../hal/hal-wrapper.js";
+import { MemoryHal } from "../hal/memory.js";
+import { SECTORS_PER_ITERATION, recordsPerIteration } from "./cleanup-core.js";
+import { Clock, roundTo } from "./common.js";
+
+const SOURCE = 1;
+const SENSOR = 1;
+const SAMPLE_RATE_MS = 1000;
+const TICKS_MAX = 100_000;
+/** Records written by the steady-spilling part: several times any board's RAM, the same in --quick. */
+export const DURABILITY_STEADY_RECORDS = 60_000;
+const STEADY_RECORDS_PER_TICK = 10;
+
+/** A Hal that splits the bytes written into data (`.imx` files and their temporaries) and metadata. */
+export class ByteSplitHal extends HalWrapper {
+  dataBytes = 0;
+  metadataBytes = 0;
+  constructor(inner = new MemoryHal()) {
+    super(inner, inner.kind);
+  }
+  override writeFile(path: string, data: Uint8Array): void {
+    super.writeFile(path, data);
+    const name = path.endsWith(TMP_SUFFIX) ? path.slice(0, -TMP_SUFFIX.length) : path;
+    if (name.endsWith(IMX_SUFFIX)) this.dataBytes += data.byteLength;
+    else this.metadataBytes += data.byteLength;
+  }
+}
+
+export interface DurabilityRun {
+  board: string;
+  sectorsPerIteration: number;
+  /** syncFile + syncDir calls of one 100-sector iteration. */
+  syncsPerIteration: number;
+  /** Every HAL call of the iteration. */
+  halCallsPerIteration: number;
+  /** Metadata bytes written by the ACKs that erased disk records, per such ACK. */
+  metadataBytesPerAck: number;
+  /** ACK calls of the iteration that erased disk records. */
+  acksTouchingDisk: number;
+  /** `.imx` files the iteration wrote. */
+  filesPerIteration: number;
+  bytesWrittenPerIteration: number;
+  /** Steady spilling: all bytes written ÷ bytes of the RAM sectors spilled. */
+  writeAmplification: number;
+  /** Whether a full file is at least ten `.imx` headers, so the 1.10 target is reachable by format. */
+  amplificationJudged: boolean;
+  steadySectorsSpilled: number;
+  steadyBytesWritten: number;
+  /** The measured iteration, ms (informative: the counters are what is judged). */
+  iterationMs: number;
+}
+
+function halCalls(stats: HalStats): number {
+  return Object.values(stats.calls).reduce((a, b) => a + b, 0);
+}
+
+/**
+ * Sectors of one iteration: 100, or fewer on a board whose RAM or file size cannot take them
+ * without spilling early (tiny), so the iteration still spills to one file.
+ */
+export function durabilitySectors(board: Board): number {
+  const ramSectors = Math.floor((board.memory.sectorCount * board.tier.spillThresholdPercent) / 100) - 1;
+  return Math.min(SECTORS_PER_ITERATION, board.disk?.sectorsPerFileMax ?? 0, ramSectors);
+}
+
+/** Every stream the board allows is configured (the measured one is stream 0): metadata that grows with streams shows. */
+function streamsConfigure(device: Device): void {
+  device.configureStream(SOURCE, SENSOR, { type: "tsd", sampleRateMs: SAMPLE_RATE_MS });
+  for (let i = 1; i < device.board.memory.streamsMax; i++) {
+    device.configureStream(SOURCE + 1, i, { type: "evt", dataType: "uint32" });
+  }
+}
+
+async function iterationOnce(
+  device: Device,
+  hal: ByteSplitHal,
+  clock: Clock,
+  firstSeq: number,
+): Promise<{ metadataBytes: number; acksTouchingDisk: number; files: number }> {
+  const records = recordsPerIteration(device.board, durabilitySectors(device.board));
+  for (let i = 0; i < records; i++) {
+    const seq = firstSeq + i;
+    device.writeTsd(SOURCE, SENSOR, seq % 1000, seq * SAMPLE_RATE_MS);
+  }
+  const filesBefore = device.stats().filesCreated;
+  device.flushAllToDisk();
+  if (flushDrain(device, () => clock.tick(device), TICKS_MAX) < 0) throw new Error("flush did not reach 101");
+  const files = device.stats().filesCreated - filesBefore;
+  let acked = 0;
+  let metadataBytes = 0;
+  let acksTouchingDisk = 0;
+  while (acked < records) {
+    const batch = device.readBulk(SOURCE, SENSOR, device.bulkCapacity);
+    if (batch.length === 0) throw new Error(`stream ran dry after ${acked} of ${records} records`);
+    // Every record of the iteration is on disk after the flush, so every ACK erases disk records.
+    const before = hal.metadataBytes;
+    device.ack(SOURCE, SENSOR, batch.length);
+    metadataBytes += hal.metadataBytes - before;
+    acksTouchingDisk++;
+    acked += batch.length;
+  }
+  for (let ticks = 0; !device.isCleanupComplete(); ticks++) {
+    if (ticks >= TICKS_MAX) throw new Error("cleanup did not complete");
+    if (device.board.tier.cleanupPolicy === "lazy") await device.settle();
+    else clock.tick(device);
+  }
+  return { metadataBytes, acksTouchingDisk, files };
+}
+
+function steadyAmplification(board: Board): { amplification: number; sectors: number; bytes: number } {
+  const hal = new ByteSplitHal();
+  const device = Device.create({ board, hal });
+  streamsConfigure(device);
+  const clock = new Clock(Math.max(1, board.tier.tickIntervalMs));
+  const before = hal.stats().bytesWritten;
+  for (let seq = 0; seq < DURABILITY_STEADY_RECORDS; seq++) {
+    device.writeTsd(SOURCE, SENSOR, seq % 1000, seq * SAMPLE_RATE_MS);
+    if ((seq + 1) % STEADY_RECORDS_PER_TICK === 0) clock.tick(device);
+  }
+  const sectors = device.stats().sectorsSpilled;
+  const bytes = hal.stats().bytesWritten - before;
+  const moved = sectors * board.memory.sectorBytes;
+  return { amplification: moved > 0 ? roundTo(bytes / moved, 4) : 0, sectors, bytes };
+}
+
+/** The durability figures of one board (which must have a disk tier). */
+export async function measureDurability(board: Board): Promise<DurabilityRun> {
+  if (!board.disk) throw new Error(`${board.name} has no disk tier`);
+  const hal = new ByteSplitHal();
+  const device = Device.create({ board, hal });
+  streamsConfigure(device);
+  const clock = new Clock(Math.max(1, board.tier.tickIntervalMs));
+  const records = recordsPerIteration(board, durabilitySectors(board));
+  await iterationOnce(device, hal, clock, 0); // warm-up: directories and the first reservation
+  const before = hal.stats();
+  const bytesBefore = before.bytesWritten;
+  const started = performance.now();
+  const measured = await iterationOnce(device, hal, clock, records);
+  const iterationMs = performance.now() - started;
+  const after = hal.stats();
+  const steady = steadyAmplification(board);
+  return {
+    board: board.name,
+    sectorsPerIteration: durabilitySectors(board),
+    syncsPerIteration: after.syncs - before.syncs,
+    halCallsPerIteration: halCalls(after) - halCalls(before),
+    metadataBytesPerAck:
+      measured.acksTouchingDisk > 0 ? roundTo(measured.metadataBytes / measured.acksTouchingDisk, 2) : 0,
+    acksTouchingDisk: measured.acksTouchingDisk,
+    filesPerIteration: measured.files,
+    bytesWrittenPerIteration: after.bytesWritten - bytesBefore,
+    writeAmplification: steady.amplification,
+    amplificationJudged: board.disk.sectorsPerFileMax * board.memory.sectorBytes >= 10 * IMX_HEADER_BYTES,
+    steadySectorsSpilled: steady.sectors,
+    steadyBytesWritten: steady.bytes,
+    iterationMs,
+  };
+}
+
+/** Every board with a disk tier, in name order. */
+export function durabilityBoards(): Board[] {
+  return listBoards()
+    .filter((board) => Boolean(board.disk))
+    .sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** The counters the budgets hold (bench/budgets.json): the worst board's figure of each. */
+export const DURABILITY_BUDGETED = [
+  "syncsPerIteration",
+  "halCallsPerIteration",
+  "metadataBytesPerAck",
+  "writeAmplification",
+] as const;
+export type DurabilityBudgeted = (typeof DURABILITY_BUDGETED)[number];
