@@ -3,10 +3,12 @@
 //
 // - I/O errors (EIO) on reads (readFile, readFileInto, fileSize), writes, fsyncs (syncFile,
 //   syncDir), renames and deletes (remove, removeAsync; EIO, EBUSY or EACCES), and optionally on
-//   the metadata calls (mkdir, list, isDir, exists, removeTree). Nothing changes on disk when a
+//   the metadata calls (mkdir, list, isDir, exists, removeTree, freeBytes). Nothing changes on disk when a
 //   call fails this way.
 // - Disk full: once the bytes written through this HAL would pass `diskBytesBudget`, writeFile
-//   lands only the bytes that still fit, then throws ENOSPC.
+//   lands only the bytes that still fit, then throws ENOSPC; freeBytes() reports what is left of
+//   the budget (or the wrapped Hal's figure, whichever is smaller), so a core that reads free
+//   space sees the disk fill up before it meets ENOSPC.
 // - Torn writes: only a prefix of the bytes lands, then the call throws EIO.
 // - Zero-filled tails: the call "succeeds" but the bytes after some offset are zeros, as a file
 //   looks after a hard reset on a filesystem that allocated blocks before writing them. These are
@@ -54,7 +56,7 @@ export interface FaultRates {
   rename: number;
   /** remove and removeAsync → EIO, EBUSY or EACCES. */
   remove: number;
-  /** mkdir, list, isDir, exists, removeTree → EIO. */
+  /** mkdir, list, isDir, exists, removeTree, freeBytes → EIO. */
   meta: number;
 }
 
@@ -417,6 +419,14 @@ export class FaultyHal implements Hal {
     this.enter("removeTree", dir);
     this.maybeFail(this.rates.meta, "removeTree", dir);
     this.inner.removeTree(dir);
+  }
+
+  freeBytes(): number {
+    this.enter("freeBytes", ".");
+    this.maybeFail(this.rates.meta, "freeBytes", ".");
+    const inner = this.inner.freeBytes();
+    if (this.diskBytesBudget === null) return inner;
+    return Math.min(inner, Math.max(0, this.diskBytesBudget - this.bytesWritten));
   }
 
   stats(): HalStats {

@@ -51,6 +51,9 @@ export class HalWrapper implements Hal {
   removeTree(dir: string): void {
     this.inner.removeTree(dir);
   }
+  freeBytes(): number {
+    return this.inner.freeBytes();
+  }
   stats(): HalStats {
     return this.inner.stats();
   }

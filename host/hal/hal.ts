@@ -31,7 +31,8 @@ export type HalOp =
   | "list"
   | "isDir"
   | "exists"
-  | "removeTree";
+  | "removeTree"
+  | "freeBytes";
 
 export const HAL_OPS: readonly HalOp[] = [
   "mkdir",
@@ -48,6 +49,7 @@ export const HAL_OPS: readonly HalOp[] = [
   "isDir",
   "exists",
   "removeTree",
+  "freeBytes",
 ];
 
 /**
@@ -100,6 +102,11 @@ export interface Hal {
   exists(path: string): boolean;
   /** rm -rf of a directory or file; fine if missing; "." is refused (EINVAL). */
   removeTree(dir: string): void;
+  /**
+   * Bytes the filesystem under the storage root can still take (what an unprivileged writer may
+   * use); Infinity when the filesystem has no known limit. A query that fails throws HalError.
+   */
+  freeBytes(): number;
   stats(): HalStats;
 }
 
@@ -120,6 +127,7 @@ export class HalCounters {
     isDir: 0,
     exists: 0,
     removeTree: 0,
+    freeBytes: 0,
   };
   bytesWritten = 0;
   bytesRead = 0;

@@ -17,6 +17,12 @@
 //   - a directory that the durable tables reach twice (only after renaming directories without
 //     syncing both parents) is kept at its first position in a depth-first walk in name order.
 //   After crash() everything left is durable.
+//
+// Capacity model (optional, for "a filesystem smaller than the quota" and "a disk another process
+// filled"): with `capacityBytes` set, the bytes of the visible files count against it (directories
+// and names are free). A writeFile that would pass it creates or truncates the file, lands the
+// bytes that still fit and throws ENOSPC, as a real filesystem does; freeBytes() is what is left.
+// remove, removeTree and a rename over a file give the bytes back; crash() recounts what survived.
 
 import { type Hal, HalCounters, HalError, type HalStats, pathJoin, relativePathCheck } from "./hal.js";
 
@@ -49,10 +55,51 @@ function dirNew(): DirNode {
   return { kind: "dir", children: new Map(), durableChildren: new Map() };
 }
 
+export interface MemoryHalOptions {
+  /** The filesystem's size in bytes (see the capacity model above); null or absent for unlimited. */
+  capacityBytes?: number | null;
+}
+
+/** Bytes of every file under `dir`, however deep (the tree is finite and has no cycles). */
+function treeBytes(dir: DirNode): number {
+  let total = 0;
+  for (const child of dir.children.values()) total += child.kind === "file" ? child.data.byteLength : treeBytes(child);
+  return total;
+}
+
 export class MemoryHal implements Hal {
   readonly kind = "memory";
   private root: DirNode = dirNew();
   private readonly counters = new HalCounters();
+  private capacity: number | null;
+  /** Bytes of the visible files (kept up to date by every call that changes one). */
+  private used = 0;
+
+  constructor(options: MemoryHalOptions = {}) {
+    this.capacity = MemoryHal.capacityChecked(options.capacityBytes ?? null);
+  }
+
+  private static capacityChecked(bytes: number | null): number | null {
+    if (bytes !== null && !(Number.isSafeInteger(bytes) && bytes >= 0)) {
+      throw new RangeError(`MemoryHal: capacityBytes must be a non-negative integer or null (got ${bytes})`);
+    }
+    return bytes;
+  }
+
+  /** The filesystem's size in bytes, or null for unlimited. */
+  get capacityBytes(): number | null {
+    return this.capacity;
+  }
+
+  /** Resizes the filesystem (smaller than what is used leaves no room, nothing is removed). */
+  set capacityBytes(bytes: number | null) {
+    this.capacity = MemoryHal.capacityChecked(bytes);
+  }
+
+  /** Bytes the visible files hold (what counts against capacityBytes). */
+  usedBytes(): number {
+    return this.used;
+  }
 
   /** The node at `path`, or undefined if it or a parent is missing; ENOTDIR if a parent is a file. */
   private find(op: string, path: string): MemoryNode | undefined {
@@ -136,13 +183,18 @@ export class MemoryHal implements Hal {
     if (existing !== undefined && existing.kind === "dir") {
       throw new HalError("EINVAL", "writeFile", path, "is a directory");
     }
-    const copy = data.slice();
+    const oldBytes = existing === undefined ? 0 : existing.data.byteLength;
+    const room = this.capacity === null ? Infinity : Math.max(0, this.capacity - (this.used - oldBytes));
+    const full = data.byteLength > room;
+    const copy = full ? data.slice(0, room) : data.slice();
     if (existing === undefined) {
       parent.children.set(name, { kind: "file", data: copy, durableData: null });
       this.counters.filesCreated++;
     } else {
       existing.data = copy;
     }
+    this.used += copy.byteLength - oldBytes;
+    if (full) throw new HalError("ENOSPC", "writeFile", path, "no space left on device");
     this.counters.bytesWritten += copy.byteLength;
   }
 
@@ -185,6 +237,7 @@ export class MemoryHal implements Hal {
     }
     source.parent.children.delete(source.name);
     target.parent.children.set(target.name, node);
+    if (replaced !== undefined && replaced.kind === "file") this.used -= replaced.data.byteLength;
   }
 
   syncDir(dir: string): void {
@@ -227,6 +280,7 @@ export class MemoryHal implements Hal {
     if (node === undefined) throw new HalError("ENOENT", op, path, "no such file or directory");
     if (node.kind === "dir") throw new HalError("EINVAL", op, path, "is a directory");
     parent.children.delete(name);
+    this.used -= node.data.byteLength;
     this.counters.filesRemoved++;
   }
 
@@ -271,7 +325,16 @@ export class MemoryHal implements Hal {
       if (e instanceof HalError && e.code === "ENOENT") return;
       throw e;
     }
+    const node = located.parent.children.get(located.name);
+    if (node === undefined) return;
     located.parent.children.delete(located.name);
+    this.used -= node.kind === "file" ? node.data.byteLength : treeBytes(node);
+  }
+
+  /** What is left of capacityBytes; Infinity without a capacity. */
+  freeBytes(): number {
+    this.counters.calls.freeBytes++;
+    return this.capacity === null ? Infinity : Math.max(0, this.capacity - this.used);
   }
 
   stats(): HalStats {
@@ -301,6 +364,7 @@ export class MemoryHal implements Hal {
       return out;
     };
     this.root = rebuild(this.root);
+    this.used = treeBytes(this.root);
   }
 
   /**
@@ -337,8 +401,9 @@ export class MemoryHal implements Hal {
       for (const [name, child] of node.durableChildren) dir.durableChildren.set(name, copy(child));
       return dir;
     };
-    const hal = new MemoryHal();
+    const hal = new MemoryHal({ capacityBytes: this.capacity });
     hal.root = copy(this.root) as DirNode;
+    hal.used = this.used;
     return hal;
   }
 

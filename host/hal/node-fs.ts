@@ -274,6 +274,26 @@ export class NodeFsHal implements Hal {
     }
   }
 
+  /**
+   * statfs(2) of the filesystem holding the storage root: available blocks × block size. Before the
+   * root exists, the filesystem of its nearest existing ancestor (where it will be created).
+   */
+  freeBytes(): number {
+    this.counters.calls.freeBytes++;
+    let dir = this.rootDir;
+    // Each step goes one directory up, so the walk ends at the filesystem root at the latest.
+    for (;;) {
+      try {
+        const stat = fs.statfsSync(dir);
+        return stat.bavail * stat.bsize;
+      } catch (e) {
+        const parent = nodePath.dirname(dir);
+        if (errnoCode(e) !== "ENOENT" || parent === dir) throw halErrorFrom(e, "freeBytes", ".");
+        dir = parent;
+      }
+    }
+  }
+
   stats(): HalStats {
     return this.counters.snapshot();
   }

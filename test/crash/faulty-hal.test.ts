@@ -80,6 +80,20 @@ describe("FaultyHal faults", () => {
     expect(hal.injected.enospc).toBe(1);
   });
 
+  it("disk full: freeBytes() reports what is left of the budget, or the wrapped Hal's figure if smaller", () => {
+    const inner = durableDir();
+    const hal = new FaultyHal(inner, { seed: 5, diskBytesBudget: 10 });
+    expect(hal.freeBytes()).toBe(10);
+    hal.writeFile("d/a", bytes("123456"));
+    expect(hal.freeBytes()).toBe(4);
+    codeOf(() => hal.writeFile("d/b", bytes("abcdef")));
+    expect(hal.freeBytes()).toBe(4); // the failed write counts nothing against the budget
+    inner.capacityBytes = inner.usedBytes() + 2;
+    expect(hal.freeBytes()).toBe(2);
+    expect(new FaultyHal(durableDir(), { seed: 5 }).freeBytes()).toBe(Infinity);
+    expect(hal.stats().calls.freeBytes).toBe(4);
+  });
+
   it("delete errors are EIO, EBUSY or EACCES and leave the file", () => {
     const inner = durableDir();
     const hal = new FaultyHal(inner, { seed: 6, rates: { remove: FAULT_RATE_SCALE } });

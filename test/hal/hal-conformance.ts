@@ -419,7 +419,7 @@ export function halConformanceSuite(name: string, make: () => HalUnderTest): voi
 
     describe("path validation", () => {
       const data = new Uint8Array(1);
-      const calls: Record<Exclude<HalOp, "removeAsync">, (path: string) => unknown> = {
+      const calls: Record<Exclude<HalOp, "removeAsync" | "freeBytes">, (path: string) => unknown> = {
         mkdir: (p) => hal.mkdir(p),
         writeFile: (p) => hal.writeFile(p, data),
         syncFile: (p) => hal.syncFile(p),
@@ -459,6 +459,23 @@ export function halConformanceSuite(name: string, make: () => HalUnderTest): voi
       it("nothing escaped the root", () => {
         for (const call of Object.values(calls)) for (const bad of BAD_PATHS) halErrorOf(() => call(bad));
         expect(hal.list(".")).toEqual([]);
+      });
+    });
+
+    describe("freeBytes", () => {
+      it("is a whole number of bytes or Infinity, and never negative", () => {
+        const free = hal.freeBytes();
+        expect(free === Infinity || Number.isSafeInteger(free)).toBe(true);
+        expect(free).toBeGreaterThanOrEqual(0);
+      });
+
+      it("answers before anything is written and after files come and go", () => {
+        expect(hal.freeBytes()).toBeGreaterThanOrEqual(0);
+        hal.mkdir("d");
+        hal.writeFile("d/f", new Uint8Array(100));
+        expect(hal.freeBytes()).toBeGreaterThanOrEqual(0);
+        hal.removeTree("d");
+        expect(hal.freeBytes()).toBeGreaterThanOrEqual(0);
       });
     });
 
@@ -568,6 +585,7 @@ export function halConformanceSuite(name: string, make: () => HalUnderTest): voi
         codeOf(() => hal.remove("d/c"));
         codeOf(() => hal.readFile("missing"));
         hal.removeTree("d");
+        hal.freeBytes();
         const after = hal.stats();
 
         const callsDelta = Object.fromEntries(
@@ -588,6 +606,7 @@ export function halConformanceSuite(name: string, make: () => HalUnderTest): voi
           isDir: 1,
           exists: 1,
           removeTree: 1,
+          freeBytes: 1,
         });
         expect(after.bytesWritten - before.bytesWritten).toBe(22);
         expect(after.bytesRead - before.bytesRead).toBe(8);

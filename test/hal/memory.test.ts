@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { mkdirDurable, writeFileAtomic } from "../../host/hal/atomic.js";
 import { MemoryHal } from "../../host/hal/memory.js";
-import { bytes, codeOf, halConformanceSuite, text } from "./hal-conformance.js";
+import { bytes, codeOf, halConformanceSuite, halErrorOf, text } from "./hal-conformance.js";
 
 halConformanceSuite("MemoryHal", () => ({ hal: new MemoryHal(), cleanup: () => {} }));
 
@@ -221,5 +221,102 @@ describe("MemoryHal clone() and snapshot()", () => {
     expect(codeOf(() => hal.isDurable("../x"))).toBe("EINVAL");
     expect(hal.isDurable(".")).toBe(true);
     expect(hal.isDurable("missing")).toBe(false);
+  });
+});
+
+// A MemoryHal with capacityBytes models a filesystem smaller than a board's quota, or one another
+// process filled: the visible files' bytes count against it, a write past it lands what fits and
+// throws ENOSPC, and freeBytes() says what is left.
+halConformanceSuite("MemoryHal with a capacity", () => ({
+  hal: new MemoryHal({ capacityBytes: 64 << 20 }),
+  cleanup: () => {},
+}));
+
+describe("MemoryHal capacity", () => {
+  it("is unlimited by default: freeBytes() is Infinity", () => {
+    const hal = new MemoryHal();
+    hal.writeFile("f", new Uint8Array(1000));
+    expect(hal.capacityBytes).toBeNull();
+    expect(hal.freeBytes()).toBe(Infinity);
+    expect(hal.usedBytes()).toBe(1000);
+  });
+
+  it("counts file bytes against the capacity; a write past it lands what fits, then ENOSPC", () => {
+    const hal = new MemoryHal({ capacityBytes: 100 });
+    hal.mkdir("d");
+    hal.writeFile("d/a", new Uint8Array(60));
+    expect(hal.freeBytes()).toBe(40);
+    const before = hal.stats();
+    const error = halErrorOf(() => hal.writeFile("d/b", bytes("x".repeat(50))));
+    expect([error.code, error.op, error.path]).toEqual(["ENOSPC", "writeFile", "d/b"]);
+    expect(hal.fileSize("d/b")).toBe(40);
+    expect(hal.freeBytes()).toBe(0);
+    const after = hal.stats();
+    expect(after.bytesWritten - before.bytesWritten).toBe(0);
+    expect(after.filesCreated - before.filesCreated).toBe(1);
+  });
+
+  it("an overwrite counts the new size only; an exact fit succeeds", () => {
+    const hal = new MemoryHal({ capacityBytes: 100 });
+    hal.writeFile("a", new Uint8Array(90));
+    hal.writeFile("a", new Uint8Array(100));
+    expect(hal.freeBytes()).toBe(0);
+    hal.writeFile("a", new Uint8Array(10));
+    expect(hal.freeBytes()).toBe(90);
+  });
+
+  it("remove, removeAsync, removeTree and a rename over a file give the bytes back", async () => {
+    const hal = new MemoryHal({ capacityBytes: 1000 });
+    hal.mkdir("t/u");
+    hal.writeFile("a", new Uint8Array(100));
+    hal.writeFile("b", new Uint8Array(200));
+    hal.writeFile("c", new Uint8Array(50));
+    hal.writeFile("t/x", new Uint8Array(30));
+    hal.writeFile("t/u/y", new Uint8Array(20));
+    expect(hal.freeBytes()).toBe(600);
+    hal.remove("a");
+    expect(hal.freeBytes()).toBe(700);
+    hal.rename("c", "b"); // b's 200 bytes go, c's 50 stay under the new name
+    expect(hal.freeBytes()).toBe(900);
+    await hal.removeAsync("b");
+    expect(hal.freeBytes()).toBe(950);
+    hal.removeTree("t");
+    expect(hal.freeBytes()).toBe(1000);
+    expect(hal.usedBytes()).toBe(0);
+  });
+
+  it("can be resized: smaller than what is used leaves no room, larger makes room again", () => {
+    const hal = new MemoryHal({ capacityBytes: 100 });
+    hal.writeFile("a", new Uint8Array(80));
+    hal.capacityBytes = 50;
+    expect(hal.freeBytes()).toBe(0);
+    expect(codeOf(() => hal.writeFile("b", new Uint8Array(1)))).toBe("ENOSPC");
+    expect(hal.fileSize("a")).toBe(80);
+    hal.capacityBytes = null;
+    expect(hal.freeBytes()).toBe(Infinity);
+    hal.writeFile("b", new Uint8Array(1000));
+    expect(() => (hal.capacityBytes = -1)).toThrow(RangeError);
+    expect(() => new MemoryHal({ capacityBytes: 1.5 })).toThrow(RangeError);
+  });
+
+  it("crash() recounts what survived; clone() keeps the capacity and the count", () => {
+    const hal = halWithDurableDir();
+    hal.capacityBytes = 1000;
+    writeFileAtomic(hal, "d/kept", new Uint8Array(300));
+    hal.writeFile("d/lost", new Uint8Array(400));
+    expect(hal.freeBytes()).toBe(300);
+    const copy = hal.clone();
+    expect(copy.capacityBytes).toBe(1000);
+    expect(copy.freeBytes()).toBe(300);
+    hal.crash();
+    expect(hal.freeBytes()).toBe(700);
+    expect(copy.freeBytes()).toBe(300);
+  });
+
+  it("freeBytes() is counted like every other call", () => {
+    const hal = new MemoryHal({ capacityBytes: 10 });
+    hal.freeBytes();
+    hal.freeBytes();
+    expect(hal.stats().calls.freeBytes).toBe(2);
   });
 });

@@ -1,6 +1,7 @@
 // NodeFsHal passes the shared conformance suite on a fresh temp directory, maps the errno values
 // Linux really produces, and agrees with MemoryHal call for call on random operation sequences.
 
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -96,6 +97,57 @@ describe("NodeFsHal on a real directory", () => {
       hal.syncDir(".");
     }
     expect(text(hal.readFile("f"))).toBe("1999");
+  });
+});
+
+describe("NodeFsHal.freeBytes", () => {
+  let rootDir: string;
+  beforeEach(() => {
+    rootDir = tempDirMake();
+  });
+  afterEach(() => fs.rmSync(rootDir, { recursive: true, force: true }));
+
+  it("is statfs(2) of the root's filesystem: available blocks × block size", () => {
+    const hal = new NodeFsHal(rootDir);
+    const stat = fs.statfsSync(rootDir);
+    const free = hal.freeBytes();
+    expect(free % stat.bsize).toBe(0);
+    // Other processes write to the same filesystem meanwhile: agree within a few MiB.
+    expect(Math.abs(free - stat.bavail * stat.bsize)).toBeLessThan(64 << 20);
+    expect(hal.stats().calls.freeBytes).toBe(1);
+  });
+
+  it("before the root exists, answers for the filesystem it will be created on", () => {
+    const hal = new NodeFsHal(path.join(rootDir, "not", "yet"));
+    expect(hal.freeBytes()).toBeGreaterThan(0);
+    expect(fs.existsSync(path.join(rootDir, "not"))).toBe(false);
+  });
+
+  const isRoot = process.getuid?.() === 0;
+  if (!isRoot)
+    console.log("node-fs: not root, so no tmpfs can be mounted: the real small-filesystem freeBytes test is skipped");
+  it.skipIf(!isRoot)("on a real 256 KiB tmpfs (root): falls as files land, rises as they go, 0 when full", () => {
+    const mount = path.join(rootDir, "tmpfs");
+    fs.mkdirSync(mount);
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=256k", "tmpfs", mount]);
+    try {
+      const hal = new NodeFsHal(path.join(mount, "st"));
+      const empty = hal.freeBytes();
+      expect(empty).toBe(256 * 1024);
+      hal.mkdir(".");
+      hal.writeFile("a", new Uint8Array(64 * 1024));
+      const afterA = hal.freeBytes();
+      expect(empty - afterA).toBeGreaterThanOrEqual(64 * 1024);
+      expect(empty - afterA).toBeLessThan(64 * 1024 + 3 * 4096); // the file's blocks, the directory's
+      expect(codeOf(() => hal.writeFile("b", new Uint8Array(512 * 1024)))).toBe("ENOSPC");
+      expect(hal.freeBytes()).toBe(0);
+      hal.remove("b");
+      expect(hal.freeBytes()).toBe(afterA);
+      hal.remove("a");
+      expect(hal.freeBytes()).toBeGreaterThanOrEqual(empty - 2 * 4096);
+    } finally {
+      execFileSync("umount", [mount]);
+    }
   });
 });
 
