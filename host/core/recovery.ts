@@ -1,19 +1,29 @@
 // Boot recovery on the host side: scan the storage directory a previous run left, remove
-// half-written temp files, hand the positions file and every `.imx` file (in stream and sequence
-// order) to the core, quarantine what it refuses in `corrupted/`, delete files it reports fully
-// acknowledged, and report what happened.
+// half-written temp files, move every valid `.imx` file found under another name (another bucket
+// directory, a leading zero, other numbers than its header's) to the name the core gives it, hand
+// the positions file and every `.imx` file (in stream and sequence order) to the core, quarantine
+// what it refuses in `corrupted/`, delete files it reports fully acknowledged, and report what
+// happened. The core reads a file only under its own name (SPEC.md 6.1), so after recovery every
+// file it knows is where it will look.
+//
+// A move is crash-safe (SPEC.md 6.4): rename, fsync the target directory, then fsync the source
+// directory. A power cut before the target's fsync leaves the file where it was (or in place); one
+// after it leaves it in place, and perhaps also still at its old name: the next boot finds that
+// byte-identical copy and removes it. All of it happens before the core reads or acknowledges
+// anything, so no record is delivered twice after an ACK.
 
 import {
   HISTORY_DIR,
   IMX_HEADER_BYTES,
   IMX_SUFFIX,
+  imxCheck,
   imxHeaderRead,
   imxPathFormat,
   imxPathParse,
   TMP_SUFFIX,
 } from "../format/imx.js";
 import { POSITIONS_PATH } from "../format/positions.js";
-import { listFilesRecursive } from "../hal/atomic.js";
+import { listFilesRecursive, mkdirDurable, parentDir } from "../hal/atomic.js";
 import { type Hal, HalError } from "../hal/hal.js";
 import * as abi from "./abi.generated.js";
 import type { CoreExports } from "./core-exports.generated.js";
@@ -22,10 +32,15 @@ import { type QuarantinedFile, quarantineMove } from "./quarantine.js";
 
 export interface RecoveryReport {
   durationMs: number;
+  /** File reads (a file moved into place is read again there). */
   filesRead: number;
   filesKept: number;
   filesQuarantined: number;
   filesDeleted: number;
+  /** Valid files found under another name and moved to the core's name for them (see `moved`). */
+  filesMoved: number;
+  /** Byte-identical copies of a file in place (a move a power cut interrupted), removed. */
+  copiesRemoved: number;
   tempFilesRemoved: number;
   positionsRecovered: boolean;
   streamsRecovered: number;
@@ -33,6 +48,13 @@ export interface RecoveryReport {
   /** Records the previous run had numbered but not yet written to disk or acknowledged: lost with RAM. */
   recordsLostRam: number;
   quarantined: QuarantinedFile[];
+  moved: MovedFile[];
+}
+
+/** A valid `.imx` file recovery moved from where it was found to the core's name for its header. */
+export interface MovedFile {
+  from: string;
+  to: string;
 }
 
 interface ImxEntry {
@@ -57,25 +79,32 @@ export class RecoveryIoError extends Error {
   constructor(
     readonly path: string,
     override readonly cause: unknown,
+    action: "read" | "move" = "read",
   ) {
     super(
-      `boot recovery cannot read ${path}: ${cause instanceof Error ? cause.message : String(cause)}; nothing was changed for it, boot again to retry`,
+      `boot recovery cannot ${action} ${path}: ${cause instanceof Error ? cause.message : String(cause)}; ` +
+        (action === "read" ? "nothing was changed for it" : "its records are not lost") +
+        ", boot again to retry",
     );
     this.name = "RecoveryIoError";
   }
 }
 
 /** Runs `op`, once more after an I/O error; a second I/O error becomes RecoveryIoError. */
-function retried<T>(path: string, op: () => T): T {
+function retried<T>(path: string, op: () => T, action: "read" | "move" = "read"): T {
   try {
     return op();
   } catch {
     try {
       return op();
     } catch (e) {
-      throw new RecoveryIoError(path, e);
+      throw new RecoveryIoError(path, e, action);
     }
   }
+}
+
+function isNotFound(e: unknown): boolean {
+  return e instanceof RecoveryIoError && e.cause instanceof HalError && e.cause.code === "ENOENT";
 }
 
 /**
@@ -89,9 +118,141 @@ function load(hal: Hal, core: CoreExports, memory: WebAssembly.Memory, path: str
     if (size > capacity) return `file is ${size} bytes, larger than any file this board writes (${capacity})`;
     return retried(path, () => hal.readFileInto(path, new Uint8Array(memory.buffer, core.ioBufferPtr(), capacity)));
   } catch (e) {
-    if (e instanceof RecoveryIoError && e.cause instanceof HalError && e.cause.code === "ENOENT") return null;
+    if (isNotFound(e)) return null;
     throw e;
   }
+}
+
+/** The whole file, or null if it is missing; I/O errors throw RecoveryIoError. */
+function readWhole(hal: Hal, path: string): Uint8Array | null {
+  try {
+    return retried(path, () => hal.readFile(path));
+  } catch (e) {
+    if (isNotFound(e)) return null;
+    throw e;
+  }
+}
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false;
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Orders entries as the core must be given them: by stream, then first sequence number. */
+function entryCompare(a: ImxEntry, b: ImxEntry): number {
+  return a.source - b.source || a.sensor - b.sensor || a.firstSeq - b.firstSeq;
+}
+
+/** How many files in place a move may push on to their own names (a chain of swapped names). */
+const MOVE_CHAIN_MAX = 4;
+
+/**
+ * Places `data`, a valid `.imx` file found at `path`, which is not the core's name for its header
+ * (`target`). If `target` is free the file is moved there. If it is taken by a byte-identical copy
+ * (a move a power cut interrupted), `path` is removed. If it is taken by a file that fails the
+ * format's checks, that one is quarantined and this one takes its place. If it is taken by a valid
+ * file that is itself under another file's name, that one moves on to its own name first. If it is
+ * taken by a valid file of that very name, the file in place is kept and this one quarantined.
+ * Every file moved is handed to `enqueue` under its new name. Persistent I/O errors throw
+ * RecoveryIoError (nothing is lost: the next boot finds the file again).
+ */
+function misplacedPlace(
+  hal: Hal,
+  path: string,
+  target: string,
+  data: Uint8Array,
+  placement: Placement,
+  depth = 0,
+): void {
+  const { report, log } = placement;
+  const targetDir = parentDir(target);
+  const sourceDir = parentDir(path);
+  const inPlace = readWhole(hal, target);
+  if (inPlace !== null) {
+    if (bytesEqual(inPlace, data)) {
+      // The copy in place must be durable before this one goes.
+      retried(targetDir, () => hal.syncDir(targetDir), "move");
+      retried(path, () => hal.remove(path), "move");
+      retried(sourceDir, () => hal.syncDir(sourceDir), "move");
+      report.copiesRemoved++;
+      log(`[imx:recovery] removed ${path}: a byte-identical copy of ${target}, which is in place`);
+      return;
+    }
+    const fault = imxCheck(inPlace);
+    const header = imxHeaderRead(inPlace);
+    if (fault !== null || header === null) {
+      quarantine(
+        hal,
+        target,
+        `refused: ${fault ?? "E_IMX_MAGIC"}; a valid file for this name was found at ${path}`,
+        report,
+        log,
+      );
+    } else {
+      const own = imxPathFormat(header.source, header.sensor, header.firstSeq);
+      if (own === target || depth >= MOVE_CHAIN_MAX) {
+        quarantine(
+          hal,
+          path,
+          `another valid file is in place at ${target}, the core's name for this one's header; that one is kept`,
+          report,
+          log,
+        );
+        return;
+      }
+      // The file in place is under another file's name: it goes on to its own first.
+      misplacedPlace(hal, target, own, inPlace, placement, depth + 1);
+    }
+    if (hal.exists(target)) return; // could not be moved aside: this one stays where it is, unread
+  }
+  retried(targetDir, () => mkdirDurable(hal, targetDir), "move");
+  retried(path, () => hal.rename(path, target), "move");
+  // The new name first: until the target directory is durable, the old name is the one that survives.
+  retried(targetDir, () => hal.syncDir(targetDir), "move");
+  retried(sourceDir, () => hal.syncDir(sourceDir), "move");
+  report.filesMoved++;
+  report.moved.push({ from: path, to: target });
+  log(`[imx:recovery] moved ${path} to ${target}, the core's name for its header`);
+  const moved = imxHeaderRead(data);
+  if (moved !== null)
+    placement.enqueue({ path: target, source: moved.source, sensor: moved.sensor, firstSeq: moved.firstSeq });
+}
+
+/** Where misplacedPlace reports, and how it hands a moved file to the core's queue. */
+interface Placement {
+  report: RecoveryReport;
+  log: (line: string) => void;
+  enqueue: (entry: ImxEntry) => void;
+}
+
+/**
+ * A file under history/ named `*.imx` whose name is not the core's name for it: read, checked with
+ * the format's own rules, and placed (misplacedPlace) or quarantined where it is.
+ */
+function misplacedAdopt(
+  hal: Hal,
+  core: CoreExports,
+  memory: WebAssembly.Memory,
+  path: string,
+  placement: Placement,
+): void {
+  const { report, log } = placement;
+  const length = load(hal, core, memory, path);
+  if (length === null) return;
+  report.filesRead++;
+  if (typeof length === "string") {
+    quarantine(hal, path, length, report, log);
+    return;
+  }
+  const data = new Uint8Array(memory.buffer, core.ioBufferPtr(), length).slice();
+  const fault = imxCheck(data);
+  const header = imxHeaderRead(data);
+  if (fault !== null || header === null) {
+    quarantine(hal, path, `refused: ${fault ?? "E_IMX_MAGIC"}`, report, log);
+    return;
+  }
+  misplacedPlace(hal, path, imxPathFormat(header.source, header.sensor, header.firstSeq), data, placement);
 }
 
 export function recoverStorage(
@@ -107,17 +268,21 @@ export function recoverStorage(
     filesKept: 0,
     filesQuarantined: 0,
     filesDeleted: 0,
+    filesMoved: 0,
+    copiesRemoved: 0,
     tempFilesRemoved: 0,
     positionsRecovered: false,
     streamsRecovered: 0,
     recordsRecovered: 0,
     recordsLostRam: 0,
     quarantined: [],
+    moved: [],
   };
   const paths = retried(`${HISTORY_DIR}/`, () =>
     hal.isDir(HISTORY_DIR) ? listFilesRecursive(hal, HISTORY_DIR, "") : [],
   );
   const imx: ImxEntry[] = [];
+  const misplaced: string[] = [];
   let positions = false;
   for (const path of paths) {
     if (path.endsWith(TMP_SUFFIX)) {
@@ -135,14 +300,14 @@ export function recoverStorage(
       positions = true;
       continue;
     }
+    if (!path.endsWith(IMX_SUFFIX)) continue;
     const name = imxPathParse(path);
-    if (name) {
+    if (name && imxPathFormat(name.source, name.sensor, name.firstSeq) === path) {
       imx.push({ path, source: name.source, sensor: name.sensor, firstSeq: name.firstSeq });
-    } else if (path.endsWith(IMX_SUFFIX)) {
-      quarantine(hal, path, "name is not history/<bucket>/<source>_<sensor>_<20-digit first seq>.imx", report, log);
+    } else {
+      misplaced.push(path);
     }
   }
-
   const positionsLength = positions ? load(hal, core, memory, POSITIONS_PATH) : null;
   if (positionsLength !== null) {
     const length = positionsLength;
@@ -153,8 +318,35 @@ export function recoverStorage(
     else report.positionsRecovered = true;
   }
 
-  imx.sort((a, b) => a.source - b.source || a.sensor - b.sensor || a.firstSeq - b.firstSeq);
-  for (const entry of imx) {
+  // Files under another name are read once here and, if valid, moved to the core's name for their
+  // header before anything is handed to the core: the core reads a file only under that name.
+  const early: Placement = {
+    report,
+    log,
+    enqueue: (entry) => {
+      if (!imx.some((e) => e.path === entry.path)) imx.push(entry);
+    },
+  };
+  for (const path of misplaced) misplacedAdopt(hal, core, memory, path, early);
+
+  imx.sort(entryCompare);
+  const queued = new Set(imx.map((e) => e.path));
+  let i = 0;
+  const late: Placement = {
+    report,
+    log,
+    // In its turn, or next if that has passed (the core then refuses it if it overlaps: E_IMX_ORDER).
+    enqueue: (entry) => {
+      if (queued.has(entry.path)) return;
+      let at = i + 1;
+      while (at < imx.length && entryCompare(imx[at] as ImxEntry, entry) < 0) at++;
+      imx.splice(at, 0, entry);
+      queued.add(entry.path);
+    },
+  };
+  for (; i < imx.length; i++) {
+    const entry = imx[i] as ImxEntry;
+    queued.delete(entry.path);
     const length = load(hal, core, memory, entry.path);
     if (length === null) continue; // vanished since the listing
     report.filesRead++;
@@ -162,21 +354,21 @@ export function recoverStorage(
       quarantine(hal, entry.path, length, report, log);
       continue;
     }
-    // The name must say what the header says, or the file is not where the core would look for it.
+    // A name of the core's spelling whose numbers are not the header's: the file is another one's
+    // name. A valid one is moved to its own name and handed to the core in its turn.
     const header = imxHeaderRead(new Uint8Array(memory.buffer, core.ioBufferPtr(), Math.min(length, IMX_HEADER_BYTES)));
-    if (header !== null) {
-      const nameMatches =
-        header.source === entry.source && header.sensor === entry.sensor && header.firstSeq === entry.firstSeq;
-      if (!nameMatches) {
-        quarantine(hal, entry.path, "name does not match the header's stream and first sequence number", report, log);
+    if (
+      header !== null &&
+      (header.source !== entry.source || header.sensor !== entry.sensor || header.firstSeq !== entry.firstSeq)
+    ) {
+      const data = new Uint8Array(memory.buffer, core.ioBufferPtr(), length).slice();
+      const fault = imxCheck(data);
+      if (fault !== null) {
+        quarantine(hal, entry.path, `refused: ${fault}`, report, log);
         continue;
       }
-      // Same numbers, other spelling (another bucket, leading zeros): the core would read another path.
-      const canonical = imxPathFormat(header.source, header.sensor, header.firstSeq);
-      if (entry.path !== canonical) {
-        quarantine(hal, entry.path, `name is not the core's name for its header, ${canonical}`, report, log);
-        continue;
-      }
+      misplacedPlace(hal, entry.path, imxPathFormat(header.source, header.sensor, header.firstSeq), data, late);
+      continue;
     }
     const status = core.recoveryFile(length);
     if (status === abi.OK) {

@@ -77,7 +77,7 @@ export interface DeviceSummary {
   seed: number;
   life: number;
   resumed: boolean;
-  recovery: (Omit<RecoveryReport, "quarantined"> & { quarantined: number }) | null;
+  recovery: (Omit<RecoveryReport, "quarantined" | "moved"> & { quarantined: number; moved: number }) | null;
   simulated: {
     runStartUtc: string;
     lifeStartUtc: string;
@@ -301,7 +301,12 @@ export function deviceSummary(run: RunView): DeviceSummary {
     recovery:
       recovery === null
         ? null
-        : { ...recovery, durationMs: round2(recovery.durationMs), quarantined: recovery.quarantined.length },
+        : {
+            ...recovery,
+            durationMs: round2(recovery.durationMs),
+            quarantined: recovery.quarantined.length,
+            moved: recovery.moved.length,
+          },
     simulated: {
       runStartUtc: new Date(run.pre.runStartMs).toISOString(),
       lifeStartUtc: new Date(run.lifeStartMs).toISOString(),

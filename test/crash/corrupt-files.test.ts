@@ -3,10 +3,11 @@
 // positions file. Each case damages one file of a copy of it the way disks and filesystems do
 // (random bytes, truncation at every length, every single bit flip of the header and a sample of
 // the payload, a wrong CRC, absurd counts with a valid CRC, wrong magic or version, zero-filled
-// tails from every offset, a file under another stream's name, an overlapping file, a corrupt
-// positions file) and boots a new device on it. The damaged file must be moved to corrupted/ with
-// the specific reason, boot must neither throw nor hang, and every record of every other file must
-// still be delivered, in order, once.
+// tails from every offset, an overlapping file, a corrupt positions file) and boots a new device on
+// it. The damaged file must be moved to corrupted/ with the specific reason, boot must neither
+// throw nor hang, and every record of every other file must still be delivered, in order, once.
+// A valid copy of a file under another name (another stream's, another sequence number's, no
+// .imx name at all) is removed as the copy it is, and its records are delivered once.
 
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadBoard } from "../../host/boards.js";
@@ -22,7 +23,6 @@ const board = loadBoard("tiny");
 const A = { source: 0, sensor: 7, base: 1000, count: 20 };
 const B = { source: 0, sensor: 8, base: 5000, count: 30 };
 const A_ACKED = 3;
-const NAME_MISMATCH = /^name does not match the header's stream and first sequence number$/;
 
 interface Reference {
   hal: MemoryHal;
@@ -152,7 +152,8 @@ const refused = (code: string): RegExp => new RegExp(`^refused: ${code}$`);
 function headerFlipReason(offset: number, flipped: Uint8Array): RegExp {
   if (offset < 4) return refused("E_IMX_MAGIC");
   if (offset < 8) return refused("E_IMX_VERSION");
-  if (offset < 16) return NAME_MISMATCH;
+  // A flipped source or sensor makes the name another file's; the CRC tells the header is damaged.
+  if (offset < 16) return refused("E_IMX_CRC");
   if (offset < 18) return refused("E_IMX_CRC");
   if (offset < 20) return refused("E_IMX_GEOMETRY");
   if (offset < 24) return refused("E_IMX_CRC");
@@ -162,7 +163,7 @@ function headerFlipReason(offset: number, flipped: Uint8Array): RegExp {
       ? refused("E_IMX_GEOMETRY")
       : refused("E_IMX_SIZE");
   }
-  if (offset < 36) return NAME_MISMATCH;
+  if (offset < 36) return refused("E_IMX_CRC");
   if (offset < 56) return refused("E_IMX_CRC");
   if (offset < 60) return refused("E_IMX_SIZE");
   return refused("E_IMX_CRC");
@@ -231,8 +232,7 @@ describe("a damaged .imx file is quarantined with its reason; every other file i
       const size = ref.hal.readFile(path).length;
       for (let from = 0; from < size; from++) {
         const zeroed = (bytes: Uint8Array): Uint8Array => bytes.fill(0, from);
-        const reason =
-          from >= abi.IMX_HEADER_BYTES ? refused("E_IMX_CRC") : /^(refused: E_IMX_[A-Z]+|name does not match.*)$/;
+        const reason = from >= abi.IMX_HEADER_BYTES ? refused("E_IMX_CRC") : /^refused: E_IMX_[A-Z]+$/;
         corruptCase(path, zeroed, reason, `${path} zeros from ${from}`);
       }
     }
@@ -315,12 +315,26 @@ describe("a file that does not belong where it is", () => {
     expect(booted.seqs).toEqual({ A: expectedA(), B: expectedB() });
   }
 
+  /** Adds a byte-identical copy of a file under `path`: it is removed, and every record comes back once. */
+  function copyCase(path: string, of: string): void {
+    const hal = ref.hal.clone();
+    hal.mkdir(path.slice(0, path.lastIndexOf("/")));
+    hal.writeFile(path, ref.hal.readFile(of));
+    hal.syncFile(path);
+    const booted = bootAndDrain(hal);
+    expect(booted.quarantined, path).toEqual([]);
+    expect(booted.device.recovery?.copiesRemoved, path).toBe(1);
+    expect(booted.device.recovery?.filesMoved, path).toBe(0);
+    expect(hal.exists(path), path).toBe(false);
+    expect(booted.seqs, path).toEqual({ A: expectedA(), B: expectedB() });
+  }
+
   it("a copy of stream A's file under stream B's name", () => {
-    strayCase("history/0/0_8_00000000000000000100.imx", ref.hal.readFile(ref.a[1] as string), NAME_MISMATCH);
+    copyCase("history/0/0_8_00000000000000000100.imx", ref.a[1] as string);
   });
 
   it("a copy under the same stream but another first sequence number", () => {
-    strayCase("history/0/0_7_00000000000000000050.imx", ref.hal.readFile(ref.a[1] as string), NAME_MISMATCH);
+    copyCase("history/0/0_7_00000000000000000050.imx", ref.a[1] as string);
   });
 
   it("a valid file that overlaps the records of an earlier one", () => {
@@ -334,9 +348,16 @@ describe("a file that does not belong where it is", () => {
     strayCase(imxPathFormat(0, 7, seq), bytes, refused("E_IMX_COUNTS"));
   });
 
-  it("an .imx file whose name is not history/<bucket>/<source>_<sensor>_<seq>.imx", () => {
-    strayCase("history/0/garbage.imx", ref.hal.readFile(ref.a[1] as string), /^name is not history\//);
-    strayCase("history/stray.imx", ref.hal.readFile(ref.a[1] as string), /^name is not history\//);
+  it("a copy under a name that is not history/<bucket>/<source>_<sensor>_<seq>.imx", () => {
+    copyCase("history/0/garbage.imx", ref.a[1] as string);
+    copyCase("history/stray.imx", ref.a[1] as string);
+  });
+
+  it("a damaged file under a name that is not history/<bucket>/<source>_<sensor>_<seq>.imx", () => {
+    const bytes = ref.hal.readFile(ref.a[1] as string).slice();
+    bytes[bytes.length - 1] = (bytes[bytes.length - 1] ?? 0) ^ 1;
+    strayCase("history/0/garbage.imx", bytes, refused("E_IMX_CRC"));
+    strayCase("history/stray.imx", new Uint8Array(10), refused("E_IMX_SIZE"));
   });
 
   it("a file larger than any file this board writes", () => {
