@@ -69,6 +69,8 @@ export interface SimSummary {
   recordsLostRam: number;
   recordsDiscarded: number;
   filesQuarantined: number;
+  filesMisplaced: number;
+  filesMovedBack: number;
   failures: SimSeedFailure[];
   elapsedMs: number;
   passed: boolean;
@@ -125,6 +127,8 @@ export async function simRun(options: SimCommandOptions, io: SimIo): Promise<Sim
     recordsLostRam: 0,
     recordsDiscarded: 0,
     filesQuarantined: 0,
+    filesMisplaced: 0,
+    filesMovedBack: 0,
     failures: [],
     elapsedMs: 0,
     passed: false,
@@ -185,6 +189,8 @@ export async function simRun(options: SimCommandOptions, io: SimIo): Promise<Sim
         summary.recordsLostRam += result.recordsLostRam;
         summary.recordsDiscarded += result.recordsDiscarded;
         summary.filesQuarantined += result.filesQuarantined;
+        summary.filesMisplaced += result.filesMisplaced;
+        summary.filesMovedBack += result.filesMovedBack;
       }
       const done = i + 1;
       if (bar) {
@@ -218,7 +224,10 @@ export function simSummaryText(s: SimSummary): string {
     `faults       ${s.faultsInjected} injected${kinds === "" ? "" : ` (${kinds})`}`,
     `records      ${s.recordsWritten} written, ${s.recordsDelivered} delivered, ${s.recordsAcked} acknowledged, ` +
       `${s.recordsLostRam} lost with RAM at power cuts, ${s.recordsDiscarded} discarded (RAM full)`,
-    `files        ${s.filesQuarantined} quarantined (damaged by injected faults)`,
+    `files        ${s.filesQuarantined} quarantined (damaged by injected faults)` +
+      (s.filesMisplaced > 0
+        ? `, ${s.filesMisplaced} moved to another bucket, ${s.filesMovedBack} moved back at boot`
+        : ""),
   ];
   if (s.failures.length > 0) {
     lines.push(`failed seeds ${s.failures.map((f) => f.seed).join(", ")}`);

@@ -15,6 +15,12 @@ export interface FaultProfile {
   diskFull: boolean;
   /** The workload may cut the power (at a step, or at a random HAL operation inside a step). */
   crashes: boolean;
+  /**
+   * Between device lives, a valid `.imx` file may be moved into another bucket directory (now and
+   * then under a name with a leading zero), as an operator or a restore from a backup would:
+   * boot recovery must move it back and deliver every record of it.
+   */
+  movesFiles?: boolean;
   /** Sabotage for testing the simulator itself: positions-file renames silently do nothing. */
   lyingPositions?: boolean;
 }
@@ -89,6 +95,18 @@ export const FAULT_PROFILES: Readonly<Record<string, FaultProfile>> = {
     diskFull: false,
     crashes: true,
   },
+  /**
+   * Files moved into another bucket directory between lives, with the boot profile's I/O errors
+   * and power cuts: boot recovery moves them back (SPEC.md 6.4), crash-safely, under faults.
+   */
+  "moved-files": {
+    name: "moved-files",
+    rates: { read: 20_000, remove: 30_000, write: 10_000, rename: 10_000, meta: 5_000 },
+    bootFaults: true,
+    diskFull: false,
+    crashes: true,
+    movesFiles: true,
+  },
 };
 
 export interface SimStreamSpec {
@@ -116,7 +134,9 @@ export type SimAction =
   | { kind: "crash" }
   | { kind: "arm-crash"; inOps: number }
   | { kind: "disk-full"; roomBytes: number | null }
-  | { kind: "policy"; policy: CleanupPolicy };
+  | { kind: "policy"; policy: CleanupPolicy }
+  /** A graceful stop; before the next boot the `pick`-th valid file moves into another bucket. */
+  | { kind: "misplace"; pick: number };
 
 export interface SimOptions {
   /** A board name, a path to a board file, or a Board (default "tiny"). */
@@ -178,6 +198,10 @@ export interface SimResult {
   /** Discarded records that came back after a restart (a copy had reached a file). */
   recordsResurrected: number;
   filesQuarantined: number;
+  /** Files the "misplace" fault moved into another bucket between lives. */
+  filesMisplaced: number;
+  /** Files boot recovery moved to the core's name for them. */
+  filesMovedBack: number;
 }
 
 export function profileOf(faults: string | FaultProfile | undefined): FaultProfile {
@@ -218,6 +242,8 @@ export function resultNew(seed: number, board: Board, policy: CleanupPolicy, pro
     recordsDamaged: 0,
     recordsResurrected: 0,
     filesQuarantined: 0,
+    filesMisplaced: 0,
+    filesMovedBack: 0,
   };
 }
 

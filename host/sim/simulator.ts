@@ -38,12 +38,23 @@ import { Device } from "../core/device.js";
 import { CoreAssertionError, CoreError } from "../core/errors.js";
 import { flushDrain } from "../core/flush.js";
 import { RecoveryIoError } from "../core/recovery.js";
-import { CORRUPTED_DIR, IMX_SUFFIX, recordsPerSector, TMP_SUFFIX } from "../format/imx.js";
+import {
+  CORRUPTED_DIR,
+  HISTORY_BUCKETS,
+  HISTORY_DIR,
+  IMX_SUFFIX,
+  type ImxName,
+  imxPathIsCanonical,
+  imxPathParse,
+  recordsPerSector,
+  TMP_SUFFIX,
+} from "../format/imx.js";
 import { POSITIONS_PATH } from "../format/positions.js";
 import { CrashSignal, FaultyHal, type FaultKind } from "../hal/faulty.js";
 import { HalError } from "../hal/hal.js";
 import { MemoryHal } from "../hal/memory.js";
 import { DeviceChecks } from "./checks.js";
+import { imxScan } from "./imx-scan.js";
 import { type ModelReport, RecordModel, StreamModel } from "./model.js";
 import {
   actionDescribe,
@@ -84,6 +95,8 @@ class Simulation implements TraceRun, ModelReport {
   readonly trace: SimTrace;
   nowMs = START_UTC_MS;
   private life = 0;
+  /** A file to move into another bucket before the next boot (the "misplace" fault), or null. */
+  private misplaceNext: number | null = null;
   readonly result: SimResult;
   private readonly shadowOneIn: number;
   private readonly bulkCap: number;
@@ -275,11 +288,16 @@ class Simulation implements TraceRun, ModelReport {
     this.records.markInFile(this.inner, kind === "restart", this.life);
     this.life++;
     this.records.lifeGone = 0;
+    if (this.misplaceNext !== null) {
+      misplaceFile(this.inner, this.misplaceNext, (line) => this.traceAdd(line), this.result);
+      this.misplaceNext = null;
+    }
     this.boot(`after ${kind}`);
     const device = this.device;
     const report = device.recovery;
     this.checks.recovery(device, this.inner, `after ${kind}`);
     this.result.filesQuarantined += report?.filesQuarantined ?? 0;
+    this.result.filesMovedBack += report?.filesMoved ?? 0;
     this.result.recordsLostRamReported += report?.recordsLostRam ?? 0;
     this.traceAdd(
       `  recovered: kept ${report?.filesKept} files, deleted ${report?.filesDeleted}, quarantined ${report?.filesQuarantined}, ` +
@@ -458,6 +476,11 @@ class Simulation implements TraceRun, ModelReport {
       case "restart":
         await this.gracefulStop();
         return;
+      case "misplace":
+        // Consumed by the restart (or by the power cut, if the stop could not flush) before it boots.
+        this.misplaceNext = action.pick;
+        await this.gracefulStop();
+        return;
     }
   }
 
@@ -593,6 +616,38 @@ class Simulation implements TraceRun, ModelReport {
     this.result.policy = this.policy;
     return this.result;
   }
+}
+
+// ---- Faults between lives ------------------------------------------------------------------------------
+
+/**
+ * The "misplace" fault: moves the `pick`-th (modulo their number) durable, valid `.imx` file at its
+ * core's name into another bucket directory (one pick in four also spells its source with a leading
+ * zero), durably, as an operator or a restore from a backup might while the device is off. Boot
+ * recovery must move it back (SPEC.md 6.4) and deliver its records.
+ */
+export function misplaceFile(hal: MemoryHal, pick: number, trace: (line: string) => void, result: SimResult): void {
+  const files = imxScan(hal, { durableOnly: true }).filter((f) => f.valid && imxPathIsCanonical(f.path));
+  const file = files[pick % Math.max(1, files.length)];
+  if (file === undefined) {
+    trace("  no file to move between lives");
+    return;
+  }
+  const name = imxPathParse(file.path) as ImxName;
+  const bucket = (name.bucket + 1 + ((pick >>> 4) % (HISTORY_BUCKETS - 1))) % HISTORY_BUCKETS;
+  const base = file.path.slice(file.path.lastIndexOf("/") + 1);
+  const spelled = (pick >>> 8) % 4 === 1 ? `0${base}` : base;
+  const dir = `${HISTORY_DIR}/${bucket}`;
+  const to = `${dir}/${spelled}`;
+  if (!hal.isDir(dir)) {
+    hal.mkdir(dir);
+    hal.syncDir(HISTORY_DIR);
+  }
+  hal.rename(file.path, to);
+  hal.syncDir(dir);
+  hal.syncDir(file.path.slice(0, file.path.lastIndexOf("/")));
+  result.filesMisplaced++;
+  trace(`  moved ${file.path} to ${to} between lives`);
 }
 
 // ---- Entry points ----------------------------------------------------------------------------------------

@@ -59,6 +59,7 @@ export function actionDraw(run: WorkloadRun): SimAction {
     /* arm-crash */ run.profile.crashes ? 3 : 0,
     /* disk-full */ run.profile.diskFull ? 2 : 0,
     /* policy */ 1,
+    /* misplace */ run.profile.movesFiles === true ? 3 : 0,
   ];
   switch (p.weighted(weights)) {
     case 0:
@@ -103,7 +104,9 @@ export function actionDraw(run: WorkloadRun): SimAction {
       const fileBytes = imxFileBytes(run.board.disk?.sectorsPerFileMax ?? 1, run.board.memory.sectorBytes);
       return { kind: "disk-full", roomBytes: p.chance(1, 2) ? null : p.below(3 * fileBytes) };
     }
-    default:
+    case 15:
       return { kind: "policy", policy: p.pick(CLEANUP_POLICIES) };
+    default:
+      return { kind: "misplace", pick: p.next() };
   }
 }

@@ -5,7 +5,8 @@
 // acknowledged record comes back, every record that was in a complete `.imx` file and not
 // acknowledged comes back in order, no temp file is left, a second device on a copy of the
 // storage sees the same streams and counts, and the device is usable afterwards (the rest of the
-// script runs, then every stream is written, flushed to 101 and drained).
+// script runs, then every stream is written, flushed to 101 and drained). The cuts land inside
+// boots too: in a recovery that moves a misplaced file back (SPEC.md 6.4).
 
 import { describe, expect, it } from "vitest";
 import type { CleanupPolicy } from "../../host/boards.js";
@@ -87,6 +88,24 @@ const SCENARIOS: Scenario[] = [
       { kind: "write", stream: 2, count: 5 },
       { kind: "read", stream: 0, max: 3 },
       { kind: "flush", ticks: 16 },
+    ],
+  },
+  {
+    // Boot recovery moves the file back (rename, fsync of the target directory, then of the
+    // source): a cut at any of its steps leaves every record delivered at least once.
+    name: "a file moved into another bucket between lives, moved back at boot",
+    policy: "batched",
+    script: [
+      { kind: "configure", stream: 1 },
+      { kind: "write", stream: 0, count: 12 },
+      { kind: "write", stream: 1, count: 20 },
+      { kind: "flush", ticks: 12 },
+      { kind: "upload", stream: 0, max: 3 },
+      { kind: "misplace", pick: 1 },
+      { kind: "upload", stream: 0, max: 8 },
+      { kind: "misplace", pick: 0x100 },
+      { kind: "upload", stream: 1, max: 8 },
+      { kind: "tick", count: 2 },
     ],
   },
   {
