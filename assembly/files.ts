@@ -342,8 +342,14 @@ export function fileLoad(slot: u32, source: u32, sensor: u32): i32 {
   const expected = fileBytes(slot);
   const got = halFileRead(c.pathPtr, pathLength, c.readBufPtr, <i32>c.ioBufBytes);
   statAdd(STAT_FILE_READS, 1);
-  // A file the core wrote that is gone or unreadable is reported as corrupt; other failures pass through.
-  if (got < 0) return got == E_HAL_NOT_FOUND ? E_FILE_CORRUPT : got;
+  // A file the core wrote that is gone is counted and reported as corrupt (the log event carries
+  // E_HAL_NOT_FOUND, telling it from a damaged one); other failures pass through, changing nothing.
+  if (got == E_HAL_NOT_FOUND) {
+    statAdd(STAT_FILES_CORRUPT, 1);
+    halLog(LOG_ERROR, SUBSYSTEM_TIER, EVENT_FILE_CORRUPT, <f64>slot, <f64>got);
+    return E_FILE_CORRUPT;
+  }
+  if (got < 0) return got;
   const buf = c.readBufPtr;
   let valid =
     <u32>got == expected &&

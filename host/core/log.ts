@@ -41,7 +41,9 @@ function eventText(event: number, a: number, b: number): string {
     case abi.EVENT_FORCE_CLEANUP:
       return `forced cleanup deleted ${a} files, discarding ${b} records`;
     case abi.EVENT_FILE_CORRUPT:
-      return `file slot ${a} is corrupt (read returned ${b})`;
+      return b === abi.E_HAL_NOT_FOUND
+        ? `file slot ${a} is missing (read returned ${b}, E_HAL_NOT_FOUND)`
+        : `file slot ${a} is corrupt (read returned ${b})`;
     case abi.EVENT_RECOVERY_DONE:
       return `recovery done: ${a} streams, ${b} records lost with RAM`;
     case abi.EVENT_ACK_PERSIST_FAILED:

@@ -7,6 +7,7 @@ import { describe, expect, test } from "vitest";
 import { loadBoard } from "../../host/boards.js";
 import { SEQ_LEASE } from "../../host/core/abi.generated.js";
 import { Device } from "../../host/core/device.js";
+import { CoreLogger } from "../../host/core/log.js";
 import { MemoryHal } from "../../host/hal/memory.js";
 import { flushDrain } from "../../host/core/flush.js";
 
@@ -112,6 +113,40 @@ describe("a file corrupted while the device runs", () => {
     expect(after.recordsDiscarded).toBe(before.recordsDiscarded + (got[0]?.seq ?? 0));
     expect(hal.exists(victim)).toBe(false);
     expect(hal.list("corrupted").length).toBe(1);
+  });
+});
+
+describe("a file removed while the device runs", () => {
+  test("is counted in STAT_FILES_CORRUPT when read, logged as missing, and the reader goes on past it", () => {
+    const hal = new MemoryHal();
+    const lines: string[] = [];
+    const device = Device.create({ board, hal, log: new CoreLogger("warn", (line) => lines.push(line)) });
+    device.configureStream(0, 7, { type: "evt" });
+    writeAndSpill(device, 16, 0);
+    const files = [...hal.snapshot().files.keys()]
+      .filter((p) => p.endsWith(".imx"))
+      .sort((a, b) => a.slice(-24).localeCompare(b.slice(-24)));
+    expect(files.length).toBeGreaterThan(1);
+    const victim = files[0] as string;
+    hal.remove(victim); // gone behind the core's back
+    const before = device.stats();
+    const got = device.readBulk(0, 7, 8);
+    expect(got.length).toBeGreaterThan(0);
+    expect(got[0]?.seq).toBeGreaterThan(0);
+    const after = device.stats();
+    expect(after.filesCorrupt).toBe(before.filesCorrupt + 1);
+    expect(after.recordsDiscarded).toBe(before.recordsDiscarded + (got[0]?.seq ?? 0));
+    expect(after.filesLive).toBe(before.filesLive - 1);
+    expect(lines.filter((line) => /is missing \(read returned -28, E_HAL_NOT_FOUND\)/.test(line))).toHaveLength(1);
+    // Nothing was there to quarantine; every other file is still read, in order.
+    expect(hal.exists("corrupted") ? hal.list("corrupted") : []).toEqual([]);
+    const seqs = got.map((r) => r.seq);
+    for (let guard = 0; guard < 20; guard++) {
+      const more = device.readBulk(0, 7, 8);
+      if (more.length === 0) break;
+      seqs.push(...more.map((r) => r.seq));
+    }
+    expect(seqs).toEqual(Array.from({ length: 16 - (got[0]?.seq ?? 0) }, (_, i) => (got[0]?.seq ?? 0) + i));
   });
 });
 
