@@ -29,7 +29,7 @@
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, statSync } from "node:fs";
 import { basename, dirname } from "node:path";
 import { UserError } from "../base/user-error.js";
-import { AppendFile } from "./append-file.js";
+import { AppendFile, type AppendFileOps, NODE_APPEND_FILE_OPS } from "./append-file.js";
 import { writeFileAtomic } from "../hal/atomic.js";
 import { NodeFsHal } from "../hal/node-fs.js";
 
@@ -360,11 +360,16 @@ export class UploadLogWriter {
 
   /**
    * Opens the log read by uploadLogRead, dropping a line cut short at its end. With `owner`, the
-   * side file naming it is written before the first append if the log has none yet.
+   * side file naming it is written before the first append if the log has none yet. `ops` are the
+   * log's file operations (node:fs; a test gives a disk that can lose power).
    */
-  static open(contents: UploadLogContents, owner: UploadLogOwner | null = null): UploadLogWriter {
+  static open(
+    contents: UploadLogContents,
+    owner: UploadLogOwner | null = null,
+    ops: AppendFileOps = NODE_APPEND_FILE_OPS,
+  ): UploadLogWriter {
     const pending = owner !== null && contents.owner === null ? owner : null;
-    return new UploadLogWriter(contents.path, AppendFile.open(contents), pending);
+    return new UploadLogWriter(contents.path, AppendFile.open(contents, ops), pending);
   }
 
   /**
