@@ -56,7 +56,7 @@ export const E_SEQ_RESERVE: i32 = -43;
 export const ERROR_CODE_MIN: i32 = -43;
 
 // ---- Layout sizes and board limits (SPEC.md, "RAM layout") ----------------------------------
-export const CORE_STATE_BYTES: u32 = 224;
+export const CORE_STATE_BYTES: u32 = 256;
 export const CRC_TABLE_BYTES: u32 = 1024;
 export const SAT_ENTRY_BYTES: u32 = 16;
 export const STREAM_ENTRY_BYTES: u32 = 104;
@@ -136,10 +136,15 @@ export const EVENT_RECOVERY_FILE: i32 = 14;
 export const EVENT_RECOVERY_DONE: i32 = 15;
 export const EVENT_ACK_PERSIST_FAILED: i32 = 16;
 
+// ---- Real free space (assembly/disk-space.ts; SPEC.md section 4.1) ----------------------------
+// The least device time between two reads of the filesystem's free bytes (the tick interval when
+// that is longer).
+export const DISK_FREE_READ_INTERVAL_MS: u32 = 1000;
+
 // ---- Flashed config image (SPEC.md, "Flashed config image") -----------------------------------
 export const CONFIG_MAGIC: u32 = 0x43584d49; // "IMXC" little-endian
-export const CONFIG_LAYOUT_VERSION: i32 = 1;
-export const CONFIG_IMAGE_BYTES: i32 = 96;
+export const CONFIG_LAYOUT_VERSION: i32 = 2;
+export const CONFIG_IMAGE_BYTES: i32 = 100;
 export const CONFIG_BOARD_NAME_BYTES: i32 = 24;
 // Field offsets inside the image.
 export const CFG_MAGIC: i32 = 0;
@@ -164,7 +169,8 @@ export const CFG_FILES_DELETED_PER_TICK_MAX: i32 = 56;
 export const CFG_BULK_RECORDS_MAX: i32 = 60;
 export const CFG_DELETE_RETRY_BASE_MS: i32 = 64;
 export const CFG_BOARD_NAME: i32 = 68;
-export const CFG_CRC32: i32 = 92;
+export const CFG_DISK_FREE_MARGIN_FILES: i32 = 92;
+export const CFG_CRC32: i32 = 96;
 // Flag bits in CFG_FLAGS.
 export const CFG_FLAG_DISK_TIER: i32 = 1;
 
@@ -267,7 +273,9 @@ export const STAT_RECOVERY_FILES_ACKED: i32 = 43;
 export const STAT_RECOVERY_RECORDS: i32 = 44;
 export const STAT_RECORDS_LOST_RAM: i32 = 45;
 export const STAT_ACK_PERSISTS: i32 = 46;
-export const STAT_COUNT: i32 = 47;
+export const STAT_DISK_BYTES_LIMIT: i32 = 47;
+export const STAT_DISK_FREE_BYTES: i32 = 48;
+export const STAT_COUNT: i32 = 49;
 
 // ---- Stream query block (f64 values written by streamQuery) -----------------------------------
 export const QUERY_RECORDS_TOTAL: i32 = 0;

@@ -4,7 +4,7 @@
 // device RAM and calls `boot`. The core validates the image and lays out every region inside
 // exactly `ramBytes` (not the page-rounded memory size):
 //
-//   0 static data | state block 224 B | CRC table 1 KiB | config image 96 B | stats 8 × STAT_COUNT
+//   0 static data | state block 256 B | CRC table 1 KiB | config image 100 B | stats 8 × STAT_COUNT
 //   | query 8 × QUERY_COUNT | SAT 16 × sectors | streams 104 × streamsMax | files 40 × filesMax
 //   | pool sectorBytes × sectors | bulk 24 × bulkRecordsMax | write buffer | read buffer | path 96 B | end
 //
@@ -19,6 +19,7 @@ import {
   CFG_CLEANUP_POLICY,
   CFG_CRC32,
   CFG_DELETE_RETRY_BASE_MS,
+  CFG_DISK_FREE_MARGIN_FILES,
   CFG_DISK_QUOTA_BYTES,
   CFG_DISK_THRESHOLD_PERCENT,
   CFG_FILES_DELETED_PER_TICK_MAX,
@@ -114,6 +115,7 @@ export function configLoad(imageBytes: i32): i32 {
   const deletesPerTick = load<u32>(image + CFG_FILES_DELETED_PER_TICK_MAX);
   const bulk = load<u32>(image + CFG_BULK_RECORDS_MAX);
   const retryBase = load<u32>(image + CFG_DELETE_RETRY_BASE_MS);
+  const marginFiles = load<u32>(image + CFG_DISK_FREE_MARGIN_FILES);
   const disk = (flags & CFG_FLAG_DISK_TIER) != 0;
 
   if (sectorSize < SECTOR_BYTES_MIN || sectorSize > SECTOR_BYTES_MAX || (sectorSize & 3) != 0) return E_CONFIG_FIELD;
@@ -130,7 +132,7 @@ export function configLoad(imageBytes: i32): i32 {
     if (spillPerTick == 0 || writesPerTick == 0 || deletesPerTick == 0) return E_CONFIG_FIELD;
     // Disk sector ids run from sectorCount to sectorCount + files × perFile − 1 and must stay below the null id.
     if (<u64>sectors + <u64>files * <u64>perFile >= <u64>SECTOR_NULL) return E_CONFIG_FIELD;
-  } else if (files != 0 || perFile != 0 || quota != 0) {
+  } else if (files != 0 || perFile != 0 || quota != 0 || marginFiles != 0) {
     return E_CONFIG_FIELD;
   }
 
@@ -183,6 +185,7 @@ export function configLoad(imageBytes: i32): i32 {
   c.filesDeletedPerTickMax = deletesPerTick;
   c.bulkRecordsMax = bulk;
   c.deleteRetryBaseMs = retryBase;
+  c.diskFreeMarginFiles = marginFiles;
   c.tsdPerSector = (sectorSize - TSD_HEADER_BYTES) / TSD_RECORD_BYTES;
   c.evtPerSector = sectorSize / EVT_RECORD_BYTES;
 

@@ -26,6 +26,13 @@ export declare function halFileDeleteAsync(pathPtr: usize, pathLen: i32, slot: u
 @external("hal", "fileQuarantine")
 export declare function halFileQuarantine(pathPtr: usize, pathLen: i32): i32;
 
+// Bytes the filesystem under the storage root can still take: a whole number, Infinity when it has
+// no known limit, or a negative error code when the query failed. Read at a bounded rate
+// (disk-space.ts), never per record.
+// @ts-ignore: decorator
+@external("hal", "diskFree")
+export declare function halDiskFree(): f64;
+
 // One log event; the host formats and filters it.
 // @ts-ignore: decorator
 @external("hal", "log")

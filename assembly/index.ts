@@ -27,6 +27,7 @@ import {
 } from "./cleanup";
 import { configLoad, configPolicySet, configPtr } from "./config";
 import { crc32Init } from "./crc32";
+import { diskSpaceInit, diskSpaceInvalidate, diskSpaceStatsRefresh } from "./disk-space";
 import { FILE_FREE, fileFirstSeq, filePathFormat, filesInit, fileState, fileStream } from "./files";
 import {
   recoveryClose as recoveryCloseCore,
@@ -103,6 +104,7 @@ export function boot(imageBytes: i32, nowMs: f64): i32 {
   filesInit();
   cleanupInit();
   machineInit(nowMs);
+  diskSpaceInit();
   recoveryInit();
   c.booted = true;
   halLog(LOG_INFO, SUBSYSTEM_SAT, EVENT_BOOTED, <f64>c.sectorCount, <f64>c.layoutEnd);
@@ -133,10 +135,11 @@ export function bulkCapacity(): u32 {
   return core().booted ? core().bulkRecordsMax : 0;
 }
 
-// Brings the derived statistics (fragmentation) up to date; the rest are kept live.
+// Brings the derived statistics (fragmentation, the disk limit and free bytes) up to date; the rest are kept live.
 export function statsRefresh(): i32 {
   if (!core().booted) return E_NOT_BOOTED;
   statSet(STAT_FRAGMENTATION_PERCENT, <f64>satFragmentationPercent());
+  diskSpaceStatsRefresh();
   return OK;
 }
 
@@ -322,6 +325,7 @@ export function diskUsageOffsetSet(bytes: f64): i32 {
   if (!core().diskTier) return E_INVALID_ARGUMENT;
   if (!(bytes >= 0) || bytes > 9007199254740991) return E_INVALID_ARGUMENT;
   statSet(STAT_DISK_USAGE_OFFSET_BYTES, Math.floor(bytes));
+  diskSpaceInvalidate();
   return OK;
 }
 

@@ -60,6 +60,7 @@ import {
 } from "./abi";
 import { clockSet } from "./clock";
 import { cleanupDeletingCount, cleanupHasDueWork, cleanupQueueLength, cleanupStep } from "./cleanup";
+import { diskBytesLimit } from "./disk-space";
 import { filePathFormat, fileSlotsFree, fileSlotTake, imxHeaderWrite } from "./files";
 import { positionsPersist } from "./positions";
 import { halFileWrite, halLog } from "./hal";
@@ -116,12 +117,6 @@ export function streamSectorsUsed(): u32 {
 }
 
 // ---- Spill -----------------------------------------------------------------------------------------------
-
-function diskBytesLimit(flushing: bool): f64 {
-  // A normal spill stops at the disk threshold; a flush (shutdown) may use the whole quota.
-  const quota = <f64>core().diskQuotaBytes;
-  return flushing ? quota : Math.floor((quota * <f64>core().diskThresholdPercent) / 100);
-}
 
 // Moves up to sectorsPerFileMax of stream `s`'s oldest RAM sectors into one `.imx` file. Returns the
 // number of sectors moved (0 when the stream has nothing eligible) or an error code; on error RAM

@@ -158,11 +158,16 @@ const memoryShape = {
   bulkRecordsMax: integer(1, BULK_RECORD_COUNT_MAX),
 };
 
+// Files' worth of bytes (the largest file the core writes) the disk tier leaves free on the
+// filesystem, so the temp file of an atomic write always fits beside what it replaces.
+export const DISK_DEFAULTS = { freeMarginFiles: 2 } as const;
+
 const diskShape = {
   quotaBytes: integer(1, Number.MAX_SAFE_INTEGER),
   thresholdPercent: percent(),
   filesMax: integer(1, FILE_COUNT_MAX),
   sectorsPerFileMax: integer(1, SECTORS_PER_FILE_COUNT_MAX),
+  freeMarginFiles: integer(0, U32_MAX).default(DISK_DEFAULTS.freeMarginFiles),
 };
 
 export const TIER_DEFAULTS = {

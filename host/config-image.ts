@@ -1,4 +1,4 @@
-// The flashed config image: the 96-byte little-endian record that boots a board's core.
+// The flashed config image: the 100-byte little-endian record that boots a board's core.
 //
 // The host encodes a Board into the image (SPEC.md, "Flashed config image") and places it in device
 // RAM; the core checks it again at boot. decodeConfigImage refuses a damaged image with the same
@@ -11,6 +11,7 @@ import {
   CFG_CLEANUP_POLICY,
   CFG_CRC32,
   CFG_DELETE_RETRY_BASE_MS,
+  CFG_DISK_FREE_MARGIN_FILES,
   CFG_DISK_QUOTA_BYTES,
   CFG_DISK_THRESHOLD_PERCENT,
   CFG_FILES_DELETED_PER_TICK_MAX,
@@ -85,6 +86,7 @@ export const CONFIG_FIELDS: readonly ConfigField[] = [
   field("bulkRecordsMax", CFG_BULK_RECORDS_MAX, "u32"),
   field("deleteRetryBaseMs", CFG_DELETE_RETRY_BASE_MS, "u32"),
   { name: "boardName", offset: CFG_BOARD_NAME, type: "ascii", bytes: CONFIG_BOARD_NAME_BYTES },
+  field("diskFreeMarginFiles", CFG_DISK_FREE_MARGIN_FILES, "u32"),
   field("crc32", CFG_CRC32, "u32"),
 ];
 
@@ -135,6 +137,7 @@ function configOf(board: Board): BoardConfig {
             thresholdPercent: disk.thresholdPercent,
             filesMax: disk.filesMax,
             sectorsPerFileMax: disk.sectorsPerFileMax,
+            freeMarginFiles: disk.freeMarginFiles,
           },
     tier: {
       spillThresholdPercent: tier.spillThresholdPercent,
@@ -183,6 +186,7 @@ export function encodeConfigImage(board: Board): Uint8Array {
   view.setUint32(CFG_FILES_DELETED_PER_TICK_MAX, tier.filesDeletedPerTickMax, true);
   view.setUint32(CFG_BULK_RECORDS_MAX, memory.bulkRecordsMax, true);
   view.setUint32(CFG_DELETE_RETRY_BASE_MS, tier.deleteRetryBaseMs, true);
+  view.setUint32(CFG_DISK_FREE_MARGIN_FILES, disk?.freeMarginFiles ?? 0, true);
   // The schema allows only ASCII names of at most CONFIG_BOARD_NAME_BYTES; the rest stays zero.
   for (let index = 0; index < config.name.length; index++) {
     view.setUint8(CFG_BOARD_NAME + index, config.name.charCodeAt(index));
@@ -271,8 +275,12 @@ export function decodeConfigImage(bytes: Uint8Array): DecodedConfig {
   const filesMax = view.getUint32(CFG_FILES_MAX, true);
   const sectorsPerFileMax = view.getUint32(CFG_SECTORS_PER_FILE_MAX, true);
   const diskThresholdPercent = view.getUint8(CFG_DISK_THRESHOLD_PERCENT);
+  const freeMarginFiles = view.getUint32(CFG_DISK_FREE_MARGIN_FILES, true);
   const diskTier = (flags & CFG_FLAG_DISK_TIER) !== 0;
-  if (!diskTier && (filesMax !== 0 || sectorsPerFileMax !== 0 || quota !== 0n || diskThresholdPercent !== 0)) {
+  if (
+    !diskTier &&
+    (filesMax !== 0 || sectorsPerFileMax !== 0 || quota !== 0n || diskThresholdPercent !== 0 || freeMarginFiles !== 0)
+  ) {
     throw new ConfigImageError(E_CONFIG_FIELD, "disk fields must be zero without the disk tier flag");
   }
 
@@ -286,7 +294,13 @@ export function decodeConfigImage(bytes: Uint8Array): DecodedConfig {
       bulkRecordsMax: view.getUint32(CFG_BULK_RECORDS_MAX, true),
     },
     disk: diskTier
-      ? { quotaBytes: Number(quota), thresholdPercent: diskThresholdPercent, filesMax, sectorsPerFileMax }
+      ? {
+          quotaBytes: Number(quota),
+          thresholdPercent: diskThresholdPercent,
+          filesMax,
+          sectorsPerFileMax,
+          freeMarginFiles,
+        }
       : null,
     tier: {
       spillThresholdPercent: view.getUint8(CFG_SPILL_THRESHOLD_PERCENT),

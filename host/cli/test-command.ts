@@ -14,6 +14,7 @@ import { LEAK_BOUNDS_PER_1000, LEAK_SPAN_MIN_ITERATIONS, type LeakFigure } from 
 import { runSuite, type SuiteResult, type SuiteUi } from "../suite/run.js";
 import { SECTION_COUNT, SECTIONS } from "../suite/sections/index.js";
 import { bytesHuman } from "./boards-command.js";
+import { bytesShort } from "../run/report.js";
 import { integerFlag, numberFlag } from "../base/parse.js";
 import { UsageError } from "../base/user-error.js";
 import { EXIT_FAILURE } from "./errors.js";
@@ -141,6 +142,11 @@ export function testSummary(result: SuiteResult): string {
       `${result.files.leftAtEnd} left at the end` +
       (result.files.fsyncsSkipped > 0 ? ` (${result.files.fsyncsSkipped} fsyncs skipped; --fsync to sync)` : ""),
   );
+  if (result.disk !== null)
+    lines.push(
+      `disk space   spill limit ${bytesShort(result.disk.bytesLimit)}, filesystem ` +
+        (result.disk.freeBytes === null ? "without a limit" : `${bytesShort(result.disk.freeBytes)} free`),
+    );
   const l = result.leaks;
   lines.push(
     `leaks        free sectors ${l.freeSectorsInitial} → ${l.freeSectorsFinal}, wasm memory ${bytesHuman(l.wasmMemoryBytes)} → ${bytesHuman(l.wasmMemoryBytesFinal)}`,

@@ -523,6 +523,12 @@ export class Device {
       bytesWritten: at(abi.STAT_BYTES_WRITTEN),
       bytesDeleted: at(abi.STAT_BYTES_DELETED),
       diskBytesUsed: at(abi.STAT_DISK_BYTES_USED),
+      // The spill limit on diskBytesUsed + the usage offset: the quota's threshold, or less when the
+      // filesystem has less room (0 without a disk tier); and the filesystem's free bytes as the
+      // core reckons them (null without a disk tier or when the filesystem reports no limit).
+      diskBytesLimit: at(abi.STAT_DISK_BYTES_LIMIT),
+      diskFreeBytes:
+        this.board.disk === null || s[abi.STAT_DISK_FREE_BYTES] === Infinity ? null : at(abi.STAT_DISK_FREE_BYTES),
       deleteFailures: at(abi.STAT_DELETE_FAILURES),
       filesAwaitingDelete: at(abi.STAT_FILES_AWAITING_DELETE),
       filesDeleting: at(abi.STAT_FILES_DELETING),

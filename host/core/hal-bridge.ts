@@ -251,6 +251,14 @@ export class HalBridge {
         this.quarantined.push({ path, movedTo, reason: "failed validation when read" });
         return movedTo ? abi.OK : abi.E_HAL_IO;
       },
+      diskFree: (): number => {
+        try {
+          const free = this.hal.freeBytes();
+          return free >= 0 ? free : abi.E_HAL_IO;
+        } catch (e) {
+          return statusOf(e);
+        }
+      },
       log: (level: number, subsystem: number, event: number, a: number, b: number): void => {
         this.logger.event(level, subsystem, event, a, b);
       },

@@ -129,6 +129,10 @@ export interface DeviceSummary {
     filesLive: number;
     filesOnDisk: number;
     diskBytesUsed: number;
+    /** The spill limit at the end: the quota's threshold, or less when the filesystem had less room. */
+    diskBytesLimit: number;
+    /** The filesystem's free bytes as the core reckoned them at the end (null: no limit reported). */
+    diskFreeBytes: number | null;
     spills: number;
     spillsRefused: number;
     sectorsSpilled: number;
@@ -346,6 +350,8 @@ export function deviceSummary(run: RunView): DeviceSummary {
       filesLive: s.filesLive,
       filesOnDisk: run.device.countDiskFiles(),
       diskBytesUsed: s.diskBytesUsed,
+      diskBytesLimit: s.diskBytesLimit,
+      diskFreeBytes: s.diskFreeBytes,
       spills: s.spills,
       spillsRefused: s.spillsRefused,
       sectorsSpilled: s.sectorsSpilled,

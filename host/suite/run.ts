@@ -62,6 +62,12 @@ export interface SuiteResult {
   cleanupIncomplete: number;
   /** Quarantined: found corrupt when read (section 9 corrupts one on purpose), moved to corrupted/. */
   files: { created: number; deleted: number; quarantined: number; leftAtEnd: number; fsyncsSkipped: number };
+  /**
+   * The disk tier's space at the end (null without one): the spill limit (the quota's threshold, or
+   * less when the filesystem has less room) and the filesystem's free bytes as the core reckoned
+   * them (null when it reports no limit).
+   */
+  disk: { bytesLimit: number; freeBytes: number | null } | null;
   leaks: LeakReport & {
     freeSectorsInitial: number;
     freeSectorsFinal: number;
@@ -306,7 +312,13 @@ export async function runSuite(options: SuiteOptions, ui: SuiteUi): Promise<Suit
     );
   }
 
-  let stats = { filesCreated: 0, filesDeleted: 0, filesCorrupt: 0 };
+  let stats = {
+    filesCreated: 0,
+    filesDeleted: 0,
+    filesCorrupt: 0,
+    diskBytesLimit: 0,
+    diskFreeBytes: null as number | null,
+  };
   try {
     stats = device.stats();
   } catch {
@@ -351,6 +363,7 @@ export async function runSuite(options: SuiteOptions, ui: SuiteUi): Promise<Suit
       leftAtEnd,
       fsyncsSkipped: env.syncs.skipped,
     },
+    disk: env.board.disk === null ? null : { bytesLimit: stats.diskBytesLimit, freeBytes: stats.diskFreeBytes },
     leaks: {
       ...leakReport,
       freeSectorsInitial: freeInitial,

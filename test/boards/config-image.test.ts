@@ -10,6 +10,7 @@ import {
   CFG_BOARD_NAME,
   CFG_CLEANUP_POLICY,
   CFG_CRC32,
+  CFG_DISK_FREE_MARGIN_FILES,
   CFG_FILES_MAX,
   CFG_FLAGS,
   CFG_IMAGE_BYTES,
@@ -69,7 +70,8 @@ describe("config image layout", () => {
 
   it("ends with the CRC over everything before it", () => {
     expect(CFG_CRC32 + 4).toBe(CONFIG_IMAGE_BYTES);
-    expect(CFG_BOARD_NAME + CONFIG_BOARD_NAME_BYTES).toBe(CFG_CRC32);
+    expect(CFG_BOARD_NAME + CONFIG_BOARD_NAME_BYTES).toBe(CFG_DISK_FREE_MARGIN_FILES);
+    expect(CFG_DISK_FREE_MARGIN_FILES + 4).toBe(CFG_CRC32);
   });
 
   it("uses zlib's CRC-32, the IEEE one the core implements", () => {
@@ -89,7 +91,13 @@ describe("encodeConfigImage", () => {
     expect(view.getUint32(CFG_RAM_BYTES, true)).toBe(board.memory.ramBytes);
     expect(view.getUint16(CFG_SECTOR_BYTES, true)).toBe(32);
     expect(String.fromCharCode(...image.subarray(CFG_BOARD_NAME, CFG_BOARD_NAME + board.name.length))).toBe("fc1-imx6");
-    expect(image.subarray(CFG_BOARD_NAME + board.name.length, CFG_CRC32).every((byte) => byte === 0)).toBe(true);
+    expect(
+      image
+        .subarray(CFG_BOARD_NAME + board.name.length, CFG_BOARD_NAME + CONFIG_BOARD_NAME_BYTES)
+        .every((byte) => byte === 0),
+    ).toBe(true);
+    expect(view.getUint32(CFG_DISK_FREE_MARGIN_FILES, true)).toBe(board.disk?.freeMarginFiles);
+    expect(board.disk?.freeMarginFiles).toBe(2);
   });
 
   it("writes zero disk fields and no disk flag for a board without a disk tier", () => {
@@ -131,7 +139,7 @@ describe.each(boardNames)("board %s", (name) => {
     expect(decoded.memory).toEqual(withoutSource(board.memory));
     expect(decoded.disk).toEqual(board.disk === null ? null : withoutSource(board.disk));
     expect(decoded.tier).toEqual(withoutSource(board.tier));
-    expect(decoded.layoutVersion).toBe(1);
+    expect(decoded.layoutVersion).toBe(2);
     expect(decoded.imageBytes).toBe(CONFIG_IMAGE_BYTES);
     expect(decoded.crc32).toBe(crc32(image.subarray(0, CFG_CRC32)) >>> 0);
   });
@@ -220,7 +228,7 @@ describe("decodeConfigImage on signed images with bad fields", () => {
       /^config image refused \(E_CONFIG_CRC\): stored crc32 0x[0-9a-f]{8} does not match computed 0x[0-9a-f]{8}$/,
     );
     expect(refusal(new Uint8Array(10)).message).toBe(
-      "config image refused (E_CONFIG_TRUNCATED): 10 bytes, a layout 1 image is 96 bytes",
+      "config image refused (E_CONFIG_TRUNCATED): 10 bytes, a layout 2 image is 100 bytes",
     );
   });
 });

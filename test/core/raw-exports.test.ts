@@ -18,6 +18,7 @@ function instantiate(pages: number): { core: CoreExports; memory: WebAssembly.Me
     fileDelete: () => abi.E_HAL_IO,
     fileDeleteAsync: () => abi.E_HAL_IO,
     fileQuarantine: () => abi.E_HAL_IO,
+    diskFree: () => Infinity,
     log: () => undefined,
   };
   const { exports } = loader.instantiateSync(coreModule(), { env: { memory }, hal });

@@ -13,6 +13,8 @@ import { join, relative } from "node:path";
 import { afterEach, describe, expect, test } from "vitest";
 import { type Board, loadBoard } from "../../host/boards.js";
 import { Device, SnapshotError } from "../../host/core/device.js";
+import { HalWrapper } from "../../host/hal/hal-wrapper.js";
+import { NodeFsHal } from "../../host/hal/node-fs.js";
 import { Prng, seedFromEnv } from "../support/prng.js";
 
 const STEPS = 600;
@@ -92,8 +94,25 @@ function coreStats(device: Device): Record<string, unknown> {
   return stats;
 }
 
+/**
+ * Real files, but a filesystem whose free space other processes do not move: the free bytes the
+ * core reads are an input like the clock, so both devices must be given the same.
+ */
+class SteadyFreeHal extends HalWrapper {
+  constructor(storageDir: string) {
+    super(new NodeFsHal(storageDir), "steady-free(node-fs)");
+  }
+  override freeBytes(): number {
+    return 1 << 30;
+  }
+}
+
+function halFor(storageDir: string | undefined): SteadyFreeHal | undefined {
+  return storageDir === undefined ? undefined : new SteadyFreeHal(storageDir);
+}
+
 function setUp(board: Board, storageDir: string | undefined, clock: Clock): Device {
-  const device = Device.create({ board, storageDir, policy: "batched", nowMs: clock.nowMs });
+  const device = Device.create({ board, storageDir, hal: halFor(storageDir), policy: "batched", nowMs: clock.nowMs });
   device.configureStream(1, 1, { type: "tsd", sampleRateMs: 100 });
   device.configureStream(1, 2, { type: "evt", dataType: "int32" });
   return device;
@@ -116,7 +135,7 @@ describe("a device restored from a snapshot continues as the original does", () 
     expect(snapshot.length, `seed ${seed}`).toBe(board.memory.ramBytes);
     const restoredDir = disk ? tempDir() : undefined;
     if (originalDir && restoredDir) cpSync(originalDir, restoredDir, { recursive: true });
-    const restored = Device.restore({ board, storageDir: restoredDir, snapshot });
+    const restored = Device.restore({ board, storageDir: restoredDir, hal: halFor(restoredDir), snapshot });
     expect(restored.streamList()).toEqual(original.streamList());
     expect(coreStats(restored)).toEqual(coreStats(original));
 

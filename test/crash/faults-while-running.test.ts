@@ -36,8 +36,8 @@ function rig(policy: CleanupPolicy = "immediate") {
     fail(next: ((op: HalOp, path: string) => HalErrorCode | null) | null): void {
       rule = next;
     },
-    tick(count = 1): void {
-      for (let i = 0; i < count; i++) device.processMemory((nowMs += 1));
+    tick(count = 1, stepMs = 1): void {
+      for (let i = 0; i < count; i++) device.processMemory((nowMs += stepMs));
     },
     write(count: number, first: number): void {
       for (let i = 0; i < count; i++) device.writeEvt(S.source, S.sensor, first + i, 1_000_000 + first + i);
@@ -191,12 +191,33 @@ describe("a full disk", () => {
   it("stops spills while full and resumes when space returns, losing nothing that was on disk", () => {
     const r = rig("immediate");
     r.write(24, 0);
-    r.hal.diskBytesBudget = r.hal.bytesWritten + 100; // less than one file
+    r.tick(1); // the first check reads the free space while the disk is roomy, and spills a file
+    const spilled = r.device.stats().spills;
+    expect(spilled).toBe(1);
+    r.write(8, 24); // back at the spill threshold
+    // The disk fills between two reads of its free space (another writer, within the read
+    // interval): less than one file is left, and the next spill meets ENOSPC.
+    r.hal.diskBytesBudget = r.hal.bytesWritten + 100;
     r.tick(4);
     expect(r.hal.injected.enospc).toBeGreaterThan(0);
-    expect(r.device.stats().spills).toBe(0);
+    expect(r.device.stats().spills).toBe(spilled);
     r.hal.diskBytesBudget = null;
     r.tick(4);
+    expect(r.device.stats().spills).toBeGreaterThan(spilled);
+    expect(r.drain()).toEqual(range(0, 32));
+  });
+
+  it("a full disk the core has read stops spills before any write meets ENOSPC", () => {
+    const r = rig("immediate");
+    r.write(24, 0);
+    r.hal.diskBytesBudget = r.hal.bytesWritten + 100; // less than one file, known at the first read
+    r.tick(4);
+    expect(r.hal.injected.enospc).toBe(0);
+    expect(r.device.stats().spills).toBe(0);
+    expect(r.device.stats().spillsRefused).toBeGreaterThan(0);
+    expect(r.device.stats().diskFreeBytes).toBe(100);
+    r.hal.diskBytesBudget = null;
+    r.tick(4, 1000); // the next read, a second of device time later, sees the room
     expect(r.device.stats().spills).toBeGreaterThan(0);
     expect(r.drain()).toEqual(range(0, 24));
   });

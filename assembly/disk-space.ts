@@ -1,0 +1,99 @@
+// Real free space: the disk tier's limit is the smaller of what the board's quota allows and what
+// the filesystem under the storage root can still take (SPEC.md section 4.1).
+//
+// The filesystem is asked (the host's `diskFree` import) at a bounded rate, never per record: at
+// the first limit check after boot or diskSpaceInvalidate(), and then at most once every
+// max(tickIntervalMs, DISK_FREE_READ_INTERVAL_MS) of device time. Device time moves only at boot
+// and processMemory, so that is also at most once per tick. A read keeps two figures, the free bytes
+// it saw and the disk usage (STAT_DISK_BYTES_USED + STAT_DISK_USAGE_OFFSET_BYTES) at that moment.
+// Between reads the core's own spills and deletions move the usage, so
+//
+//   limit = min(quota limit, usedAtRead + freeAtRead − margin)
+//
+// stays true without a hook on every write: a spill of B bytes raises `used` by B and so uses up B
+// of what the read saw free. The margin, diskFreeMarginFiles × the I/O buffer size (the largest
+// file the core writes, an .imx file or the positions file), keeps room for the temp file of an
+// atomic write next to the file it replaces and for what the core writes that `used` does not
+// count (the positions file); what other writers take between two reads is seen at the next one.
+// A spill whose write still meets E_HAL_NO_SPACE should call diskSpaceInvalidate() so the next
+// check reads again.
+
+import {
+  DISK_FREE_READ_INTERVAL_MS,
+  STAT_DISK_BYTES_LIMIT,
+  STAT_DISK_BYTES_USED,
+  STAT_DISK_FREE_BYTES,
+  STAT_DISK_USAGE_OFFSET_BYTES,
+} from "./abi";
+import { halDiskFree } from "./hal";
+import { core } from "./state";
+import { statGet, statSet } from "./stats";
+
+// Called at boot: nothing known yet, so the first check reads.
+export function diskSpaceInit(): void {
+  const c = core();
+  c.diskFreeReadMs = NaN;
+  c.diskFreeAtReadBytes = Infinity;
+  c.diskUsedAtReadBytes = 0;
+}
+
+// Forces a read of the filesystem's free bytes at the next limit check (a write met ENOSPC, the
+// usage offset changed, the device continues from a snapshot).
+export function diskSpaceInvalidate(): void {
+  core().diskFreeReadMs = NaN;
+}
+
+// The disk usage the limits are compared against.
+function diskUsedBytes(): f64 {
+  return statGet(STAT_DISK_BYTES_USED) + statGet(STAT_DISK_USAGE_OFFSET_BYTES);
+}
+
+// Reads the filesystem's free bytes if a read is due (see the rule at the top).
+function diskSpaceRead(): void {
+  const c = core();
+  if (!c.diskTier) return;
+  const now = c.clockNowMs;
+  const last = c.diskFreeReadMs;
+  const intervalMs = <f64>max<u32>(c.tickIntervalMs, DISK_FREE_READ_INTERVAL_MS);
+  // A clock that went backwards makes a read due, as it starts a new tick interval.
+  if (last == last && now >= last && now - last < intervalMs) return;
+  c.diskFreeReadMs = now;
+  const free = halDiskFree();
+  // A failed query (a negative code) keeps the last figures until the next read.
+  if (!(free >= 0)) return;
+  c.diskFreeAtReadBytes = free;
+  c.diskUsedAtReadBytes = diskUsedBytes();
+}
+
+// The limit on disk usage from the figures of the last read, without reading.
+function diskBytesLimitKnown(flushing: bool): f64 {
+  const c = core();
+  // A normal spill stops at the disk threshold; a flush (shutdown) may use the whole quota.
+  const quota = <f64>c.diskQuotaBytes;
+  const quotaLimit = flushing ? quota : Math.floor((quota * <f64>c.diskThresholdPercent) / 100);
+  const marginBytes = <f64>c.diskFreeMarginFiles * <f64>c.ioBufBytes;
+  const filesystemLimit = c.diskUsedAtReadBytes + c.diskFreeAtReadBytes - marginBytes;
+  return Math.max(0, Math.min(quotaLimit, filesystemLimit));
+}
+
+// The one bound spills compare STAT_DISK_BYTES_USED + STAT_DISK_USAGE_OFFSET_BYTES against:
+// the quota's (its threshold outside a flush, all of it during one), and never more than the
+// filesystem can take less the margin. May read the filesystem's free bytes (at a bounded rate).
+export function diskBytesLimit(flushing: bool): f64 {
+  diskSpaceRead();
+  return diskBytesLimitKnown(flushing);
+}
+
+// The filesystem's free bytes as the core reckons them now: the last read less what the core
+// added since (Infinity when no limit is known).
+export function diskFreeBytesKnown(): f64 {
+  const c = core();
+  return Math.max(0, c.diskFreeAtReadBytes - (diskUsedBytes() - c.diskUsedAtReadBytes));
+}
+
+// Brings STAT_DISK_BYTES_LIMIT (the spill limit) and STAT_DISK_FREE_BYTES up to date, without a read.
+export function diskSpaceStatsRefresh(): void {
+  if (!core().diskTier) return;
+  statSet(STAT_DISK_BYTES_LIMIT, diskBytesLimitKnown(false));
+  statSet(STAT_DISK_FREE_BYTES, diskFreeBytesKnown());
+}
