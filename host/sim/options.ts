@@ -23,6 +23,12 @@ export interface FaultProfile {
   movesFiles?: boolean;
   /** Sabotage for testing the simulator itself: positions-file renames silently do nothing. */
   lyingPositions?: boolean;
+  /**
+   * The storage is a filesystem of this share of the board's disk quota (a MemoryHal capacity),
+   * smaller than the quota: the disk tier must stop at the filesystem's real free space (SPEC.md
+   * 4.1), not at ENOSPC, and lose nothing uncounted.
+   */
+  filesystemQuotaPercent?: number;
 }
 
 export const FAULT_PROFILES: Readonly<Record<string, FaultProfile>> = {
@@ -106,6 +112,19 @@ export const FAULT_PROFILES: Readonly<Record<string, FaultProfile>> = {
     diskFull: false,
     crashes: true,
     movesFiles: true,
+  },
+  /**
+   * A filesystem smaller than the quota (60% of it), with power cuts, graceful restarts and a few
+   * write errors: spills stop at the filesystem's free space less the margin, flushes never take
+   * more than it can, and nothing acknowledged comes back or goes uncounted.
+   */
+  "small-filesystem": {
+    name: "small-filesystem",
+    rates: { write: 5_000, rename: 5_000 },
+    bootFaults: false,
+    diskFull: false,
+    crashes: true,
+    filesystemQuotaPercent: 60,
   },
 };
 
@@ -202,6 +221,8 @@ export interface SimResult {
   filesMisplaced: number;
   /** Files boot recovery moved to the core's name for them. */
   filesMovedBack: number;
+  /** The most bytes the storage's filesystem held after any step (what counts against its capacity). */
+  filesystemBytesPeak: number;
 }
 
 export function profileOf(faults: string | FaultProfile | undefined): FaultProfile {
@@ -244,6 +265,7 @@ export function resultNew(seed: number, board: Board, policy: CleanupPolicy, pro
     filesQuarantined: 0,
     filesMisplaced: 0,
     filesMovedBack: 0,
+    filesystemBytesPeak: 0,
   };
 }
 

@@ -86,7 +86,7 @@ class Simulation implements TraceRun, ModelReport {
   policy: CleanupPolicy;
   readonly workload: Prng;
   private readonly faultSeeds: Prng;
-  readonly inner = new MemoryHal();
+  readonly inner: MemoryHal;
   faulty!: FaultyHal;
   device!: Device;
   readonly models: StreamModel[];
@@ -109,6 +109,10 @@ class Simulation implements TraceRun, ModelReport {
     this.board = boardOf(options.board);
     if (!this.board.disk) throw new Error(`board ${this.board.name} has no disk tier: the simulator needs one`);
     this.profile = profileOf(options.faults);
+    const fsPercent = this.profile.filesystemQuotaPercent;
+    this.inner = new MemoryHal({
+      capacityBytes: fsPercent === undefined ? null : Math.floor((this.board.disk.quotaBytes * fsPercent) / 100),
+    });
     this.workload = new Prng(seed);
     this.faultSeeds = new Prng((seed ^ 0x5bd1e995) >>> 0);
     this.policy = options.policy ?? this.workload.pick(CLEANUP_POLICIES);
@@ -176,6 +180,7 @@ class Simulation implements TraceRun, ModelReport {
   // ---- After a step -------------------------------------------------------------------------------
 
   private afterStep(): void {
+    this.result.filesystemBytesPeak = Math.max(this.result.filesystemBytesPeak, this.inner.usedBytes());
     this.records.markInFile(this.inner, true, this.life);
     this.checks.counts(this.device);
     if (this.shadowOneIn > 0 && this.workload.chance(1, this.shadowOneIn)) this.shadowCrashCheck();
