@@ -6,6 +6,9 @@
 // is removed, a damaged file in place gives way to the valid one, and of two valid files the one
 // in place is kept and the other quarantined, with a reason naming both.
 
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadBoard } from "../../host/boards.js";
 import { Device } from "../../host/core/device.js";
@@ -13,6 +16,7 @@ import { flushDrain } from "../../host/core/flush.js";
 import { imxCrcFix, imxPathFormat, imxPathParse } from "../../host/format/imx.js";
 import { listFilesRecursive } from "../../host/hal/atomic.js";
 import { MemoryHal } from "../../host/hal/memory.js";
+import { NodeFsHal } from "../../host/hal/node-fs.js";
 
 const board = loadBoard("tiny");
 
@@ -203,5 +207,30 @@ describe("boot recovery on a file under a name the core does not give it", () =>
     const seqs = seqsRead(device);
     expect(seqs).toHaveLength(counts.total);
     expect(seqs[seqs.length - 1]).toBe(29);
+  });
+
+  it("on a real filesystem too: moved back from another bucket, delivered once, kept by the next boot", () => {
+    const root = mkdtempSync(join(tmpdir(), "imx-memsim-misplaced-"));
+    try {
+      const memory = storage();
+      const hal = new NodeFsHal(root);
+      for (const path of listFilesRecursive(memory.hal, "history", "")) {
+        hal.mkdir(path.slice(0, path.lastIndexOf("/")));
+        hal.writeFile(path, memory.hal.readFile(path));
+      }
+      const moved = bucketOther(memory.first);
+      hal.mkdir(moved.slice(0, moved.lastIndexOf("/")));
+      hal.rename(memory.first, moved);
+      const device = Device.create({ board, hal });
+      expect(device.recovery?.moved).toEqual([{ from: moved, to: memory.first }]);
+      expect(hal.exists(moved)).toBe(false);
+      expect(seqsPeeked(device)).toEqual(ALL);
+      const again = Device.create({ board, hal: new NodeFsHal(root) });
+      expect(again.recovery?.filesMoved).toBe(0);
+      expect(again.recovery?.filesDeleted).toBe(0);
+      expect(seqsRead(again)).toEqual(ALL);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
