@@ -213,8 +213,6 @@ export const POSITION_RECORD_TYPE_OFFSET: i32 = 24;
 export const POSITION_DATA_TYPE_OFFSET: i32 = 25;
 export const POSITION_SAMPLE_RATE_OFFSET: i32 = 28;
 export const POSITION_SEQ_RESERVED_OFFSET: i32 = 32;
-// Sequence numbers a stream reserves durably at a time (SPEC.md 6.3).
-export const SEQ_LEASE: u32 = 0x100000;
 export const RECOVERY_FILE_ACKED: i32 = 1;
 
 // ---- Bulk read output record (SPEC.md, "Bulk read buffer") ------------------------------------
@@ -275,7 +273,8 @@ export const STAT_RECORDS_LOST_RAM: i32 = 45;
 export const STAT_ACK_PERSISTS: i32 = 46;
 export const STAT_DISK_BYTES_LIMIT: i32 = 47;
 export const STAT_DISK_FREE_BYTES: i32 = 48;
-export const STAT_COUNT: i32 = 49;
+export const STAT_RECORDS_LOST_RAM_MAX: i32 = 49;
+export const STAT_COUNT: i32 = 50;
 
 // ---- Stream query block (f64 values written by streamQuery) -----------------------------------
 export const QUERY_RECORDS_TOTAL: i32 = 0;

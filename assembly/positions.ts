@@ -1,6 +1,7 @@
 // The positions file, history/positions.imxp: every configured stream's ACK position and next
 // sequence number (SPEC.md, "Positions file"). It is rewritten atomically whenever an ACK erases
-// records that are on disk, and when a flush completes with a stream changed since the last write.
+// records that are on disk, when an append needs more sequence numbers, and when a flush
+// completes (a closing write: every stream's exact next number, nothing reserved beyond it).
 // Boot recovery reads it first, so no restart delivers an acknowledged record again and sequence
 // numbers continue where they were.
 //
@@ -30,7 +31,6 @@ import {
   POSITIONS_MAGIC_OFFSET,
   POSITIONS_RECORD_BYTES_OFFSET,
   POSITIONS_VERSION_OFFSET,
-  SEQ_LEASE,
   STAT_ACK_PERSISTS,
   SUBSYSTEM_STREAM,
 } from "./abi";
@@ -42,6 +42,7 @@ import {
   streamAckedSeq,
   streamDataType,
   streamDirtySet,
+  recordsPerSector,
   streamNextSeq,
   streamRecordType,
   streamSampleRateMs,
@@ -60,19 +61,51 @@ export function positionsBytes(count: u32): u32 {
   return <u32>POSITIONS_HEADER_BYTES + count * <u32>POSITION_RECORD_BYTES;
 }
 
+// What RAM could hold of stream `s`: every sector full of its records. After a power cut no more
+// than this many of its records can have been in RAM, and no more numbers than this are skipped.
+export function seqRamRecordsMax(s: u32): u64 {
+  return <u64>core().sectorCount * <u64>recordsPerSector(streamRecordType(s));
+}
+
+// The numbers a top-up reserves: what RAM could hold of the stream (at least one), so the unused
+// part of a reservation is never more than a power cut could lose anyway.
+function seqLease(s: u32): u64 {
+  return max<u64>(1, seqRamRecordsMax(s));
+}
+
 // The sequence reservation a write of the positions file records for stream `s`: topped up to
-// nextSeq + SEQ_LEASE once less than half a lease is left, so one write serves every stream and
-// appends rarely need one of their own.
-function seqReservedNext(s: u32): u64 {
+// nextSeq + lease once half a lease or less is left, so one write serves every stream and appends
+// rarely need one of their own. A closing write (a completed flush: RAM is empty) records
+// seqReserved = nextSeq, which says "stopped exactly here" (SPEC.md 6.3).
+function seqReservedNext(s: u32, closing: bool): u64 {
   const next = streamNextSeq(s);
+  if (closing) return next;
   const reserved = streamSeqReserved(s);
-  return next + <u64>(SEQ_LEASE >> 1) >= reserved ? max<u64>(reserved, next + <u64>SEQ_LEASE) : reserved;
+  const lease = seqLease(s);
+  return next + (lease >> 1) >= reserved ? max<u64>(reserved, next + lease) : reserved;
+}
+
+// A spill of stream `s` made its records below `end` durable in an `.imx` file. Recovery resumes
+// an unclosed stream at least what RAM could hold above its data on disk, so numbers up to there
+// are covered without writing the positions file: steady spilling needs no reservation writes.
+export function seqBoundRaise(s: u32, end: u64): void {
+  const bound = end + seqRamRecordsMax(s);
+  if (bound > streamSeqReserved(s)) streamSeqReservedSet(s, bound);
+}
+
+// Whether every stream's numbering is closed: the positions file says where each stopped exactly.
+export function positionsClosed(): bool {
+  const c = core();
+  if (!c.diskTier) return true;
+  for (let s: u32 = 0; s < c.streamCount; s++) if (streamSeqReserved(s) != streamNextSeq(s)) return false;
+  return true;
 }
 
 // Writes every stream's position durably; stream `overrideStream` is written with
-// `overrideAckedSeq` (an ACK about to be applied). Sequence reservations are topped up and take
-// effect only once the file is written. Returns OK or the HAL's error code.
-export function positionsPersist(overrideStream: u32, overrideAckedSeq: u64): i32 {
+// `overrideAckedSeq` (an ACK about to be applied). Sequence reservations are topped up (or, when
+// `closing`, released: RAM must hold no stream data) and take effect only once the file is
+// written. Returns OK or the HAL's error code.
+export function positionsPersist(overrideStream: u32, overrideAckedSeq: u64, closing: bool = false): i32 {
   const c = core();
   assert(c.diskTier, "positions are persisted only on a disk tier");
   const buf = c.writeBufPtr;
@@ -87,7 +120,7 @@ export function positionsPersist(overrideStream: u32, overrideAckedSeq: u64): i3
     store<u8>(record + POSITION_RECORD_TYPE_OFFSET, <u8>streamRecordType(s));
     store<u8>(record + POSITION_DATA_TYPE_OFFSET, <u8>streamDataType(s));
     store<u32>(record + POSITION_SAMPLE_RATE_OFFSET, streamSampleRateMs(s));
-    store<u64>(record + POSITION_SEQ_RESERVED_OFFSET, seqReservedNext(s));
+    store<u64>(record + POSITION_SEQ_RESERVED_OFFSET, seqReservedNext(s, closing));
   }
   memory.fill(buf, 0, <usize>POSITIONS_HEADER_BYTES);
   store<u32>(buf + POSITIONS_MAGIC_OFFSET, POSITIONS_MAGIC);

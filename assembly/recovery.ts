@@ -60,6 +60,7 @@ import {
   STAT_FILES_LIVE,
   STAT_RECORDS_LIVE,
   STAT_RECORDS_LOST_RAM,
+  STAT_RECORDS_LOST_RAM_MAX,
   STAT_RECOVERY_FILES_ACKED,
   STAT_RECOVERY_FILES_KEPT,
   STAT_RECOVERY_RECORDS,
@@ -69,7 +70,7 @@ import {
 import { crc32Update } from "./crc32";
 import { fileCacheDrop, fileFirstSeq, fileRecords, fileSlotTake } from "./files";
 import { halLog } from "./hal";
-import { positionsValid } from "./positions";
+import { positionsValid, seqRamRecordsMax } from "./positions";
 import { statAdd } from "./stats";
 import { diskListRecount, diskTailAppend } from "./stream";
 import {
@@ -77,6 +78,7 @@ import {
   streamAckedSeq,
   streamAckedSeqSet,
   streamConfigure,
+  streamDirty,
   streamDirtySet,
   streamDiskTail,
   streamNextSeq,
@@ -98,32 +100,49 @@ export function recoveryIsOpen(): bool {
 }
 
 // Closes recovery; called by the host before the device is used (or by the first write).
+//
+// A stream whose positions record is closed (seqReserved = nextSeq: a flush completed, RAM was
+// empty) continues exactly at its next number and lost nothing with RAM. Any other stream was cut
+// off with records possibly in RAM: nothing is known to be lost for certain, numbering resumes
+// above everything the previous life may have handed out (its reservation, and what RAM could hold
+// above its data on disk), and the records possibly lost are counted as a bound.
 export function recoveryClose(): void {
   const c = core();
   if (!c.recoveryOpen) return;
   c.recoveryOpen = false;
   let lost: u64 = 0;
+  let lostMax: u64 = 0;
   let recovered: u64 = 0;
   for (let s: u32 = 0; s < c.streamCount; s++) {
     // A later file's header may have shown that earlier files were acknowledged: hand them to cleanup.
     recovered += diskListRecount(s);
-    // Records numbered between the end of the data on disk and the persisted next sequence number
-    // were in RAM when the previous run stopped, and were not acknowledged: they are lost.
     const tail = streamDiskTail(s);
     const diskEnd = tail == FILE_SLOT_NULL ? 0 : fileFirstSeq(tail) + <u64>fileRecords(tail);
     const known = max<u64>(diskEnd, streamAckedSeq(s));
-    const next = streamNextSeq(s);
-    if (next > known) lost += next - known;
-    // Numbering resumes above everything the previous run may have handed out: its reservation.
-    const resume = max<u64>(max<u64>(next, diskEnd), streamSeqReserved(s));
+    const next = max<u64>(streamNextSeq(s), diskEnd);
+    // During recovery the dirty flag marks a stream whose positions record was closed (see recoveryPositions).
+    const closed = streamDirty(s);
+    // A stream nothing durable speaks of (configured by the host before the first write) starts afresh.
+    const unknown = next == 0 && streamSeqReserved(s) == 0 && known == 0;
+    let resume = next;
+    if (!closed && !unknown) {
+      const ramMax = seqRamRecordsMax(s);
+      resume = max<u64>(max<u64>(next, streamSeqReserved(s)), known + ramMax);
+      lostMax += min<u64>(resume - known, ramMax);
+    }
     streamNextSeqSet(s, resume);
     streamSeqReservedSet(s, resume);
     streamDirtySet(s, true);
   }
+  // All streams together cannot have held more than every RAM sector full.
+  lostMax = min<u64>(lostMax, <u64>c.sectorCount * <u64>max<u32>(c.tsdPerSector, c.evtPerSector));
+  // Nothing is ever known to be lost for certain: a closed stream had an empty RAM, and an unclosed
+  // one may have had its RAM acknowledged since the positions file was written.
   statAdd(STAT_RECORDS_LOST_RAM, <f64>lost);
+  statAdd(STAT_RECORDS_LOST_RAM_MAX, <f64>lostMax);
   statAdd(STAT_RECORDS_LIVE, <f64>recovered);
   statAdd(STAT_RECOVERY_RECORDS, <f64>recovered);
-  halLog(LOG_INFO, SUBSYSTEM_RECOVERY, EVENT_RECOVERY_DONE, <f64>c.streamCount, <f64>lost);
+  halLog(LOG_INFO, SUBSYSTEM_RECOVERY, EVENT_RECOVERY_DONE, <f64>c.streamCount, <f64>lostMax);
 }
 
 function typesValid(recordType: i32, dataType: i32, sampleRateMs: u32): bool {
@@ -170,8 +189,11 @@ export function recoveryPositions(length: i32): i32 {
     const stream = <u32>s;
     streamAckedSeqSet(stream, max<u64>(streamAckedSeq(stream), load<u64>(record + POSITION_ACKED_SEQ_OFFSET)));
     streamNextSeqSet(stream, max<u64>(streamNextSeq(stream), load<u64>(record + POSITION_NEXT_SEQ_OFFSET)));
-    // Until recovery closes, seqReserved holds where numbering must resume (see recoveryClose).
-    streamSeqReservedSet(stream, max<u64>(streamSeqReserved(stream), load<u64>(record + POSITION_SEQ_RESERVED_OFFSET)));
+    // Until recovery closes, seqReserved holds where numbering must resume (see recoveryClose), and
+    // the dirty flag says the record was closed: seqReserved = nextSeq, written by a completed flush.
+    const reserved = load<u64>(record + POSITION_SEQ_RESERVED_OFFSET);
+    streamSeqReservedSet(stream, max<u64>(streamSeqReserved(stream), reserved));
+    streamDirtySet(stream, reserved == load<u64>(record + POSITION_NEXT_SEQ_OFFSET));
   }
   return count;
 }

@@ -50,7 +50,7 @@ import {
   SUBSYSTEM_STREAM,
 } from "./abi";
 import { EVT_RECORD_BYTES, TSD_HEADER_BYTES, TSD_RECORD_BYTES } from "./config";
-import { positionsPersist } from "./positions";
+import { positionsPersist, seqBoundRaise } from "./positions";
 import { cleanupEnqueue } from "./cleanup";
 import { cachedSectorData, fileFirstSeq, fileLoad, fileNext, fileNextSet, fileQuarantine, fileRecords } from "./files";
 import { halLog } from "./hal";
@@ -584,6 +584,7 @@ export function streamSpillCommit(s: u32, sectors: u32, slot: u32): u64 {
   }
   streamFieldAdd64(s, S_RAM_RECORDS, -(<i64>live));
   diskTailAppend(s, slot, live);
+  seqBoundRaise(s, fileFirstSeq(slot) + <u64>fileRecords(slot));
   return live;
 }
 

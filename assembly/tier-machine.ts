@@ -62,7 +62,7 @@ import { clockSet } from "./clock";
 import { cleanupDeletingCount, cleanupHasDueWork, cleanupQueueLength, cleanupStep } from "./cleanup";
 import { diskBytesLimit } from "./disk-space";
 import { filePathFormat, fileSlotsFree, fileSlotTake, imxHeaderWrite } from "./files";
-import { positionsPersist } from "./positions";
+import { positionsClosed, positionsPersist } from "./positions";
 import { halFileWrite, halLog } from "./hal";
 import { sectorCountGet, sectorData, sectorFirstSeqGet, sectorNextGet, satUsagePercent, satUsedCount } from "./sat";
 import { statAdd, statGet, statSet } from "./stats";
@@ -250,11 +250,11 @@ function streamsDirty(): bool {
 }
 
 // 0-100 while a flush is under way; 101 when RAM holds no stream data and every stream's position
-// is on disk (safe to power off).
+// is on disk (safe to power off) — for a requested flush, with every stream's exact next number.
 export function flushProgressGet(): i32 {
   const c = core();
   const remaining = streamSectorsUsed();
-  if (remaining == 0 && !streamsDirty()) return FLUSH_PROGRESS_COMPLETE;
+  if (remaining == 0 && !streamsDirty() && (!c.flushRequested || positionsClosed())) return FLUSH_PROGRESS_COMPLETE;
   if (!c.flushRequested) return 0;
   const total = c.flushMovedSectors + remaining;
   const progress = total == 0 ? 100 : <i32>((<u64>c.flushMovedSectors * 100) / <u64>total);
@@ -356,12 +356,16 @@ export function processMemory(nowMs: f64): i32 {
         continue;
       }
       moveToDisk(true);
-      // Once RAM is empty, make every stream's position durable before calling the flush complete.
-      if (streamSectorsUsed() == 0 && streamsDirty() && c.filesBudget > 0) {
-        c.filesBudget--;
-        positionsPersist(STREAM_NULL, 0);
+      // Once RAM is empty, make every stream's position and exact next number durable (a closing
+      // write) before calling the flush complete: the next life continues with no gap. A write that
+      // only closes numbering does not wait for the tick's file budget, or writes that go on between
+      // ticks (each spilled with that budget) would keep the flush from ever completing.
+      const dirty = streamsDirty();
+      if (streamSectorsUsed() == 0 && (dirty || !positionsClosed()) && (c.filesBudget > 0 || !dirty)) {
+        if (c.filesBudget > 0) c.filesBudget--;
+        positionsPersist(STREAM_NULL, 0, true);
       }
-      if (streamSectorsUsed() == 0 && !streamsDirty()) {
+      if (streamSectorsUsed() == 0 && !streamsDirty() && positionsClosed()) {
         c.flushRequested = false;
         c.flushProgress = FLUSH_PROGRESS_COMPLETE;
         halLog(LOG_INFO, SUBSYSTEM_FLUSH, EVENT_FLUSH_COMPLETE, <f64>c.flushMovedSectors, 0);

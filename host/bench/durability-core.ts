@@ -3,12 +3,13 @@
 //
 // For every board with a disk tier, on a MemoryHal, with every stream the board allows configured:
 // one warm-up iteration, then one measured 100-sector iteration (fewer where RAM is smaller, see
-// durabilitySectors) (write, flush to one file, read in bulk, ACK each read, cleanup until the
-// file is deleted). From the HAL's counters (Hal.stats()) it reports the syncs (syncFile + syncDir)
+// durabilitySectors): write, flush to one file, read in bulk, ACK each read, clean up until the
+// file is deleted. From the HAL's counters (Hal.stats()) it reports the syncs (syncFile + syncDir)
 // and HAL calls of the iteration, and the metadata bytes (every write that is not an `.imx` file)
 // written by the ACK calls that erased disk records, per such ACK. Then steady spilling (records
-// written at a fixed rate, no upload) gives the write amplification: every byte written to the disk
-// tier, headers and metadata included, over the bytes of the RAM sectors moved there.
+// written at a fixed rate, no upload, until the disk tier refuses a spill) gives the write
+// amplification: every byte written to the disk tier, headers and metadata included, over the
+// bytes of the RAM sectors moved there.
 
 import { type Board, listBoards } from "../boards.js";
 import { Device } from "../core/device.js";
@@ -130,7 +131,8 @@ function steadyAmplification(board: Board): { amplification: number; sectors: nu
   streamsConfigure(device);
   const clock = new Clock(Math.max(1, board.tier.tickIntervalMs));
   const before = hal.stats().bytesWritten;
-  for (let seq = 0; seq < DURABILITY_STEADY_RECORDS; seq++) {
+  // Steady spilling ends where the disk tier fills (tiny's 2 KiB quota): what follows is discarding.
+  for (let seq = 0; seq < DURABILITY_STEADY_RECORDS && device.stats().spillsRefused === 0; seq++) {
     device.writeTsd(SOURCE, SENSOR, seq % 1000, seq * SAMPLE_RATE_MS);
     if ((seq + 1) % STEADY_RECORDS_PER_TICK === 0) clock.tick(device);
   }

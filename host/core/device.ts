@@ -539,6 +539,7 @@ export class Device {
       flushProgress: at(abi.STAT_FLUSH_PROGRESS),
       positionsWrites: at(abi.STAT_ACK_PERSISTS),
       recordsLostRam: at(abi.STAT_RECORDS_LOST_RAM),
+      recordsLostRamMax: at(abi.STAT_RECORDS_LOST_RAM_MAX),
       writeLatencyMs: { mean: this.bridge.writeLatency.meanMs(), max: this.bridge.writeLatency.maxMs },
       dirSyncFailures: this.bridge.dirSyncFailures,
     };

@@ -45,8 +45,16 @@ export interface RecoveryReport {
   positionsRecovered: boolean;
   streamsRecovered: number;
   recordsRecovered: number;
-  /** Records the previous run had numbered but not yet written to disk or acknowledged: lost with RAM. */
+  /**
+   * Records the previous run is known for certain to have lost with RAM. A completed flush leaves
+   * RAM empty and says so in the positions file; after a power cut nothing is certain: see recordsLostRamMax.
+   */
   recordsLostRam: number;
+  /**
+   * At most this many records were lost with RAM: for each stream the previous run did not close,
+   * the numbers between its data on disk and where numbering resumes, capped by what RAM could hold.
+   */
+  recordsLostRamMax: number;
   quarantined: QuarantinedFile[];
   moved: MovedFile[];
 }
@@ -275,6 +283,7 @@ export function recoverStorage(
     streamsRecovered: 0,
     recordsRecovered: 0,
     recordsLostRam: 0,
+    recordsLostRamMax: 0,
     quarantined: [],
     moved: [],
   };
@@ -386,8 +395,10 @@ export function recoverStorage(
   }
 
   const lostBefore = statAt(core, memory, abi.STAT_RECORDS_LOST_RAM);
+  const lostMaxBefore = statAt(core, memory, abi.STAT_RECORDS_LOST_RAM_MAX);
   core.recoveryClose();
   report.recordsLostRam = statAt(core, memory, abi.STAT_RECORDS_LOST_RAM) - lostBefore;
+  report.recordsLostRamMax = statAt(core, memory, abi.STAT_RECORDS_LOST_RAM_MAX) - lostMaxBefore;
   report.recordsRecovered = statAt(core, memory, abi.STAT_RECOVERY_RECORDS);
   report.streamsRecovered = core.streamsConfigured();
   report.durationMs = performance.now() - started;

@@ -32,6 +32,7 @@ import {
   imxRecords,
   logCheck,
   recordId,
+  seqStepMax,
   snapshot,
   spawnCli,
   uploadLogRecords,
@@ -111,6 +112,27 @@ describe("SIGTERM", () => {
   });
 });
 
+describe("graceful lives", () => {
+  it("four lives on one storage number every stream with no gap, and none reports a loss", async () => {
+    const storage = path("lives");
+    const log = path("lives.ndjson");
+    for (const duration of ["2h", "4h", "6h", "8h"]) {
+      const file = path(`lives-${duration}.json`);
+      const args = ["run", "--storage", storage, "--upload-log", log, "--duration", duration, "--speed", "max"];
+      const result = await cli([...args, "--quiet", "--json", file]);
+      expect(result.code, result.stderr).toBe(0);
+      const summary = json(file) as DeviceSummary;
+      expect(summary.stop.flushComplete).toBe(true);
+      expect(summary.records.lostWithRamAtLastKill).toBe(0);
+      if (duration !== "2h") expect(summary.recovery).toMatchObject({ recordsLostRam: 0, recordsLostRamMax: 0 });
+    }
+    const records = uploadLogRecords(log);
+    expect(records.length).toBeGreaterThan(10_000);
+    expect(logCheck(records)).toMatchObject({ duplicates: 0, outOfOrder: 0 });
+    expect(seqStepMax(records)).toBe(1);
+  });
+});
+
 describe("SIGKILL", () => {
   it("at seeded random points: rerunning loses nothing that had reached disk and never duplicates in the upload log", async () => {
     const seed = Number(process.env["SEED"] ?? 7);
@@ -155,6 +177,8 @@ describe("SIGKILL", () => {
     expect(check, `seed ${seed}`).toMatchObject({ duplicates: 0, outOfOrder: 0 });
     const missing = [...reachedDisk].filter((id) => check.byId.get(id) !== 1);
     expect(missing, `seed ${seed}: records that had reached disk but are not in the log once`).toEqual([]);
+    // Each kill skips at most what RAM could hold of one stream (fc1-imx6: 2048 sectors of 6 TSD records).
+    expect(seqStepMax(uploadLogRecords(log)) - 1, `seed ${seed}`).toBeLessThanOrEqual(2048 * 6);
   });
 });
 

@@ -78,6 +78,19 @@ export function logCheck(records: readonly LoggedRecord[]): {
   return { duplicates, outOfOrder, byId };
 }
 
+/** The largest step between consecutive seqs of one stream in an upload log (1 = no gap anywhere). */
+export function seqStepMax(records: readonly LoggedRecord[]): number {
+  const lastSeq = new Map<string, number>();
+  let stepMax = 0;
+  for (const r of records) {
+    const key = `${r.source}/${r.sensor}`;
+    const last = lastSeq.get(key);
+    if (last !== undefined) stepMax = Math.max(stepMax, r.seq - last);
+    lastSeq.set(key, r.seq);
+  }
+  return stepMax;
+}
+
 /** Every file under `dir` with its bytes, and every directory: equal snapshots mean nothing changed. */
 export function snapshot(dir: string): Map<string, string> {
   const out = new Map<string, string>();
