@@ -314,6 +314,37 @@ export class FaultyHal implements Hal {
     this.counters.bytesWritten += data.byteLength;
   }
 
+  /** Write faults, the disk budget and torn appends (a prefix lands) as for writeFile; no zero-filled tails. */
+  appendFile(path: string, data: Uint8Array): void {
+    this.enter("appendFile", path);
+    this.maybeFail(this.rates.write, "appendFile", path);
+    if (this.diskBytesBudget !== null && this.bytesWritten + data.byteLength > this.diskBytesBudget) {
+      const room = Math.max(0, this.diskBytesBudget - this.bytesWritten);
+      this.innerAppend(path, data.subarray(0, Math.min(room, data.byteLength)));
+      this.record("enospc", "appendFile", path);
+      throw new HalError("ENOSPC", "appendFile", path, "injected: disk full");
+    }
+    if (
+      this.enabled &&
+      this.damageFilter(path) &&
+      data.byteLength > 0 &&
+      this.prng.chance(this.rates.tornWrite, FAULT_RATE_SCALE)
+    ) {
+      this.innerAppend(path, data.subarray(0, this.prng.below(data.byteLength)));
+      this.record("torn-write", "appendFile", path);
+      throw new HalError("EIO", "appendFile", path, "injected: torn write");
+    }
+    this.innerAppend(path, data);
+    this.bytesWritten += data.byteLength;
+    this.counters.bytesWritten += data.byteLength;
+  }
+
+  private innerAppend(path: string, data: Uint8Array): void {
+    const createdBefore = this.inner.stats().filesCreated;
+    this.inner.appendFile(path, data);
+    this.counters.filesCreated += this.inner.stats().filesCreated - createdBefore;
+  }
+
   syncFile(path: string): void {
     this.enter("syncFile", path);
     this.maybeFail(this.rates.syncFile, "syncFile", path);

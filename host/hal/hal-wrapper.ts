@@ -15,6 +15,9 @@ export class HalWrapper implements Hal {
   writeFile(path: string, data: Uint8Array): void {
     this.inner.writeFile(path, data);
   }
+  appendFile(path: string, data: Uint8Array): void {
+    this.inner.appendFile(path, data);
+  }
   syncFile(path: string): void {
     this.inner.syncFile(path);
   }

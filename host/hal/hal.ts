@@ -20,6 +20,7 @@ export class HalError extends Error {
 export type HalOp =
   | "mkdir"
   | "writeFile"
+  | "appendFile"
   | "syncFile"
   | "rename"
   | "syncDir"
@@ -37,6 +38,7 @@ export type HalOp =
 export const HAL_OPS: readonly HalOp[] = [
   "mkdir",
   "writeFile",
+  "appendFile",
   "syncFile",
   "rename",
   "syncDir",
@@ -54,8 +56,8 @@ export const HAL_OPS: readonly HalOp[] = [
 
 /**
  * Counters since the HAL was made. `calls` counts every call, failed ones included.
- * `bytesWritten` counts bytes passed to successful writeFile calls, `bytesRead` bytes returned by
- * readFile/readFileInto, `filesCreated` writeFile calls that created a new file (not overwrites),
+ * `bytesWritten` counts bytes passed to successful writeFile and appendFile calls, `bytesRead` bytes returned by
+ * readFile/readFileInto, `filesCreated` writeFile/appendFile calls that created a new file (not overwrites),
  * `filesRemoved` successful remove/removeAsync calls (not removeTree, not files replaced by rename),
  * `syncs` successful syncFile + syncDir calls.
  */
@@ -80,6 +82,12 @@ export interface Hal {
   mkdir(dir: string): void;
   /** Creates or truncates `path` and writes all of `data`; the parent dir must exist (ENOENT). */
   writeFile(path: string, data: Uint8Array): void;
+  /**
+   * Appends all of `data` to `path`, creating it (empty) first if missing; the parent dir must exist
+   * (ENOENT). Like writeFile, the new bytes are durable only after syncFile, and a new file's entry
+   * only after syncDir of its directory.
+   */
+  appendFile(path: string, data: Uint8Array): void;
   /** Makes the file's content durable (ENOENT if missing, EINVAL if a directory). */
   syncFile(path: string): void;
   /** Atomically moves `from` to `to`, replacing `to` if it is a file (or an empty directory when `from` is one). */
@@ -115,6 +123,7 @@ export class HalCounters {
   readonly calls: Record<HalOp, number> = {
     mkdir: 0,
     writeFile: 0,
+    appendFile: 0,
     syncFile: 0,
     rename: 0,
     syncDir: 0,

@@ -3,9 +3,9 @@
 //
 // Durability model (POSIX minimum, stricter than ext4's journal):
 // - Files are inodes. Each keeps its current content and its durable content (null = never synced).
-//   writeFile changes only the current content; syncFile copies current -> durable.
+//   writeFile and appendFile change only the current content; syncFile copies current -> durable.
 // - Directories are inodes with two entry tables: the current one and the durable one. mkdir,
-//   writeFile (when it creates), rename, remove and removeTree change only the current table;
+//   writeFile and appendFile (when they create), rename, remove and removeTree change only the current table;
 //   syncDir(dir) copies dir's current table -> durable. The root directory itself always exists.
 //   So a new directory survives only once its parent has been synced (see mkdirDurable).
 // - crash() rebuilds the tree from the durable tables, starting at the root:
@@ -196,6 +196,33 @@ export class MemoryHal implements Hal {
     this.used += copy.byteLength - oldBytes;
     if (full) throw new HalError("ENOSPC", "writeFile", path, "no space left on device");
     this.counters.bytesWritten += copy.byteLength;
+  }
+
+  appendFile(path: string, data: Uint8Array): void {
+    this.counters.calls.appendFile++;
+    relativePathCheck("appendFile", path);
+    if (path === ".") throw new HalError("EINVAL", "appendFile", path, "is a directory");
+    const { parent, name } = this.parentOf("appendFile", path);
+    const existing = parent.children.get(name);
+    if (existing !== undefined && existing.kind === "dir") {
+      throw new HalError("EINVAL", "appendFile", path, "is a directory");
+    }
+    const room = this.capacity === null ? Infinity : Math.max(0, this.capacity - this.used);
+    const full = data.byteLength > room;
+    const landed = full ? data.subarray(0, room) : data;
+    if (existing === undefined) {
+      parent.children.set(name, { kind: "file", data: landed.slice(), durableData: null });
+      this.counters.filesCreated++;
+    } else {
+      // A new array: the old content may be shared with durableData and clones.
+      const grown = new Uint8Array(existing.data.byteLength + landed.byteLength);
+      grown.set(existing.data, 0);
+      grown.set(landed, existing.data.byteLength);
+      existing.data = grown;
+    }
+    this.used += landed.byteLength;
+    if (full) throw new HalError("ENOSPC", "appendFile", path, "no space left on device");
+    this.counters.bytesWritten += landed.byteLength;
   }
 
   syncFile(path: string): void {

@@ -6,9 +6,11 @@ import fs from "node:fs";
 import nodePath from "node:path";
 import { type Hal, HalCounters, HalError, type HalStats, halErrorFrom, relativePathCheck } from "./hal.js";
 
-const { O_WRONLY, O_RDONLY, O_CREAT, O_EXCL, O_TRUNC } = fs.constants;
+const { O_WRONLY, O_RDONLY, O_CREAT, O_EXCL, O_TRUNC, O_APPEND } = fs.constants;
 const FLAGS_CREATE_NEW = O_WRONLY | O_CREAT | O_EXCL;
 const FLAGS_TRUNCATE = O_WRONLY | O_CREAT | O_TRUNC;
+const FLAGS_CREATE_NEW_APPEND = O_WRONLY | O_CREAT | O_EXCL | O_APPEND;
+const FLAGS_APPEND = O_WRONLY | O_APPEND;
 /** O_DIRECTORY makes syncDir of a file fail with ENOTDIR; it is undefined on Windows. */
 const { O_DIRECTORY } = fs.constants as { O_DIRECTORY?: number };
 const FLAGS_DIR = O_RDONLY | (O_DIRECTORY ?? 0);
@@ -81,6 +83,40 @@ export class NodeFsHal implements Hal {
       fs.closeSync(fd);
     } catch (e) {
       throw halErrorFrom(e, "writeFile", path);
+    }
+    counters.bytesWritten += data.byteLength;
+    if (created) counters.filesCreated++;
+  }
+
+  appendFile(path: string, data: Uint8Array): void {
+    const counters = this.counters;
+    counters.calls.appendFile++;
+    const full = this.full("appendFile", path);
+    let fd: number;
+    let created = true;
+    try {
+      fd = fs.openSync(full, FLAGS_CREATE_NEW_APPEND, FILE_MODE);
+    } catch (e) {
+      if (errnoCode(e) !== "EEXIST") throw halErrorFrom(e, "appendFile", path);
+      created = false;
+      try {
+        fd = fs.openSync(full, FLAGS_APPEND, FILE_MODE);
+      } catch (e2) {
+        throw halErrorFrom(e2, "appendFile", path);
+      }
+    }
+    try {
+      const length = data.byteLength;
+      let offset = 0;
+      while (offset < length) offset += fs.writeSync(fd, data, offset, length - offset);
+    } catch (e) {
+      closeQuietly(fd);
+      throw halErrorFrom(e, "appendFile", path);
+    }
+    try {
+      fs.closeSync(fd);
+    } catch (e) {
+      throw halErrorFrom(e, "appendFile", path);
     }
     counters.bytesWritten += data.byteLength;
     if (created) counters.filesCreated++;

@@ -207,6 +207,24 @@ export function halConformanceSuite(name: string, make: () => HalUnderTest): voi
         expect(hal.fileSize("f")).toBe(5);
       });
 
+      it("appendFile creates a missing file and appends to an existing one", () => {
+        hal.mkdir("d");
+        hal.appendFile("d/log", bytes("one"));
+        hal.appendFile("d/log", bytes("two").subarray(0, 3));
+        hal.appendFile("d/log", new Uint8Array(0));
+        expect(text(hal.readFile("d/log"))).toBe("onetwo");
+        expect(hal.fileSize("d/log")).toBe(6);
+        hal.writeFile("d/log", bytes("x"));
+        hal.appendFile("d/log", bytes("y"));
+        expect(text(hal.readFile("d/log"))).toBe("xy");
+      });
+
+      it("appendFile into a missing directory is ENOENT, onto a directory EINVAL", () => {
+        expect(codeOf(() => hal.appendFile("missing/log", bytes("a")))).toBe("ENOENT");
+        hal.mkdir("d");
+        expect(codeOf(() => hal.appendFile("d", bytes("a")))).toBe("EINVAL");
+      });
+
       it("writeFile writes exactly the bytes of a subarray view", () => {
         const backing = bytes("xxHELLOyy");
         hal.writeFile("f", backing.subarray(2, 7));
@@ -422,6 +440,7 @@ export function halConformanceSuite(name: string, make: () => HalUnderTest): voi
       const calls: Record<Exclude<HalOp, "removeAsync" | "freeBytes">, (path: string) => unknown> = {
         mkdir: (p) => hal.mkdir(p),
         writeFile: (p) => hal.writeFile(p, data),
+        appendFile: (p) => hal.appendFile(p, data),
         syncFile: (p) => hal.syncFile(p),
         rename: (p) => hal.rename(p, "target"),
         syncDir: (p) => hal.syncDir(p),
@@ -594,6 +613,7 @@ export function halConformanceSuite(name: string, make: () => HalUnderTest): voi
         expect(callsDelta).toEqual({
           mkdir: 1,
           writeFile: 3,
+          appendFile: 0,
           syncFile: 1,
           rename: 1,
           syncDir: 1,

@@ -32,6 +32,18 @@ describe("MemoryHal crash()", () => {
     expect(filesOf(hal)).toEqual({ "d/f.imx": "data" });
   });
 
+  it("keeps an appended file up to its last sync", () => {
+    const hal = halWithDurableDir();
+    hal.appendFile("d/log", bytes("one"));
+    hal.syncFile("d/log");
+    hal.syncDir("d");
+    hal.appendFile("d/log", bytes("two"));
+    hal.syncFile("d/log");
+    hal.appendFile("d/log", bytes("three")); // never synced
+    hal.crash();
+    expect(filesOf(hal)).toEqual({ "d/log": "onetwo" });
+  });
+
   it("drops a new file whose directory was not synced, even if its content was", () => {
     const hal = halWithDurableDir();
     hal.writeFile("d/f.imx", bytes("data"));

@@ -176,6 +176,7 @@ const opArb: fc.Arbitrary<RandomOp> = fc.record({
     "writeFile",
     "writeFile",
     "writeFile",
+    "appendFile",
     "syncFile",
     "rename",
     "rename",
@@ -201,6 +202,9 @@ async function outcomeOf(hal: Hal, { op, path: p, to, data, intoBytes }: RandomO
     switch (op) {
       case "writeFile":
         hal.writeFile(p, data);
+        return undefined;
+      case "appendFile":
+        hal.appendFile(p, data);
         return undefined;
       case "rename":
         hal.rename(p, to);
