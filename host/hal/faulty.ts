@@ -9,6 +9,12 @@
 //   lands only the bytes that still fit, then throws ENOSPC; freeBytes() reports what is left of
 //   the budget (or the wrapped Hal's figure, whichever is smaller), so a core that reads free
 //   space sees the disk fill up before it meets ENOSPC.
+// - A small filesystem (`capacityBytes`): the bytes of the files under the root count against
+//   it, as on a real filesystem, so removing a file gives its bytes back (the budget above never
+//   does). A write past it lands what fits and throws ENOSPC; freeBytes() is what is left. The
+//   use is counted from the wrapped Hal when first needed (any files already there count), then
+//   kept up to date by the writes, renames and removals made through this HAL; it can be resized
+//   (a filesystem enlarged). It works over any Hal, a NodeFsHal on a real directory included.
 // - Torn writes: only a prefix of the bytes lands, then the call throws EIO.
 // - Zero-filled tails: the call "succeeds" but the bytes after some offset are zeros, as a file
 //   looks after a hard reset on a filesystem that allocated blocks before writing them. These are
@@ -92,6 +98,8 @@ export interface FaultyHalOptions {
   rates?: Partial<FaultRates>;
   /** writeFile throws ENOSPC once the bytes written through this HAL would pass this many. */
   diskBytesBudget?: number | null;
+  /** The filesystem's size: the files under the root may hold this many bytes (null for no limit). */
+  capacityBytes?: number | null;
   /** Cut the power just before the N-th operation (1-based); null for never. */
   crashAtOp?: number | null;
   /** Which paths torn writes and zero-filled tails may hit (all by default). */
@@ -132,6 +140,10 @@ export class FaultyHal implements Hal {
   enabled: boolean;
   crashAtOp: number | null;
   diskBytesBudget: number | null;
+  /** The filesystem's size (see the header); null for no limit. Resizable. */
+  capacityBytes: number | null;
+  /** Bytes of the files under the root while capacityBytes is set; null until counted (or after a power cut). */
+  private usedBytesCounted: number | null = null;
   /** Operations seen so far, failed ones included. */
   opCount = 0;
   /** Bytes successfully written through this HAL. */
@@ -170,6 +182,7 @@ export class FaultyHal implements Hal {
     this.enabled = options.enabled ?? true;
     this.crashAtOp = options.crashAtOp ?? null;
     this.diskBytesBudget = options.diskBytesBudget ?? null;
+    this.capacityBytes = options.capacityBytes ?? null;
     this.damageFilter = options.damageFilter ?? (() => true);
     this.failWhen = options.failWhen ?? null;
     this.lyingRename = options.lyingRename ?? null;
@@ -233,6 +246,7 @@ export class FaultyHal implements Hal {
 
   private powerCut(op: HalOp | "crashNow", path: string): void {
     (this.inner as CrashableHal).crash();
+    this.usedBytesCounted = null;
     this.deadState = "crashed";
     this.epoch++;
     this.injected.crash++;
@@ -266,6 +280,43 @@ export class FaultyHal implements Hal {
     throw new HalError(code, op, path, "injected fault");
   }
 
+  // ---- Capacity ---------------------------------------------------------------------------------
+
+  /** Bytes of the file at `path` in the wrapped Hal (0 for none or a directory); not counted as an operation. */
+  private sizeOf(path: string): number {
+    try {
+      return this.inner.isDir(path) ? 0 : this.inner.fileSize(path);
+    } catch {
+      return 0;
+    }
+  }
+
+  /** Bytes of every file under `dir` in the wrapped Hal. The walk is bounded by the tree, which has no cycles. */
+  private treeBytes(dir: string): number {
+    let total = 0;
+    let names: string[];
+    try {
+      names = this.inner.list(dir);
+    } catch {
+      return this.sizeOf(dir);
+    }
+    for (const name of names) {
+      const path = dir === "." ? name : `${dir}/${name}`;
+      total += this.inner.isDir(path) ? this.treeBytes(path) : this.sizeOf(path);
+    }
+    return total;
+  }
+
+  /** Bytes the files under the root hold (what counts against capacityBytes). */
+  usedBytes(): number {
+    this.usedBytesCounted ??= this.treeBytes(".");
+    return this.usedBytesCounted;
+  }
+
+  private usedAdd(bytes: number): void {
+    if (this.capacityBytes !== null && this.usedBytesCounted !== null) this.usedBytesCounted += bytes;
+  }
+
   // ---- Hal ------------------------------------------------------------------------------------
 
   mkdir(dir: string): void {
@@ -274,26 +325,45 @@ export class FaultyHal implements Hal {
     this.inner.mkdir(dir);
   }
 
-  /** The wrapped writeFile, counting a created file the way the wrapped Hal does. */
-  private innerWrite(path: string, data: Uint8Array): void {
+  /**
+   * The wrapped writeFile, counting a created file the way the wrapped Hal does, and the bytes
+   * against capacityBytes (`oldBytes`: the file's size before).
+   */
+  private innerWrite(path: string, data: Uint8Array, oldBytes: number): void {
     const createdBefore = this.inner.stats().filesCreated;
-    this.inner.writeFile(path, data);
+    try {
+      this.inner.writeFile(path, data);
+    } catch (e) {
+      this.usedBytesCounted = null; // what landed is unknown: count again when next needed
+      throw e;
+    }
     this.counters.filesCreated += this.inner.stats().filesCreated - createdBefore;
+    this.usedAdd(data.byteLength - oldBytes);
   }
 
   writeFile(path: string, data: Uint8Array): void {
     this.enter("writeFile", path);
     this.maybeFail(this.rates.write, "writeFile", path);
     const damageable = this.damageFilter(path);
+    const oldBytes = this.capacityBytes === null ? 0 : this.sizeOf(path);
+    if (this.capacityBytes !== null) {
+      const room = Math.max(0, this.capacityBytes - (this.usedBytes() - oldBytes));
+      if (data.byteLength > room) {
+        this.innerWrite(path, data.subarray(0, room), oldBytes);
+        this.damaged.delete(path);
+        this.record("enospc", "writeFile", path);
+        throw new HalError("ENOSPC", "writeFile", path, "injected: filesystem full");
+      }
+    }
     if (this.diskBytesBudget !== null && this.bytesWritten + data.byteLength > this.diskBytesBudget) {
       const room = Math.max(0, this.diskBytesBudget - this.bytesWritten);
-      this.innerWrite(path, data.subarray(0, Math.min(room, data.byteLength)));
+      this.innerWrite(path, data.subarray(0, Math.min(room, data.byteLength)), oldBytes);
       this.damaged.delete(path);
       this.record("enospc", "writeFile", path);
       throw new HalError("ENOSPC", "writeFile", path, "injected: disk full");
     }
     if (this.enabled && damageable && data.byteLength > 0 && this.prng.chance(this.rates.tornWrite, FAULT_RATE_SCALE)) {
-      this.innerWrite(path, data.subarray(0, this.prng.below(data.byteLength)));
+      this.innerWrite(path, data.subarray(0, this.prng.below(data.byteLength)), oldBytes);
       this.damaged.delete(path);
       this.record("torn-write", "writeFile", path);
       throw new HalError("EIO", "writeFile", path, "injected: torn write");
@@ -301,23 +371,31 @@ export class FaultyHal implements Hal {
     if (this.enabled && damageable && data.byteLength > 0 && this.prng.chance(this.rates.zeroTail, FAULT_RATE_SCALE)) {
       const landed = data.slice();
       landed.fill(0, this.prng.below(data.byteLength));
-      this.innerWrite(path, landed);
+      this.innerWrite(path, landed, oldBytes);
       this.damaged.set(path, data.slice());
       this.bytesWritten += data.byteLength;
       this.counters.bytesWritten += data.byteLength;
       this.record("zero-tail", "writeFile", path);
       return;
     }
-    this.innerWrite(path, data);
+    this.innerWrite(path, data, oldBytes);
     this.damaged.delete(path);
     this.bytesWritten += data.byteLength;
     this.counters.bytesWritten += data.byteLength;
   }
 
-  /** Write faults, the disk budget and torn appends (a prefix lands) as for writeFile; no zero-filled tails. */
+  /** Write faults, the disk budget, the capacity and torn appends (a prefix lands) as for writeFile; no zero-filled tails. */
   appendFile(path: string, data: Uint8Array): void {
     this.enter("appendFile", path);
     this.maybeFail(this.rates.write, "appendFile", path);
+    if (this.capacityBytes !== null) {
+      const room = Math.max(0, this.capacityBytes - this.usedBytes());
+      if (data.byteLength > room) {
+        this.innerAppend(path, data.subarray(0, room));
+        this.record("enospc", "appendFile", path);
+        throw new HalError("ENOSPC", "appendFile", path, "injected: filesystem full");
+      }
+    }
     if (this.diskBytesBudget !== null && this.bytesWritten + data.byteLength > this.diskBytesBudget) {
       const room = Math.max(0, this.diskBytesBudget - this.bytesWritten);
       this.innerAppend(path, data.subarray(0, Math.min(room, data.byteLength)));
@@ -341,8 +419,14 @@ export class FaultyHal implements Hal {
 
   private innerAppend(path: string, data: Uint8Array): void {
     const createdBefore = this.inner.stats().filesCreated;
-    this.inner.appendFile(path, data);
+    try {
+      this.inner.appendFile(path, data);
+    } catch (e) {
+      this.usedBytesCounted = null; // what landed is unknown: count again when next needed
+      throw e;
+    }
     this.counters.filesCreated += this.inner.stats().filesCreated - createdBefore;
+    this.usedAdd(data.byteLength);
   }
 
   syncFile(path: string): void {
@@ -356,10 +440,14 @@ export class FaultyHal implements Hal {
     this.enter("rename", from);
     this.maybeFail(this.rates.rename, "rename", from);
     if (this.enabled && this.lyingRename?.(to)) {
+      const dropped = this.capacityBytes === null ? 0 : this.sizeOf(from);
       this.inner.remove(from);
+      this.usedAdd(-dropped);
       return;
     }
+    const replaced = this.capacityBytes === null || from === to ? 0 : this.sizeOf(to);
     this.inner.rename(from, to);
+    this.usedAdd(-replaced);
     const intended = this.damaged.get(from);
     this.damaged.delete(from);
     if (intended) this.damaged.set(to, intended);
@@ -405,7 +493,9 @@ export class FaultyHal implements Hal {
   remove(path: string): void {
     this.enter("remove", path);
     this.removeFault("remove", path);
+    const bytes = this.capacityBytes === null ? 0 : this.sizeOf(path);
     this.inner.remove(path);
+    this.usedAdd(-bytes);
     this.damaged.delete(path);
     this.counters.filesRemoved++;
   }
@@ -418,8 +508,10 @@ export class FaultyHal implements Hal {
     // through the wrapped Hal's synchronous remove so that "later" is exactly one microtask.
     await Promise.resolve();
     if (this.epoch !== epoch || this.dead) throw new HalError("EIO", "removeAsync", path, "device lost power");
+    const bytes = this.capacityBytes === null ? 0 : this.sizeOf(path);
     try {
       this.inner.remove(path);
+      this.usedAdd(-bytes);
     } catch (e) {
       if (!(e instanceof HalError)) throw e;
       throw new HalError(e.code, "removeAsync", e.path, e.message.replace(/^[A-Z]+: remove '[^']*'(: )?/, ""));
@@ -449,15 +541,18 @@ export class FaultyHal implements Hal {
   removeTree(dir: string): void {
     this.enter("removeTree", dir);
     this.maybeFail(this.rates.meta, "removeTree", dir);
+    const bytes = this.capacityBytes === null ? 0 : this.inner.exists(dir) ? this.treeBytes(dir) : 0;
     this.inner.removeTree(dir);
+    this.usedAdd(-bytes);
   }
 
   freeBytes(): number {
     this.enter("freeBytes", ".");
     this.maybeFail(this.rates.meta, "freeBytes", ".");
-    const inner = this.inner.freeBytes();
-    if (this.diskBytesBudget === null) return inner;
-    return Math.min(inner, Math.max(0, this.diskBytesBudget - this.bytesWritten));
+    let free = this.inner.freeBytes();
+    if (this.diskBytesBudget !== null) free = Math.min(free, Math.max(0, this.diskBytesBudget - this.bytesWritten));
+    if (this.capacityBytes !== null) free = Math.min(free, Math.max(0, this.capacityBytes - this.usedBytes()));
+    return free;
   }
 
   stats(): HalStats {

@@ -1,9 +1,9 @@
 // FaultyHal (host/hal/faulty.ts) and the simulator's PRNG (host/base/prng.ts). With no faults a
 // FaultyHal passes the shared HAL conformance suite; each fault does what its documentation says
 // (nothing lands on an I/O error, a prefix on a torn write, zeros in a silent tail, ENOSPC past the
-// budget); a power cut at the N-th operation drops what was not fsynced and makes every later
-// operation fail, and an asynchronous delete started before the cut never lands. The same seed
-// gives the same faults.
+// budget or the capacity, whose bytes a removal gives back); a power cut at the N-th operation
+// drops what was not fsynced and makes every later operation fail, and an asynchronous delete
+// started before the cut never lands. The same seed gives the same faults.
 
 import { describe, expect, it } from "vitest";
 import { mkdirDurable, writeFileAtomic } from "../../host/hal/atomic.js";
@@ -92,6 +92,41 @@ describe("FaultyHal faults", () => {
     expect(hal.freeBytes()).toBe(2);
     expect(new FaultyHal(durableDir(), { seed: 5 }).freeBytes()).toBe(Infinity);
     expect(hal.stats().calls.freeBytes).toBe(4);
+  });
+
+  it("a small filesystem: the files' bytes count (appends too), a removal or an overwrite gives them back, a resize takes effect", async () => {
+    const inner = durableDir();
+    inner.writeFile("d/old", bytes("1234")); // already there: counted when first needed
+    const hal = new FaultyHal(inner, { seed: 5, capacityBytes: 10 });
+    expect(hal.freeBytes()).toBe(6);
+    hal.writeFile("d/a", bytes("abcde"));
+    expect(hal.freeBytes()).toBe(1);
+    expect(codeOf(() => hal.writeFile("d/b", bytes("xyz")))).toBe("ENOSPC");
+    expect(text(inner.readFile("d/b"))).toBe("x"); // what fitted landed
+    expect(hal.freeBytes()).toBe(0);
+    hal.writeFile("d/a", bytes("ab")); // an overwrite counts the new size only
+    expect(hal.freeBytes()).toBe(3);
+    hal.rename("d/b", "d/old"); // the replaced file's bytes come back
+    expect(hal.usedBytes()).toBe(3);
+    hal.remove("d/a");
+    await hal.removeAsync("d/old");
+    expect(hal.freeBytes()).toBe(10);
+    hal.writeFile("d/c", bytes("0123456789"));
+    expect(codeOf(() => hal.writeFile("d/e", bytes("z")))).toBe("ENOSPC");
+    hal.capacityBytes = 20; // enlarged
+    hal.writeFile("d/e", bytes("z"));
+    expect(hal.freeBytes()).toBe(9);
+    hal.appendFile("d/e", bytes("12345678"));
+    expect(codeOf(() => hal.appendFile("d/e", bytes("ab")))).toBe("ENOSPC");
+    expect(text(inner.readFile("d/e"))).toBe("z12345678a");
+    hal.writeFile("d/e", bytes("z"));
+    expect(hal.freeBytes()).toBe(9);
+    hal.mkdir("t/u");
+    hal.writeFile("t/u/f", bytes("1234"));
+    hal.removeTree("t");
+    expect(hal.usedBytes()).toBe(inner.usedBytes());
+    expect(hal.usedBytes()).toBe(11);
+    expect(hal.injected.enospc).toBe(3);
   });
 
   it("delete errors are EIO, EBUSY or EACCES and leave the file", () => {
