@@ -298,7 +298,7 @@ export async function runCommand(options: RunCommandOptions, io: RunIo): Promise
       const failed =
         !jsonWritten ||
         !fleet.records.balanced ||
-        fleet.flushComplete < fleet.devices ||
+        fleet.perDevice.some((s) => s.stop.flush === "deadline") ||
         fleet.perDevice.some((s) => s.uplink.redeliveryMismatches > 0);
       return { exitCode: failed ? EXIT_FAILURE : 0, device: null, fleet };
     }
@@ -348,7 +348,7 @@ async function deviceRunDrive(
     const r = run.device.recovery;
     view.note(
       `run: resuming ${settings.storageDir}: ${r.recordsRecovered} records recovered from ${r.filesKept} files, ` +
-        `${r.filesQuarantined} quarantined, ${r.recordsLostRam} lost with RAM at the last kill; clock +${durationFormat(run.lifeStartMs - pre.runStartMs)}`,
+        `${r.filesQuarantined} quarantined, ${run.lostWithRamAtLastKill} lost with RAM at the last stop or kill; clock +${durationFormat(run.lifeStartMs - pre.runStartMs)}`,
     );
   }
   await drive([run], {
@@ -367,6 +367,8 @@ async function deviceRunDrive(
     !jsonWritten ||
     !summary.records.balanced ||
     summary.uplink.redeliveryMismatches > 0 ||
+    // A full disk is an event the device lives through (its losses are counted): only a flush
+    // that missed its deadline with room on the disk fails the run.
     summary.stop.flush === "deadline";
   return { exitCode: failed ? EXIT_FAILURE : 0, device: summary, fleet: null };
 }

@@ -542,6 +542,7 @@ export class Device {
       recordsLostRamMax: at(abi.STAT_RECORDS_LOST_RAM_MAX),
       writeLatencyMs: { mean: this.bridge.writeLatency.meanMs(), max: this.bridge.writeLatency.maxMs },
       dirSyncFailures: this.bridge.dirSyncFailures,
+      halNoSpaceErrors: this.bridge.noSpaceErrors,
     };
   }
 }

@@ -3,6 +3,10 @@
 // such loop in the host and the tests goes through flushDrain, which bounds it by a tick count;
 // shutdownFlush is the graceful stop built on it (bounded by simulated and real time, as on the
 // device, whose shutdown waits 60 s at most).
+//
+// A flush that cannot finish because the disk tier has no room (the core refused spills at its
+// limit, or the filesystem answered ENOSPC) is a full disk, not a missed deadline: its outcome is
+// "disk-full", and what is still in RAM is reported (`ramRecordsLeft`), since it is lost at power off.
 
 import * as abi from "./abi.generated.js";
 import type { Device } from "./device.js";
@@ -41,8 +45,12 @@ export interface ShutdownFlushOptions {
 }
 
 export interface ShutdownFlushResult {
-  /** "flushed": progress 101, safe to power off. "deadline": it was not. "no-disk-tier": nothing to flush to. */
-  outcome: "flushed" | "deadline" | "no-disk-tier";
+  /**
+   * "flushed": progress 101, safe to power off. "disk-full": not complete at the deadline, and the
+   * disk tier refused spills or the filesystem answered ENOSPC during the flush. "deadline": not
+   * complete, for another reason. "no-disk-tier": nothing to flush to.
+   */
+  outcome: "flushed" | "disk-full" | "deadline" | "no-disk-tier";
   complete: boolean;
   flushProgress: number;
   ticks: number;
@@ -51,6 +59,18 @@ export interface ShutdownFlushResult {
   realMs: number;
   /** RAM sectors still holding data (lost at power off unless the flush completed). */
   ramSectorsLeft: number;
+  /** Records those sectors hold, over every configured stream (lost at power off unless the flush completed). */
+  ramRecordsLeft: number;
+  /** During the flush: spills the disk tier refused (its limit reached), and HAL calls refused with ENOSPC. */
+  spillsRefused: number;
+  noSpaceErrors: number;
+}
+
+/** Records in RAM over every configured stream of `device`. */
+export function ramRecordsCount(device: Device): number {
+  let records = 0;
+  for (const { source, sensor } of device.streamList()) records += device.counts(source, sensor).ram;
+  return records;
 }
 
 /** Ticks that run between checks of the real-time deadline and waits for lazy deletions. */
@@ -66,15 +86,25 @@ export async function shutdownFlush(device: Device, options: ShutdownFlushOption
   const deadlineMs = options.deadlineMs ?? SHUTDOWN_DEADLINE_MS_DEFAULT;
   let nowMs = options.nowMs;
   let ticks = 0;
-  const result = (outcome: ShutdownFlushResult["outcome"]): ShutdownFlushResult => ({
-    outcome,
-    complete: outcome === "flushed",
-    flushProgress: device.hasDiskTier ? device.getFlushProgress() : 0,
-    ticks,
-    nowMs,
-    realMs: performance.now() - started,
-    ramSectorsLeft: device.countRamSectorsWithData(),
-  });
+  const before = device.stats();
+  const result = (ended: "flushed" | "deadline" | "no-disk-tier"): ShutdownFlushResult => {
+    const after = device.stats();
+    const spillsRefused = after.spillsRefused - before.spillsRefused;
+    const noSpaceErrors = after.halNoSpaceErrors - before.halNoSpaceErrors;
+    const outcome = ended === "deadline" && (spillsRefused > 0 || noSpaceErrors > 0) ? "disk-full" : ended;
+    return {
+      outcome,
+      complete: outcome === "flushed",
+      flushProgress: device.hasDiskTier ? device.getFlushProgress() : 0,
+      ticks,
+      nowMs,
+      realMs: performance.now() - started,
+      ramSectorsLeft: device.countRamSectorsWithData(),
+      ramRecordsLeft: ramRecordsCount(device),
+      spillsRefused,
+      noSpaceErrors,
+    };
+  };
   if (!device.hasDiskTier) return result("no-disk-tier");
   device.flushAllToDisk();
   // The simulated deadline: a tick runs only while the clock is still before it.
@@ -85,9 +115,9 @@ export async function shutdownFlush(device: Device, options: ShutdownFlushOption
     ticks++;
   };
   for (;;) {
-    const before = ticks;
+    const ticksBefore = ticks;
     const drained = flushDrain(device, tick, Math.min(TICKS_PER_CHECK - (ticks % TICKS_PER_CHECK), ticksMax - ticks));
-    if (ticks > before && ticks % TICKS_PER_CHECK === 0) {
+    if (ticks > ticksBefore && ticks % TICKS_PER_CHECK === 0) {
       if (performance.now() - started >= deadlineMs) return result("deadline");
       await device.settle();
     }

@@ -27,6 +27,13 @@ function statusOf(e: unknown): number {
   return abi.E_HAL_IO;
 }
 
+/** What the filesystem answered, as the core's status; counts the answers that said "no space". */
+function statusCounted(bridge: { noSpaceErrors: number }, e: unknown): number {
+  const status = statusOf(e);
+  if (status === abi.E_HAL_NO_SPACE) bridge.noSpaceErrors++;
+  return status;
+}
+
 /** A bounded record of latencies (ms): the last `capacity` samples, plus a running maximum. */
 export class LatencyRecorder {
   private readonly samples: Float64Array;
@@ -88,6 +95,8 @@ export class HalBridge {
   private readonly unsyncedDirs = new Set<string>();
   /** Directory fsyncs that failed after a rename (the file was in place, not yet durable). */
   dirSyncFailures = 0;
+  /** HAL calls of the core's that the filesystem refused for want of room (ENOSPC). */
+  noSpaceErrors = 0;
   /** Files the core found corrupt while reading, and where they went. */
   readonly quarantined: QuarantinedFile[] = [];
   private memory: WebAssembly.Memory | undefined;
@@ -207,14 +216,14 @@ export class HalBridge {
           this.knownDirs.clear();
           // writeFileAtomic removes its temp file on failure, but that removal can fail too.
           if (this.existsQuietly(path + TMP_SUFFIX)) this.leftoverTemps.add(path + TMP_SUFFIX);
-          return statusOf(e);
+          return statusCounted(this, e);
         }
       },
       fileRead: (pathPtr: number, pathLength: number, dataPtr: number, capacity: number): number => {
         try {
           return this.hal.readFileInto(this.path(pathPtr, pathLength), this.bytes(dataPtr, capacity));
         } catch (e) {
-          return statusOf(e);
+          return statusCounted(this, e);
         }
       },
       fileDelete: (pathPtr: number, pathLength: number): number => {
@@ -224,7 +233,7 @@ export class HalBridge {
           this.deleteLatency.record(performance.now() - started);
           return abi.OK;
         } catch (e) {
-          return statusOf(e);
+          return statusCounted(this, e);
         }
       },
       fileDeleteAsync: (pathPtr: number, pathLength: number, slot: number, generation: number): number => {
@@ -237,7 +246,7 @@ export class HalBridge {
         };
         const promise: Promise<void> = this.hal.removeAsync(path).then(
           () => done(abi.OK),
-          (e: unknown) => done(statusOf(e)),
+          (e: unknown) => done(statusCounted(this, e)),
         );
         this.inFlight.add(promise);
         return abi.OK;

@@ -101,7 +101,17 @@ export interface DeviceSummary {
     appendedToLog: number;
     redelivered: number;
     writeFailures: number;
+    /**
+     * Records the previous life lost with its RAM: after a graceful stop, those its flush could
+     * not write (its lostWithRamAtStop); after a kill, boot recovery's count. 0 for a new storage.
+     */
     lostWithRamAtLastKill: number;
+    /**
+     * Of `stored`, the records still in RAM when this life's graceful stop ended (the flush could
+     * not write them: a full disk, or no disk tier): lost at power off. The next life reports
+     * them as its lostWithRamAtLastKill. 0 after a complete flush.
+     */
+    lostWithRamAtStop: number;
   };
   uplink: UplinkCounters & { outagesSeen: number; lastLogError: string | null };
   /** The iMatrix wire format's figures (--packet-format imatrix), or null. */
@@ -153,6 +163,8 @@ export interface DeviceSummary {
     flushTicks: number;
     flushRealMs: number;
     recordsReverted: number;
+    /** Records still in RAM when the stop ended (0 when the flush completed): lost at power off. */
+    ramRecordsLeft: number;
   };
   hostFiles: HostFiles;
   streams: StreamSummary[];
@@ -200,6 +212,8 @@ export interface RunView {
   readonly stopInfo: DeviceSummary["stop"] | null;
   readonly finishReason: DeviceSummary["stop"]["reason"] | null;
   readonly hostFiles: HostFiles;
+  /** Records the previous life lost with its RAM (see DeviceSummary.records.lostWithRamAtLastKill). */
+  readonly lostWithRamAtLastKill: number;
   /** Records stored on the device (not yet acknowledged), over the run's streams. */
   backlog(): number;
 }
@@ -333,7 +347,8 @@ export function deviceSummary(run: RunView): DeviceSummary {
       appendedToLog: sum((x) => x.appended),
       redelivered: sum((x) => x.redelivered),
       writeFailures: sum((x) => x.writeFailures),
-      lostWithRamAtLastKill: recovery?.recordsLostRam ?? 0,
+      lostWithRamAtLastKill: run.lostWithRamAtLastKill,
+      lostWithRamAtStop: run.stopInfo?.ramRecordsLeft ?? 0,
     },
     uplink: { ...run.uploader.counters, outagesSeen: run.outagesSeen, lastLogError: run.uploader.lastLogError },
     wire: wireSummary(run),
@@ -372,6 +387,7 @@ export function deviceSummary(run: RunView): DeviceSummary {
       flushTicks: 0,
       flushRealMs: 0,
       recordsReverted: 0,
+      ramRecordsLeft: 0,
     },
     hostFiles: { ...run.hostFiles, errors: [...run.hostFiles.errors] },
     streams,

@@ -19,9 +19,12 @@
 // A full filesystem under a host file is counted and survived (HostFiles in device-report.ts): an
 // identity, lock or run-state write refused for want of room is retried at the next checkpoint
 // attempt (one simulated minute later, not an hour), and uploads wait while the life's first
-// run state (its sequence offsets and storage id) is not on disk; an upload-log append that fails
+// run state (its sequence offsets and storage id) is not on disk, unless the run state already
+// there holds the same (a resumed life that added no offset); an upload-log append that fails
 // leaves its cycle unacknowledged (uplink.ts); trace lines that cannot be appended are counted and
-// dropped. A graceful stop still flushes, and says what it could not write.
+// dropped. A graceful stop still flushes what the disk tier takes; what it could not (the records
+// still in RAM, lost at power off) is reported and counted: the stop's run state records them, and
+// the next life reports them as lost with RAM.
 //
 // The cloud's sequence numbers (see uplink.ts): at start, per stream, with L the last seq in the
 // upload log and N the device's next sequence number after recovery, a new pair [N, L + 1 − N] is
@@ -78,7 +81,10 @@ export const HOST_WRITE_RETRY_MS = 60 * SECOND_MS;
 export interface DeviceRunOptions {
   /** Take the storage's lock (default true; a fleet's devices share the fleet's). */
   lock?: boolean;
-  /** The HAL (rooted at the storage) the identity, lock and run-state writes go through; NodeFsHal by default. */
+  /**
+   * The HAL (rooted at the storage) that the identity, lock and run-state writes go through, and
+   * the device's disk tier when given; NodeFsHal by default.
+   */
   hal?: Hal;
 }
 
@@ -115,6 +121,12 @@ export class DeviceRun implements RunView {
   private wasUp = true;
   stopInfo: DeviceSummary["stop"] | null = null;
   finishReason: DeviceSummary["stop"]["reason"] | null = null;
+  /**
+   * Records the previous life lost with its RAM: after a graceful stop, those its flush could not
+   * write (from its run state); after a kill (or a stop whose run state was not written), boot
+   * recovery's count. 0 for a new storage.
+   */
+  readonly lostWithRamAtLastKill: number;
 
   private constructor(
     readonly settings: RunSettings,
@@ -151,12 +163,15 @@ export class DeviceRun implements RunView {
       this.device = Device.create({
         board,
         storageDir: plan.dir,
+        ...(options.hal === undefined ? {} : { hal: options.hal }),
         nowMs: this.lifeStartMs,
         log: settings.logLevel,
         ...(settings.policy === null ? {} : { policy: settings.policy }),
       });
       const life = (prior?.lives ?? 0) + 1;
       this.life = life;
+      const lostAtStop = prior?.cleanStop === true ? prior.ramRecordsLostAtStop : undefined;
+      this.lostWithRamAtLastKill = lostAtStop ?? this.device.recovery?.recordsLostRam ?? 0;
       this.sensors = new SensorBank(pre.workload.streams, pre.seed, pre.runStartMs, life, this.lifeStartMs);
       const seqOffsets: Record<string, Array<[number, number]>> = { ...(prior?.seqOffsets ?? {}) };
       this.streams = this.sensors.streams.map((sensorStream, index) =>
@@ -176,7 +191,7 @@ export class DeviceRun implements RunView {
         storageId: prior?.storageId ?? randomUUID(),
       };
       // The sequence offsets are durable before anything is uploaded (uploads wait until they are).
-      this.stateDurable = this.stateWrite();
+      this.stateDurable = this.stateWrite() || uploadStateSame(prior, this.state);
       this.log =
         pre.uploadLog === null
           ? null
@@ -424,9 +439,11 @@ export class DeviceRun implements RunView {
     );
   }
 
-  private checkpoint(now: number, cleanStop: boolean): boolean {
+  private checkpoint(now: number, cleanStop: boolean, ramRecordsLost = 0): boolean {
     this.state.clockUtcMs = now;
     this.state.cleanStop = cleanStop;
+    if (cleanStop) this.state.ramRecordsLostAtStop = ramRecordsLost;
+    else delete this.state.ramRecordsLostAtStop;
     return this.stateWrite();
   }
 
@@ -436,7 +453,8 @@ export class DeviceRun implements RunView {
 
   /**
    * The graceful stop: packets in the air are reverted, everything in RAM is flushed to disk
-   * (until progress 101 or the deadline), and the clock is checkpointed.
+   * (until progress 101, or the deadline, or a full disk), and the clock is checkpointed with the
+   * records the flush left in RAM (lost at power off; 0 after a complete flush).
    */
   async stop(signal: NodeJS.Signals | null = null): Promise<void> {
     if (this.stopInfo !== null) return;
@@ -451,7 +469,7 @@ export class DeviceRun implements RunView {
         deadlineMs: this.settings.shutdownDeadlineMs,
       });
       this.nowMs = flush.nowMs;
-      this.checkpoint(this.nowMs, true);
+      this.checkpoint(this.nowMs, true, flush.complete ? 0 : flush.ramRecordsLeft);
     } finally {
       this.trace?.flush();
       if (this.trace !== null) {
@@ -468,6 +486,7 @@ export class DeviceRun implements RunView {
       flushTicks: flush.ticks,
       flushRealMs: round2(flush.realMs),
       recordsReverted: reverted,
+      ramRecordsLeft: flush.complete ? 0 : flush.ramRecordsLeft,
     };
     this.phase = "done";
   }
@@ -475,6 +494,20 @@ export class DeviceRun implements RunView {
   summary(): DeviceSummary {
     return deviceSummary(this);
   }
+}
+
+/**
+ * Whether the run state already on disk holds what uploads depend on (the storage id and every
+ * stream's sequence offsets) as this life has them: then uploads need not wait for this life's
+ * first run-state write (on a full filesystem it may be a while).
+ */
+function uploadStateSame(prior: RunState | null, state: RunState): boolean {
+  if (prior?.storageId === undefined || prior.storageId !== state.storageId) return false;
+  const keys = new Set([...Object.keys(prior.seqOffsets), ...Object.keys(state.seqOffsets)]);
+  for (const key of keys) {
+    if (JSON.stringify(prior.seqOffsets[key] ?? []) !== JSON.stringify(state.seqOffsets[key] ?? [])) return false;
+  }
+  return true;
 }
 
 /** The device serial of the iMatrix messages: 1 for a single device, 1 + i for device i of a fleet. */

@@ -292,7 +292,7 @@ export function deviceSummaryText(s: DeviceSummary): string {
     rec === null
       ? ""
       : `: ${count(rec.recordsRecovered)} records recovered, ${rec.filesKept} files kept, ${rec.filesQuarantined} quarantined, ` +
-        `${count(rec.recordsLostRam)} lost with RAM at the last kill`;
+        `${count(r.lostWithRamAtLastKill)} lost with RAM at the last stop or kill`;
   const life = s.resumed ? `life ${s.life} (resumed${recoveryText})` : "life 1 (new storage)";
   lines.push(`run        ${s.board}, policy ${s.policy}, seed ${s.seed}, storage ${s.storage}, ${life}`);
   lines.push(
@@ -353,8 +353,10 @@ export function deviceSummaryText(s: DeviceSummary): string {
     st.flush === "flushed"
       ? `flushed to disk in ${st.flushTicks} ticks (${st.flushRealMs} ms): safe to power off`
       : st.flush === "no-disk-tier"
-        ? "no disk tier: what was in RAM is lost at power off"
-        : `flush NOT complete by the deadline: ${count(s.ram.ramSectorsLeft)} RAM sectors lost at power off`;
+        ? `no disk tier: the ${count(st.ramRecordsLeft)} records in RAM are lost at power off`
+        : st.flush === "disk-full"
+          ? `the disk is full: ${count(st.ramRecordsLeft)} records in ${count(s.ram.ramSectorsLeft)} RAM sectors could not be written and are lost at power off (counted)`
+          : `flush NOT complete by the deadline: ${count(st.ramRecordsLeft)} records in ${count(s.ram.ramSectorsLeft)} RAM sectors lost at power off`;
   lines.push(
     `stop       ${why}; ${flush}${st.recordsReverted > 0 ? `; ${count(st.recordsReverted)} records in the air reverted` : ""}`,
   );
@@ -390,8 +392,12 @@ export interface FleetSummary {
     | "balanced"
     | "redelivered"
     | "writeFailures"
+    | "lostWithRamAtLastKill"
+    | "lostWithRamAtStop"
   >;
   flushComplete: number;
+  /** Devices whose final flush stopped at a full disk (their records left in RAM are counted as lost). */
+  flushDiskFull: number;
   stopReasons: Record<string, number>;
   perDevice: DeviceSummary[];
 }
@@ -421,8 +427,11 @@ export function fleetSummary(perDevice: DeviceSummary[], workers: number, realMs
       balanced: perDevice.every((s) => s.records.balanced),
       redelivered: sum((s) => s.records.redelivered),
       writeFailures: sum((s) => s.records.writeFailures),
+      lostWithRamAtLastKill: sum((s) => s.records.lostWithRamAtLastKill),
+      lostWithRamAtStop: sum((s) => s.records.lostWithRamAtStop),
     },
     flushComplete: perDevice.filter((s) => s.stop.flushComplete).length,
+    flushDiskFull: perDevice.filter((s) => s.stop.flush === "disk-full").length,
     stopReasons,
     perDevice,
   };
@@ -441,7 +450,10 @@ export function fleetSummaryText(f: FleetSummary): string {
         `${count(f.deviceSimHoursPerSecond)} device·sim-hours per second, ×${count(f.speedupPerDevice)} real time per device`,
       `records    ${recovered}written ${count(r.written)} = uploaded ${count(r.uploaded)} + stored ${count(r.stored)} + discarded ${count(r.discarded)}` +
         (r.balanced ? "  (adds up on every device)" : `  DOES NOT ADD UP: ${count(r.unaccounted)} unaccounted`),
-      `stop       ${reasons}; ${f.flushComplete} of ${f.devices} flushed to disk`,
+      `stop       ${reasons}; ${f.flushComplete} of ${f.devices} flushed to disk` +
+        (f.flushDiskFull > 0
+          ? `, ${f.flushDiskFull} stopped by a full disk (${count(r.lostWithRamAtStop)} records left in RAM, lost at power off)`
+          : ""),
     ].join("\n") + "\n"
   );
 }

@@ -93,6 +93,11 @@ const runStateSchema = z.object({
    * Absent in a run state written by 0.1.0: the next life adds one.
    */
   storageId: z.string().min(1).optional(),
+  /**
+   * Written by a graceful stop (cleanStop): the records its flush left in RAM, lost at power off
+   * (0 when the flush completed). Absent in other checkpoints and in run states older than this field.
+   */
+  ramRecordsLostAtStop: z.number().int().min(0).optional(),
 });
 export type RunState = z.output<typeof runStateSchema>;
 

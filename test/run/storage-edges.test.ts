@@ -340,7 +340,7 @@ describe("a full filesystem under the run's own files", () => {
         { timeoutMs: 240_000 },
       );
       expect(result.stderr).not.toMatch(/at .*\.js:\d+/); // no stack trace
-      expect([0, 1]).toContain(result.code);
+      expect(result.code).toBe(0); // a full disk is survived, not a failure of the run
       const summary = JSON.parse(readFileSync(json, "utf8")) as {
         hostFiles: { checkpointFailures: number; errors: string[] };
         records: { balanced: boolean };

@@ -1,0 +1,151 @@
+// `imx-memsim run` on a full disk. A graceful stop whose flush the full disk stops flushes what
+// the disk takes and counts what it could not: the records left in RAM are reported, recorded in
+// the stop's run state, and the next life reports them as lost with RAM, so that across the
+// lives every record is accounted for exactly:
+//
+//   Σ records.written = lines of the upload log + Σ records.discarded + Σ records.lostWithRamAtLastKill
+//
+// (after a drain, with nothing left stored). Shown on the fault-injecting HAL over the real
+// storage directory, so it runs everywhere.
+
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { loadBoard } from "../../host/boards.js";
+import { FaultyHal } from "../../host/hal/faulty.js";
+import type { HalErrorCode } from "../../host/hal/hal.js";
+import { NodeFsHal } from "../../host/hal/node-fs.js";
+import { devicePreflight, type RunSettings } from "../../host/run/device-preflight.js";
+import type { DeviceSummary } from "../../host/run/device-report.js";
+import { DeviceRun } from "../../host/run/device-run.js";
+import { drive } from "../../host/run/drive.js";
+import { outageSpecParse } from "../../host/run/outage-schedule.js";
+import { LOCK_FILE, RUN_STATE_FILE } from "../../host/run/storage.js";
+import { workloadFromFlags } from "../../host/run/workload.js";
+import { logCheck, runSettings, uploadLogRecords } from "./helpers.js";
+
+const root = mkdtempSync(join(tmpdir(), "imx-memsim-full-disk-"));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+const MIN = 60_000;
+const H = 60 * MIN;
+
+// The scenario: four streams at a few records a second (so a filesystem of well under a MiB fills
+// within hours, and the run takes seconds), an 8-hour outage from 2 h, 12 h in all.
+const TSD = ["1:1s", "2:1s", "3:1s"];
+const EVT = ["4:2/s"];
+const OUTAGE = "8h at 2h";
+
+function scenarioSettings(name: string, overrides: Partial<RunSettings> = {}): RunSettings {
+  const outage = outageSpecParse(OUTAGE);
+  return runSettings(root, name, {
+    seed: 9,
+    durationMs: 12 * H,
+    workload: workloadFromFlags({ tsd: TSD, evt: EVT, replay: [] }),
+    outages: outage === null ? [] : [outage],
+    ...overrides,
+  });
+}
+
+async function lifeRun(settings: RunSettings, hal: FaultyHal): Promise<DeviceSummary> {
+  const run = DeviceRun.start(settings, devicePreflight(settings), { hal });
+  try {
+    await drive([run], {
+      speed: "max",
+      stopRequested: () => false,
+      statusEveryMs: Infinity,
+      onStatus: () => undefined,
+    });
+    await run.stop();
+  } finally {
+    run.release();
+  }
+  return run.summary();
+}
+
+describe("a graceful stop on a full disk", () => {
+  it("flushes what the disk takes, counts what it could not, and the next life reports it as lost with RAM", async () => {
+    // Every .imx and positions write fails with ENOSPC in the last hour and during the stop; the
+    // run's own files still fit, so the stop's run state records what was left in RAM.
+    let run: DeviceRun | null = null;
+    const full = (): boolean => run !== null && run.nowMs - run.lifeStartMs >= 5 * H;
+    const s = scenarioSettings("stopfull", { durationMs: 6 * H, outages: [] });
+    const hal = new FaultyHal(new NodeFsHal(s.storageDir), {
+      seed: 1,
+      failWhen: (op, path): HalErrorCode | null =>
+        full() && op === "writeFile" && path.startsWith("history/") ? "ENOSPC" : null,
+    });
+    run = DeviceRun.start(s, devicePreflight(s), { hal });
+    await drive([run], {
+      speed: "max",
+      stopRequested: () => false,
+      statusEveryMs: Infinity,
+      onStatus: () => undefined,
+    });
+    // The stop reverts what is in the air; RAM holds the newest records, which the disk refuses.
+    await run.stop();
+    const s1 = run.summary();
+    expect(s1.stop.flush).toBe("disk-full");
+    expect(s1.stop.flushComplete).toBe(false);
+    expect(s1.stop.ramRecordsLeft).toBeGreaterThan(0);
+    expect(s1.records.lostWithRamAtStop).toBe(s1.stop.ramRecordsLeft);
+    expect(s1.records.balanced).toBe(true);
+    expect(existsSync(join(s.storageDir, LOCK_FILE))).toBe(false);
+    const state = JSON.parse(readFileSync(join(s.storageDir, RUN_STATE_FILE), "utf8")) as {
+      cleanStop: boolean;
+      ramRecordsLostAtStop: number;
+    };
+    expect(state).toMatchObject({ cleanStop: true, ramRecordsLostAtStop: s1.stop.ramRecordsLeft });
+
+    // The next life, with room: it starts without those records and says so.
+    const s2 = await lifeRun(
+      { ...s, drain: true, durationMs: 6 * H },
+      new FaultyHal(new NodeFsHal(s.storageDir), { seed: 2 }),
+    );
+    expect(s2.records.lostWithRamAtLastKill).toBe(s1.stop.ramRecordsLeft);
+    livesCheckWithoutDiscards(s1, s2, s.uploadLogPath ?? "");
+  });
+
+  it("with no disk tier: what RAM held at the stop is counted the same way", async () => {
+    const s = scenarioSettings("ramonly", { board: loadBoard("rp2040"), durationMs: 2 * H, outages: [] });
+    const s1 = await lifeRun(s, new FaultyHal(new NodeFsHal(s.storageDir), { seed: 1 }));
+    expect(s1.stop.flush).toBe("no-disk-tier");
+    expect(s1.stop.ramRecordsLeft).toBeGreaterThan(0);
+    expect(s1.records.lostWithRamAtStop).toBe(s1.stop.ramRecordsLeft);
+    const s2 = await lifeRun({ ...s, durationMs: 3 * H }, new FaultyHal(new NodeFsHal(s.storageDir), { seed: 2 }));
+    expect(s2.records.lostWithRamAtLastKill).toBe(s1.stop.ramRecordsLeft);
+    const lines = uploadLogRecords(s.uploadLogPath ?? "").length;
+    expect(s1.records.written + s2.records.written).toBe(
+      lines + s1.records.discarded + s2.records.discarded + s2.records.lostWithRamAtLastKill + s2.records.stored,
+    );
+  });
+
+  it("a resumed life uploads on a full filesystem: its run state on disk already holds its offsets", async () => {
+    const s = scenarioSettings("resumefull", { durationMs: 2 * H, outages: [] });
+    await lifeRun(s, new FaultyHal(new NodeFsHal(s.storageDir), { seed: 1 }));
+    // Every write of the run state is refused in the second life: the uploads go on regardless.
+    const refused = new FaultyHal(new NodeFsHal(s.storageDir), {
+      seed: 2,
+      failWhen: (op, path): HalErrorCode | null =>
+        op === "writeFile" && path.startsWith(RUN_STATE_FILE) ? "ENOSPC" : null,
+    });
+    const s2 = await lifeRun({ ...s, durationMs: 4 * H }, refused);
+    expect(s2.hostFiles.checkpoints).toBe(s2.hostFiles.checkpointFailures);
+    expect(s2.hostFiles.checkpointFailures).toBeGreaterThan(60);
+    expect(s2.records.written).toBeGreaterThan(0);
+    expect(s2.records.uploaded).toBeGreaterThan(s2.records.written / 2);
+    expect(logCheck(uploadLogRecords(s.uploadLogPath ?? ""))).toMatchObject({ duplicates: 0, outOfOrder: 0 });
+  });
+});
+
+/** The accounting of two lives when nothing was discarded (the stop's losses only). */
+function livesCheckWithoutDiscards(s1: DeviceSummary, s2: DeviceSummary, logPath: string): void {
+  const records = uploadLogRecords(logPath);
+  expect(s2.stop.reason).toBe("drained");
+  expect(s2.records.stored).toBe(0);
+  expect(s2.records.storedAtStart + s2.records.lostWithRamAtLastKill).toBe(s1.records.stored);
+  expect(logCheck(records)).toMatchObject({ duplicates: 0, outOfOrder: 0 });
+  expect(s1.records.written + s2.records.written).toBe(
+    records.length + s1.records.discarded + s2.records.discarded + s2.records.lostWithRamAtLastKill,
+  );
+}
