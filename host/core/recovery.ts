@@ -329,11 +329,14 @@ export function recoverStorage(
 
   // Files under another name are read once here and, if valid, moved to the core's name for their
   // header before anything is handed to the core: the core reads a file only under that name.
+  const listed = new Set(imx.map((e) => e.path));
   const early: Placement = {
     report,
     log,
     enqueue: (entry) => {
-      if (!imx.some((e) => e.path === entry.path)) imx.push(entry);
+      if (listed.has(entry.path)) return;
+      listed.add(entry.path);
+      imx.push(entry);
     },
   };
   for (const path of misplaced) misplacedAdopt(hal, core, memory, path, early);
