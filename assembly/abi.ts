@@ -52,14 +52,15 @@ export const E_RECOVERY_CLOSED: i32 = -40;
 export const E_ACK_PERSIST: i32 = -41;
 export const E_POSITIONS_CORRUPT: i32 = -42;
 export const E_SEQ_RESERVE: i32 = -43;
+export const E_DISK_FULL: i32 = -44;
 // The smallest (most negative) code in use; the host checks that it knows every code down to it.
-export const ERROR_CODE_MIN: i32 = -43;
+export const ERROR_CODE_MIN: i32 = -44;
 
 // ---- Layout sizes and board limits (SPEC.md, "RAM layout") ----------------------------------
 export const CORE_STATE_BYTES: u32 = 256;
 export const CRC_TABLE_BYTES: u32 = 1024;
 export const SAT_ENTRY_BYTES: u32 = 16;
-export const STREAM_ENTRY_BYTES: u32 = 104;
+export const STREAM_ENTRY_BYTES: u32 = 112;
 export const FILE_ENTRY_BYTES: u32 = 40;
 export const SECTOR_BYTES_MIN: u32 = 16;
 export const SECTOR_BYTES_MAX: u32 = 4096;
@@ -89,6 +90,12 @@ export const CLEANUP_IMMEDIATE: i32 = 0; // "immediate"
 export const CLEANUP_BATCHED: i32 = 1; // "batched"
 export const CLEANUP_LAZY: i32 = 2; // "lazy"
 export const CLEANUP_POLICY_COUNT: i32 = 3;
+
+// ---- What the disk tier does when it is full (enum DiskFullPolicy) ------------------------------
+// Carried in bits 1-2 of the config image's flags (CFG_FLAG_DISK_FULL_*); SPEC.md section 4.
+export const DISK_FULL_EVICT_OLDEST: i32 = 0; // "evict-oldest"
+export const DISK_FULL_REFUSE_NEW: i32 = 1; // "refuse-new"
+export const DISK_FULL_POLICY_COUNT: i32 = 2;
 
 // ---- Tier state machine states (enum TierState) ------------------------------------------------
 export const STATE_IDLE: i32 = 0; // "idle"
@@ -135,6 +142,9 @@ export const EVENT_FILE_CORRUPT: i32 = 13;
 export const EVENT_RECOVERY_FILE: i32 = 14;
 export const EVENT_RECOVERY_DONE: i32 = 15;
 export const EVENT_ACK_PERSIST_FAILED: i32 = 16;
+export const EVENT_FILE_DISCARDED: i32 = 17;
+export const EVENT_WRITE_REFUSED: i32 = 18;
+export const EVENT_SPILL_NO_SPACE: i32 = 19;
 
 // ---- Real free space (assembly/disk-space.ts; SPEC.md section 4.1) ----------------------------
 // The least device time between two reads of the filesystem's free bytes (the tick interval when
@@ -171,8 +181,10 @@ export const CFG_DELETE_RETRY_BASE_MS: i32 = 64;
 export const CFG_BOARD_NAME: i32 = 68;
 export const CFG_DISK_FREE_MARGIN_FILES: i32 = 92;
 export const CFG_CRC32: i32 = 96;
-// Flag bits in CFG_FLAGS.
+// Flag bits in CFG_FLAGS: bit 0 the disk tier; bits 1-2 the disk-full policy code (DISK_FULL_*).
 export const CFG_FLAG_DISK_TIER: i32 = 1;
+export const CFG_FLAG_DISK_FULL_SHIFT: i32 = 1;
+export const CFG_FLAG_DISK_FULL_MASK: i32 = 6;
 
 // ---- .imx file format v1 (SPEC.md, ".imx file") -----------------------------------------------
 export const IMX_MAGIC: u32 = 0x31584d49; // "IMX1" little-endian
@@ -274,7 +286,11 @@ export const STAT_ACK_PERSISTS: i32 = 46;
 export const STAT_DISK_BYTES_LIMIT: i32 = 47;
 export const STAT_DISK_FREE_BYTES: i32 = 48;
 export const STAT_RECORDS_LOST_RAM_MAX: i32 = 49;
-export const STAT_COUNT: i32 = 50;
+export const STAT_RECORDS_REFUSED: i32 = 50;
+export const STAT_FILES_DISCARDED: i32 = 51;
+export const STAT_RECORDS_DISCARDED_FILES: i32 = 52;
+export const STAT_SPILLS_NO_SPACE: i32 = 53;
+export const STAT_COUNT: i32 = 54;
 
 // ---- Stream query block (f64 values written by streamQuery) -----------------------------------
 export const QUERY_RECORDS_TOTAL: i32 = 0;
@@ -292,4 +308,5 @@ export const QUERY_DATA_TYPE: i32 = 11;
 export const QUERY_SAMPLE_RATE_MS: i32 = 12;
 export const QUERY_SOURCE: i32 = 13;
 export const QUERY_SENSOR: i32 = 14;
-export const QUERY_COUNT: i32 = 15;
+export const QUERY_RECORDS_DISCARDED: i32 = 15;
+export const QUERY_COUNT: i32 = 16;

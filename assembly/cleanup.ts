@@ -55,7 +55,7 @@ import {
   fileStateSet,
   fileStream,
 } from "./files";
-import { halFileDelete, halFileDeleteAsync, halLog } from "./hal";
+import { halFileDelete, halFileDeleteAsync, halFileDeleteDurable, halLog } from "./hal";
 import { statAdd, statGet, statSet } from "./stats";
 import { streamSensor, streamSource } from "./stream-table";
 import { core } from "./state";
@@ -129,6 +129,8 @@ export function cleanupEnqueue(slot: u32): void {
   if (policy == CLEANUP_IMMEDIATE) {
     deleteNow(slot);
   } else if (policy == CLEANUP_BATCHED) {
+    // A live file's retryAtMs held its creation time (files.ts): in the queue it is due at once.
+    fileRetryAtSet(slot, 0);
     queuePush(slot);
   } else if (policy == CLEANUP_LAZY) {
     deleteStart(slot);
@@ -141,7 +143,7 @@ export function cleanupEnqueue(slot: u32): void {
 function deleteNow(slot: u32): void {
   const status = halFileDelete(core().pathPtr, slotPath(slot));
   if (status == OK || status == E_HAL_NOT_FOUND) {
-    fileGone(slot);
+    cleanupFileGone(slot);
   } else {
     deleteFailed(slot, status);
   }
@@ -157,7 +159,8 @@ function deleteStart(slot: u32): void {
   }
 }
 
-function fileGone(slot: u32): void {
+// A file the core knew is gone from the disk: its slot is free again and the disk bytes are counted back.
+export function cleanupFileGone(slot: u32): void {
   const bytes = <f64>fileBytes(slot);
   statAdd(STAT_FILES_DELETED, 1);
   statAdd(STAT_BYTES_DELETED, bytes);
@@ -184,12 +187,42 @@ export function cleanupConfirm(slot: u32, generation: u32, status: i32): i32 {
   }
   core().cleanupDeletingCount--;
   if (status == OK || status == E_HAL_NOT_FOUND) {
-    fileGone(slot);
+    cleanupFileGone(slot);
   } else {
     deleteFailed(slot, status);
   }
   flagsUpdate();
   return OK;
+}
+
+// Deletes the file in `slot` now and durably, whatever the policy (a file the disk tier gives up
+// unacknowledged to make room: a power cut must not bring it back). Returns OK (deleted, or already
+// missing) or the HAL's error, counted as a failed delete; the caller then releases the slot
+// (cleanupFileGone) or leaves the file where it is.
+export function cleanupFileDelete(slot: u32): i32 {
+  const status = halFileDeleteDurable(core().pathPtr, slotPath(slot));
+  if (status == OK || status == E_HAL_NOT_FOUND) return OK;
+  statAdd(STAT_DELETE_FAILURES, 1);
+  halLog(LOG_WARN, SUBSYSTEM_CLEANUP, EVENT_DELETE_FAILED, <f64>slot, <f64>status);
+  return status;
+}
+
+// Deletes the first file of the cleanup queue now, whatever the policy and its retry time, to make
+// room on the disk. Returns true when it was deleted (a failure queues it again, as any failed
+// delete); false when the queue is empty or the delete failed.
+export function cleanupQueueHeadDelete(): bool {
+  const c = core();
+  if (c.cleanupQueueLength == 0) return false;
+  const slot = queuePop();
+  const status = halFileDelete(c.pathPtr, slotPath(slot));
+  const deleted = status == OK || status == E_HAL_NOT_FOUND;
+  if (deleted) {
+    cleanupFileGone(slot);
+  } else {
+    deleteFailed(slot, status);
+  }
+  flagsUpdate();
+  return deleted;
 }
 
 // Deletes (or, lazily, starts deleting) up to `budget` queued files whose retry time has come.
@@ -247,7 +280,7 @@ export function cleanupForceAll(lost: u64): i32 {
     fileRetryAtSet(slot, 0);
     const status = halFileDelete(c.pathPtr, slotPath(slot));
     if (status == OK || status == E_HAL_NOT_FOUND) {
-      fileGone(slot);
+      cleanupFileGone(slot);
       deleted++;
     } else {
       deleteFailed(slot, status);

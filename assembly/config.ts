@@ -5,7 +5,7 @@
 // exactly `ramBytes` (not the page-rounded memory size):
 //
 //   0 static data | state block 256 B | CRC table 1 KiB | config image 100 B | stats 8 × STAT_COUNT
-//   | query 8 × QUERY_COUNT | SAT 16 × sectors | streams 104 × streamsMax | files 40 × filesMax
+//   | query 8 × QUERY_COUNT | SAT 16 × sectors | streams 112 × streamsMax | files 40 × filesMax
 //   | pool sectorBytes × sectors | bulk 24 × bulkRecordsMax | write buffer | read buffer | path 96 B | end
 //
 // The state block (assembly/state.ts) and the CRC table sit at fixed addresses after the static
@@ -26,6 +26,8 @@ import {
   CFG_FILES_MAX,
   CFG_FILES_WRITTEN_PER_TICK_MAX,
   CFG_FLAGS,
+  CFG_FLAG_DISK_FULL_MASK,
+  CFG_FLAG_DISK_FULL_SHIFT,
   CFG_FLAG_DISK_TIER,
   CFG_IMAGE_BYTES,
   CFG_LAYOUT_VERSION,
@@ -42,6 +44,7 @@ import {
   CLEANUP_POLICY_COUNT,
   CONFIG_IMAGE_BYTES,
   CONFIG_LAYOUT_VERSION,
+  DISK_FULL_POLICY_COUNT,
   CONFIG_MAGIC,
   E_CONFIG_CRC,
   E_CONFIG_FIELD,
@@ -117,6 +120,7 @@ export function configLoad(imageBytes: i32): i32 {
   const retryBase = load<u32>(image + CFG_DELETE_RETRY_BASE_MS);
   const marginFiles = load<u32>(image + CFG_DISK_FREE_MARGIN_FILES);
   const disk = (flags & CFG_FLAG_DISK_TIER) != 0;
+  const diskFull = (flags & CFG_FLAG_DISK_FULL_MASK) >> CFG_FLAG_DISK_FULL_SHIFT;
 
   if (sectorSize < SECTOR_BYTES_MIN || sectorSize > SECTOR_BYTES_MAX || (sectorSize & 3) != 0) return E_CONFIG_FIELD;
   if (sectors == 0 || sectors >= SECTOR_NULL) return E_CONFIG_FIELD;
@@ -124,7 +128,8 @@ export function configLoad(imageBytes: i32): i32 {
   if (bulk == 0 || bulk > BULK_RECORDS_MAX_LIMIT) return E_CONFIG_FIELD;
   if (spillThreshold == 0 || spillThreshold > 100 || spillTarget >= spillThreshold) return E_CONFIG_FIELD;
   if (policy < 0 || policy >= CLEANUP_POLICY_COUNT) return E_CONFIG_FIELD;
-  if ((flags & ~CFG_FLAG_DISK_TIER) != 0) return E_CONFIG_FIELD;
+  if ((flags & ~(CFG_FLAG_DISK_TIER | CFG_FLAG_DISK_FULL_MASK)) != 0) return E_CONFIG_FIELD;
+  if (diskFull >= DISK_FULL_POLICY_COUNT) return E_CONFIG_FIELD;
   if (disk) {
     if (files == 0 || files > FILES_MAX_LIMIT) return E_CONFIG_FIELD;
     if (perFile == 0 || perFile > SECTORS_PER_FILE_MAX_LIMIT) return E_CONFIG_FIELD;
@@ -179,6 +184,7 @@ export function configLoad(imageBytes: i32): i32 {
   c.spillTargetPercent = spillTarget;
   c.diskThresholdPercent = diskThreshold;
   c.cleanupPolicy = policy;
+  c.diskFullPolicy = <u8>diskFull;
   c.tickIntervalMs = tick;
   c.spillSectorsPerTickMax = spillPerTick;
   c.filesWrittenPerTickMax = writesPerTick;

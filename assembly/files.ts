@@ -7,7 +7,9 @@
 //
 // A live file belongs to one stream and holds that stream's records firstSeq … firstSeq+records−1,
 // in `sectors` whole RAM-sector images. `next` links a stream's files oldest to newest, the cleanup
-// queue, or the free list. File slot f owns disk sector ids sectorCount + f × sectorsPerFileMax + k.
+// queue, or the free list. retryAtMs serves two states: for a file awaiting deletion it is the
+// earliest time of the next attempt; for a live file it is when the file was written (its header's
+// created time), the order in which evict-oldest gives files up. File slot f owns disk sector ids sectorCount + f × sectorsPerFileMax + k.
 
 import {
   E_FILE_CORRUPT,
@@ -173,6 +175,13 @@ export function fileRetryAtSet(slot: u32, atMs: f64): void {
   store<f64>(fileEntry(slot) + F_RETRY_AT_MS, atMs);
 }
 
+// @ts-ignore: decorator
+@inline
+export function fileCreatedMs(slot: u32): f64 {
+  assert(load<u8>(fileEntry(slot) + F_STATE) == <u8>FILE_LIVE, "creation time of a file that is not live");
+  return load<f64>(fileEntry(slot) + F_RETRY_AT_MS);
+}
+
 export function filesInit(): void {
   const c = core();
   for (let slot: u32 = 0; slot < c.filesMax; slot++) {
@@ -194,7 +203,7 @@ export function fileSlotsInUse(): u32 {
 }
 
 // Claims a slot for a new live file; FILE_SLOT_NULL when the table is full.
-export function fileSlotTake(stream: u32, firstSeq: u64, records: u32, sectors: u32, bytes: u32): u32 {
+export function fileSlotTake(stream: u32, firstSeq: u64, records: u32, sectors: u32, bytes: u32, createdMs: f64): u32 {
   const c = core();
   const slot = c.fileFreeHead;
   if (slot == FILE_SLOT_NULL) return FILE_SLOT_NULL;
@@ -211,7 +220,7 @@ export function fileSlotTake(stream: u32, firstSeq: u64, records: u32, sectors: 
   store<u32>(e + F_BYTES, bytes);
   store<u32>(e + F_NEXT, FILE_SLOT_NULL);
   store<u32>(e + F_GENERATION, load<u32>(e + F_GENERATION) + 1);
-  store<f64>(e + F_RETRY_AT_MS, 0);
+  store<f64>(e + F_RETRY_AT_MS, createdMs); // a live file's creation time (see the drawing)
   return slot;
 }
 

@@ -16,6 +16,12 @@ export declare function halFileRead(pathPtr: usize, pathLen: i32, dataPtr: usize
 @external("hal", "fileDelete")
 export declare function halFileDelete(pathPtr: usize, pathLen: i32): i32;
 
+// Deletes `path` now and makes the deletion durable (the directory is synced), so that a power cut
+// cannot bring the file back: for files given up unacknowledged (evict-oldest).
+// @ts-ignore: decorator
+@external("hal", "fileDeleteDurable")
+export declare function halFileDeleteDurable(pathPtr: usize, pathLen: i32): i32;
+
 // Starts deleting `path` off the main loop; the host later calls `cleanupConfirm(slot, generation, status)`.
 // @ts-ignore: decorator
 @external("hal", "fileDeleteAsync")

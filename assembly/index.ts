@@ -52,6 +52,7 @@ import { statSet, statsReset } from "./stats";
 import {
   streamAck as streamAckCore,
   streamAppend,
+  streamAppendNeedsRoom,
   streamQuery as streamQueryCore,
   streamRead,
   streamRevert as streamRevertCore,
@@ -72,6 +73,7 @@ import {
   machineState,
   pendingWorkCount as pendingWorkCountCore,
   processMemory as processMemoryCore,
+  spillForWrite,
   streamSectorsUsed,
 } from "./tier-machine";
 import { core } from "./state";
@@ -206,12 +208,15 @@ export function streamFind(source: u32, sensor: u32): i32 {
 export function streamWriteTsd(stream: i32, value: u32, utcMs: f64): i32 {
   if (!core().booted) return E_NOT_BOOTED;
   if (recoveryIsOpen()) recoveryCloseCore();
+  // RAM full: spill before anything is discarded or refused.
+  if (streamAppendNeedsRoom(stream, RECORD_TYPE_TSD, utcMs)) spillForWrite();
   return streamAppend(stream, RECORD_TYPE_TSD, value, utcMs);
 }
 
 export function streamWriteEvt(stream: i32, value: u32, utcMs: f64): i32 {
   if (!core().booted) return E_NOT_BOOTED;
   if (recoveryIsOpen()) recoveryCloseCore();
+  if (streamAppendNeedsRoom(stream, RECORD_TYPE_EVT, utcMs)) spillForWrite();
   return streamAppend(stream, RECORD_TYPE_EVT, value, utcMs);
 }
 

@@ -24,6 +24,7 @@ import {
   FILE_SLOT_NULL,
   IMX_ACKED_SEQ_OFFSET,
   IMX_CRC32_OFFSET,
+  IMX_CREATED_MS_OFFSET,
   IMX_DATA_TYPE_OFFSET,
   IMX_FIRST_SEQ_OFFSET,
   IMX_FORMAT_VERSION,
@@ -247,7 +248,8 @@ export function recoveryFile(length: i32): i32 {
     statAdd(STAT_RECOVERY_FILES_ACKED, 1);
     return RECOVERY_FILE_ACKED;
   }
-  const slot = fileSlotTake(stream, firstSeq, records, sectors, <u32>length);
+  const createdMs = <f64>load<u64>(buf + IMX_CREATED_MS_OFFSET);
+  const slot = fileSlotTake(stream, firstSeq, records, sectors, <u32>length, createdMs);
   if (slot == FILE_SLOT_NULL) return E_FILE_TABLE_FULL;
   streamAckedSeqSet(stream, acked);
   diskTailAppend(stream, slot, 0); // live records are counted when recovery closes

@@ -27,10 +27,12 @@
 //   212 cleanupDeletingCount u32
 //   Flags (u8 each)
 //   216 booted   217 diskTier   218 recoveryOpen   219 flushRequested   220 refusalLogged
-//   221 reserved (3 bytes, 0)
+//   221 diskFullPolicy u8 (DISK_FULL_*, from the image's flags)   222 reserved (2 bytes, 0)
 //   Real free space (disk-space.ts)
 //   224 diskFreeReadMs f64   232 diskFreeAtReadBytes f64   240 diskUsedAtReadBytes f64
-//   248 diskFreeMarginFiles u32 (setting from the image)   252 reserved (4 bytes, 0)   256 end
+//   248 diskFreeMarginFiles u32 (setting from the image)
+//   Per-call budgets
+//   252 deletesBudget u32                                                          256 end
 //
 // Every offset drawn above is checked against offsetof below, so the drawing cannot drift.
 
@@ -107,6 +109,8 @@ export class CoreState {
   flushRequested!: bool;
   // A refused spill was logged; the next successful spill clears it.
   refusalLogged!: bool;
+  // What the disk tier does when a spill finds it full: DISK_FULL_EVICT_OLDEST or DISK_FULL_REFUSE_NEW.
+  diskFullPolicy!: u8;
   // ---- Real free space (assembly/disk-space.ts)
   // When the filesystem's free bytes were last read (device time); NaN forces a read at the next check.
   diskFreeReadMs!: f64;
@@ -115,6 +119,9 @@ export class CoreState {
   diskUsedAtReadBytes!: f64;
   // Files' worth of bytes (I/O buffer sizes) kept free on the filesystem, from the config image.
   diskFreeMarginFiles!: u32;
+  // ---- Per-call budgets
+  // Deletions left to the running tick (or write) for cleanup and evictions.
+  deletesBudget!: u32;
 }
 
 // Where the state block lives: a constant address, so accesses fold to loads at fixed offsets.
@@ -188,9 +195,11 @@ if (offsetof<CoreState>("diskTier") != 217) ERROR("CoreState.diskTier moved");
 if (offsetof<CoreState>("recoveryOpen") != 218) ERROR("CoreState.recoveryOpen moved");
 if (offsetof<CoreState>("flushRequested") != 219) ERROR("CoreState.flushRequested moved");
 if (offsetof<CoreState>("refusalLogged") != 220) ERROR("CoreState.refusalLogged moved");
+if (offsetof<CoreState>("diskFullPolicy") != 221) ERROR("CoreState.diskFullPolicy moved");
 if (offsetof<CoreState>("diskFreeReadMs") != 224) ERROR("CoreState.diskFreeReadMs moved");
 if (offsetof<CoreState>("diskFreeAtReadBytes") != 232) ERROR("CoreState.diskFreeAtReadBytes moved");
 if (offsetof<CoreState>("diskUsedAtReadBytes") != 240) ERROR("CoreState.diskUsedAtReadBytes moved");
 if (offsetof<CoreState>("diskFreeMarginFiles") != 248) ERROR("CoreState.diskFreeMarginFiles moved");
+if (offsetof<CoreState>("deletesBudget") != 252) ERROR("CoreState.deletesBudget moved");
 // The block's size, rounded up to the 8-byte region alignment, is the ABI's CORE_STATE_BYTES.
 if (((offsetof<CoreState>() + 7) & ~7) != CORE_STATE_BYTES) ERROR("CoreState size differs from CORE_STATE_BYTES");

@@ -1,11 +1,12 @@
 // Streams: one (upload source, sensor) FIFO of TSD or EVT records with 64-bit sequence numbers.
 //
-// Stream table entry, STREAM_ENTRY_BYTES = 104 bytes (SPEC.md, "Stream table entry"):
+// Stream table entry, STREAM_ENTRY_BYTES = 112 bytes (SPEC.md, "Stream table entry"):
 //
 //   0 source u32 | 4 sensor u32 | 8 recordType u8 | 9 dataType u8 | 10 reserved u16 | 12 sampleRateMs u32
 //   16 nextSeq u64 | 24 ackedSeq u64 | 32 readSeq u64 | 40 pendingCount u64
 //   48 ramHead u32 | 52 ramTail u32 | 56 ramSectors u32 | 60 diskHead u32 | 64 diskTail u32 | 68 diskFiles u32
-//   72 ramRecords u64 | 80 diskRecords u64 | 88 readHint u32 | 92 reserved u32 | 96 seqReserved u64 | 104 end
+//   72 ramRecords u64 | 80 diskRecords u64 | 88 readHint u32 | 92 reserved u32 | 96 seqReserved u64
+//   104 recordsDiscarded u64 | 112 end
 //
 // On a disk tier, sequence numbers below seqReserved are reserved durably (in the positions file)
 // before they are used, so no restart, not even after a power cut, ever numbers a record with a
@@ -60,6 +61,7 @@ class StreamEntry {
   readHint!: u32;
   reserved!: u32;
   seqReserved!: u64;
+  recordsDiscarded!: u64;
 }
 if (offsetof<StreamEntry>() != STREAM_ENTRY_BYTES) ERROR("StreamEntry size differs from STREAM_ENTRY_BYTES");
 
@@ -83,6 +85,7 @@ export const S_RAM_RECORDS: usize = offsetof<StreamEntry>("ramRecords");
 export const S_DISK_RECORDS: usize = offsetof<StreamEntry>("diskRecords");
 export const S_READ_HINT: usize = offsetof<StreamEntry>("readHint");
 export const S_SEQ_RESERVED: usize = offsetof<StreamEntry>("seqReserved");
+export const S_RECORDS_DISCARDED: usize = offsetof<StreamEntry>("recordsDiscarded");
 // The drawing above, checked.
 if (
   S_SOURCE != 0 ||
@@ -104,7 +107,8 @@ if (
   S_RAM_RECORDS != 72 ||
   S_DISK_RECORDS != 80 ||
   S_READ_HINT != 88 ||
-  S_SEQ_RESERVED != 96
+  S_SEQ_RESERVED != 96 ||
+  S_RECORDS_DISCARDED != 104
 ) {
   ERROR("stream entry drawing is out of date");
 }
@@ -203,6 +207,10 @@ export function streamEntry(index: u32): usize {
 // @ts-ignore: decorator
 @inline export function streamSeqReservedSet(s: u32, v: u64): void {
   store<u64>(streamEntry(s) + S_SEQ_RESERVED, v);
+}
+// @ts-ignore: decorator
+@inline export function streamRecordsDiscarded(s: u32): u64 {
+  return load<u64>(streamEntry(s) + S_RECORDS_DISCARDED);
 }
 // @ts-ignore: decorator
 @inline export function streamDiskFiles(s: u32): u32 {

@@ -10,10 +10,13 @@ import {
   BULK_SEQ_LO,
   BULK_UTC_MS,
   BULK_VALUE,
+  DISK_FULL_REFUSE_NEW,
   EVENT_DISCARD,
+  EVENT_WRITE_REFUSED,
   E_ACK_PERSIST,
   E_ACK_TOO_MANY,
   E_ALL_PENDING,
+  E_DISK_FULL,
   E_FILE_CORRUPT,
   E_INVALID_ARGUMENT,
   E_OUT_OF_SECTORS,
@@ -21,6 +24,7 @@ import {
   E_SEQ_RESERVE,
   E_STREAM_UNKNOWN,
   FILE_SLOT_NULL,
+  LOG_DEBUG,
   LOG_WARN,
   OK,
   QUERY_DATA_TYPE,
@@ -31,6 +35,7 @@ import {
   QUERY_RECORDS_RAM,
   QUERY_RECORDS_TOTAL,
   QUERY_RECORD_TYPE,
+  QUERY_RECORDS_DISCARDED,
   QUERY_SAMPLE_RATE_MS,
   QUERY_SECTORS_RAM,
   QUERY_SENSOR,
@@ -42,8 +47,10 @@ import {
   SECTOR_NULL,
   STAT_RECORDS_ACKED,
   STAT_RECORDS_DISCARDED,
+  STAT_RECORDS_DISCARDED_FILES,
   STAT_RECORDS_LIVE,
   STAT_RECORDS_READ,
+  STAT_RECORDS_REFUSED,
   STAT_RECORDS_WRITTEN,
   STAT_SECTORS_DISCARDED,
   STREAM_NULL,
@@ -67,7 +74,7 @@ import {
   sectorRelease,
   sectorTake,
 } from "./sat";
-import { statAdd } from "./stats";
+import { statAdd, statGet } from "./stats";
 import { core } from "./state";
 import {
   STREAM_FLAG_DIRTY,
@@ -84,6 +91,7 @@ import {
   S_RAM_SECTORS,
   S_RAM_TAIL,
   S_READ_HINT,
+  S_RECORDS_DISCARDED,
   S_READ_SEQ,
   S_SEQ_RESERVED,
   liveRecords,
@@ -94,6 +102,7 @@ import {
   streamDiskFiles,
   streamDiskHead,
   streamDiskRecords,
+  streamDiskTail,
   streamEntry,
   streamFieldAdd32,
   streamFieldAdd64,
@@ -105,6 +114,7 @@ import {
   streamRamTail,
   streamReadSeq,
   streamRecordType,
+  streamRecordsDiscarded,
   streamSampleRateMs,
   streamSensor,
   streamSource,
@@ -116,19 +126,27 @@ import {
 // Appends one record. `utcMs` is the record's time (EVT) or the time of the sample (TSD: stored
 // only when it opens a sector; later samples in the sector are timed first + index × rate).
 export function streamAppend(s: i32, recordType: i32, value: u32, utcMs: f64): i32 {
-  if (!streamValid(s)) return E_STREAM_UNKNOWN;
+  const invalid = appendCheck(s, recordType, utcMs);
+  if (invalid != OK) return invalid;
   const stream = <u32>s;
-  if (streamRecordType(stream) != recordType) return E_RECORD_TYPE_MISMATCH;
-  if (!(utcMs >= 0) || utcMs > 9007199254740991 || utcMs != Math.floor(utcMs)) return E_INVALID_ARGUMENT;
   const e = streamEntry(stream);
   const perSector = recordsPerSector(recordType);
   let tail = load<u32>(e + S_RAM_TAIL);
   const sectorNeeded = tail == SECTOR_NULL || sectorCountGet(tail) >= perSector;
   // Refuse before changing anything when no sector can be had.
-  if (sectorNeeded && satFreeCount() == 0 && discardVictim() == STREAM_NONE) {
-    satAllocationFailed();
-    // Nothing to discard: every stream sector is pending, or raw sectors hold the pool.
-    return streamSectorsAny() ? E_ALL_PENDING : E_OUT_OF_SECTORS;
+  if (sectorNeeded && satFreeCount() == 0) {
+    if (discardVictim() == STREAM_NONE) {
+      satAllocationFailed();
+      // Nothing to discard: every stream sector is pending, or raw sectors hold the pool.
+      return streamSectorsAny() ? E_ALL_PENDING : E_OUT_OF_SECTORS;
+    }
+    // RAM is full and the disk tier took nothing (the caller tried a spill): refuse-new keeps what
+    // is stored and refuses the new record.
+    if (core().diskTier && <i32>core().diskFullPolicy == DISK_FULL_REFUSE_NEW) {
+      statAdd(STAT_RECORDS_REFUSED, 1);
+      halLog(LOG_DEBUG, SUBSYSTEM_STREAM, EVENT_WRITE_REFUSED, <f64>stream, statGet(STAT_RECORDS_REFUSED));
+      return E_DISK_FULL;
+    }
   }
   // Reserve sequence numbers durably before using them (the positions write tops up every stream).
   if (core().diskTier && load<u64>(e + S_NEXT_SEQ) >= load<u64>(e + S_SEQ_RESERVED)) {
@@ -170,6 +188,22 @@ export function streamAppend(s: i32, recordType: i32, value: u32, utcMs: f64): i
   statAdd(STAT_RECORDS_WRITTEN, 1);
   statAdd(STAT_RECORDS_LIVE, 1);
   return OK;
+}
+
+// The checks of an append that need no state: a known stream, its record type, a valid time.
+function appendCheck(s: i32, recordType: i32, utcMs: f64): i32 {
+  if (!streamValid(s)) return E_STREAM_UNKNOWN;
+  if (streamRecordType(<u32>s) != recordType) return E_RECORD_TYPE_MISMATCH;
+  if (!(utcMs >= 0) || utcMs > 9007199254740991 || utcMs != Math.floor(utcMs)) return E_INVALID_ARGUMENT;
+  return OK;
+}
+
+// Whether a valid append to stream `s` needs a new sector while RAM has none free: the write path
+// then first tries to spill (tier-machine.ts, spillForWrite) before streamAppend discards or refuses.
+export function streamAppendNeedsRoom(s: i32, recordType: i32, utcMs: f64): bool {
+  if (appendCheck(s, recordType, utcMs) != OK || satFreeCount() != 0) return false;
+  const tail = streamRamTail(<u32>s);
+  return tail == SECTOR_NULL || sectorCountGet(tail) >= recordsPerSector(recordType);
 }
 
 function streamSectorsAny(): bool {
@@ -219,6 +253,7 @@ export function discardForSpace(): bool {
       ramSectorUnlink(victim, previous, id);
       sectorRelease(id);
       streamFieldAdd64(victim, S_RAM_RECORDS, -(<i64>live));
+      streamFieldAdd64(victim, S_RECORDS_DISCARDED, <i64>live);
       statAdd(STAT_RECORDS_DISCARDED, <f64>live);
       statAdd(STAT_RECORDS_LIVE, -(<f64>live));
       statAdd(STAT_SECTORS_DISCARDED, 1);
@@ -513,6 +548,14 @@ export function diskTailAppend(s: u32, slot: u32, liveCount: u64): void {
 // records are counted as discarded, pending ones stop being pending, and the host moves the file
 // to corrupted/.
 function diskFileDropCorrupt(s: u32, previous: u32, slot: u32): void {
+  diskFileUnlink(s, previous, slot);
+  fileQuarantine(slot, streamSource(s), streamSensor(s));
+}
+
+// Takes the file in `slot` (whose predecessor on the list is `previous`) off stream `s`: its live
+// records are counted as discarded, its pending ones stop being pending. Returns the live records.
+// The caller deletes or quarantines the file and releases its slot.
+function diskFileUnlink(s: u32, previous: u32, slot: u32): u64 {
   const e = streamEntry(s);
   const first = fileFirstSeq(slot);
   const end = first + <u64>fileRecords(slot);
@@ -530,9 +573,47 @@ function diskFileDropCorrupt(s: u32, previous: u32, slot: u32): void {
   if (load<u32>(e + S_DISK_TAIL) == slot) store<u32>(e + S_DISK_TAIL, previous);
   streamFieldAdd32(s, S_DISK_FILES, -1);
   streamFieldAdd64(s, S_DISK_RECORDS, -(<i64>live));
+  streamFieldAdd64(s, S_RECORDS_DISCARDED, <i64>live);
   statAdd(STAT_RECORDS_DISCARDED, <f64>live);
   statAdd(STAT_RECORDS_LIVE, -(<f64>live));
-  fileQuarantine(slot, streamSource(s), streamSensor(s));
+  return live;
+}
+
+// Whether the file in `slot` of stream `s` holds a pending record.
+export function fileHasPending(s: u32, slot: u32): bool {
+  const acked = streamAckedSeq(s);
+  const read = streamReadSeq(s);
+  if (read <= acked) return false;
+  const first = fileFirstSeq(slot);
+  return first < read && first + <u64>fileRecords(slot) > acked;
+}
+
+// The file evict-oldest would give up first on stream `s`: the oldest file that holds no pending
+// record and is not the stream's newest file on disk (that one tells boot recovery where the
+// stream's data on disk ends). FILE_SLOT_NULL when there is none. Changes nothing.
+export function diskFileOldestFree(s: u32): u32 {
+  const tail = streamDiskTail(s);
+  let slot = streamDiskHead(s);
+  for (let steps: u32 = 0; slot != FILE_SLOT_NULL && slot != tail && steps <= 0xffff; steps++) {
+    if (!fileHasPending(s, slot)) return slot;
+    slot = fileNext(slot);
+  }
+  return FILE_SLOT_NULL;
+}
+
+// A file of stream `s` that the disk tier deleted to make room (evict-oldest): off the list, its
+// live records counted as discarded (also in STAT_RECORDS_DISCARDED_FILES). Returns them.
+export function diskFileDiscarded(s: u32, slot: u32): u64 {
+  let previous = FILE_SLOT_NULL;
+  let at = streamDiskHead(s);
+  for (let steps: u32 = 0; at != slot && steps <= 0xffff; steps++) {
+    assert(at != FILE_SLOT_NULL, "discarded file is not on its stream");
+    previous = at;
+    at = fileNext(at);
+  }
+  const live = diskFileUnlink(s, previous, slot);
+  statAdd(STAT_RECORDS_DISCARDED_FILES, <f64>live);
+  return live;
 }
 
 export function diskHeadRemove(s: u32): u32 {
@@ -611,6 +692,7 @@ function diskListClear(s: u32): u64 {
     id = sectorNextGet(id);
   }
   store<u64>(e + S_PENDING, pending);
+  streamFieldAdd64(s, S_RECORDS_DISCARDED, <i64>lost);
   statAdd(STAT_RECORDS_LIVE, -(<f64>lost));
   return lost;
 }
@@ -647,6 +729,7 @@ export function streamQuery(s: i32): i32 {
   queryPut(QUERY_SAMPLE_RATE_MS, <f64>streamSampleRateMs(stream));
   queryPut(QUERY_SOURCE, <f64>streamSource(stream));
   queryPut(QUERY_SENSOR, <f64>streamSensor(stream));
+  queryPut(QUERY_RECORDS_DISCARDED, <f64>streamRecordsDiscarded(stream));
   return OK;
 }
 

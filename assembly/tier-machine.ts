@@ -7,8 +7,9 @@
 //
 //   IDLE             flush requested → FLUSH_ALL; RAM usage ≥ spill threshold → CHECK_USAGE;
 //                    a queued deletion is due → CLEANUP_DISK; otherwise stay (end of tick).
-//   CHECK_USAGE      usage below threshold → IDLE; disk over its quota threshold or file table full →
-//                    refuse (counted) → IDLE; otherwise → MOVE_TO_DISK.
+//   CHECK_USAGE      usage below threshold → IDLE; under refuse-new, disk over its quota threshold or
+//                    file table full → refuse (counted) → IDLE; otherwise → MOVE_TO_DISK (under
+//                    evict-oldest a spill makes room itself, disk-full.ts).
 //   MOVE_TO_DISK     spill one file per stream, round robin, until usage < spill target (→ IDLE) or
 //                    the tick's budget is spent (stay) or nothing is eligible (→ IDLE).
 //   CLEANUP_DISK     delete due queued files up to the budget → IDLE.
@@ -17,13 +18,16 @@
 //   CANCELLING_FLUSH entered by cancelMemoryFlush(); ends the flush → IDLE.
 
 import {
+  DISK_FULL_REFUSE_NEW,
   E_DISK_QUOTA,
+  E_HAL_NO_SPACE,
   E_FILE_TABLE_FULL,
   E_NO_DISK_TIER,
   EVENT_FLUSH_CANCELLED,
   EVENT_FLUSH_COMPLETE,
   EVENT_SPILL,
   EVENT_SPILL_FAILED,
+  EVENT_SPILL_NO_SPACE,
   EVENT_SPILL_REFUSED,
   EVENT_STATE,
   FILE_SLOT_NULL,
@@ -36,13 +40,13 @@ import {
   SECTOR_NULL,
   STAT_BYTES_WRITTEN,
   STAT_DISK_BYTES_USED,
-  STAT_DISK_USAGE_OFFSET_BYTES,
   STAT_FILES_CREATED,
   STAT_FILES_LIVE,
   STAT_FLUSH_PROGRESS,
   STAT_SECTORS_SPILLED,
   STAT_SPILLS,
   STAT_SPILLS_FAILED,
+  STAT_SPILLS_NO_SPACE,
   STAT_SPILLS_REFUSED,
   STAT_STATE,
   STAT_TICKS,
@@ -60,7 +64,8 @@ import {
 } from "./abi";
 import { clockSet } from "./clock";
 import { cleanupDeletingCount, cleanupHasDueWork, cleanupQueueLength, cleanupStep } from "./cleanup";
-import { diskBytesLimit } from "./disk-space";
+import { diskBytesLimit, diskSpaceInvalidate } from "./disk-space";
+import { diskBytesUsed, diskRoomMake } from "./disk-full";
 import { filePathFormat, fileSlotsFree, fileSlotTake, imxHeaderWrite } from "./files";
 import { positionsClosed, positionsPersist } from "./positions";
 import { halFileWrite, halLog } from "./hal";
@@ -118,11 +123,12 @@ export function streamSectorsUsed(): u32 {
 
 // ---- Spill -----------------------------------------------------------------------------------------------
 
-// Moves up to sectorsPerFileMax of stream `s`'s oldest RAM sectors into one `.imx` file. Returns the
+// Moves up to `sectorsMax` of stream `s`'s oldest RAM sectors into one `.imx` file. Returns the
 // number of sectors moved (0 when the stream has nothing eligible) or an error code; on error RAM
 // is unchanged. Outside a flush, a stream whose oldest sector holds pending records is skipped and
-// its newest (still filling) sector stays in RAM.
-function spillOne(s: u32, flushing: bool): i32 {
+// its newest (still filling) sector stays in RAM. A disk without room for the file is handled by
+// the disk-full policy (disk-full.ts): evict-oldest deletes old files first, refuse-new refuses.
+function spillOne(s: u32, flushing: bool, sectorsMax: u32): i32 {
   const c = core();
   const head = streamRamHead(s);
   if (head == SECTOR_NULL) return 0;
@@ -130,7 +136,6 @@ function spillOne(s: u32, flushing: bool): i32 {
   const recordType = streamRecordType(s);
   const perSector = recordsPerSector(recordType);
   const tail = streamRamTail(s);
-  const sectorsMax = min<u32>(c.sectorsPerFileMax, c.sectorsBudget);
   const payload = c.writeBufPtr + <usize>IMX_HEADER_BYTES;
   let k: u32 = 0;
   let expected: u64 = sectorFirstSeqGet(head);
@@ -150,9 +155,10 @@ function spillOne(s: u32, flushing: bool): i32 {
   if (k == 0) return 0;
 
   const bytes = <u32>IMX_HEADER_BYTES + k * c.sectorBytes;
-  const used = statGet(STAT_DISK_BYTES_USED) + statGet(STAT_DISK_USAGE_OFFSET_BYTES);
-  if (used + <f64>bytes > diskBytesLimit(flushing)) return spillRefused(E_DISK_QUOTA);
-  if (fileSlotsFree() == 0) return spillRefused(E_FILE_TABLE_FULL);
+  const limit = diskBytesLimit(flushing);
+  if (!diskRoomMake(<f64>bytes, limit)) {
+    return spillRefused(fileSlotsFree() == 0 ? E_FILE_TABLE_FULL : E_DISK_QUOTA);
+  }
 
   const firstSeq = sectorFirstSeqGet(head);
   const records = <u32>(expected - firstSeq);
@@ -172,13 +178,24 @@ function spillOne(s: u32, flushing: bool): i32 {
     acked,
     c.clockNowMs,
   );
-  const status = halFileWrite(c.pathPtr, filePathFormat(source, sensor, firstSeq), c.writeBufPtr, <i32>bytes);
+  let status = halFileWrite(c.pathPtr, filePathFormat(source, sensor, firstSeq), c.writeBufPtr, <i32>bytes);
+  if (status == E_HAL_NO_SPACE) {
+    // The filesystem is fuller than the disk tier's count says. The data stays in RAM; under
+    // evict-oldest, deleting old files worth this file's bytes frees room for one more try.
+    statAdd(STAT_SPILLS_NO_SPACE, 1);
+    halLog(LOG_WARN, SUBSYSTEM_TIER, EVENT_SPILL_NO_SPACE, <f64>s, diskBytesUsed());
+    diskSpaceInvalidate(); // the next limit check asks the filesystem again
+    const usedBefore = diskBytesUsed();
+    if (diskRoomMake(<f64>bytes, usedBefore) && diskBytesUsed() < usedBefore) {
+      status = halFileWrite(c.pathPtr, filePathFormat(source, sensor, firstSeq), c.writeBufPtr, <i32>bytes);
+    }
+  }
   if (status != OK) {
     statAdd(STAT_SPILLS_FAILED, 1);
     halLog(LOG_ERROR, SUBSYSTEM_TIER, EVENT_SPILL_FAILED, <f64>s, <f64>status);
     return status;
   }
-  const slot = fileSlotTake(s, firstSeq, records, k, bytes);
+  const slot = fileSlotTake(s, firstSeq, records, k, bytes, c.clockNowMs);
   assert(slot != FILE_SLOT_NULL, "file slot vanished");
 
   streamSpillCommit(s, k, slot);
@@ -213,7 +230,7 @@ function moveToDisk(flushing: bool): i32 {
     if (!flushing && satUsagePercent() < c.spillTargetPercent) return OK;
     const s = c.spillCursor;
     c.spillCursor = c.spillCursor + 1 < c.streamCount ? c.spillCursor + 1 : 0;
-    const moved = spillOne(s, flushing);
+    const moved = spillOne(s, flushing, min<u32>(c.sectorsPerFileMax, c.sectorsBudget));
     if (moved < 0) return moved;
     if (moved == 0) {
       idle++;
@@ -226,6 +243,31 @@ function moveToDisk(flushing: bool): i32 {
   }
   return OK;
 }
+
+// A write found RAM full (streamAppendNeedsRoom): spill one file now, before anything is discarded
+// or refused. The stream with the most RAM sectors whose oldest sector is neither pending nor its
+// still-filling newest one gives up to sectorsPerFileMax sectors, under the same rules as a spill
+// from the tick; the disk-full policy may delete up to filesDeletedPerTickMax files to make room.
+// Returns the sectors moved (0 when nothing was eligible) or why the spill failed.
+export function spillForWrite(): i32 {
+  const c = core();
+  if (!c.diskTier) return 0;
+  let chosen = STREAM_NONE;
+  let chosenSectors: u32 = 0;
+  for (let s: u32 = 0; s < c.streamCount; s++) {
+    const sectors = streamRamSectors(s);
+    if (sectors <= chosenSectors) continue;
+    const head = streamRamHead(s);
+    if (head == streamRamTail(s) || sectorHasPending(s, head)) continue;
+    chosen = s;
+    chosenSectors = sectors;
+  }
+  if (chosen == STREAM_NONE) return 0;
+  c.deletesBudget = c.filesDeletedPerTickMax;
+  return spillOne(chosen, false, c.sectorsPerFileMax);
+}
+
+const STREAM_NONE: u32 = 0xffffffff;
 
 // ---- Flush -----------------------------------------------------------------------------------------------
 
@@ -302,8 +344,9 @@ export function processMemory(nowMs: f64): i32 {
   statAdd(STAT_TICKS, 1);
   c.sectorsBudget = c.spillSectorsPerTickMax;
   c.filesBudget = c.filesWrittenPerTickMax;
-  let deleteBudget = c.filesDeletedPerTickMax;
+  c.deletesBudget = c.filesDeletedPerTickMax;
 
+  const refuseNew = <i32>c.diskFullPolicy == DISK_FULL_REFUSE_NEW;
   let spillTried = false;
   let cleanupTried = false;
   for (let step = 0; step < STEPS_PER_TICK_MAX; step++) {
@@ -313,7 +356,7 @@ export function processMemory(nowMs: f64): i32 {
         stateSet(STATE_FLUSH_ALL);
       } else if (!spillTried && c.diskTier && satUsagePercent() >= c.spillThresholdPercent) {
         stateSet(STATE_CHECK_USAGE);
-      } else if (!cleanupTried && deleteBudget > 0 && cleanupHasDueWork()) {
+      } else if (!cleanupTried && c.deletesBudget > 0 && cleanupHasDueWork()) {
         stateSet(STATE_CLEANUP_DISK);
       } else {
         break;
@@ -322,10 +365,10 @@ export function processMemory(nowMs: f64): i32 {
       spillTried = true;
       if (satUsagePercent() < c.spillThresholdPercent) {
         stateSet(STATE_IDLE);
-      } else if (statGet(STAT_DISK_BYTES_USED) + statGet(STAT_DISK_USAGE_OFFSET_BYTES) >= diskBytesLimit(false)) {
+      } else if (refuseNew && diskBytesUsed() >= diskBytesLimit(false)) {
         spillRefused(E_DISK_QUOTA);
         stateSet(STATE_IDLE);
-      } else if (fileSlotsFree() == 0) {
+      } else if (refuseNew && fileSlotsFree() == 0) {
         spillRefused(E_FILE_TABLE_FULL);
         stateSet(STATE_IDLE);
       } else {
@@ -340,15 +383,15 @@ export function processMemory(nowMs: f64): i32 {
       if (status == OK && budgetSpent && satUsagePercent() >= c.spillTargetPercent) {
         // Deletions keep going during a long spill too: acknowledged files waiting in the queue
         // still count against the disk quota, so starving them ends in refused spills and discards.
-        if (deleteBudget > 0 && cleanupHasDueWork()) {
-          deleteBudget -= min<u32>(deleteBudget, cleanupStep(deleteBudget));
+        if (c.deletesBudget > 0 && cleanupHasDueWork()) {
+          c.deletesBudget -= min<u32>(c.deletesBudget, cleanupStep(c.deletesBudget));
         }
         break;
       }
       stateSet(STATE_IDLE);
     } else if (c.tierState == STATE_CLEANUP_DISK) {
       cleanupTried = true;
-      deleteBudget -= min<u32>(deleteBudget, cleanupStep(deleteBudget));
+      c.deletesBudget -= min<u32>(c.deletesBudget, cleanupStep(c.deletesBudget));
       stateSet(STATE_IDLE);
     } else if (c.tierState == STATE_FLUSH_ALL) {
       if (!c.flushRequested) {
@@ -373,7 +416,9 @@ export function processMemory(nowMs: f64): i32 {
         continue;
       }
       // Deletions keep going during a long flush.
-      if (deleteBudget > 0 && cleanupHasDueWork()) deleteBudget -= min<u32>(deleteBudget, cleanupStep(deleteBudget));
+      if (c.deletesBudget > 0 && cleanupHasDueWork()) {
+        c.deletesBudget -= min<u32>(c.deletesBudget, cleanupStep(c.deletesBudget));
+      }
       break;
     } else if (c.tierState == STATE_CANCELLING_FLUSH) {
       c.flushRequested = false;

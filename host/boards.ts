@@ -30,6 +30,10 @@ export const PACKAGE_NAME = "imx-memsim";
 export const CLEANUP_POLICIES = abi.CLEANUP_POLICY_NAMES;
 export type CleanupPolicy = abi.CleanupPolicy;
 
+// What the disk tier does when a spill finds it full, in code order (SPEC.md section 4).
+export const DISK_FULL_POLICIES = abi.DISK_FULL_POLICY_NAMES;
+export type DiskFullPolicy = abi.DiskFullPolicy;
+
 // ---- Limits --------------------------------------------------------------------------------------
 // Each limit is the width of the field that carries the value in the flashed config image, or a
 // limit the core enforces at boot (assembly/config.ts), so a board that passes here also boots.
@@ -179,7 +183,8 @@ export const TIER_DEFAULTS = {
   filesDeletedPerTickMax: 16,
   cleanupPolicy: "batched",
   deleteRetryBaseMs: 100,
-} as const satisfies Record<string, number | CleanupPolicy>;
+  diskFullPolicy: "evict-oldest",
+} as const satisfies Record<string, number | CleanupPolicy | DiskFullPolicy>;
 
 const tierShape = {
   spillThresholdPercent: percent().default(TIER_DEFAULTS.spillThresholdPercent),
@@ -192,6 +197,9 @@ const tierShape = {
     .enum(CLEANUP_POLICIES, { error: () => `must be one of ${CLEANUP_POLICIES.join(", ")}` })
     .default(TIER_DEFAULTS.cleanupPolicy),
   deleteRetryBaseMs: integer(0, U32_MAX).default(TIER_DEFAULTS.deleteRetryBaseMs),
+  diskFullPolicy: z
+    .enum(DISK_FULL_POLICIES, { error: () => `must be one of ${DISK_FULL_POLICIES.join(", ")}` })
+    .default(TIER_DEFAULTS.diskFullPolicy),
 };
 
 const objectRule = typeRule("an object");
@@ -595,8 +603,19 @@ export function isCleanupPolicy(text: string): text is CleanupPolicy {
   return (CLEANUP_POLICIES as readonly string[]).includes(text);
 }
 
+/** The disk-full policies as a sentence: "evict-oldest or refuse-new". */
+export function diskFullPolicyChoices(): string {
+  const names: readonly string[] = DISK_FULL_POLICIES;
+  return names.length < 2 ? names.join("") : `${names.slice(0, -1).join(", ")} or ${names[names.length - 1]}`;
+}
+
+export function isDiskFullPolicy(text: string): text is DiskFullPolicy {
+  return (DISK_FULL_POLICIES as readonly string[]).includes(text);
+}
+
 export interface BoardOverrides {
   cleanupPolicy?: CleanupPolicy | undefined;
+  diskFullPolicy?: DiskFullPolicy | undefined;
 }
 
 // A copy of the board with settings replaced, e.g. the CLI's --policy.
@@ -612,6 +631,17 @@ export function withOverrides(board: Board, overrides: BoardOverrides): Board {
       ]);
     }
     tier.cleanupPolicy = overrides.cleanupPolicy;
+  }
+  if (overrides.diskFullPolicy !== undefined) {
+    if (!isDiskFullPolicy(overrides.diskFullPolicy)) {
+      throw new BoardError(board.name, [
+        {
+          path: "tier.diskFullPolicy",
+          rule: `must be one of ${DISK_FULL_POLICIES.join(", ")} (got ${valueShow(overrides.diskFullPolicy)})`,
+        },
+      ]);
+    }
+    tier.diskFullPolicy = overrides.diskFullPolicy;
   }
   return { ...board, tier };
 }

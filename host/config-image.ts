@@ -17,6 +17,8 @@ import {
   CFG_FILES_DELETED_PER_TICK_MAX,
   CFG_FILES_MAX,
   CFG_FILES_WRITTEN_PER_TICK_MAX,
+  CFG_FLAG_DISK_FULL_MASK,
+  CFG_FLAG_DISK_FULL_SHIFT,
   CFG_FLAG_DISK_TIER,
   CFG_FLAGS,
   CFG_IMAGE_BYTES,
@@ -37,13 +39,15 @@ import {
   CONFIG_IMAGE_BYTES,
   CONFIG_LAYOUT_VERSION,
   CONFIG_MAGIC,
+  DISK_FULL_POLICY_BY_CODE,
+  DISK_FULL_POLICY_CODES,
   E_CONFIG_CRC,
   E_CONFIG_FIELD,
   E_CONFIG_MAGIC,
   E_CONFIG_TRUNCATED,
   E_CONFIG_VERSION,
 } from "./core/abi.generated.js";
-import { configIssuesFind, type Board, type BoardConfig, type CleanupPolicy } from "./boards.js";
+import { configIssuesFind, type Board, type BoardConfig, type CleanupPolicy, type DiskFullPolicy } from "./boards.js";
 import { UserError } from "./base/user-error.js";
 
 // ---- Field table ---------------------------------------------------------------------------------
@@ -148,6 +152,7 @@ function configOf(board: Board): BoardConfig {
       filesDeletedPerTickMax: tier.filesDeletedPerTickMax,
       cleanupPolicy: tier.cleanupPolicy,
       deleteRetryBaseMs: tier.deleteRetryBaseMs,
+      diskFullPolicy: tier.diskFullPolicy,
     },
   };
 }
@@ -170,7 +175,8 @@ export function encodeConfigImage(board: Board): Uint8Array {
   view.setUint16(CFG_IMAGE_BYTES, CONFIG_IMAGE_BYTES, true);
   view.setUint32(CFG_RAM_BYTES, memory.ramBytes, true);
   view.setUint16(CFG_SECTOR_BYTES, memory.sectorBytes, true);
-  view.setUint16(CFG_FLAGS, disk === null ? 0 : CFG_FLAG_DISK_TIER, true);
+  const diskFullBits = DISK_FULL_POLICY_CODES[tier.diskFullPolicy] << CFG_FLAG_DISK_FULL_SHIFT;
+  view.setUint16(CFG_FLAGS, (disk === null ? 0 : CFG_FLAG_DISK_TIER) | diskFullBits, true);
   view.setUint32(CFG_SECTOR_COUNT, memory.sectorCount, true);
   view.setUint32(CFG_STREAMS_MAX, memory.streamsMax, true);
   view.setUint32(CFG_FILES_MAX, disk?.filesMax ?? 0, true);
@@ -260,8 +266,13 @@ export function decodeConfigImage(bytes: Uint8Array): DecodedConfig {
   }
 
   const flags = view.getUint16(CFG_FLAGS, true);
-  if ((flags & ~CFG_FLAG_DISK_TIER) !== 0) {
+  if ((flags & ~(CFG_FLAG_DISK_TIER | CFG_FLAG_DISK_FULL_MASK)) !== 0) {
     throw new ConfigImageError(E_CONFIG_FIELD, `flags: unknown bits set (got 0x${flags.toString(16)})`);
+  }
+  const diskFullCode = (flags & CFG_FLAG_DISK_FULL_MASK) >> CFG_FLAG_DISK_FULL_SHIFT;
+  const diskFullPolicy: DiskFullPolicy | undefined = DISK_FULL_POLICY_BY_CODE[diskFullCode];
+  if (diskFullPolicy === undefined) {
+    throw new ConfigImageError(E_CONFIG_FIELD, `flags: unknown disk-full policy code (got ${diskFullCode})`);
   }
   const policyCode = view.getUint8(CFG_CLEANUP_POLICY);
   const cleanupPolicy: CleanupPolicy | undefined = CLEANUP_POLICY_BY_CODE[policyCode];
@@ -311,6 +322,7 @@ export function decodeConfigImage(bytes: Uint8Array): DecodedConfig {
       filesDeletedPerTickMax: view.getUint32(CFG_FILES_DELETED_PER_TICK_MAX, true),
       cleanupPolicy,
       deleteRetryBaseMs: view.getUint32(CFG_DELETE_RETRY_BASE_MS, true),
+      diskFullPolicy,
     },
   };
   configCheck(config);

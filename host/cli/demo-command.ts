@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Command } from "commander";
 import { DEFAULT_BOARD_NAME, cleanupPolicyChoices, isCleanupPolicy, loadBoard, withOverrides } from "../boards.js";
+import { DISK_FULL_OPTION_HELP, diskFullOptionApply, diskFullOptionCheck } from "./disk-full-option.js";
 import { Device } from "../core/device.js";
 import { ensureCleanupComplete } from "../core/ensure-cleanup.js";
 import { Prng } from "../base/prng.js";
@@ -21,6 +22,7 @@ export interface DemoOptions {
   board: string;
   storage?: string;
   policy?: string;
+  diskFull?: string;
   records: string;
   seed: string;
   keep?: boolean;
@@ -59,9 +61,11 @@ export async function demoRun(options: DemoOptions, print: (line: string) => voi
   if (!LOG_LEVELS.includes(options.log as LogLevel)) {
     throw new UsageError(`--log must be one of ${LOG_LEVELS.join(", ")} (got "${options.log}")`);
   }
+  diskFullOptionCheck(options.diskFull);
   let board = loadBoard(options.board);
   if (options.policy !== undefined && isCleanupPolicy(options.policy))
     board = withOverrides(board, { cleanupPolicy: options.policy });
+  board = diskFullOptionApply(board, options.diskFull);
   if (options.storage !== undefined && existsSync(options.storage) && !statSync(options.storage).isDirectory())
     throw new UsageError(`--storage ${options.storage} is not a directory`);
   const storage = options.storage ?? mkdtempSync(join(tmpdir(), "imx-memsim-demo-"));
@@ -192,6 +196,7 @@ export function registerDemoCommand(program: Command): void {
     .option("--board <name-or-path>", "board name in boards/, or a path to a board JSON file", DEFAULT_BOARD_NAME)
     .option("--storage <dir>", "directory for the disk tier (default: a fresh temp directory, removed afterwards)")
     .option("--policy <policy>", `cleanup policy: ${cleanupPolicyChoices()} (default: the board's)`)
+    .option("--disk-full <policy>", DISK_FULL_OPTION_HELP)
     .option("--records <n>", "records to write across the 12 streams", "20000")
     .option("--seed <n>", "seed for which sensor writes next", "1")
     .option("--keep", "keep the temp storage directory")

@@ -15,6 +15,7 @@ import { tmpdir } from "node:os";
 import { basename, join, resolve } from "node:path";
 import type { Command } from "commander";
 import { type CleanupPolicy, DEFAULT_BOARD_NAME, cleanupPolicyChoices, isCleanupPolicy, loadBoard } from "../boards.js";
+import { DISK_FULL_OPTION_HELP, diskFullOptionApply, diskFullOptionCheck } from "./disk-full-option.js";
 import { exportParse, type ParsedExport, ReplayInputError } from "../replay/export.js";
 import { OUTAGE_DEFAULT, outageParse } from "../replay/outage.js";
 import { type ReplayResult, replayRun } from "../replay/replay.js";
@@ -25,6 +26,7 @@ import { EXIT_FAILURE } from "./errors.js";
 export interface ReplayCommandOptions {
   board?: string;
   policy?: string;
+  diskFull?: string;
   outage?: string;
   storage?: string;
   keep?: boolean;
@@ -103,7 +105,8 @@ export async function replayCommandRun(
   if (options.policy !== undefined && !isCleanupPolicy(options.policy)) {
     throw new UsageError(`--policy must be ${cleanupPolicyChoices()} (got "${options.policy}")`);
   }
-  const board = loadBoard(options.board ?? DEFAULT_BOARD_NAME);
+  diskFullOptionCheck(options.diskFull);
+  const board = diskFullOptionApply(loadBoard(options.board ?? DEFAULT_BOARD_NAME), options.diskFull);
   let text: string;
   try {
     text = readFileSync(file, "utf8");
@@ -161,6 +164,7 @@ export function registerReplayCommand(program: Command): void {
     .argument("<file>", "the export (.json), multi-sensor or single-sensor form")
     .option("--board <name-or-path>", "board name in boards/, or a path to a board JSON file", DEFAULT_BOARD_NAME)
     .option("--policy <policy>", `cleanup policy: ${cleanupPolicyChoices()} (default: the board's)`)
+    .option("--disk-full <policy>", DISK_FULL_OPTION_HELP)
     .option(
       "--outage <pattern>",
       'when the uplink is down: "none" or segments like down:50%,up:50% or up:1000,down:3000 (repeating)',

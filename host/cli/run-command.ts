@@ -41,12 +41,14 @@ import { type OutputPath, outputPathsCheck } from "../base/output-path.js";
 import { UsageError } from "../base/user-error.js";
 import { SHUTDOWN_DEADLINE_MS_DEFAULT } from "../core/flush.js";
 import { EXIT_FAILURE } from "./errors.js";
+import { DISK_FULL_OPTION_HELP, diskFullOptionApply, diskFullOptionCheck } from "./disk-full-option.js";
 import { stopSignalsListen } from "./graceful.js";
 
 export interface RunCommandOptions {
   board: string;
   storage?: string;
   policy?: string;
+  diskFull?: string;
   seed?: string;
   start?: string;
   workload?: string;
@@ -174,7 +176,8 @@ export function runPlan(options: RunCommandOptions): RunPlan {
   if (options.policy !== undefined && !isCleanupPolicy(options.policy)) {
     throw new UsageError(`--policy must be ${cleanupPolicyChoices()} (got "${options.policy}")`);
   }
-  const board: Board = loadBoard(options.board);
+  diskFullOptionCheck(options.diskFull);
+  const board: Board = diskFullOptionApply(loadBoard(options.board), options.diskFull);
   const speed = speedOption(options.speed);
   const devices = integerFlag(options.devices, "--devices", 1, DEVICES_MAX);
   const workers =
@@ -389,6 +392,7 @@ export function registerRunCommand(program: Command): void {
     .option("--board <name-or-path>", "board name in boards/, or a path to a board JSON file", DEFAULT_BOARD_NAME)
     .option("--storage <dir>", "the device's storage (resumable); default: a temp directory, removed afterwards")
     .option("--policy <policy>", `cleanup policy: ${cleanupPolicyChoices()} (default: the board's)`)
+    .option("--disk-full <policy>", DISK_FULL_OPTION_HELP)
     .option("--seed <n>", "seed for events, values, latency, losses and jitter (default 1, or the storage's)")
     .option("--start <utc>", "simulated start of a new storage (default 2025-01-10T00:00:00Z)")
     .option("--workload <file>", "the sensors, as a workload JSON file (see docs/run.md)")

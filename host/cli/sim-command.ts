@@ -6,7 +6,8 @@
 import { writeFileSync } from "node:fs";
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
-import { type Board, cleanupPolicyChoices, isCleanupPolicy, loadBoard } from "../boards.js";
+import { type Board, cleanupPolicyChoices, isCleanupPolicy, isDiskFullPolicy, loadBoard } from "../boards.js";
+import { DISK_FULL_OPTION_HELP, diskFullOptionCheck } from "./disk-full-option.js";
 import type { FaultKind } from "../hal/faulty.js";
 import { FAULT_PROFILES, type SimResult } from "../sim/options.js";
 import { seedFromEnv, simulateSeed } from "../sim/simulator.js";
@@ -28,6 +29,7 @@ export interface SimCommandOptions {
   steps: string;
   faults: string;
   policy?: string;
+  diskFull?: string;
   json?: string;
 }
 
@@ -52,6 +54,7 @@ export interface SimSummary {
   boardGiven: string;
   faults: string;
   policy: string | null;
+  diskFull: string | null;
   steps: number;
   seedFrom: number;
   seeds: number;
@@ -104,12 +107,15 @@ export async function simRun(options: SimCommandOptions, io: SimIo): Promise<Sim
   if (policy !== undefined && !isCleanupPolicy(policy)) {
     throw new UsageError(`--policy must be ${cleanupPolicyChoices()} (got "${policy}")`);
   }
+  const diskFull = options.diskFull;
+  diskFullOptionCheck(diskFull);
 
   const summary: SimSummary = {
     board: board.name,
     boardGiven: options.board,
     faults: options.faults,
     policy: policy ?? null,
+    diskFull: diskFull ?? null,
     steps,
     seedFrom: from,
     seeds,
@@ -158,7 +164,13 @@ export async function simRun(options: SimCommandOptions, io: SimIo): Promise<Sim
       let result: SimResult | null = null;
       try {
         // The board as given, so that a failure's replay line names a board file by its path.
-        const seedOptions = { board: options.board, steps, faults: options.faults, ...(policy ? { policy } : {}) };
+        const seedOptions = {
+          board: options.board,
+          steps,
+          faults: options.faults,
+          ...(policy ? { policy } : {}),
+          ...(diskFull !== undefined && isDiskFullPolicy(diskFull) ? { diskFull } : {}),
+        };
         result = await simulateSeed(seed, seedOptions);
       } catch (e) {
         const failure: SimSeedFailure =
@@ -234,7 +246,7 @@ export function simSummaryText(s: SimSummary): string {
     const first = s.failures[0];
     if (first)
       lines.push(
-        `replay       SEED=${first.seed} imx-memsim sim --board ${s.boardGiven} --steps ${s.steps}${s.faults === "default" ? "" : ` --faults ${s.faults}`}${s.policy ? ` --policy ${s.policy}` : ""}`,
+        `replay       SEED=${first.seed} imx-memsim sim --board ${s.boardGiven} --steps ${s.steps}${s.faults === "default" ? "" : ` --faults ${s.faults}`}${s.policy ? ` --policy ${s.policy}` : ""}${s.diskFull ? ` --disk-full ${s.diskFull}` : ""}`,
       );
   }
   lines.push(`time         ${(s.elapsedMs / 1000).toFixed(1)} s`);
@@ -252,6 +264,7 @@ export function registerSimCommand(program: Command): void {
     .option("--steps <n>", "workload steps per seed", String(SIM_DEFAULT_STEPS))
     .option("--faults <profile>", `fault profile: ${Object.keys(FAULT_PROFILES).join(", ")}`, "default")
     .option("--policy <policy>", `cleanup policy: ${cleanupPolicyChoices()} (default: drawn per seed)`)
+    .option("--disk-full <policy>", DISK_FULL_OPTION_HELP)
     .option("--json <file>", "also write the summary, failures included, as JSON to this file")
     .action(async (options: SimCommandOptions) => {
       const io: SimIo = {

@@ -9,6 +9,7 @@ import { dirname, join, resolve } from "node:path";
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
 import { type CleanupPolicy, DEFAULT_BOARD_NAME, cleanupPolicyChoices, isCleanupPolicy, loadBoard } from "../boards.js";
+import { DISK_FULL_OPTION_HELP, diskFullOptionApply, diskFullOptionCheck } from "./disk-full-option.js";
 import type { CheckFailure } from "../suite/checks.js";
 import { LEAK_BOUNDS_PER_1000, LEAK_SPAN_MIN_ITERATIONS, type LeakFigure } from "../suite/leaks.js";
 import { runSuite, type SuiteResult, type SuiteUi } from "../suite/run.js";
@@ -37,6 +38,7 @@ export interface TestCommandOptions {
   storage?: string;
   keep?: boolean;
   policy?: string;
+  diskFull?: string;
   seed?: string;
   json?: string;
   fullEvery?: string;
@@ -251,7 +253,8 @@ export async function testCommandRun(options: TestCommandOptions, io: TestIo): P
   if (options.policy !== undefined && !isCleanupPolicy(options.policy)) {
     throw new UsageError(`--policy must be ${cleanupPolicyChoices()} (got "${options.policy}")`);
   }
-  const board = loadBoard(options.board ?? DEFAULT_BOARD_NAME);
+  diskFullOptionCheck(options.diskFull);
+  const board = diskFullOptionApply(loadBoard(options.board ?? DEFAULT_BOARD_NAME), options.diskFull);
   let diskUsagePercent: number | null = null;
   if (options.diskUsage !== undefined) {
     const value = numberFlag(options.diskUsage, "--disk-usage", { min: 0, max: 100 }, "a percentage from 0 to 100");
@@ -353,6 +356,7 @@ export function registerTestCommand(program: Command): void {
       "--policy <policy>",
       `cleanup policy of the shared device: ${cleanupPolicyChoices()} (default: the board's)`,
     )
+    .option("--disk-full <policy>", DISK_FULL_OPTION_HELP)
     .option("--seed <n>", "seed of the values written (a failure replays with the same seed)", "1")
     .option("--json <file>", "write the whole result as JSON")
     .option(

@@ -62,6 +62,8 @@ export interface StreamCounts {
   readSeq: number;
   ramSectors: number;
   diskFiles: number;
+  /** Records of this stream discarded in this device life (RAM full, evict-oldest, corrupt files, forced cleanup). */
+  discarded: number;
 }
 
 export interface CleanupProgress {
@@ -340,6 +342,7 @@ export class Device {
       readSeq: q[abi.QUERY_SEQ_READ] ?? 0,
       ramSectors: q[abi.QUERY_SECTORS_RAM] ?? 0,
       diskFiles: q[abi.QUERY_FILES_DISK] ?? 0,
+      discarded: q[abi.QUERY_RECORDS_DISCARDED] ?? 0,
     };
   }
 
@@ -540,6 +543,10 @@ export class Device {
       positionsWrites: at(abi.STAT_ACK_PERSISTS),
       recordsLostRam: at(abi.STAT_RECORDS_LOST_RAM),
       recordsLostRamMax: at(abi.STAT_RECORDS_LOST_RAM_MAX),
+      recordsRefused: at(abi.STAT_RECORDS_REFUSED),
+      filesDiscarded: at(abi.STAT_FILES_DISCARDED),
+      recordsDiscardedFiles: at(abi.STAT_RECORDS_DISCARDED_FILES),
+      spillsNoSpace: at(abi.STAT_SPILLS_NO_SPACE),
       writeLatencyMs: { mean: this.bridge.writeLatency.meanMs(), max: this.bridge.writeLatency.maxMs },
       dirSyncFailures: this.bridge.dirSyncFailures,
       halNoSpaceErrors: this.bridge.noSpaceErrors,

@@ -52,6 +52,7 @@ const CODE_MESSAGES: Record<string, string> = {
   E_ACK_PERSIST: "the ACK position could not be made durable; the ACK was not applied",
   E_POSITIONS_CORRUPT: "the positions file is corrupt",
   E_SEQ_RESERVE: "sequence numbers could not be reserved durably; the write was refused",
+  E_DISK_FULL: "RAM is full, the disk tier cannot take more data and the disk-full policy is refuse-new",
 };
 
 export function errorCodeName(code: number): string {

@@ -236,6 +236,25 @@ export class HalBridge {
           return statusCounted(this, e);
         }
       },
+      fileDeleteDurable: (pathPtr: number, pathLength: number): number => {
+        const path = this.path(pathPtr, pathLength);
+        const started = performance.now();
+        try {
+          this.hal.remove(path);
+        } catch (e) {
+          return statusOf(e);
+        }
+        this.deleteLatency.record(performance.now() - started);
+        // The file is gone; until its directory is synced a power cut could bring it back.
+        const dir = path.slice(0, Math.max(0, path.lastIndexOf("/")));
+        try {
+          this.hal.syncDir(dir === "" ? "." : dir);
+        } catch {
+          this.unsyncedDirs.add(dir === "" ? "." : dir);
+          this.dirSyncFailures++;
+        }
+        return abi.OK;
+      },
       fileDeleteAsync: (pathPtr: number, pathLength: number, slot: number, generation: number): number => {
         const path = this.path(pathPtr, pathLength);
         const started = performance.now();

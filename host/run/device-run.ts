@@ -353,9 +353,9 @@ export class DeviceRun implements RunView {
       else this.device.writeEvt(spec.source, spec.sensor, value, utcMs);
       return true;
     } catch (error) {
-      // RAM full with every sector pending, raw sectors hold the pool, or the disk refused the
-      // sequence reservation: the sample is lost, counted.
-      const refused = [abi.E_ALL_PENDING, abi.E_OUT_OF_SECTORS, abi.E_SEQ_RESERVE];
+      // RAM full with every sector pending, raw sectors hold the pool, the disk refused the
+      // sequence reservation, or RAM and disk are full under refuse-new: the sample is lost, counted.
+      const refused = [abi.E_ALL_PENDING, abi.E_OUT_OF_SECTORS, abi.E_SEQ_RESERVE, abi.E_DISK_FULL];
       if (error instanceof CoreError && refused.includes(error.code)) return false;
       throw error;
     }

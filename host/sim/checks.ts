@@ -90,7 +90,7 @@ export class DeviceChecks {
     for (const model of this.records.models) {
       const ids = new Set((back.get(model.index) ?? []).map((r) => r.id));
       for (const rec of model.live) {
-        if (rec.inFile && !rec.excused && rec.ackInDoubt !== true && !ids.has(rec.id)) {
+        if (this.records.inKeptFile(rec) && rec.ackInDoubt !== true && !ids.has(rec.id)) {
           const report = twin.recovery;
           throw this.report.fail(
             `${context}: stream ${model.key} seq ${rec.seq} (id ${rec.id}) was in a complete .imx file (${rec.filePath}), ` +

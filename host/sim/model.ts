@@ -95,6 +95,11 @@ export class RecordModel {
   private readonly marked = new Set<string>();
   /** Records that disappeared during this device life while it ran (discarded or damaged), for the "counted" check. */
   lifeGone = 0;
+  /**
+   * Whether a file is still on the storage. A complete file the device deleted unacknowledged was
+   * given up by the disk-full policy evict-oldest (SPEC.md section 4): its records may go, counted.
+   */
+  fileExists: ((path: string) => boolean) | null = null;
 
   constructor(
     readonly models: StreamModel[],
@@ -189,6 +194,12 @@ export class RecordModel {
     }
   }
 
+  /** Whether `rec` sits in a complete file that must never lose it: not damaged, and still on the storage. */
+  inKeptFile(rec: Rec): boolean {
+    if (!rec.inFile || rec.excused) return false;
+    return rec.filePath === undefined || this.fileExists === null || this.fileExists(rec.filePath);
+  }
+
   goneSet(rec: Rec, reason: GoneReason): void {
     this.gone.set(rec.id, reason);
     if (reason === "discarded") this.result.recordsDiscarded++;
@@ -267,7 +278,7 @@ export class RecordModel {
     if (to <= from) return;
     const dropped = model.live.splice(from, to - from);
     for (const rec of dropped) {
-      if (rec.inFile && !rec.excused) {
+      if (this.inKeptFile(rec)) {
         throw this.report.fail(
           `${context}: skipped seq ${rec.seq} (id ${rec.id}) of stream ${model.key}, which is in a complete .imx file`,
         );

@@ -1,7 +1,7 @@
 // What a simulator run is given and what it returns: the fault profiles, the streams and actions of
 // a workload, the options of a run and its counters.
 
-import { type Board, type CleanupPolicy, loadBoard } from "../boards.js";
+import { type Board, type CleanupPolicy, type DiskFullPolicy, loadBoard, withOverrides } from "../boards.js";
 import type { DataType, RecordType } from "../core/device.js";
 import type { FaultKind, FaultRates } from "../hal/faulty.js";
 
@@ -164,6 +164,8 @@ export interface SimOptions {
   steps?: number;
   /** The cleanup policy (default: drawn from the seed). */
   policy?: CleanupPolicy;
+  /** The disk-full policy (default: the board's). */
+  diskFull?: DiskFullPolicy;
   /** A profile name from FAULT_PROFILES or a profile (default "default"). */
   faults?: string | FaultProfile;
   /** On average one step in this many is followed by a shadow power cut check (0 = never; default 6). */
@@ -233,9 +235,9 @@ export function profileOf(faults: string | FaultProfile | undefined): FaultProfi
   return profile;
 }
 
-export function boardOf(board: string | Board | undefined): Board {
-  if (board === undefined) return loadBoard("tiny");
-  return typeof board === "string" ? loadBoard(board) : board;
+export function boardOf(board: string | Board | undefined, diskFull?: DiskFullPolicy): Board {
+  const loaded = board === undefined ? loadBoard("tiny") : typeof board === "string" ? loadBoard(board) : board;
+  return diskFull === undefined ? loaded : withOverrides(loaded, { diskFullPolicy: diskFull });
 }
 
 /** A result with every counter at 0. */

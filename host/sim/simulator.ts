@@ -106,7 +106,7 @@ class Simulation implements TraceRun, ModelReport {
     readonly seed: number,
     readonly options: SimOptions,
   ) {
-    this.board = boardOf(options.board);
+    this.board = boardOf(options.board, options.diskFull);
     if (!this.board.disk) throw new Error(`board ${this.board.name} has no disk tier: the simulator needs one`);
     this.profile = profileOf(options.faults);
     const fsPercent = this.profile.filesystemQuotaPercent;
@@ -125,6 +125,7 @@ class Simulation implements TraceRun, ModelReport {
     this.result = resultNew(seed, this.board, this.policy, this.profile);
     this.trace = new SimTrace(this);
     this.records = new RecordModel(this.models, this.result, this, this.bulkCap);
+    this.records.fileExists = (path) => this.inner.exists(path);
     this.checks = new DeviceChecks(this.records, this, this.bulkCap);
   }
 
@@ -408,7 +409,10 @@ class Simulation implements TraceRun, ModelReport {
               type === "tsd"
                 ? this.device.writeTsd(source, sensor, value, utcMs)
                 : this.device.writeEvt(source, sensor, value, utcMs),
-            [abi.E_ALL_PENDING],
+            // refuse-new refuses a write into full RAM once the disk tier took nothing.
+            this.board.tier.diskFullPolicy === "refuse-new"
+              ? [abi.E_ALL_PENDING, abi.E_DISK_FULL]
+              : [abi.E_ALL_PENDING],
           );
           if (ok === null) break;
           this.records.written(model, id, value, utcMs);

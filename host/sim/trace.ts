@@ -50,7 +50,7 @@ export class SimTrace {
     const board = typeof this.run.options.board === "string" ? this.run.options.board : this.run.board.name;
     const replay = this.run.options.script
       ? `scripted run (crashAtOp=${this.run.options.crashAtOp ?? "none"})`
-      : `SEED=${this.run.seed} imx-memsim sim --board ${board} --steps ${this.run.options.steps ?? 300}${this.run.profile.name === "default" ? "" : ` --faults ${this.run.profile.name}`}${this.run.options.policy ? ` --policy ${this.run.options.policy}` : ""}`;
+      : `SEED=${this.run.seed} imx-memsim sim --board ${board} --steps ${this.run.options.steps ?? 300}${this.run.profile.name === "default" ? "" : ` --faults ${this.run.profile.name}`}${this.run.options.policy ? ` --policy ${this.run.options.policy}` : ""}${this.run.options.diskFull ? ` --disk-full ${this.run.options.diskFull}` : ""}`;
     return new SimFailure(
       this.run.seed,
       this.stepIndex,

@@ -188,7 +188,16 @@ describe("a corrupt flashed image is refused by the core", () => {
       (v) => v.setUint8(abi.CFG_SPILL_TARGET_PERCENT, v.getUint8(abi.CFG_SPILL_THRESHOLD_PERCENT)),
     ],
     ["an unknown cleanup policy", (v) => v.setUint8(abi.CFG_CLEANUP_POLICY, abi.CLEANUP_LAZY + 1)],
-    ["an unknown flag bit", (v) => v.setUint16(abi.CFG_FLAGS, abi.CFG_FLAG_DISK_TIER | 2, true)],
+    ["an unknown flag bit", (v) => v.setUint16(abi.CFG_FLAGS, abi.CFG_FLAG_DISK_TIER | 8, true)],
+    [
+      "an unknown disk-full policy code",
+      (v) =>
+        v.setUint16(
+          abi.CFG_FLAGS,
+          abi.CFG_FLAG_DISK_TIER | (abi.DISK_FULL_POLICY_COUNT << abi.CFG_FLAG_DISK_FULL_SHIFT),
+          true,
+        ),
+    ],
     ["filesMax 0 with a disk tier", (v) => v.setUint32(abi.CFG_FILES_MAX, 0, true)],
     ["filesMax above the limit", (v) => v.setUint32(abi.CFG_FILES_MAX, abi.FILES_MAX_LIMIT + 1, true)],
     ["sectorsPerFileMax 0 with a disk tier", (v) => v.setUint32(abi.CFG_SECTORS_PER_FILE_MAX, 0, true)],

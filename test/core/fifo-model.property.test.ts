@@ -4,12 +4,14 @@
 // discarded under RAM pressure is counted; after a final upload every record written was
 // delivered exactly once, in order, or counted as discarded, and cleanup leaves 0 files and 0
 // sectors. It runs on every board in boards/ and on the sector geometries of
-// test/support/geometries.ts (tiny with 16-, 64- and 128-byte sectors, fewer runs each). fast-check
-// prints the seed and path that replay a failure.
+// test/support/geometries.ts (tiny with 16-, 64- and 128-byte sectors, fewer runs each). Each board
+// runs every cleanup policy under the disk-full policy evict-oldest, and batched under refuse-new
+// (test/support/fifo-model.ts says what each may lose). fast-check prints the seed and path that
+// replay a failure.
 
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
-import { listBoards } from "../../host/boards.js";
+import { listBoards, withOverrides } from "../../host/boards.js";
 import { Device } from "../../host/core/device.js";
 import { ensureCleanupComplete } from "../../host/core/ensure-cleanup.js";
 import { MemoryHal } from "../../host/hal/memory.js";
@@ -122,6 +124,9 @@ interface Coverage {
   discards: number;
   refusals: number;
   deletions: number;
+  /** Files evict-oldest gave up, and writes refuse-new refused. */
+  filesDiscarded: number;
+  writesRefused: number;
 }
 
 const boards = [...listBoards(), ...VARIANTS];
@@ -139,16 +144,33 @@ function seedFor(name: string): number {
   return h | 0;
 }
 
+// Cleanup policies × disk-full policies: every cleanup policy under evict-oldest (the default), and
+// refuse-new once, with the batched policy.
+const POLICY_PAIRS = [
+  ["immediate", "evict-oldest"],
+  ["batched", "evict-oldest"],
+  ["lazy", "evict-oldest"],
+  ["batched", "refuse-new"],
+] as const;
+
 describe.each(boards.map((b) => [b.name, b] as const))("FIFO model on %s", (_name, board) => {
-  const policies = board.disk ? (["immediate", "batched", "lazy"] as const) : (["immediate"] as const);
-  test.each(policies)(
-    "policy %s",
-    async (policy) => {
+  const pairs = board.disk ? POLICY_PAIRS : ([["immediate", "evict-oldest"]] as const);
+  test.each(pairs)(
+    "policy %s, disk full: %s",
+    async (policy, diskFull) => {
+      const boardUnder = withOverrides(board, { diskFullPolicy: diskFull });
       const writeScale = Math.ceil((board.memory.sectorCount * board.memory.sectorBytes) / (16 * 32));
-      const coverage: Coverage = { spills: 0, discards: 0, refusals: 0, deletions: 0 };
+      const coverage: Coverage = {
+        spills: 0,
+        discards: 0,
+        refusals: 0,
+        deletions: 0,
+        filesDiscarded: 0,
+        writesRefused: 0,
+      };
       await fc.assert(
         fc.asyncProperty(fc.array(op, { minLength: opsMinOf(board.name), maxLength: 60 }), async (ops) => {
-          const device = Device.create({ board, hal: new MemoryHal(), policy });
+          const device = Device.create({ board: boardUnder, hal: new MemoryHal(), policy });
           const specs = SPECS.slice(0, Math.min(SPECS.length, board.memory.streamsMax));
           const h = new FifoHarness(device, specs);
           for (const o of ops) {
@@ -159,6 +181,8 @@ describe.each(boards.map((b) => [b.name, b] as const))("FIFO model on %s", (_nam
           coverage.spills += before.spills;
           coverage.discards += before.recordsDiscarded;
           coverage.refusals += before.spillsRefused;
+          coverage.filesDiscarded += before.filesDiscarded;
+          coverage.writesRefused += before.recordsRefused;
           h.drain();
           const result = await ensureCleanupComplete(device, { nowMs: h.nowMs });
           expect(result.complete).toBe(true);
@@ -167,17 +191,28 @@ describe.each(boards.map((b) => [b.name, b] as const))("FIFO model on %s", (_nam
           coverage.deletions += device.stats().filesDeleted;
         }),
         // A fixed seed per board and policy keeps CI deterministic; FC_SEED explores others.
-        { numRuns: runsOf(board.name), seed: seedFor(`${board.name}/${policy}`) },
+        {
+          numRuns: runsOf(board.name),
+          seed: seedFor(
+            diskFull === "evict-oldest" ? `${board.name}/${policy}` : `${board.name}/${policy}/${diskFull}`,
+          ),
+        },
       );
       // The runs must have exercised what this property claims to cover.
-      if (process.env["FC_COVERAGE"]) console.log(board.name, policy, JSON.stringify(coverage));
-      expect(coverage.discards).toBeGreaterThan(0);
+      if (process.env["FC_COVERAGE"]) console.log(board.name, policy, diskFull, JSON.stringify(coverage));
+      // Discards: on RAM-only boards, and under evict-oldest; refuse-new discards only by forced cleanup.
+      if (!board.disk || diskFull === "evict-oldest") expect(coverage.discards).toBeGreaterThan(0);
       if (board.disk) {
         expect(coverage.spills).toBeGreaterThan(0);
         expect(coverage.deletions).toBeGreaterThan(0);
       }
       // Quota refusals need a nearly full disk; the tiny geometries reach one within a few writes.
-      if (isTinyGeometry(board.name)) expect(coverage.refusals).toBeGreaterThan(0);
+      if (isTinyGeometry(board.name)) {
+        expect(coverage.refusals).toBeGreaterThan(0);
+        // The disk-full policy really acted: files given up, or writes refused.
+        if (diskFull === "evict-oldest") expect(coverage.filesDiscarded).toBeGreaterThan(0);
+        else expect(coverage.writesRefused).toBeGreaterThan(0);
+      }
     },
     120_000,
   );

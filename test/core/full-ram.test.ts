@@ -5,7 +5,9 @@
 // stats.recordsDiscarded counts them, and sequence numbers continue. When every sector holds
 // pending data the write fails with E_ALL_PENDING, changes nothing but stats.allocationFailures,
 // and after an ACK frees a sector writes succeed again. Runs on nrf52840 (RAM only, 512 sectors)
-// and tiny (16 sectors; nothing here calls processMemory, so nothing spills).
+// and tiny (16 sectors). RAM discards only when the disk tier cannot take data, so on tiny the disk
+// is made to look full (a 100% usage offset, which no deletion can undo): a write's spill is then
+// refused and the discard rule shows as on a board without a disk tier.
 
 import { describe, expect, test } from "vitest";
 import { loadBoard } from "../../host/boards.js";
@@ -37,6 +39,7 @@ function fixture(boardName: string): Fixture {
   device.configureStream(...A, { type: "evt" });
   device.configureStream(...B, { type: "tsd", sampleRateMs: 1000 });
   device.configureStream(...C, { type: "evt" });
+  if (device.hasDiskTier) device.setDiskUsagePercent(100);
   const { sectorBytes, sectorCount } = device.board.memory;
   return {
     device,

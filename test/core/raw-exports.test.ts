@@ -16,6 +16,7 @@ function instantiate(pages: number): { core: CoreExports; memory: WebAssembly.Me
     fileWrite: () => abi.OK,
     fileRead: () => abi.E_HAL_IO,
     fileDelete: () => abi.E_HAL_IO,
+    fileDeleteDurable: () => abi.E_HAL_IO,
     fileDeleteAsync: () => abi.E_HAL_IO,
     fileQuarantine: () => abi.E_HAL_IO,
     diskFree: () => Infinity,

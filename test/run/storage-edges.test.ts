@@ -333,6 +333,10 @@ describe("a full filesystem under the run's own files", () => {
           "max",
           "--outage",
           "8h at 1h",
+          // The disk tier keeps what it has (evict-oldest would give up old files to the full
+          // filesystem, and the run's own files could then find room): the run's files meet ENOSPC.
+          "--disk-full",
+          "refuse-new",
           "--quiet",
           "--json",
           json,

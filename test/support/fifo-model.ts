@@ -1,8 +1,11 @@
 // A plain TypeScript model of per-stream FIFOs, and a driver that runs the same operation against
 // the model and a real device and checks every result. Discards are the one thing the model cannot
-// predict (which sector the core drops depends on its sector layout), so the model learns them by
+// predict (which sector or file the core drops depends on its layout), so the model learns them by
 // observation: a read that skips records proves they were discarded, and the totals must then
-// agree with the core's discard counter exactly.
+// agree with the core's discard counters exactly, per stream and in all. The disk-full policy
+// (SPEC.md section 4) says what may be lost: under refuse-new nothing is ever discarded on a disk
+// tier (only forced cleanup drops data) and a write into full RAM is refused with E_DISK_FULL;
+// under evict-oldest (and without a disk tier) no write is refused for lack of room.
 
 import { expect } from "vitest";
 import type { Device, RecordType, DataType, UploadRecord } from "../../host/core/device.js";
@@ -59,12 +62,18 @@ export function valueFor(dataType: DataType, random: number): number {
 export class FifoHarness {
   readonly models: StreamModel[];
   droppedTotal = 0;
+  /** Records the model dropped because a forced cleanup took the disk tier. */
+  forcedTotal = 0;
+  /** Writes refused with E_DISK_FULL (refuse-new only). */
+  refusedTotal = 0;
   nowMs = 0;
+  private readonly refuseNew: boolean;
 
   constructor(
     readonly device: Device,
     specs: StreamSpec[],
   ) {
+    this.refuseNew = device.hasDiskTier && device.board.tier.diskFullPolicy === "refuse-new";
     this.models = specs.map((spec) => {
       device.configureStream(spec.source, spec.sensor, {
         type: spec.type,
@@ -88,9 +97,16 @@ export class FifoHarness {
       if (m.spec.type === "tsd") this.device.writeTsd(m.spec.source, m.spec.sensor, record.value, record.utcMs);
       else this.device.writeEvt(m.spec.source, m.spec.sensor, record.value, record.utcMs);
     } catch (e) {
-      // The only refusal a valid write may get: RAM full with every sector pending.
+      // The refusals a valid write may get: RAM full with every sector pending; and under
+      // refuse-new, RAM full while the disk tier took nothing.
       expect(e).toBeInstanceOf(CoreError);
-      expect((e as CoreError).codeName).toBe("E_ALL_PENDING");
+      const code = (e as CoreError).codeName;
+      if (this.refuseNew && code === "E_DISK_FULL") {
+        expect(this.device.stats().sectorsFree).toBe(0);
+        this.refusedTotal++;
+        return;
+      }
+      expect(code).toBe("E_ALL_PENDING");
       return;
     }
     m.nextSeq++;
@@ -215,6 +231,7 @@ export class FifoHarness {
       m.live.splice(0, d);
       m.discardedSeen += d;
       this.droppedTotal += d;
+      this.forcedTotal += d;
       m.pending = Math.max(0, m.pending - d);
     });
     expect(this.device.countDiskFiles()).toBe(0);
@@ -237,9 +254,19 @@ export class FifoHarness {
       expect(c.total).toBeLessThanOrEqual(m.live.length);
       expect(c.ram + c.disk).toBe(c.total);
       unobserved += m.live.length - c.total;
+      // Per stream: what the model saw go missing or still misses is what the core counted for it.
+      expect(c.discarded, `stream ${m.spec.sensor}: discards counted for it`).toBe(
+        m.discardedSeen + m.live.length - c.total,
+      );
     }
     // Every record the model holds that the core does not is a discard the core counted.
     expect(stats.recordsDiscarded - this.droppedTotal).toBe(unobserved);
+    expect(stats.recordsRefused).toBe(this.refusedTotal);
+    // refuse-new keeps what is stored: nothing but a forced cleanup ever drops a record.
+    if (this.refuseNew) {
+      expect(stats.recordsDiscarded).toBe(this.forcedTotal);
+      expect(stats.filesDiscarded).toBe(0);
+    }
     expect(stats.recordsLive).toBe(this.models.reduce((sum, m) => sum + m.live.length, 0) - unobserved);
     expect(this.device.memory.buffer.byteLength).toBe(Math.ceil(this.device.ramBytes / 65536) * 65536);
     if (this.device.hasDiskTier && this.device.isCleanupComplete()) {

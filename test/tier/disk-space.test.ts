@@ -11,8 +11,9 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type Board, loadBoard } from "../../host/boards.js";
+import { type Board, loadBoard, withOverrides } from "../../host/boards.js";
 import { Device } from "../../host/core/device.js";
+import { CoreError } from "../../host/core/errors.js";
 import { MemoryHal } from "../../host/hal/memory.js";
 import { NodeFsHal } from "../../host/hal/node-fs.js";
 import { imxFileBytes } from "../../host/format/imx.js";
@@ -21,6 +22,9 @@ import { DISK_FREE_READ_INTERVAL_MS } from "../../host/core/abi.generated.js";
 import { storageDirMake, storageDirRemove, tsdPerSector, tsdWrite } from "../support/tier-helpers.js";
 
 const tiny = loadBoard("tiny");
+// Where a test shows spills stopping at the limit: under refuse-new the disk tier keeps what it has
+// (under evict-oldest, the default, it would give up old files to make room instead).
+const tinyRefuseNew = withOverrides(tiny, { diskFullPolicy: "refuse-new" });
 const T0 = 1_000_000;
 
 /** The board's margin in bytes: diskFreeMarginFiles × the I/O buffer (largest file the core writes). */
@@ -47,10 +51,17 @@ function deviceOn(board: Board, hal: MemoryHal | NodeFsHal, storageDir?: string)
   let nowMs = T0;
   return {
     device,
-    /** Writes `count` more records. */
+    /** Writes `count` more records (under refuse-new, until a write is refused with E_DISK_FULL). */
     write(count: number): void {
-      tsdWrite(device, 1, 1, seq, count);
-      seq += count;
+      for (let i = 0; i < count; i++) {
+        try {
+          tsdWrite(device, 1, 1, seq, 1);
+        } catch (e) {
+          if (e instanceof CoreError && e.codeName === "E_DISK_FULL") return;
+          throw e;
+        }
+        seq++;
+      }
     },
     /** Moves device time by `stepMs` and runs one tick. */
     tick(stepMs = DISK_FREE_READ_INTERVAL_MS): void {
@@ -71,7 +82,7 @@ describe("the disk limit follows the filesystem's free space (tiny, MemoryHal wi
   it("a filesystem smaller than the quota: spills stop at its free space less the margin, never at ENOSPC", () => {
     const capacityBytes = 1000; // below tiny's 1638-byte quota limit
     const hal = new MemoryHal({ capacityBytes });
-    const run = deviceOn(tiny, hal);
+    const run = deviceOn(tinyRefuseNew, hal);
     for (let round = 0; round < 40; round++) {
       run.write(sectorsPerFile * perSector);
       run.tick();
@@ -88,6 +99,18 @@ describe("the disk limit follows the filesystem's free space (tiny, MemoryHal wi
     expect(stats.spillsFailed).toBe(0); // no write ever met ENOSPC
     expect(hal.freeBytes()).toBeGreaterThanOrEqual(marginBytes(tiny) - fileBytes);
     expect(stats.diskFreeBytes).toBe(capacityBytes - otherBytes - stats.diskBytesUsed);
+
+    // Under evict-oldest the same limit holds; old files are given up to stay under it.
+    const ringHal = new MemoryHal({ capacityBytes });
+    const ring = deviceOn(tiny, ringHal);
+    for (let round = 0; round < 40; round++) {
+      ring.write(sectorsPerFile * perSector);
+      ring.tick();
+    }
+    const ringStats = ring.device.stats();
+    expect(ringStats.diskBytesUsed).toBeLessThanOrEqual(ringStats.diskBytesLimit);
+    expect(ringStats.spillsFailed).toBe(0);
+    expect(ringStats.filesDiscarded).toBeGreaterThan(0);
   });
 
   it("filled from outside: the next read lowers the limit and spills stop before ENOSPC; freed, they resume", () => {
@@ -131,7 +154,7 @@ describe("the disk limit follows the filesystem's free space (tiny, MemoryHal wi
   it("a flush may use the whole quota but never more than the filesystem can take", () => {
     const capacityBytes = 1200;
     const hal = new MemoryHal({ capacityBytes });
-    const run = deviceOn(tiny, hal);
+    const run = deviceOn(tinyRefuseNew, hal);
     run.write(tiny.memory.sectorCount * perSector - 1);
     run.device.flushAllToDisk();
     for (let round = 0; round < 20; round++) run.tick();
@@ -176,11 +199,13 @@ describe("free space is read at a bounded rate (HAL freeBytes() calls counted)",
     expect(hal.stats().calls.freeBytes).toBe(5);
   });
 
-  it("records written between ticks never read it; a board with a longer tick reads once per tick", () => {
+  it("records written between ticks read it at most once; a board with a longer tick reads once per tick", () => {
     const hal = new MemoryHal();
     const run = deviceOn(tiny, hal);
+    // 3000 records overfill RAM: the writes spill on their own and check the limit, which reads
+    // once; device time does not move between ticks, so no more reads follow.
     run.write(3000);
-    expect(hal.stats().calls.freeBytes).toBe(0);
+    expect(hal.stats().calls.freeBytes).toBe(1);
     run.tick(1);
     expect(hal.stats().calls.freeBytes).toBe(1);
     run.write(3000);
@@ -194,7 +219,8 @@ describe("free space is read at a bounded rate (HAL freeBytes() calls counted)",
       slowRun.write(100);
       slowRun.tick(5000);
     }
-    expect(slowHal.stats().calls.freeBytes).toBe(10);
+    // One read per tick, and one before the first: the first write that spilled checked the limit.
+    expect(slowHal.stats().calls.freeBytes).toBe(11);
   });
 
   it("changing the usage offset forces a read at the next check", () => {
@@ -231,7 +257,7 @@ describe.skipIf(!isRoot)("on a real 1 MiB tmpfs (root): NodeFsHal reads statfs(2
   });
 
   it("fc1-imx6 (a 256 MiB quota) spills until the filesystem is nearly full and never meets ENOSPC", () => {
-    const board = loadBoard("fc1-imx6");
+    const board = withOverrides(loadBoard("fc1-imx6"), { diskFullPolicy: "refuse-new" });
     const storageDir = path.join(mount, "st");
     const hal = new NodeFsHal(storageDir);
     const run = deviceOn(board, hal, storageDir);

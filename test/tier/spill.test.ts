@@ -1,14 +1,15 @@
 // Spill: once RAM usage reaches the board's spill threshold, processMemory moves the oldest
 // non-pending sectors of each stream into `.imx` files, many sectors per file, a bounded amount per
-// tick, and only while the disk tier is below its quota threshold; otherwise RAM discards its oldest
-// data and counts it. Shown on `tiny` (edge cases within a few dozen writes) and `fc1-imx6` (the
+// tick, and only while the disk tier has room (or, under evict-oldest, can make it by deleting its
+// oldest files); when the disk tier cannot take data at all RAM discards its oldest data and counts
+// it, and under refuse-new a write into full RAM is refused. Shown on `tiny` (edge cases within a few dozen writes) and `fc1-imx6` (the
 // default gateway, 100 ms ticks): files are counted in a real temporary directory with
 // fs.readdirSync, records are read back across both tiers and compared with what was written, and
 // the per-tick bounds are checked as stats deltas around every single processMemory call.
 
 import fs from "node:fs";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type Board, loadBoard } from "../../host/boards.js";
+import { type Board, loadBoard, withOverrides } from "../../host/boards.js";
 import { Device, type UploadRecord } from "../../host/core/device.js";
 import { CoreError } from "../../host/core/errors.js";
 import { MemoryHal } from "../../host/hal/memory.js";
@@ -257,33 +258,72 @@ describe.each(BOARDS)("spill on %s", (boardName) => {
 });
 
 describe("file table", () => {
-  it("on tiny, a full file table refuses the spill, counted, and RAM then discards its oldest data, counted", () => {
-    const board = loadBoard("tiny");
+  // One-sector files (96 B each) fill tiny's 16 slots long before the 2 KiB quota.
+  function fullTable(board: Board): { device: Device; clock: TickClock; seq: number } {
     const filesMax = board.disk?.filesMax ?? 0;
     const device = Device.create({ board, hal: new MemoryHal() });
-    const sensors = [10, 11, 12, 13];
-    for (const sensor of sensors) device.configureStream(1, sensor, { type: "tsd", sampleRateMs: SAMPLE_RATE_MS });
-    // One-sector files (96 B each) fill the 16 slots long before the 2 KiB quota.
+    for (const sensor of [10, 11, 12, 13])
+      device.configureStream(1, sensor, { type: "tsd", sampleRateMs: SAMPLE_RATE_MS });
     const clock = new TickClock(board);
     const perSector = tsdPerSector(board);
     let seq = 0;
     while (device.stats().filesLive < filesMax) {
-      for (const sensor of sensors) tsdWrite(device, 1, sensor, seq, perSector);
+      for (const sensor of [10, 11, 12, 13]) tsdWrite(device, 1, sensor, seq, perSector);
       seq += perSector;
       flushToDisk(device, clock, 20);
     }
     expect(device.stats().filesLive).toBe(filesMax);
     expect(device.stats().diskBytesUsed).toBeLessThan((board.disk?.quotaBytes ?? 0) * 0.8);
+    return { device, clock, seq };
+  }
 
+  it("on tiny under refuse-new, a full file table refuses the spill, counted, and a write into full RAM is refused with E_DISK_FULL, counted", () => {
+    const board = withOverrides(loadBoard("tiny"), { diskFullPolicy: "refuse-new" });
+    const filesMax = board.disk?.filesMax ?? 0;
+    const perSector = tsdPerSector(board);
+    const { device, clock, seq } = fullTable(board);
     tsdWrite(device, 1, 10, seq, sectorsAtThreshold(board) * perSector);
     const refusedBefore = device.stats().spillsRefused;
     clock.tick(device);
     clock.tick(device);
     expect(device.stats().spillsRefused).toBeGreaterThan(refusedBefore);
     expect(device.stats().filesCreated).toBe(filesMax);
-    tsdWrite(device, 1, 10, seq + sectorsAtThreshold(board) * perSector, board.memory.sectorCount * perSector);
-    expect(device.stats().recordsDiscarded).toBeGreaterThan(0);
+    // Fill RAM to the last record, then one more write: refused, nothing discarded, nothing changed.
+    let next = seq + sectorsAtThreshold(board) * perSector;
+    while (device.stats().sectorsFree > 0 || device.counts(1, 10).ram % perSector !== 0) {
+      tsdWrite(device, 1, 10, next, 1);
+      next++;
+    }
+    const before = device.counts(1, 10);
+    expect(codeOf(() => tsdWrite(device, 1, 10, next, 1))).toBe("E_DISK_FULL");
+    expect(device.counts(1, 10)).toEqual(before);
+    expect(device.stats().recordsRefused).toBe(1);
+    expect(device.stats().recordsDiscarded).toBe(0);
     expect(device.stats().filesCreated).toBe(filesMax);
+  });
+
+  it("on tiny under evict-oldest (the default), a full file table gives up the oldest file, counted, and the spill goes ahead", () => {
+    const board = loadBoard("tiny");
+    expect(board.tier.diskFullPolicy).toBe("evict-oldest");
+    const filesMax = board.disk?.filesMax ?? 0;
+    const perSector = tsdPerSector(board);
+    const { device, clock, seq } = fullTable(board);
+    expect(device.peek(1, 10, 1)[0]?.seq).toBe(0);
+    tsdWrite(device, 1, 10, seq, sectorsAtThreshold(board) * perSector);
+    clock.tick(device);
+    const stats = device.stats();
+    expect(stats.filesCreated).toBeGreaterThan(filesMax);
+    expect(stats.filesDiscarded).toBeGreaterThan(0);
+    expect(stats.filesLive).toBeLessThanOrEqual(filesMax);
+    // The files given up were the oldest ones: one sector of each stream per round, oldest round first.
+    expect(stats.recordsDiscarded).toBe(stats.filesDiscarded * perSector);
+    expect(stats.recordsDiscardedFiles).toBe(stats.recordsDiscarded);
+    const discarded = [10, 11, 12, 13].map((sensor) => device.counts(1, sensor).discarded);
+    expect(discarded.reduce((a, b) => a + b, 0)).toBe(stats.recordsDiscarded);
+    const records = readAll(device, 1, 10);
+    const firstKept = records[0]?.seq ?? -1;
+    expect(firstKept).toBe(device.counts(1, 10).discarded);
+    expect(records.map((r) => r.seq)).toEqual(Array.from({ length: records.length }, (_, i) => firstKept + i));
   });
 });
 

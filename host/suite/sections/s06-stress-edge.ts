@@ -1,5 +1,7 @@
 // Section 6 — stress and edge: every RAM sector filled (the next write discards the oldest
-// non-pending sector and counts it — never silently); writes while every sector is pending are
+// non-pending sector and counts it — never silently; on a disk tier that could take the data the
+// write would spill a file instead, so here the disk is made to look full, a 100% usage offset that
+// no deletion can undo, as SPEC.md section 4 has it); writes while every sector is pending are
 // refused with E_ALL_PENDING and change nothing; a revert (NACK) is idempotent; boundaries of
 // sector ids, word offsets, values and times; and 50 sectors freed every other one are reused
 // exactly (the free list is LIFO). The original passed "allocate every sector" at N − 20.
@@ -21,13 +23,14 @@ export const stressEdgeSection: Section = {
     const n = board.memory.sectorCount;
     const bytes = board.memory.sectorBytes;
 
-    await withLedgers(env, ctx, "stress", [FILL_EVT], false, (device, [ledger]) => {
+    await withLedgers(env, ctx, "stress", [FILL_EVT], false, (device, [ledger], fresh) => {
       if (ledger === undefined) return;
       const { source, sensor } = FILL_EVT;
       const perSector = recordsPerSector("evt", bytes);
       const value = (i: number): number => (0x9e3779b9 ^ i) >>> 0;
 
-      // Every sector: no processMemory, so nothing spills.
+      // Every sector: no processMemory, and a disk tier that cannot take data, so nothing spills.
+      if (device.hasDiskTier) device.setDiskUsagePercent(100);
       fillTo(device, ledger, n, value);
       while (device.counts(source, sensor).ramSectors < n || ledger.written % perSector !== 0)
         ledger.write(value(ledger.written));
@@ -83,6 +86,7 @@ export const stressEdgeSection: Section = {
         `${once.pending}/${twice.pending} pending, ${once.new}/${twice.new} new of ${twice.total}`,
       );
       ledger.rewind();
+      if (device.hasDiskTier) device.setDiskUsagePercent(fresh ? 0 : (env.options.diskUsagePercent ?? 0));
       const outcome = outcomeNew();
       ledgersUpload([ledger], outcome);
       ctx.check(
