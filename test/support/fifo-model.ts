@@ -5,12 +5,16 @@
 // agree with the core's discard counters exactly, per stream and in all. The disk-full policy
 // (SPEC.md section 4) says what may be lost: under refuse-new nothing is ever discarded on a disk
 // tier (only forced cleanup drops data) and a write into full RAM is refused with E_DISK_FULL;
-// under evict-oldest (and without a disk tier) no write is refused for lack of room.
+// under evict-oldest (and without a disk tier) no write is refused for lack of room, and a write
+// into full RAM discards a RAM sector only when the disk tier could not take one: its spill was
+// refused or failed, or no stream had a sector a spill may take (its oldest, not pending, not the
+// one still filling).
 
 import { expect } from "vitest";
 import type { Device, RecordType, DataType, UploadRecord } from "../../host/core/device.js";
 import { CoreError } from "../../host/core/errors.js";
 import { FLUSH_PROGRESS_COMPLETE } from "../../host/core/flush.js";
+import * as abi from "../../host/core/abi.generated.js";
 
 export interface ModelRecord {
   seq: number;
@@ -67,13 +71,18 @@ export class FifoHarness {
   /** Writes refused with E_DISK_FULL (refuse-new only). */
   refusedTotal = 0;
   nowMs = 0;
+  /** RAM discards by writes that found RAM full (evict-oldest on a disk tier), for coverage. */
+  writeDiscards = 0;
   private readonly refuseNew: boolean;
+  /** The core's statistics block, read directly (cheap enough for every write). */
+  private readonly stat: Float64Array;
 
   constructor(
     readonly device: Device,
     specs: StreamSpec[],
   ) {
     this.refuseNew = device.hasDiskTier && device.board.tier.diskFullPolicy === "refuse-new";
+    this.stat = new Float64Array(device.memory.buffer, device.exports.statsPointer(), abi.STAT_COUNT);
     this.models = specs.map((spec) => {
       device.configureStream(spec.source, spec.sensor, {
         type: spec.type,
@@ -90,9 +99,24 @@ export class FifoHarness {
     return m;
   }
 
+  /** Whether some stream has a RAM sector a spill may take: its oldest, not pending, not its newest. */
+  private spillEligible(): boolean {
+    return this.models.some((m) => {
+      const c = this.device.counts(m.spec.source, m.spec.sensor);
+      // Pending records are the oldest live ones, disk first: the oldest RAM sector holds one
+      // exactly when more records are pending than the disk holds.
+      return c.ramSectors >= 2 && c.pending <= c.disk;
+    });
+  }
+
   write(i: number, random: number, evtUtcMs: number): void {
     const m = this.model(i);
     const record = m.nextRecord(valueFor(m.spec.dataType, random), evtUtcMs);
+    // A write into full RAM on a disk tier: the drop-the-middle check below.
+    const ramFull = this.device.hasDiskTier && this.stat[abi.STAT_SECTORS_FREE] === 0;
+    const eligible = ramFull && this.spillEligible();
+    const discardedBefore = this.stat[abi.STAT_SECTORS_DISCARDED] ?? 0;
+    const refusedBefore = (this.stat[abi.STAT_SPILLS_REFUSED] ?? 0) + (this.stat[abi.STAT_SPILLS_FAILED] ?? 0);
     try {
       if (m.spec.type === "tsd") this.device.writeTsd(m.spec.source, m.spec.sensor, record.value, record.utcMs);
       else this.device.writeEvt(m.spec.source, m.spec.sensor, record.value, record.utcMs);
@@ -111,6 +135,15 @@ export class FifoHarness {
     }
     m.nextSeq++;
     m.live.push(record);
+    if (ramFull && (this.stat[abi.STAT_SECTORS_DISCARDED] ?? 0) > discardedBefore) {
+      this.writeDiscards++;
+      const refused =
+        (this.stat[abi.STAT_SPILLS_REFUSED] ?? 0) + (this.stat[abi.STAT_SPILLS_FAILED] ?? 0) > refusedBefore;
+      expect(
+        refused || !eligible,
+        "a write discarded a RAM sector although a spill could have taken one and was not refused",
+      ).toBe(true);
+    }
   }
 
   /** A write of the wrong record type: refused, nothing changes. */
