@@ -8,7 +8,10 @@
 // reported, recorded in the stop's run state, and the next life reports them as lost with RAM.
 // And the issue's scenario: a long outage fills a filesystem smaller than the board's quota; the
 // device lives through it (exit 0, records discarded and counted, lock released, summary
-// written); after the filesystem is enlarged a second life with --drain delivers the rest.
+// written); after the filesystem is enlarged a second life with --drain delivers the rest; and
+// the records lost are the oldest (the default disk-full policy, evict-oldest): every gap in a
+// stream's sequence numbers in the upload log starts at the outage (the record before it was
+// taken no later than ten minutes after the outage began), never in the middle of the backlog.
 //
 // The cases run in process on the fault-injecting HAL (a small filesystem, FaultyHal
 // capacityBytes, over the real storage directory: everywhere), and the scenario also through the
@@ -30,18 +33,20 @@ import { drive } from "../../host/run/drive.js";
 import { outageSpecParse } from "../../host/run/outage-schedule.js";
 import { LOCK_FILE, RUN_STATE_FILE } from "../../host/run/storage.js";
 import { workloadFromFlags } from "../../host/run/workload.js";
-import { cli, logCheck, runSettings, uploadLogRecords } from "./helpers.js";
+import { cli, logCheck, type LoggedRecord, runSettings, uploadLogRecords } from "./helpers.js";
 
 const root = mkdtempSync(join(tmpdir(), "imx-memsim-full-disk-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 const MIN = 60_000;
 const H = 60 * MIN;
+const RUN_START_MS = Date.parse("2025-01-10T00:00:00Z");
 
 // The scenario: four streams at a few records a second (so a filesystem of well under a MiB fills
 // within hours, and the run takes seconds), an 8-hour outage from 2 h, 12 h in all.
 const TSD = ["1:1s", "2:1s", "3:1s"];
 const EVT = ["4:2/s"];
 const OUTAGE = "8h at 2h";
+const OUTAGE_START_MS = RUN_START_MS + 2 * H;
 const DURATION = "12h";
 
 function scenarioSettings(name: string, overrides: Partial<RunSettings> = {}): RunSettings {
@@ -71,6 +76,26 @@ async function lifeRun(settings: RunSettings, hal: FaultyHal): Promise<DeviceSum
   return run.summary();
 }
 
+interface Gap {
+  stream: string;
+  /** The last record before the gap, and the first after it. */
+  before: LoggedRecord;
+  after: LoggedRecord;
+}
+
+/** Every jump in a stream's sequence numbers in the log (the log's seqs only grow: checked apart). */
+function seqGaps(records: readonly LoggedRecord[]): Gap[] {
+  const last = new Map<string, LoggedRecord>();
+  const gaps: Gap[] = [];
+  for (const r of records) {
+    const stream = `${r.source}/${r.sensor}`;
+    const before = last.get(stream);
+    if (before !== undefined && r.seq > before.seq + 1) gaps.push({ stream, before, after: r });
+    last.set(stream, r);
+  }
+  return gaps;
+}
+
 /** The done-when checks over the two lives' summaries and the upload log. */
 function livesCheck(s1: DeviceSummary, s2: DeviceSummary, logPath: string): void {
   const records = uploadLogRecords(logPath);
@@ -96,6 +121,16 @@ function livesCheck(s1: DeviceSummary, s2: DeviceSummary, logPath: string): void
     lostWithRam: sum((s) => s.records.lostWithRamAtLastKill),
   };
   expect(accounted.written).toBe(accounted.logLines + accounted.discarded + accounted.lostWithRam);
+}
+
+/** The oldest went first: every gap starts at the outage. */
+function gapsCheck(logPath: string): void {
+  const gaps = seqGaps(uploadLogRecords(logPath));
+  expect(gaps.length).toBeGreaterThan(0);
+  const late = gaps.filter((g) => g.before.utcMs > OUTAGE_START_MS + 10 * MIN);
+  expect(
+    late.map((g) => `${g.stream}: seq ${g.before.seq} (${new Date(g.before.utcMs).toISOString()}) → ${g.after.seq}`),
+  ).toEqual([]);
 }
 
 describe("a graceful stop on a full disk", () => {
@@ -186,7 +221,7 @@ function livesCheckWithoutDiscards(s1: DeviceSummary, s2: DeviceSummary, logPath
 }
 
 describe("an outage longer than the filesystem holds (the issue's done-when scenario)", () => {
-  it("on the fault-injecting HAL's small filesystem: survived, enlarged and drained, every record accounted for", async () => {
+  it("on the fault-injecting HAL's small filesystem: survived, the oldest dropped, enlarged and drained, every record accounted for", async () => {
     const s = scenarioSettings("halsmall");
     // 160 KiB of files: the outage's backlog does not fit (the quota, 256 MiB, is no limit here).
     const small = new FaultyHal(new NodeFsHal(s.storageDir), { seed: 1, capacityBytes: 160 * 1024 });
@@ -197,6 +232,7 @@ describe("an outage longer than the filesystem holds (the issue's done-when scen
     const large = new FaultyHal(new NodeFsHal(s.storageDir), { seed: 2, capacityBytes: 4 * 1024 * 1024 });
     const s2 = await lifeRun({ ...s, drain: true }, large);
     livesCheck(s1, s2, s.uploadLogPath ?? "");
+    gapsCheck(s.uploadLogPath ?? "");
   }, 120_000);
 
   const isRoot = process.getuid?.() === 0;
@@ -210,7 +246,7 @@ describe("an outage longer than the filesystem holds (the issue's done-when scen
       if (mounted) execFileSync("umount", [mount]);
     });
 
-    it("run exits 0 with records discarded; enlarged, --drain delivers the rest; every record accounted for", async () => {
+    it("run exits 0 with records discarded, the oldest first; enlarged, --drain delivers the rest; every record accounted for", async () => {
       execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", mount]);
       mounted = true;
       const storage = join(mount, "st");
@@ -246,6 +282,7 @@ describe("an outage longer than the filesystem holds (the issue's done-when scen
       expect(second.code).toBe(0);
       const read = (name: string): DeviceSummary => JSON.parse(readFileSync(join(root, name), "utf8")) as DeviceSummary;
       livesCheck(read("s1.json"), read("s2.json"), log);
+      gapsCheck(log);
     }, 300_000);
   });
 });
