@@ -139,7 +139,7 @@ export const EVENT_FLUSH_COMPLETE: i32 = 10;
 export const EVENT_FLUSH_CANCELLED: i32 = 11;
 export const EVENT_FORCE_CLEANUP: i32 = 12;
 export const EVENT_FILE_CORRUPT: i32 = 13;
-export const EVENT_RECOVERY_FILE: i32 = 14;
+// 14 is retired (it was never emitted); codes are not reused.
 export const EVENT_RECOVERY_DONE: i32 = 15;
 export const EVENT_ACK_PERSIST_FAILED: i32 = 16;
 export const EVENT_FILE_DISCARDED: i32 = 17;

@@ -14,7 +14,8 @@ export const LOG_LEVELS: readonly LogLevel[] = ["off", ...abi.CORE_LOG_LEVEL_NAM
 /** The tier states by code, from the table in assembly/abi.ts. */
 export const STATE_NAMES: readonly abi.TierState[] = abi.TIER_STATE_NAMES;
 
-function eventText(event: number, a: number, b: number): string {
+/** The text of one core log event; an event this build does not know is shown by number. */
+export function eventText(event: number, a: number, b: number): string {
   switch (event) {
     case abi.EVENT_BOOTED:
       return `booted: ${a} sectors, layout ends at byte ${b}`;
@@ -48,6 +49,12 @@ function eventText(event: number, a: number, b: number): string {
       return `recovery done: ${a} streams, ${b} records lost with RAM`;
     case abi.EVENT_ACK_PERSIST_FAILED:
       return `persisting stream positions failed (${b})`;
+    case abi.EVENT_FILE_DISCARDED:
+      return `disk full: deleted the oldest file of stream ${a} to make room (${b} records discarded)`;
+    case abi.EVENT_WRITE_REFUSED:
+      return `disk full (refuse-new): refused a write to stream ${a} (${b} refused so far)`;
+    case abi.EVENT_SPILL_NO_SPACE:
+      return `spill of stream ${a} met a full filesystem (ENOSPC) with the disk tier at ${b} bytes`;
     default:
       return `event ${event} (${a}, ${b})`;
   }
