@@ -305,7 +305,9 @@ export function deviceSummaryText(s: DeviceSummary): string {
       (r.balanced ? "  (adds up)" : `  DOES NOT ADD UP: ${count(r.unaccounted)} unaccounted`),
   );
   if (r.writeFailures > 0)
-    lines.push(`           ${count(r.writeFailures)} samples not written: RAM full of pending data`);
+    lines.push(
+      `           ${count(r.writeFailures)} samples not written: RAM full (of pending data, or with the disk full under refuse-new)`,
+    );
   const u = s.uplink;
   lines.push(
     (s.uploadLog === null
