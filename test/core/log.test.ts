@@ -5,9 +5,10 @@ import { describe, expect, it } from "vitest";
 import * as abi from "../../host/core/abi.generated.js";
 import { CoreLogger, eventText } from "../../host/core/log.js";
 
-const EVENTS = Object.entries(abi).filter(
-  (entry): entry is [string, number] => entry[0].startsWith("EVENT_") && typeof entry[1] === "number",
-);
+const EVENTS: [string, number][] = [];
+for (const [name, value] of Object.entries(abi) as [string, unknown][]) {
+  if (name.startsWith("EVENT_") && typeof value === "number") EVENTS.push([name, value]);
+}
 
 describe("core log events", () => {
   it("the ABI defines events", () => {
