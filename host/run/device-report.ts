@@ -146,6 +146,10 @@ export interface DeviceSummary {
     spills: number;
     spillsRefused: number;
     sectorsSpilled: number;
+    /** Files the disk tier deleted to make room (evict-oldest), and the unacknowledged records they held. */
+    filesEvicted: number;
+    recordsEvicted: number;
+    /** Records deleted with their files by a forced cleanup. */
     discardedFromDisk: number;
   };
   cleanup: {
@@ -370,6 +374,8 @@ export function deviceSummary(run: RunView): DeviceSummary {
       spills: s.spills,
       spillsRefused: s.spillsRefused,
       sectorsSpilled: s.sectorsSpilled,
+      filesEvicted: s.filesDiscarded,
+      recordsEvicted: s.recordsDiscardedFiles,
       discardedFromDisk: s.recordsDiscardedDisk,
     },
     cleanup: {

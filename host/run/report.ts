@@ -334,7 +334,11 @@ export function deviceSummaryText(s: DeviceSummary): string {
   );
   lines.push(
     `disk       ${count(s.disk.spills)} spills (${count(s.disk.sectorsSpilled)} sectors, ${count(s.disk.spillsRefused)} refused), ${count(s.disk.filesCreated)} files created, ` +
-      `${count(s.disk.filesDeleted)} deleted, ${count(s.disk.filesOnDisk)} on disk (${bytesShort(s.disk.diskBytesUsed)})` +
+      `${count(s.disk.filesDeleted)} deleted` +
+      (s.disk.filesEvicted > 0
+        ? ` (${count(s.disk.filesEvicted)} of them evicted for room, with ${count(s.disk.recordsEvicted)} records)`
+        : "") +
+      `, ${count(s.disk.filesOnDisk)} on disk (${bytesShort(s.disk.diskBytesUsed)})` +
       (s.disk.diskBytesLimit > 0 || s.disk.diskFreeBytes !== null
         ? `; spill limit ${bytesShort(s.disk.diskBytesLimit)}, filesystem ${s.disk.diskFreeBytes === null ? "without a limit" : `${bytesShort(s.disk.diskFreeBytes)} free`}`
         : ""),

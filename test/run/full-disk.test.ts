@@ -104,6 +104,10 @@ function livesCheck(s1: DeviceSummary, s2: DeviceSummary, logPath: string): void
   // Life 1 lived through the full disk and dropped records, counted.
   expect(s1.records.discarded).toBeGreaterThan(0);
   expect(s1.records.balanced).toBe(true);
+  // Under evict-oldest the room came from deleting the oldest files, and those records are part of the discards.
+  expect(s1.disk.filesEvicted).toBeGreaterThan(0);
+  expect(s1.disk.recordsEvicted).toBeGreaterThan(0);
+  expect(s1.disk.recordsEvicted).toBeLessThanOrEqual(s1.records.discarded);
   // Life 2 delivered the rest.
   expect(s2.stop.reason).toBe("drained");
   expect(s2.records.stored).toBe(0);
