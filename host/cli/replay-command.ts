@@ -82,7 +82,7 @@ export function replayReport(file: string, parsed: ParsedExport, result: ReplayR
   for (const m of result.firstMismatches) lines.push(`  ${m}`);
   if (result.recordsDiscarded > 0) {
     lines.push(
-      `  RAM filled during the outage and ${result.diskTier ? "the disk tier could take no more (quota or file table)" : `board ${result.board} has no disk tier`}: ` +
+      `  ${result.diskTier ? "the disk tier filled during the outage (quota, free space or file table)" : `RAM filled during the outage and board ${result.board} has no disk tier`}: ` +
         "the oldest data was discarded (counted); shorten the outage (--outage) or use a bigger board",
     );
   }
