@@ -4,7 +4,7 @@
 
 import fs from "node:fs";
 import nodePath from "node:path";
-import { type Hal, HalCounters, HalError, type HalStats, halErrorFrom, relativePathCheck } from "./hal.js";
+import { type Hal, HalCounters, HalError, type HalOp, type HalStats, halErrorFrom, relativePathCheck } from "./hal.js";
 
 const { O_WRONLY, O_RDONLY, O_CREAT, O_EXCL, O_TRUNC, O_APPEND } = fs.constants;
 const FLAGS_CREATE_NEW = O_WRONLY | O_CREAT | O_EXCL;
@@ -55,54 +55,31 @@ export class NodeFsHal implements Hal {
   }
 
   writeFile(path: string, data: Uint8Array): void {
-    const counters = this.counters;
-    counters.calls.writeFile++;
-    const full = this.full("writeFile", path);
-    let fd: number;
-    let created = true;
-    try {
-      fd = fs.openSync(full, FLAGS_CREATE_NEW, FILE_MODE);
-    } catch (e) {
-      if (errnoCode(e) !== "EEXIST") throw halErrorFrom(e, "writeFile", path);
-      created = false;
-      try {
-        fd = fs.openSync(full, FLAGS_TRUNCATE, FILE_MODE);
-      } catch (e2) {
-        throw halErrorFrom(e2, "writeFile", path);
-      }
-    }
-    try {
-      const length = data.byteLength;
-      let offset = 0;
-      while (offset < length) offset += fs.writeSync(fd, data, offset, length - offset);
-    } catch (e) {
-      closeQuietly(fd);
-      throw halErrorFrom(e, "writeFile", path);
-    }
-    try {
-      fs.closeSync(fd);
-    } catch (e) {
-      throw halErrorFrom(e, "writeFile", path);
-    }
-    counters.bytesWritten += data.byteLength;
-    if (created) counters.filesCreated++;
+    this.counters.calls.writeFile++;
+    this.writeOpen("writeFile", path, data, FLAGS_CREATE_NEW, FLAGS_TRUNCATE);
   }
 
   appendFile(path: string, data: Uint8Array): void {
+    this.counters.calls.appendFile++;
+    this.writeOpen("appendFile", path, data, FLAGS_CREATE_NEW_APPEND, FLAGS_APPEND);
+  }
+
+  // Opens `path` with `createFlags` (a new file) or, when it exists, `existingFlags`, writes all of
+  // `data` and closes it; counts the bytes and a file created.
+  private writeOpen(op: HalOp, path: string, data: Uint8Array, createFlags: number, existingFlags: number): void {
     const counters = this.counters;
-    counters.calls.appendFile++;
-    const full = this.full("appendFile", path);
+    const full = this.full(op, path);
     let fd: number;
     let created = true;
     try {
-      fd = fs.openSync(full, FLAGS_CREATE_NEW_APPEND, FILE_MODE);
+      fd = fs.openSync(full, createFlags, FILE_MODE);
     } catch (e) {
-      if (errnoCode(e) !== "EEXIST") throw halErrorFrom(e, "appendFile", path);
+      if (errnoCode(e) !== "EEXIST") throw halErrorFrom(e, op, path);
       created = false;
       try {
-        fd = fs.openSync(full, FLAGS_APPEND, FILE_MODE);
+        fd = fs.openSync(full, existingFlags, FILE_MODE);
       } catch (e2) {
-        throw halErrorFrom(e2, "appendFile", path);
+        throw halErrorFrom(e2, op, path);
       }
     }
     try {
@@ -111,12 +88,12 @@ export class NodeFsHal implements Hal {
       while (offset < length) offset += fs.writeSync(fd, data, offset, length - offset);
     } catch (e) {
       closeQuietly(fd);
-      throw halErrorFrom(e, "appendFile", path);
+      throw halErrorFrom(e, op, path);
     }
     try {
       fs.closeSync(fd);
     } catch (e) {
-      throw halErrorFrom(e, "appendFile", path);
+      throw halErrorFrom(e, op, path);
     }
     counters.bytesWritten += data.byteLength;
     if (created) counters.filesCreated++;
