@@ -1,7 +1,6 @@
 // NodeFsHal passes the shared conformance suite on a fresh temp directory, maps the errno values
 // Linux really produces, and agrees with MemoryHal call for call on random operation sequences.
 
-import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -11,6 +10,7 @@ import { type Hal, HalError, type HalOp } from "../../host/hal/hal.js";
 import { MemoryHal } from "../../host/hal/memory.js";
 import { NodeFsHal } from "../../host/hal/node-fs.js";
 import { bytes, codeOf, halConformanceSuite, halErrorOf, text } from "./hal-conformance.js";
+import { Tmpfs, tmpfsAvailable } from "../support/tmpfs.js";
 
 function tempDirMake(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), "imx-hal-"));
@@ -123,32 +123,32 @@ describe("NodeFsHal.freeBytes", () => {
     expect(fs.existsSync(path.join(rootDir, "not"))).toBe(false);
   });
 
-  const isRoot = process.getuid?.() === 0;
-  if (!isRoot)
-    console.log("node-fs: not root, so no tmpfs can be mounted: the real small-filesystem freeBytes test is skipped");
-  it.skipIf(!isRoot)("on a real 256 KiB tmpfs (root): falls as files land, rises as they go, 0 when full", () => {
-    const mount = path.join(rootDir, "tmpfs");
-    fs.mkdirSync(mount);
-    execFileSync("mount", ["-t", "tmpfs", "-o", "size=256k", "tmpfs", mount]);
-    try {
-      const hal = new NodeFsHal(path.join(mount, "st"));
-      const empty = hal.freeBytes();
-      expect(empty).toBe(256 * 1024);
-      hal.mkdir(".");
-      hal.writeFile("a", new Uint8Array(64 * 1024));
-      const afterA = hal.freeBytes();
-      expect(empty - afterA).toBeGreaterThanOrEqual(64 * 1024);
-      expect(empty - afterA).toBeLessThan(64 * 1024 + 3 * 4096); // the file's blocks, the directory's
-      expect(codeOf(() => hal.writeFile("b", new Uint8Array(512 * 1024)))).toBe("ENOSPC");
-      expect(hal.freeBytes()).toBe(0);
-      hal.remove("b");
-      expect(hal.freeBytes()).toBe(afterA);
-      hal.remove("a");
-      expect(hal.freeBytes()).toBeGreaterThanOrEqual(empty - 2 * 4096);
-    } finally {
-      execFileSync("umount", [mount]);
-    }
-  });
+  it.skipIf(!tmpfsAvailable("node-fs: the real small-filesystem freeBytes test"))(
+    "on a real 256 KiB tmpfs (root): falls as files land, rises as they go, 0 when full",
+    () => {
+      const mount = path.join(rootDir, "tmpfs");
+      const tmpfs = new Tmpfs(mount);
+      tmpfs.mount("256k");
+      try {
+        const hal = new NodeFsHal(path.join(mount, "st"));
+        const empty = hal.freeBytes();
+        expect(empty).toBe(256 * 1024);
+        hal.mkdir(".");
+        hal.writeFile("a", new Uint8Array(64 * 1024));
+        const afterA = hal.freeBytes();
+        expect(empty - afterA).toBeGreaterThanOrEqual(64 * 1024);
+        expect(empty - afterA).toBeLessThan(64 * 1024 + 3 * 4096); // the file's blocks, the directory's
+        expect(codeOf(() => hal.writeFile("b", new Uint8Array(512 * 1024)))).toBe("ENOSPC");
+        expect(hal.freeBytes()).toBe(0);
+        hal.remove("b");
+        expect(hal.freeBytes()).toBe(afterA);
+        hal.remove("a");
+        expect(hal.freeBytes()).toBeGreaterThanOrEqual(empty - 2 * 4096);
+      } finally {
+        tmpfs.unmount();
+      }
+    },
+  );
 });
 
 // Differential check: the same random operations on both HALs give the same results and trees.

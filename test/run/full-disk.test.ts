@@ -17,8 +17,7 @@
 // capacityBytes, over the real storage directory: everywhere), and the scenario also through the
 // CLI on a real 1 MiB tmpfs when the test runs as root (skipped with a printed reason otherwise).
 
-import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -34,6 +33,7 @@ import { outageSpecParse } from "../../host/run/outage-schedule.js";
 import { LOCK_FILE, RUN_STATE_FILE } from "../../host/run/storage.js";
 import { workloadFromFlags } from "../../host/run/workload.js";
 import { cli, logCheck, type LoggedRecord, runSettings, uploadLogRecords } from "./helpers.js";
+import { Tmpfs, tmpfsAvailable } from "../support/tmpfs.js";
 
 const root = mkdtempSync(join(tmpdir(), "imx-memsim-full-disk-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -239,20 +239,15 @@ describe("an outage longer than the filesystem holds (the issue's done-when scen
     gapsCheck(s.uploadLogPath ?? "");
   }, 120_000);
 
-  const isRoot = process.getuid?.() === 0;
-  if (!isRoot)
-    console.log("full-disk: not root, so no tmpfs can be mounted: the real 1 MiB filesystem case is skipped");
-  describe.skipIf(!isRoot)("on a real 1 MiB tmpfs (root)", () => {
+  describe.skipIf(!tmpfsAvailable("full-disk: the real 1 MiB filesystem case"))("on a real 1 MiB tmpfs (root)", () => {
     const mount = join(root, "M");
-    mkdirSync(mount, { recursive: true });
-    let mounted = false;
+    const tmpfs = new Tmpfs(mount);
     afterAll(() => {
-      if (mounted) execFileSync("umount", [mount]);
+      tmpfs.unmount();
     });
 
     it("run exits 0 with records discarded, the oldest first; enlarged, --drain delivers the rest; every record accounted for", async () => {
-      execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", mount]);
-      mounted = true;
+      tmpfs.mount("1m");
       const storage = join(mount, "st");
       const log = join(root, "up.ndjson");
       const args = (json: string, drain: boolean): string[] => [
@@ -280,7 +275,7 @@ describe("an outage longer than the filesystem holds (the issue's done-when scen
       expect(first.stderr).toBe("");
       expect(first.code).toBe(0);
       expect(existsSync(join(storage, LOCK_FILE))).toBe(false);
-      execFileSync("mount", ["-o", "remount,size=4m", mount]);
+      tmpfs.resize("4m");
       const second = await cli(args(join(root, "s2.json"), true), { timeoutMs: 240_000 });
       expect(second.stderr).toBe("");
       expect(second.code).toBe(0);

@@ -5,7 +5,7 @@
 // tmpfs when the test runs as root, and the fault-injecting HAL's disk-full mode), and a storage
 // written in the formats of the first release (0.1.0, commit acbe81a).
 
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -24,6 +24,7 @@ import {
   type UploadLogWriter,
 } from "../../host/run/upload-log.js";
 import { cli, logCheck, runSettings, snapshot, uploadLogRecords } from "./helpers.js";
+import { Tmpfs, tmpfsAvailable } from "../support/tmpfs.js";
 
 const root = mkdtempSync(join(tmpdir(), "imx-memsim-storage-edges-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -300,63 +301,61 @@ describe("a full filesystem under the run's own files", () => {
     expect(logCheck(records)).toMatchObject({ duplicates: 0, outOfOrder: 0 });
   });
 
-  const isRoot = process.getuid?.() === 0;
-  if (!isRoot)
-    console.log("storage-edges: not root, so no tmpfs can be mounted: the real full-filesystem test is skipped");
-  describe.skipIf(!isRoot)("on a real 1 MiB tmpfs (root)", () => {
-    const mount = join(root, "tmpfs");
-    mkdirSync(mount, { recursive: true });
-    let mounted = false;
-    afterAll(() => {
-      if (mounted) execFileSync("umount", [mount]);
-    });
+  describe.skipIf(!tmpfsAvailable("storage-edges: the real full-filesystem test"))(
+    "on a real 1 MiB tmpfs (root)",
+    () => {
+      const mount = join(root, "tmpfs");
+      const tmpfs = new Tmpfs(mount);
+      afterAll(() => {
+        tmpfs.unmount();
+      });
 
-    it("survives ENOSPC of the run state, the trace and the upload log: counted, flushed, lock released, summary written", async () => {
-      execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", mount]);
-      mounted = true;
-      const storage = join(mount, "st");
-      const json = join(root, "tmpfs-summary.json");
-      const result = await cli(
-        [
-          "run",
-          "--storage",
-          storage,
-          "--upload-log",
-          join(mount, "up.ndjson"),
-          "--trace",
-          join(mount, "trace.ndjson"),
-          // The disk tier stops short of the filesystem's last bytes (its real free space, less a
-          // margin), so the upload log and the trace are what fill it: a day of them does.
-          "--duration",
-          "24h",
-          "--speed",
-          "max",
-          "--outage",
-          "8h at 1h",
-          // The disk tier keeps what it has (evict-oldest would give up old files to the full
-          // filesystem, and the run's own files could then find room): the run's files meet ENOSPC.
-          "--disk-full",
-          "refuse-new",
-          "--quiet",
-          "--json",
-          json,
-        ],
-        { timeoutMs: 240_000 },
-      );
-      expect(result.stderr).not.toMatch(/at .*\.js:\d+/); // no stack trace
-      expect(result.code).toBe(0); // a full disk is survived, not a failure of the run
-      const summary = JSON.parse(readFileSync(json, "utf8")) as {
-        hostFiles: { checkpointFailures: number; errors: string[] };
-        records: { balanced: boolean };
-      };
-      expect(summary.hostFiles.checkpointFailures).toBeGreaterThan(0);
-      expect(summary.records.balanced).toBe(true);
-      expect(result.stdout).toMatch(/host files filesystem full: \d+ of \d+ run-state writes refused/);
-      expect(existsSync(join(storage, LOCK_FILE))).toBe(false);
-      // Every line in the upload log is whole (no line without its record).
-      expect(logCheck(uploadLogRecords(join(mount, "up.ndjson"))).duplicates).toBe(0);
-    }, 300_000);
-  });
+      it("survives ENOSPC of the run state, the trace and the upload log: counted, flushed, lock released, summary written", async () => {
+        tmpfs.mount("1m");
+        const storage = join(mount, "st");
+        const json = join(root, "tmpfs-summary.json");
+        const result = await cli(
+          [
+            "run",
+            "--storage",
+            storage,
+            "--upload-log",
+            join(mount, "up.ndjson"),
+            "--trace",
+            join(mount, "trace.ndjson"),
+            // The disk tier stops short of the filesystem's last bytes (its real free space, less a
+            // margin), so the upload log and the trace are what fill it: a day of them does.
+            "--duration",
+            "24h",
+            "--speed",
+            "max",
+            "--outage",
+            "8h at 1h",
+            // The disk tier keeps what it has (evict-oldest would give up old files to the full
+            // filesystem, and the run's own files could then find room): the run's files meet ENOSPC.
+            "--disk-full",
+            "refuse-new",
+            "--quiet",
+            "--json",
+            json,
+          ],
+          { timeoutMs: 240_000 },
+        );
+        expect(result.stderr).not.toMatch(/at .*\.js:\d+/); // no stack trace
+        expect(result.code).toBe(0); // a full disk is survived, not a failure of the run
+        const summary = JSON.parse(readFileSync(json, "utf8")) as {
+          hostFiles: { checkpointFailures: number; errors: string[] };
+          records: { balanced: boolean };
+        };
+        expect(summary.hostFiles.checkpointFailures).toBeGreaterThan(0);
+        expect(summary.records.balanced).toBe(true);
+        expect(result.stdout).toMatch(/host files filesystem full: \d+ of \d+ run-state writes refused/);
+        expect(existsSync(join(storage, LOCK_FILE))).toBe(false);
+        // Every line in the upload log is whole (no line without its record).
+        expect(logCheck(uploadLogRecords(join(mount, "up.ndjson"))).duplicates).toBe(0);
+      }, 300_000);
+    },
+  );
 });
 
 describe("a storage written by 0.1.0 (commit acbe81a)", () => {

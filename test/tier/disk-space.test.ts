@@ -7,7 +7,6 @@
 // on a real 1 MiB tmpfs through NodeFsHal when the test runs as root (skipped with a printed reason
 // otherwise): spills follow statfs(2) and never meet ENOSPC.
 
-import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -20,6 +19,7 @@ import { imxFileBytes } from "../../host/format/imx.js";
 import { positionsFileBytes } from "../../host/format/positions.js";
 import { DISK_FREE_READ_INTERVAL_MS } from "../../host/core/abi.generated.js";
 import { storageDirMake, storageDirRemove, tsdPerSector, tsdWrite } from "../support/tier-helpers.js";
+import { Tmpfs, tmpfsAvailable } from "../support/tmpfs.js";
 
 const tiny = loadBoard("tiny");
 // Where a test shows spills stopping at the limit: under refuse-new the disk tier keeps what it has
@@ -236,44 +236,42 @@ describe("free space is read at a bounded rate (HAL freeBytes() calls counted)",
   });
 });
 
-const isRoot = process.getuid?.() === 0;
-if (!isRoot) console.log("disk-space: not root, so no tmpfs can be mounted: the real small-filesystem test is skipped");
+describe.skipIf(!tmpfsAvailable("disk-space: the real small-filesystem test"))(
+  "on a real 1 MiB tmpfs (root): NodeFsHal reads statfs(2)",
+  () => {
+    let root: string;
+    let mount: string;
+    let tmpfs: Tmpfs | null = null;
+    beforeEach(() => {
+      root = storageDirMake();
+      mount = path.join(root, "tmpfs");
+      tmpfs = new Tmpfs(mount);
+      tmpfs.mount("1m");
+    });
+    afterEach(() => {
+      tmpfs?.unmount();
+      storageDirRemove(root);
+    });
 
-describe.skipIf(!isRoot)("on a real 1 MiB tmpfs (root): NodeFsHal reads statfs(2)", () => {
-  let root: string;
-  let mount: string;
-  let mounted = false;
-  beforeEach(() => {
-    root = storageDirMake();
-    mount = path.join(root, "tmpfs");
-    fs.mkdirSync(mount);
-    execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", mount]);
-    mounted = true;
-  });
-  afterEach(() => {
-    if (mounted) execFileSync("umount", [mount]);
-    mounted = false;
-    storageDirRemove(root);
-  });
-
-  it("fc1-imx6 (a 256 MiB quota) spills until the filesystem is nearly full and never meets ENOSPC", () => {
-    const board = withOverrides(loadBoard("fc1-imx6"), { diskFullPolicy: "refuse-new" });
-    const storageDir = path.join(mount, "st");
-    const hal = new NodeFsHal(storageDir);
-    const run = deviceOn(board, hal, storageDir);
-    // 100 ms ticks, 1,000 samples between two: RAM keeps reaching its spill threshold.
-    for (let tick = 0; tick < 250; tick++) {
-      run.write(1000);
-      run.tick(board.tier.tickIntervalMs);
-    }
-    const stats = run.device.stats();
-    const freeReal = fs.statfsSync(mount).bavail * fs.statfsSync(mount).bsize;
-    expect(stats.spills).toBeGreaterThan(10);
-    expect(stats.spillsFailed).toBe(0);
-    expect(stats.spillsRefused).toBeGreaterThan(0);
-    expect(stats.diskBytesLimit).toBeLessThan(1 << 20);
-    expect(stats.diskBytesUsed).toBeLessThanOrEqual(stats.diskBytesLimit);
-    expect(freeReal).toBeGreaterThan(0);
-    expect(hal.stats().calls.freeBytes).toBeLessThanOrEqual(1 + (250 * board.tier.tickIntervalMs) / 1000);
-  });
-});
+    it("fc1-imx6 (a 256 MiB quota) spills until the filesystem is nearly full and never meets ENOSPC", () => {
+      const board = withOverrides(loadBoard("fc1-imx6"), { diskFullPolicy: "refuse-new" });
+      const storageDir = path.join(mount, "st");
+      const hal = new NodeFsHal(storageDir);
+      const run = deviceOn(board, hal, storageDir);
+      // 100 ms ticks, 1,000 samples between two: RAM keeps reaching its spill threshold.
+      for (let tick = 0; tick < 250; tick++) {
+        run.write(1000);
+        run.tick(board.tier.tickIntervalMs);
+      }
+      const stats = run.device.stats();
+      const freeReal = fs.statfsSync(mount).bavail * fs.statfsSync(mount).bsize;
+      expect(stats.spills).toBeGreaterThan(10);
+      expect(stats.spillsFailed).toBe(0);
+      expect(stats.spillsRefused).toBeGreaterThan(0);
+      expect(stats.diskBytesLimit).toBeLessThan(1 << 20);
+      expect(stats.diskBytesUsed).toBeLessThanOrEqual(stats.diskBytesLimit);
+      expect(freeReal).toBeGreaterThan(0);
+      expect(hal.stats().calls.freeBytes).toBeLessThanOrEqual(1 + (250 * board.tier.tickIntervalMs) / 1000);
+    });
+  },
+);
