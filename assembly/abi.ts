@@ -185,6 +185,14 @@ export const CFG_CRC32: i32 = 96;
 export const CFG_FLAG_DISK_TIER: i32 = 1;
 export const CFG_FLAG_DISK_FULL_SHIFT: i32 = 1;
 export const CFG_FLAG_DISK_FULL_MASK: i32 = 6;
+// Layout 1 (images flashed by 0.1.0), still read: the same fields up to the board name, no
+// diskFreeMarginFiles (the margin is DISK_FREE_MARGIN_FILES_DEFAULT with a disk tier, else 0), the
+// CRC of bytes 0-91 at CFG_DISK_FREE_MARGIN_FILES, and no disk-full bits in the flags (evict-oldest).
+export const CONFIG_LAYOUT_VERSION_1: i32 = 1;
+export const CONFIG_IMAGE_BYTES_1: i32 = 96;
+export const CFG_CRC32_1: i32 = 92;
+// disk.freeMarginFiles when a board leaves it out, and the margin of a layout-1 image's disk tier.
+export const DISK_FREE_MARGIN_FILES_DEFAULT: u32 = 2;
 
 // ---- .imx file format v1 (SPEC.md, ".imx file") -----------------------------------------------
 export const IMX_MAGIC: u32 = 0x31584d49; // "IMX1" little-endian

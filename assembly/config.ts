@@ -18,6 +18,7 @@ import {
   CFG_BULK_RECORDS_MAX,
   CFG_CLEANUP_POLICY,
   CFG_CRC32,
+  CFG_CRC32_1,
   CFG_DELETE_RETRY_BASE_MS,
   CFG_DISK_FREE_MARGIN_FILES,
   CFG_DISK_QUOTA_BYTES,
@@ -43,7 +44,10 @@ import {
   CFG_TICK_INTERVAL_MS,
   CLEANUP_POLICY_COUNT,
   CONFIG_IMAGE_BYTES,
+  CONFIG_IMAGE_BYTES_1,
   CONFIG_LAYOUT_VERSION,
+  CONFIG_LAYOUT_VERSION_1,
+  DISK_FREE_MARGIN_FILES_DEFAULT,
   DISK_FULL_POLICY_COUNT,
   CONFIG_MAGIC,
   E_CONFIG_CRC,
@@ -90,15 +94,22 @@ export function configPtr(): usize {
   return crcTablePtr() + <usize>CRC_TABLE_BYTES;
 }
 
-// Validates the image at configPtr() and lays out RAM. Returns OK or a specific error; on error
+// Validates the image at configPtr() (layout 2, or the 96-byte layout 1 of 0.1.0 with the default
+// disk margin) and lays out RAM. Returns OK or a specific error; on error
 // nothing is laid out and the core stays unbooted.
 export function configLoad(imageBytes: i32): i32 {
   const image = configPtr();
-  if (imageBytes < CONFIG_IMAGE_BYTES) return E_CONFIG_TRUNCATED;
+  // The shortest layout (1) is read up to its version field before the length is known.
+  if (imageBytes < CONFIG_IMAGE_BYTES_1) return E_CONFIG_TRUNCATED;
   if (load<u32>(image + CFG_MAGIC) != CONFIG_MAGIC) return E_CONFIG_MAGIC;
-  if (<i32>load<u16>(image + CFG_LAYOUT_VERSION) != CONFIG_LAYOUT_VERSION) return E_CONFIG_VERSION;
-  if (<i32>load<u16>(image + CFG_IMAGE_BYTES) != CONFIG_IMAGE_BYTES) return E_CONFIG_TRUNCATED;
-  if (crc32Update(0, image, <usize>CFG_CRC32) != load<u32>(image + CFG_CRC32)) return E_CONFIG_CRC;
+  const version = <i32>load<u16>(image + CFG_LAYOUT_VERSION);
+  if (version != CONFIG_LAYOUT_VERSION && version != CONFIG_LAYOUT_VERSION_1) return E_CONFIG_VERSION;
+  const layout1 = version == CONFIG_LAYOUT_VERSION_1;
+  const size = layout1 ? CONFIG_IMAGE_BYTES_1 : CONFIG_IMAGE_BYTES;
+  const crcAt = layout1 ? CFG_CRC32_1 : CFG_CRC32;
+  if (imageBytes < size) return E_CONFIG_TRUNCATED;
+  if (<i32>load<u16>(image + CFG_IMAGE_BYTES) != size) return E_CONFIG_TRUNCATED;
+  if (crc32Update(0, image, <usize>crcAt) != load<u32>(image + crcAt)) return E_CONFIG_CRC;
 
   const ram = load<u32>(image + CFG_RAM_BYTES);
   const sectorSize = <u32>load<u16>(image + CFG_SECTOR_BYTES);
@@ -118,8 +129,13 @@ export function configLoad(imageBytes: i32): i32 {
   const deletesPerTick = load<u32>(image + CFG_FILES_DELETED_PER_TICK_MAX);
   const bulk = load<u32>(image + CFG_BULK_RECORDS_MAX);
   const retryBase = load<u32>(image + CFG_DELETE_RETRY_BASE_MS);
-  const marginFiles = load<u32>(image + CFG_DISK_FREE_MARGIN_FILES);
   const disk = (flags & CFG_FLAG_DISK_TIER) != 0;
+  // Layout 1 had no margin field: its disk tier keeps the default margin.
+  const marginFiles = layout1
+    ? disk
+      ? DISK_FREE_MARGIN_FILES_DEFAULT
+      : 0
+    : load<u32>(image + CFG_DISK_FREE_MARGIN_FILES);
   const diskFull = (flags & CFG_FLAG_DISK_FULL_MASK) >> CFG_FLAG_DISK_FULL_SHIFT;
 
   if (sectorSize < SECTOR_BYTES_MIN || sectorSize > SECTOR_BYTES_MAX || (sectorSize & 3) != 0) return E_CONFIG_FIELD;
@@ -128,7 +144,8 @@ export function configLoad(imageBytes: i32): i32 {
   if (bulk == 0 || bulk > BULK_RECORDS_MAX_LIMIT) return E_CONFIG_FIELD;
   if (spillThreshold == 0 || spillThreshold > 100 || spillTarget >= spillThreshold) return E_CONFIG_FIELD;
   if (policy < 0 || policy >= CLEANUP_POLICY_COUNT) return E_CONFIG_FIELD;
-  if ((flags & ~(CFG_FLAG_DISK_TIER | CFG_FLAG_DISK_FULL_MASK)) != 0) return E_CONFIG_FIELD;
+  const flagsKnown = layout1 ? CFG_FLAG_DISK_TIER : CFG_FLAG_DISK_TIER | CFG_FLAG_DISK_FULL_MASK;
+  if ((flags & ~flagsKnown) != 0) return E_CONFIG_FIELD;
   if (diskFull >= DISK_FULL_POLICY_COUNT) return E_CONFIG_FIELD;
   if (disk) {
     if (files == 0 || files > FILES_MAX_LIMIT) return E_CONFIG_FIELD;

@@ -164,7 +164,7 @@ const memoryShape = {
 
 // Files' worth of bytes (the largest file the core writes) the disk tier leaves free on the
 // filesystem, so the temp file of an atomic write always fits beside what it replaces.
-export const DISK_DEFAULTS = { freeMarginFiles: 2 } as const;
+export const DISK_DEFAULTS = { freeMarginFiles: abi.DISK_FREE_MARGIN_FILES_DEFAULT } as const;
 
 const diskShape = {
   quotaBytes: integer(1, Number.MAX_SAFE_INTEGER),

@@ -1,4 +1,5 @@
-// The flashed config image: the 100-byte little-endian record that boots a board's core.
+// The flashed config image: the 100-byte little-endian record (layout 2) that boots a board's core;
+// the 96-byte layout 1 that 0.1.0 flashed is still read.
 //
 // The host encodes a Board into the image (SPEC.md, "Flashed config image") and places it in device
 // RAM; the core checks it again at boot. decodeConfigImage refuses a damaged image with the same
@@ -10,6 +11,7 @@ import {
   CFG_BULK_RECORDS_MAX,
   CFG_CLEANUP_POLICY,
   CFG_CRC32,
+  CFG_CRC32_1,
   CFG_DELETE_RETRY_BASE_MS,
   CFG_DISK_FREE_MARGIN_FILES,
   CFG_DISK_QUOTA_BYTES,
@@ -37,7 +39,10 @@ import {
   CLEANUP_POLICY_CODES,
   CONFIG_BOARD_NAME_BYTES,
   CONFIG_IMAGE_BYTES,
+  CONFIG_IMAGE_BYTES_1,
   CONFIG_LAYOUT_VERSION,
+  CONFIG_LAYOUT_VERSION_1,
+  DISK_FREE_MARGIN_FILES_DEFAULT,
   CONFIG_MAGIC,
   DISK_FULL_POLICY_BY_CODE,
   DISK_FULL_POLICY_CODES,
@@ -228,36 +233,46 @@ function boardNameDecode(view: DataView): string {
 }
 
 // Decodes and checks an image, in the core's order: length, magic, layout version, length field,
-// CRC32, then every field. A longer input (a flash region) is read up to CONFIG_IMAGE_BYTES.
+// CRC32, then every field. A longer input (a flash region) is read up to the image's length. Layout
+// 1 (0.1.0's 96 bytes, no diskFreeMarginFiles) is read too: its disk tier keeps the default margin.
 export function decodeConfigImage(bytes: Uint8Array): DecodedConfig {
-  if (bytes.length < CONFIG_IMAGE_BYTES) {
+  if (bytes.length < CONFIG_IMAGE_BYTES_1) {
     throw new ConfigImageError(
       E_CONFIG_TRUNCATED,
       `${bytes.length} bytes, a layout ${CONFIG_LAYOUT_VERSION} image is ${CONFIG_IMAGE_BYTES} bytes`,
     );
   }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, CONFIG_IMAGE_BYTES);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, Math.min(bytes.length, CONFIG_IMAGE_BYTES));
   const magic = view.getUint32(CFG_MAGIC, true);
   if (magic !== CONFIG_MAGIC) {
     throw new ConfigImageError(E_CONFIG_MAGIC, `magic is ${hex32(magic)}, expected ${hex32(CONFIG_MAGIC)} ("IMXC")`);
   }
   const layoutVersion = view.getUint16(CFG_LAYOUT_VERSION, true);
-  if (layoutVersion !== CONFIG_LAYOUT_VERSION) {
+  if (layoutVersion !== CONFIG_LAYOUT_VERSION && layoutVersion !== CONFIG_LAYOUT_VERSION_1) {
     throw new ConfigImageError(
       E_CONFIG_VERSION,
-      `layout version ${layoutVersion}, this build reads version ${CONFIG_LAYOUT_VERSION}`,
+      `layout version ${layoutVersion}, this build reads versions ${CONFIG_LAYOUT_VERSION_1} and ${CONFIG_LAYOUT_VERSION}`,
+    );
+  }
+  const layout1 = layoutVersion === CONFIG_LAYOUT_VERSION_1;
+  const size = layout1 ? CONFIG_IMAGE_BYTES_1 : CONFIG_IMAGE_BYTES;
+  const crcAt = layout1 ? CFG_CRC32_1 : CFG_CRC32;
+  if (bytes.length < size) {
+    throw new ConfigImageError(
+      E_CONFIG_TRUNCATED,
+      `${bytes.length} bytes, a layout ${layoutVersion} image is ${size} bytes`,
     );
   }
   const imageBytes = view.getUint16(CFG_IMAGE_BYTES, true);
-  if (imageBytes !== CONFIG_IMAGE_BYTES) {
+  if (imageBytes !== size) {
     // The core returns the same code for a length field that disagrees with the layout.
     throw new ConfigImageError(
       E_CONFIG_TRUNCATED,
-      `image length field says ${imageBytes} bytes, a layout ${CONFIG_LAYOUT_VERSION} image is ${CONFIG_IMAGE_BYTES} bytes`,
+      `image length field says ${imageBytes} bytes, a layout ${layoutVersion} image is ${size} bytes`,
     );
   }
-  const storedCrc = view.getUint32(CFG_CRC32, true);
-  const computedCrc = crc32(new Uint8Array(bytes.buffer, bytes.byteOffset, CFG_CRC32)) >>> 0;
+  const storedCrc = view.getUint32(crcAt, true);
+  const computedCrc = crc32(new Uint8Array(bytes.buffer, bytes.byteOffset, crcAt)) >>> 0;
   if (storedCrc !== computedCrc) {
     throw new ConfigImageError(
       E_CONFIG_CRC,
@@ -266,7 +281,8 @@ export function decodeConfigImage(bytes: Uint8Array): DecodedConfig {
   }
 
   const flags = view.getUint16(CFG_FLAGS, true);
-  if ((flags & ~(CFG_FLAG_DISK_TIER | CFG_FLAG_DISK_FULL_MASK)) !== 0) {
+  const flagsKnown = layout1 ? CFG_FLAG_DISK_TIER : CFG_FLAG_DISK_TIER | CFG_FLAG_DISK_FULL_MASK;
+  if ((flags & ~flagsKnown) !== 0) {
     throw new ConfigImageError(E_CONFIG_FIELD, `flags: unknown bits set (got 0x${flags.toString(16)})`);
   }
   const diskFullCode = (flags & CFG_FLAG_DISK_FULL_MASK) >> CFG_FLAG_DISK_FULL_SHIFT;
@@ -286,8 +302,12 @@ export function decodeConfigImage(bytes: Uint8Array): DecodedConfig {
   const filesMax = view.getUint32(CFG_FILES_MAX, true);
   const sectorsPerFileMax = view.getUint32(CFG_SECTORS_PER_FILE_MAX, true);
   const diskThresholdPercent = view.getUint8(CFG_DISK_THRESHOLD_PERCENT);
-  const freeMarginFiles = view.getUint32(CFG_DISK_FREE_MARGIN_FILES, true);
   const diskTier = (flags & CFG_FLAG_DISK_TIER) !== 0;
+  const freeMarginFiles = layout1
+    ? diskTier
+      ? DISK_FREE_MARGIN_FILES_DEFAULT
+      : 0
+    : view.getUint32(CFG_DISK_FREE_MARGIN_FILES, true);
   if (
     !diskTier &&
     (filesMax !== 0 || sectorsPerFileMax !== 0 || quota !== 0n || diskThresholdPercent !== 0 || freeMarginFiles !== 0)

@@ -1,17 +1,24 @@
 // Shows that the flashed config image matches its ABI layout, round-trips every field of every
 // board, and refuses damage: every single flipped bit, every truncation, and well-formed images
 // whose fields break a rule (re-signed with a valid CRC so the field check is what refuses them).
+// Layout-1 images flashed by 0.1.0 still decode and are refused the same way when damaged; every
+// other layout version is refused.
 
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { crc32 } from "node:zlib";
 import { describe, expect, it } from "vitest";
-import { listBoards, loadBoard, withOverrides, type Board } from "../../host/boards.js";
+import { DISK_DEFAULTS, listBoards, loadBoard, withOverrides, type Board } from "../../host/boards.js";
 import { CONFIG_FIELDS, ConfigImageError, decodeConfigImage, encodeConfigImage } from "../../host/config-image.js";
 import {
   CFG_BOARD_NAME,
   CFG_CLEANUP_POLICY,
   CFG_CRC32,
+  CFG_CRC32_1,
   CFG_DISK_FREE_MARGIN_FILES,
   CFG_FILES_MAX,
+  CFG_FLAG_DISK_FULL_SHIFT,
   CFG_FLAGS,
   CFG_IMAGE_BYTES,
   CFG_LAYOUT_VERSION,
@@ -22,7 +29,10 @@ import {
   CLEANUP_LAZY,
   CONFIG_BOARD_NAME_BYTES,
   CONFIG_IMAGE_BYTES,
+  CONFIG_IMAGE_BYTES_1,
+  CONFIG_LAYOUT_VERSION_1,
   CONFIG_MAGIC,
+  DISK_FREE_MARGIN_FILES_DEFAULT,
   E_CONFIG_CRC,
   E_CONFIG_FIELD,
   E_CONFIG_MAGIC,
@@ -30,6 +40,7 @@ import {
   E_CONFIG_VERSION,
 } from "../../host/core/abi.generated.js";
 
+const FIXTURES = fileURLToPath(new URL("../fixtures/v0.1.0/", import.meta.url));
 const boards = listBoards();
 const boardNames = boards.map((board) => board.name);
 
@@ -230,6 +241,118 @@ describe("decodeConfigImage on signed images with bad fields", () => {
     );
     expect(refusal(new Uint8Array(10)).message).toBe(
       "config image refused (E_CONFIG_TRUNCATED): 10 bytes, a layout 2 image is 100 bytes",
+    );
+  });
+});
+
+// Images flashed by 0.1.0 (layout 1: 96 bytes, no diskFreeMarginFiles, CRC at byte 92), made by
+// that release's `imx-memsim flash` (test/fixtures/v0.1.0). They still decode, with the default
+// margin on a disk tier, and are refused like layout 2 when damaged.
+describe.each(["tiny", "nrf52840"])("a layout-1 image of %s flashed by 0.1.0", (name) => {
+  const board = loadBoard(name);
+  const image = new Uint8Array(readFileSync(join(FIXTURES, `config-${name}.bin`)));
+
+  it("is the old layout: 96 bytes, version 1, CRC of bytes 0-91 at byte 92", () => {
+    const view = new DataView(image.buffer, image.byteOffset, image.byteLength);
+    expect(image.length).toBe(CONFIG_IMAGE_BYTES_1);
+    expect(view.getUint16(CFG_LAYOUT_VERSION, true)).toBe(CONFIG_LAYOUT_VERSION_1);
+    expect(view.getUint16(CFG_IMAGE_BYTES, true)).toBe(CONFIG_IMAGE_BYTES_1);
+    expect(view.getUint32(CFG_CRC32_1, true)).toBe(crc32(image.subarray(0, CFG_CRC32_1)) >>> 0);
+    expect(CFG_CRC32_1 + 4).toBe(CONFIG_IMAGE_BYTES_1);
+    expect(CFG_CRC32_1).toBe(CFG_DISK_FREE_MARGIN_FILES); // the margin took the old CRC's place
+  });
+
+  it("decodes to the board, the margin at its default with a disk tier (0 without)", () => {
+    const decoded = decodeConfigImage(image);
+    expect(decoded.layoutVersion).toBe(1);
+    expect(decoded.imageBytes).toBe(CONFIG_IMAGE_BYTES_1);
+    expect(decoded.name).toBe(board.name);
+    expect(decoded.memory).toEqual(withoutSource(board.memory));
+    expect(decoded.tier).toEqual(withoutSource(board.tier));
+    expect(decoded.disk).toEqual(
+      board.disk === null ? null : { ...withoutSource(board.disk), freeMarginFiles: DISK_FREE_MARGIN_FILES_DEFAULT },
+    );
+    expect(DISK_DEFAULTS.freeMarginFiles).toBe(DISK_FREE_MARGIN_FILES_DEFAULT);
+    // The same board's layout-2 image says the same.
+    const { layoutVersion: _v, imageBytes: _b, crc32: _c, ...now } = decodeConfigImage(encodeConfigImage(board));
+    const { layoutVersion: _v1, imageBytes: _b1, crc32: _c1, ...old } = decoded;
+    expect(old).toEqual(now);
+  });
+
+  it("refuses every single flipped bit, with the most specific code", () => {
+    for (let byte = 0; byte < CONFIG_IMAGE_BYTES_1; byte++) {
+      for (let bit = 0; bit < 8; bit++) {
+        const damaged = image.slice();
+        damaged[byte] = (damaged[byte] ?? 0) ^ (1 << bit);
+        const expected =
+          byte < CFG_LAYOUT_VERSION
+            ? E_CONFIG_MAGIC
+            : byte < CFG_IMAGE_BYTES
+              ? E_CONFIG_VERSION
+              : byte < CFG_RAM_BYTES
+                ? E_CONFIG_TRUNCATED
+                : E_CONFIG_CRC;
+        expect(refusal(damaged).code, `byte ${byte} bit ${bit}`).toBe(expected);
+      }
+    }
+  });
+
+  it("refuses every truncated image", () => {
+    for (let length = 0; length < CONFIG_IMAGE_BYTES_1; length++) {
+      expect(refusal(image.slice(0, length)).code, `length ${length}`).toBe(E_CONFIG_TRUNCATED);
+    }
+  });
+
+  it("reads an image inside a larger flash region", () => {
+    const region = new Uint8Array(CONFIG_IMAGE_BYTES + 37).fill(0xff);
+    region.set(image, 5);
+    expect(decodeConfigImage(region.subarray(5)).layoutVersion).toBe(1);
+  });
+});
+
+describe("layout versions", () => {
+  const tiny = loadBoard("tiny");
+  const old = new Uint8Array(readFileSync(join(FIXTURES, "config-tiny.bin")));
+  const signed = (image: Uint8Array, crcAt: number): Uint8Array => {
+    new DataView(image.buffer, image.byteOffset).setUint32(crcAt, crc32(image.subarray(0, crcAt)) >>> 0, true);
+    return image;
+  };
+
+  it.each([0, 3, 0xffff])("refuses version %i of either length with E_CONFIG_VERSION", (version) => {
+    for (const [image, crcAt] of [
+      [encodeConfigImage(tiny), CFG_CRC32],
+      [old.slice(), CFG_CRC32_1],
+    ] as const) {
+      new DataView(image.buffer, image.byteOffset).setUint16(CFG_LAYOUT_VERSION, version, true);
+      expect(refusal(signed(image, crcAt)).code).toBe(E_CONFIG_VERSION);
+    }
+  });
+
+  it("refuses a length field of the other layout with E_CONFIG_TRUNCATED", () => {
+    const now = encodeConfigImage(tiny);
+    new DataView(now.buffer).setUint16(CFG_IMAGE_BYTES, CONFIG_IMAGE_BYTES_1, true);
+    expect(refusal(signed(now, CFG_CRC32)).code).toBe(E_CONFIG_TRUNCATED);
+    const before = old.slice();
+    new DataView(before.buffer).setUint16(CFG_IMAGE_BYTES, CONFIG_IMAGE_BYTES, true);
+    expect(refusal(signed(before, CFG_CRC32_1)).code).toBe(E_CONFIG_TRUNCATED);
+    // A layout-2 image cut to layout 1's length is short, whatever its first 96 bytes say.
+    expect(refusal(encodeConfigImage(tiny).slice(0, CONFIG_IMAGE_BYTES_1)).code).toBe(E_CONFIG_TRUNCATED);
+  });
+
+  it("refuses disk-full bits in a layout-1 image (that layout had none) with E_CONFIG_FIELD", () => {
+    const image = old.slice();
+    const view = new DataView(image.buffer);
+    view.setUint16(CFG_FLAGS, view.getUint16(CFG_FLAGS, true) | (1 << CFG_FLAG_DISK_FULL_SHIFT), true);
+    const error = refusal(signed(image, CFG_CRC32_1));
+    expect(error.code).toBe(E_CONFIG_FIELD);
+    expect(error.message).toContain("flags");
+  });
+
+  it("names both versions it reads when it refuses another", () => {
+    const image = encodeConfigImage(tiny);
+    new DataView(image.buffer).setUint16(CFG_LAYOUT_VERSION, 3, true);
+    expect(refusal(signed(image, CFG_CRC32)).message).toBe(
+      "config image refused (E_CONFIG_VERSION): layout version 3, this build reads versions 1 and 2",
     );
   });
 });

@@ -4,6 +4,8 @@
 // `configImage`, which the host hands to the core unchecked, and expects the core's E_* code. One
 // compiled module serves many independent devices.
 
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { crc32 } from "node:zlib";
 import { describe, expect, test } from "vitest";
 import { listBoards, loadBoard, type Board } from "../../host/boards.js";
@@ -12,6 +14,7 @@ import * as abi from "../../host/core/abi.generated.js";
 import { WASM_PAGE_BYTES } from "../../host/core/boot.js";
 import { Device } from "../../host/core/device.js";
 import { coreModule } from "../../host/core/wasm.js";
+import { MemoryHal } from "../../host/hal/memory.js";
 import {
   boardClone,
   coreErrorOf,
@@ -266,5 +269,101 @@ describe("one compiled module serves many devices", () => {
       const evtPerSector = Math.floor(device.board.memory.sectorBytes / 12);
       expect(stats.sectorsUsed).toBe(Math.ceil(countOf(i) / evtPerSector) + 1);
     });
+  });
+});
+
+// Layout-1 images (96 bytes, no diskFreeMarginFiles, CRC at byte 92), flashed by 0.1.0's
+// `imx-memsim flash` (test/fixtures/v0.1.0): the core boots them with the default margin on a disk
+// tier and refuses them, damaged, as it refuses layout 2; any other version is E_CONFIG_VERSION.
+describe("a layout-1 image flashed by 0.1.0 boots on the core", () => {
+  const fixture = (name: string): Uint8Array =>
+    new Uint8Array(readFileSync(fileURLToPath(new URL(`../fixtures/v0.1.0/config-${name}.bin`, import.meta.url))));
+  const old = fixture("tiny");
+
+  /** The disk limit the core reckons on a 1500-byte filesystem once a spill made it read the free space. */
+  function diskBytesLimitOf(configImage: Uint8Array, board: Board = loadBoard("tiny")): number {
+    const device = Device.create({ board, configImage, hal: new MemoryHal({ capacityBytes: 1500 }) });
+    device.configureStream(0, 7, { type: "evt" });
+    for (let i = 0; i < 40 && device.stats().filesCreated === 0; i++) {
+      device.writeEvt(0, 7, i, 1_000 + i);
+      device.processMemory(1_000 + i);
+    }
+    expect(device.stats().filesCreated).toBeGreaterThan(0);
+    return device.stats().diskBytesLimit;
+  }
+
+  test.each(["tiny", "nrf52840"])("%s boots from its layout-1 image and runs like layout 2", (name) => {
+    const board = loadBoard(name);
+    const device = Device.create({ board, configImage: fixture(name) });
+    const now = Device.create({ board });
+    expect(statsSnapshot(device)).toEqual(statsSnapshot(now));
+    expect(device.layoutBytes).toBe(now.layoutBytes);
+    for (const d of [device, now]) {
+      d.configureStream(0, 7, { type: "evt" });
+      for (let i = 0; i < 30; i++) d.writeEvt(0, 7, i, 1_000 + i);
+      d.processMemory(2_000);
+    }
+    expect(seqs(readAll(device, 0, 7))).toEqual(range(0, 30));
+    expect(seqs(readAll(now, 0, 7))).toEqual(range(0, 30));
+    expect(statsSnapshot(device)).toEqual(statsSnapshot(now));
+  });
+
+  test("its disk tier keeps the default margin (the board schema's disk.freeMarginFiles default)", () => {
+    const tiny = loadBoard("tiny");
+    const disk = tiny.disk!;
+    expect(disk.freeMarginFiles).toBe(abi.DISK_FREE_MARGIN_FILES_DEFAULT);
+    const limitOld = diskBytesLimitOf(old);
+    expect(limitOld).toBe(diskBytesLimitOf(encodeConfigImage(tiny)));
+    // The control: another margin would give another limit on this small filesystem.
+    const noMargin = { ...tiny, disk: { ...disk, freeMarginFiles: 0 } };
+    expect(diskBytesLimitOf(encodeConfigImage(noMargin), noMargin)).toBeGreaterThan(limitOld);
+  });
+
+  test("every single flipped byte is refused: magic, version, length field, then CRC for the rest", () => {
+    for (let offset = 0; offset < abi.CONFIG_IMAGE_BYTES_1; offset++) {
+      const image = old.slice();
+      image[offset] = (image[offset] ?? 0) ^ 0xff;
+      const expected =
+        offset < abi.CFG_LAYOUT_VERSION
+          ? "E_CONFIG_MAGIC"
+          : offset < abi.CFG_IMAGE_BYTES
+            ? "E_CONFIG_VERSION"
+            : offset < abi.CFG_RAM_BYTES
+              ? "E_CONFIG_TRUNCATED"
+              : "E_CONFIG_CRC";
+      expect({ offset, code: bootRefusal(image) }).toEqual({ offset, code: expected });
+    }
+  });
+
+  test("every truncation is E_CONFIG_TRUNCATED", () => {
+    for (let length = 0; length < abi.CONFIG_IMAGE_BYTES_1; length++) {
+      expect({ length, code: bootRefusal(old.slice(0, length)) }).toEqual({ length, code: "E_CONFIG_TRUNCATED" });
+    }
+    // A layout-2 image cut to layout 1's length is short, whatever its first 96 bytes say.
+    const now = encodeConfigImage(loadBoard("tiny"));
+    expect(bootRefusal(now.slice(0, abi.CONFIG_IMAGE_BYTES_1))).toBe("E_CONFIG_TRUNCATED");
+  });
+
+  test("a length field of the other layout is E_CONFIG_TRUNCATED, disk-full bits are E_CONFIG_FIELD", () => {
+    const resign1 = (image: Uint8Array): Uint8Array => {
+      new DataView(image.buffer).setUint32(abi.CFG_CRC32_1, crc32(image.subarray(0, abi.CFG_CRC32_1)) >>> 0, true);
+      return image;
+    };
+    const long = old.slice();
+    new DataView(long.buffer).setUint16(abi.CFG_IMAGE_BYTES, abi.CONFIG_IMAGE_BYTES, true);
+    expect(bootRefusal(resign1(long))).toBe("E_CONFIG_TRUNCATED");
+    const short = tinyImageWith((v) => v.setUint16(abi.CFG_IMAGE_BYTES, abi.CONFIG_IMAGE_BYTES_1, true));
+    expect(bootRefusal(short)).toBe("E_CONFIG_TRUNCATED");
+    const diskFull = old.slice();
+    const view = new DataView(diskFull.buffer);
+    view.setUint16(abi.CFG_FLAGS, view.getUint16(abi.CFG_FLAGS, true) | (1 << abi.CFG_FLAG_DISK_FULL_SHIFT), true);
+    expect(bootRefusal(resign1(diskFull))).toBe("E_CONFIG_FIELD");
+    for (const version of [0, 3, 0xffff]) {
+      const other = old.slice();
+      new DataView(other.buffer).setUint16(abi.CFG_LAYOUT_VERSION, version, true);
+      expect({ version, code: bootRefusal(resign1(other)) }).toEqual({ version, code: "E_CONFIG_VERSION" });
+      const otherNow = tinyImageWith((v) => v.setUint16(abi.CFG_LAYOUT_VERSION, version, true));
+      expect({ version, code: bootRefusal(otherNow) }).toEqual({ version, code: "E_CONFIG_VERSION" });
+    }
   });
 });
