@@ -7,7 +7,8 @@
 // comes back exactly once, in order, with its value (the old code's own reading, <name>.expected.json,
 // and the workload's formula agree); nothing acknowledged comes back; the next boot delivers nothing.
 
-import { cpSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -34,9 +35,19 @@ interface Expected {
 const root = mkdtempSync(join(tmpdir(), "imx-v010-fixture-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
+// The pid of a process that has exited: a lock naming it has no live holder.
+function deadPid(): number {
+  return spawnSync(process.execPath, ["-e", ""]).pid;
+}
+
 function copyFixture(name: string): string {
   const dir = join(root, `${name}-${Math.random().toString(36).slice(2)}`);
   cpSync(join(FIXTURES, name), dir, { recursive: true });
+  // A 0.1.0 lock holds just a pid, the fixture's that of a process long gone; here that pid could
+  // belong to a live imx-memsim of this test run, so the copy names a pid known to be dead, in
+  // the same format.
+  const lock = join(dir, "imx-memsim.lock");
+  if (existsSync(lock)) writeFileSync(lock, `${deadPid()}\n`);
   return dir;
 }
 
