@@ -54,6 +54,34 @@ function refusal(bytes: Uint8Array): ConfigImageError {
   throw new Error("the image was accepted");
 }
 
+// Registers the checks every image layout gets: each single flipped bit of `image` (`bytes` long) is
+// refused with the most specific code, and so is each truncation.
+function itRefusesEveryDamage(image: Uint8Array, bytes: number): void {
+  it("refuses every single flipped bit, with the most specific code", () => {
+    for (let byte = 0; byte < bytes; byte++) {
+      for (let bit = 0; bit < 8; bit++) {
+        const damaged = image.slice();
+        damaged[byte] = (damaged[byte] ?? 0) ^ (1 << bit);
+        const expected =
+          byte < CFG_LAYOUT_VERSION
+            ? E_CONFIG_MAGIC
+            : byte < CFG_IMAGE_BYTES
+              ? E_CONFIG_VERSION
+              : byte < CFG_RAM_BYTES
+                ? E_CONFIG_TRUNCATED
+                : E_CONFIG_CRC;
+        expect(refusal(damaged).code, `byte ${byte} bit ${bit}`).toBe(expected);
+      }
+    }
+  });
+
+  it("refuses every truncated image", () => {
+    for (let length = 0; length < bytes; length++) {
+      expect(refusal(image.slice(0, length)).code, `length ${length}`).toBe(E_CONFIG_TRUNCATED);
+    }
+  });
+}
+
 function withoutSource<T extends { source?: string }>(value: T): Omit<T, "source"> {
   const { source: _source, ...rest } = value;
   return rest;
@@ -162,29 +190,7 @@ describe.each(boardNames)("board %s", (name) => {
     }
   });
 
-  it("refuses every single flipped bit, with the most specific code", () => {
-    for (let byte = 0; byte < CONFIG_IMAGE_BYTES; byte++) {
-      for (let bit = 0; bit < 8; bit++) {
-        const damaged = image.slice();
-        damaged[byte] = (damaged[byte] ?? 0) ^ (1 << bit);
-        const expected =
-          byte < CFG_LAYOUT_VERSION
-            ? E_CONFIG_MAGIC
-            : byte < CFG_IMAGE_BYTES
-              ? E_CONFIG_VERSION
-              : byte < CFG_RAM_BYTES
-                ? E_CONFIG_TRUNCATED
-                : E_CONFIG_CRC;
-        expect(refusal(damaged).code, `byte ${byte} bit ${bit}`).toBe(expected);
-      }
-    }
-  });
-
-  it("refuses every truncated image", () => {
-    for (let length = 0; length < CONFIG_IMAGE_BYTES; length++) {
-      expect(refusal(image.slice(0, length)).code, `length ${length}`).toBe(E_CONFIG_TRUNCATED);
-    }
-  });
+  itRefusesEveryDamage(image, CONFIG_IMAGE_BYTES);
 
   it("reads an image inside a larger flash region at any offset", () => {
     const region = new Uint8Array(CONFIG_IMAGE_BYTES + 37).fill(0xff);
@@ -279,29 +285,7 @@ describe.each(["tiny", "nrf52840"])("a layout-1 image of %s flashed by 0.1.0", (
     expect(old).toEqual(now);
   });
 
-  it("refuses every single flipped bit, with the most specific code", () => {
-    for (let byte = 0; byte < CONFIG_IMAGE_BYTES_1; byte++) {
-      for (let bit = 0; bit < 8; bit++) {
-        const damaged = image.slice();
-        damaged[byte] = (damaged[byte] ?? 0) ^ (1 << bit);
-        const expected =
-          byte < CFG_LAYOUT_VERSION
-            ? E_CONFIG_MAGIC
-            : byte < CFG_IMAGE_BYTES
-              ? E_CONFIG_VERSION
-              : byte < CFG_RAM_BYTES
-                ? E_CONFIG_TRUNCATED
-                : E_CONFIG_CRC;
-        expect(refusal(damaged).code, `byte ${byte} bit ${bit}`).toBe(expected);
-      }
-    }
-  });
-
-  it("refuses every truncated image", () => {
-    for (let length = 0; length < CONFIG_IMAGE_BYTES_1; length++) {
-      expect(refusal(image.slice(0, length)).code, `length ${length}`).toBe(E_CONFIG_TRUNCATED);
-    }
-  });
+  itRefusesEveryDamage(image, CONFIG_IMAGE_BYTES_1);
 
   it("reads an image inside a larger flash region", () => {
     const region = new Uint8Array(CONFIG_IMAGE_BYTES + 37).fill(0xff);
