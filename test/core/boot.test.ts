@@ -122,6 +122,24 @@ describe("a board whose numbers do not fit its RAM is refused by the core", () =
   });
 });
 
+// Each byte of `good` (`bytes` long) flipped in turn: refused with magic, version, length field,
+// then CRC for the rest.
+function expectEveryFlippedByteRefused(good: Uint8Array, bytes: number): void {
+  for (let offset = 0; offset < bytes; offset++) {
+    const image = good.slice();
+    image[offset] = (image[offset] ?? 0) ^ 0xff;
+    const expected =
+      offset < abi.CFG_LAYOUT_VERSION
+        ? "E_CONFIG_MAGIC"
+        : offset < abi.CFG_IMAGE_BYTES
+          ? "E_CONFIG_VERSION"
+          : offset < abi.CFG_RAM_BYTES
+            ? "E_CONFIG_TRUNCATED"
+            : "E_CONFIG_CRC";
+    expect({ offset, code: bootRefusal(image) }).toEqual({ offset, code: expected });
+  }
+}
+
 describe("a corrupt flashed image is refused by the core", () => {
   const good = encodeConfigImage(loadBoard("tiny"));
 
@@ -130,19 +148,7 @@ describe("a corrupt flashed image is refused by the core", () => {
   });
 
   test("every single flipped byte is refused: magic, version, length field, then CRC for the rest", () => {
-    for (let offset = 0; offset < abi.CONFIG_IMAGE_BYTES; offset++) {
-      const image = good.slice();
-      image[offset] = (image[offset] ?? 0) ^ 0xff;
-      const expected =
-        offset < abi.CFG_LAYOUT_VERSION
-          ? "E_CONFIG_MAGIC"
-          : offset < abi.CFG_IMAGE_BYTES
-            ? "E_CONFIG_VERSION"
-            : offset < abi.CFG_RAM_BYTES
-              ? "E_CONFIG_TRUNCATED"
-              : "E_CONFIG_CRC";
-      expect({ offset, code: bootRefusal(image) }).toEqual({ offset, code: expected });
-    }
+    expectEveryFlippedByteRefused(good, abi.CONFIG_IMAGE_BYTES);
   });
 
   test("a wrong magic number is E_CONFIG_MAGIC even with a valid CRC", () => {
@@ -320,19 +326,7 @@ describe("a layout-1 image flashed by 0.1.0 boots on the core", () => {
   });
 
   test("every single flipped byte is refused: magic, version, length field, then CRC for the rest", () => {
-    for (let offset = 0; offset < abi.CONFIG_IMAGE_BYTES_1; offset++) {
-      const image = old.slice();
-      image[offset] = (image[offset] ?? 0) ^ 0xff;
-      const expected =
-        offset < abi.CFG_LAYOUT_VERSION
-          ? "E_CONFIG_MAGIC"
-          : offset < abi.CFG_IMAGE_BYTES
-            ? "E_CONFIG_VERSION"
-            : offset < abi.CFG_RAM_BYTES
-              ? "E_CONFIG_TRUNCATED"
-              : "E_CONFIG_CRC";
-      expect({ offset, code: bootRefusal(image) }).toEqual({ offset, code: expected });
-    }
+    expectEveryFlippedByteRefused(old, abi.CONFIG_IMAGE_BYTES_1);
   });
 
   test("every truncation is E_CONFIG_TRUNCATED", () => {
