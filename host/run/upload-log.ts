@@ -167,6 +167,18 @@ function lineParse(line: string, where: string): UploadLogRecord {
   };
 }
 
+// Opens an existing upload log for reading, after checking it is a file, and reads its owner
+// (the side file) into `contents`.
+function logOpen(path: string, contents: UploadLogContents): number {
+  if (!statSync(path).isFile()) throw new UploadLogError(`upload log ${path} is not a file`);
+  contents.owner = uploadLogOwnerRead(path);
+  try {
+    return openSync(path, "r");
+  } catch (error) {
+    throw new UploadLogError(`cannot read the upload log ${path}: ${(error as Error).message}`);
+  }
+}
+
 /** Reads and checks an upload log (a missing file is an empty log). Changes nothing. */
 export function uploadLogRead(path: string, tailRecords = UPLOAD_LOG_TAIL_RECORDS): UploadLogContents {
   const contents: UploadLogContents = {
@@ -180,14 +192,7 @@ export function uploadLogRead(path: string, tailRecords = UPLOAD_LOG_TAIL_RECORD
     owner: null,
   };
   if (!contents.exists) return contents;
-  if (!statSync(path).isFile()) throw new UploadLogError(`upload log ${path} is not a file`);
-  contents.owner = uploadLogOwnerRead(path);
-  let fd: number;
-  try {
-    fd = openSync(path, "r");
-  } catch (error) {
-    throw new UploadLogError(`cannot read the upload log ${path}: ${(error as Error).message}`);
-  }
+  const fd = logOpen(path, contents);
   try {
     const buffer = Buffer.alloc(READ_CHUNK_BYTES);
     let carry = "";
@@ -260,14 +265,7 @@ export function uploadLogTailRead(
     contents.complete = true;
     return contents;
   }
-  if (!statSync(path).isFile()) throw new UploadLogError(`upload log ${path} is not a file`);
-  contents.owner = uploadLogOwnerRead(path);
-  let fd: number;
-  try {
-    fd = openSync(path, "r");
-  } catch (error) {
-    throw new UploadLogError(`cannot read the upload log ${path}: ${(error as Error).message}`);
-  }
+  const fd = logOpen(path, contents);
   const missing = new Set(known);
   // Per stream going backwards: the seq of the record read last (the next one must be smaller).
   const below = new Map<string, number>();
