@@ -2,19 +2,15 @@
 // WebAssembly.Module.
 
 import { existsSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { packageRootDir } from "../boards.js";
 
-/** The package root: the nearest folder above this module that holds package.json. */
+/**
+ * The package root: the nearest folder above this module whose package.json names imx-memsim (a
+ * clone, or node_modules/imx-memsim of an installed package, which ships no assembly/).
+ */
 export function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let depth = 0; depth < 8; depth++) {
-    if (existsSync(join(dir, "package.json")) && existsSync(join(dir, "assembly"))) return dir;
-    const parent = dirname(dir);
-    if (parent === dir) break;
-    dir = parent;
-  }
-  throw new Error("imx-memsim: cannot find the package root (package.json beside assembly/)");
+  return packageRootDir();
 }
 
 export type CoreBuild = "release" | "debug";
