@@ -4,7 +4,7 @@
 // disk-tier HALs, the error classes a caller may catch, and the types of what they take and
 // return. Everything else under host/ is internal and may change without notice.
 //
-//   import { Device, ensureCleanupComplete, loadBoard } from "./dist/host/index.js";
+//   import { Device, ensureCleanupComplete, loadBoard } from "imx-memsim";
 //   const device = Device.create({ board: loadBoard("fc1-imx6"), storageDir: "/var/lib/imx" });
 
 export { UsageError, UserError } from "./base/user-error.js";
