@@ -16,7 +16,9 @@ import { runSuite, type SuiteResult, type SuiteUi } from "../suite/run.js";
 import { SECTION_COUNT, SECTIONS } from "../suite/sections/index.js";
 import { bytesHuman } from "./boards-command.js";
 import { bytesShort } from "../run/report.js";
-import { integerFlag, numberFlag } from "../base/parse.js";
+import { integerFlag } from "../base/parse.js";
+import { DiskSim, type DiskSimMode } from "../hal/disk-sim.js";
+import { DISK_ENV, DISK_MODE_CHOICES, DISK_SIZE_MB_MAX, testDiskSettings } from "./test-disk-env.js";
 import { UsageError } from "../base/user-error.js";
 import { EXIT_FAILURE } from "./errors.js";
 
@@ -31,9 +33,13 @@ export interface TestCommandOptions {
   section?: string;
   iterations?: string;
   diskUsage?: string;
+  diskSize?: string;
+  diskMode?: string;
+  diskLog?: boolean;
   verbose?: boolean;
   stopOnFail?: boolean;
   skipCleanup?: boolean;
+  skipIterationCleanup?: boolean;
   board?: string;
   storage?: string;
   keep?: boolean;
@@ -46,6 +52,8 @@ export interface TestCommandOptions {
 }
 
 export interface TestIo {
+  /** The environment the IMX_TEST_DISK_* variables are read from (process.env by default). */
+  env?: Readonly<Record<string, string | undefined>>;
   /** Human output (the summary): stdout. */
   out(text: string): void;
   /** Progress and failures as they happen: stderr. */
@@ -76,6 +84,17 @@ function storagePrepare(dir: string | undefined): { dir: string; temporary: bool
 }
 
 const num = (value: number, digits = 2): string => value.toFixed(digits);
+
+function diskSimModeText(mode: DiskSimMode): string {
+  switch (mode) {
+    case "normal":
+      return "its own size";
+    case "gradual":
+      return "gradual: others fill it from 50% by 1 MB per free-space query";
+    case "fail5":
+      return "fail5: no free space after 5 free-space queries";
+  }
+}
 
 function bytesSigned(bytes: number): string {
   const sign = bytes < 0 ? "−" : "+";
@@ -135,8 +154,9 @@ export function testSummary(result: SuiteResult): string {
   );
   lines.push(
     c.samples === 0
-      ? "cleanup      not run between iterations (--skip-cleanup); the final cleanup was checked"
-      : `cleanup      per iteration p50 ${num(c.p50, 3)} ms, p99 ${num(c.p99, 3)} ms, max ${num(c.max, 3)} ms (${c.samples} iterations, ${result.cleanupIncomplete} incomplete)`,
+      ? `cleanup      not run between iterations (--skip-iteration-cleanup); ${result.finalCleanup ? "the final cleanup was checked" : "nor at the end"}`
+      : `cleanup      per iteration p50 ${num(c.p50, 3)} ms, p99 ${num(c.p99, 3)} ms, max ${num(c.max, 3)} ms (${c.samples} iterations, ${result.cleanupIncomplete} incomplete)` +
+          (result.finalCleanup ? "" : "; the final cleanup was skipped (--skip-cleanup)"),
   );
   lines.push(
     `files        ${result.files.created} .imx files created, ${result.files.deleted} deleted, ` +
@@ -149,6 +169,13 @@ export function testSummary(result: SuiteResult): string {
       `disk space   spill limit ${bytesShort(result.disk.bytesLimit)}, filesystem ` +
         (result.disk.freeBytes === null ? "without a limit" : `${bytesShort(result.disk.freeBytes)} free`),
     );
+  if (result.diskSim !== null) {
+    const d = result.diskSim;
+    lines.push(
+      `disk sim     ${diskSimModeText(d.mode)} on ${bytesHuman(d.sizeBytes)}: ${d.freeQueries} free-space queries, ` +
+        `${d.simulatedAnswers} answered below the real figure, ${d.noSpaceAnswers} with no space`,
+    );
+  }
   const l = result.leaks;
   lines.push(
     `leaks        free sectors ${l.freeSectorsInitial} → ${l.freeSectorsFinal}, wasm memory ${bytesHuman(l.wasmMemoryBytes)} → ${bytesHuman(l.wasmMemoryBytesFinal)}`,
@@ -255,12 +282,34 @@ export async function testCommandRun(options: TestCommandOptions, io: TestIo): P
   }
   diskFullOptionCheck(options.diskFull);
   const board = diskFullOptionApply(loadBoard(options.board ?? DEFAULT_BOARD_NAME), options.diskFull);
-  let diskUsagePercent: number | null = null;
-  if (options.diskUsage !== undefined) {
-    const value = numberFlag(options.diskUsage, "--disk-usage", { min: 0, max: 100 }, "a percentage from 0 to 100");
-    if (board.disk === null) throw new UsageError(`--disk-usage needs a disk tier; board ${board.name} has none`);
-    diskUsagePercent = value;
+  const disk = testDiskSettings(options, io.env ?? process.env);
+  const diskUsagePercent = disk.usagePercent;
+  if (diskUsagePercent !== null && board.disk === null) {
+    const from = options.diskUsage !== undefined ? "--disk-usage" : DISK_ENV.usage;
+    throw new UsageError(`${from} needs a disk tier; board ${board.name} has none`);
   }
+  if (disk.sim !== null && board.disk === null) {
+    const from =
+      options.diskSize !== undefined
+        ? "--disk-size"
+        : options.diskMode !== undefined
+          ? "--disk-mode"
+          : "IMX_TEST_DISK_SIZE/MODE";
+    throw new UsageError(`${from} needs a disk tier; board ${board.name} has none`);
+  }
+  if (options.skipCleanup === true && options.skipIterationCleanup === true) {
+    throw new UsageError(
+      "--skip-cleanup and --skip-iteration-cleanup cannot be combined (the run would clean up nothing)",
+    );
+  }
+  const diskSim =
+    disk.sim === null
+      ? null
+      : new DiskSim({
+          sizeBytes: disk.sim.sizeBytes,
+          mode: disk.sim.mode,
+          log: disk.sim.log ? (line) => io.err(line + "\n") : null,
+        });
   if (options.json !== undefined && !existsSync(dirname(resolve(options.json)))) {
     throw new UsageError(`--json ${options.json}: the directory ${dirname(resolve(options.json))} does not exist`);
   }
@@ -272,9 +321,14 @@ export async function testCommandRun(options: TestCommandOptions, io: TestIo): P
     `imx-memsim test: board ${board.name} (${board.memory.sectorCount} sectors of ${board.memory.sectorBytes} B, ` +
       `${board.disk ? `disk quota ${bytesHuman(board.disk.quotaBytes)}` : "no disk tier"}), policy ${policy}, seed ${seed}` +
       (diskUsagePercent !== null ? `, disk ${diskUsagePercent}% used` : "") +
+      (diskSim !== null
+        ? `, simulated disk of ${bytesHuman(diskSim.sizeBytes)} (${diskSimModeText(diskSim.mode)})`
+        : "") +
       `\n  ${iterations} iterations of write/spill/read/ACK/cleanup; section${sections.length > 1 ? `s ${sections[0]}–${sections[sections.length - 1]}` : ` ${sections[0]}`} ` +
-      `in full on iteration 1, every ${fullEvery}th and the last; storage ${storage.dir}${options.fsync ? " (fsync on)" : ""}\n`,
+      `in full on iteration 1, every ${fullEvery}th and the last; storage ${storage.dir}${options.fsync ? " (fsync on)" : ""}\n` +
+      disk.notes.map((note) => `  ${note}\n`).join(""),
   );
+  const keep = options.keep === true || options.skipCleanup === true;
   const progress = progressUi(io, iterations);
   let result: SuiteResult;
   try {
@@ -289,7 +343,9 @@ export async function testCommandRun(options: TestCommandOptions, io: TestIo): P
         diskUsagePercent,
         seed,
         stopOnFail: options.stopOnFail === true,
-        skipCleanup: options.skipCleanup === true,
+        skipIterationCleanup: options.skipIterationCleanup === true,
+        skipFinalCleanup: options.skipCleanup === true,
+        diskSim,
         fsync: options.fsync === true,
         verbose: options.verbose === true,
       },
@@ -297,9 +353,10 @@ export async function testCommandRun(options: TestCommandOptions, io: TestIo): P
     );
   } finally {
     progress.stop();
-    if (storage.temporary && !options.keep) rmSync(storage.dir, { recursive: true, force: true });
+    if (storage.temporary && !keep) rmSync(storage.dir, { recursive: true, force: true });
   }
   io.out("\n" + testSummary(result));
+  if (options.skipCleanup === true) io.out(`storage      kept (--skip-cleanup): ${storage.dir}\n`);
   if (options.json !== undefined) {
     writeFileSync(
       options.json,
@@ -332,6 +389,17 @@ memory at its size. File descriptors, heap, external memory and RSS are sampled 
 growth per 1,000 iterations (slope after the first 20%) fails the run above: fds ${LEAK_BOUNDS_PER_1000.fds},
 heap ${LEAK_BOUNDS_PER_1000.heapBytes / 1024 / 1024} MiB, external ${LEAK_BOUNDS_PER_1000.externalBytes / 1024 / 1024} MiB, RSS ${LEAK_BOUNDS_PER_1000.rssBytes / 1024 / 1024} MiB (judged when the samples span ≥ ${LEAK_SPAN_MIN_ITERATIONS} iterations).
 
+Disk simulation, as the original's memory_test_disk_sim: ${DISK_ENV.usage}=PCT is --disk-usage;
+${DISK_ENV.size}=MB (--disk-size) puts the storage on a simulated filesystem of that size (10 GB
+when only a mode is given): the core's free-space queries see its size less what the disk tier
+holds; ${DISK_ENV.mode}=gradual (--disk-mode) has other writers fill it from 50% by 1 MB per query,
+fail5 answers 0 bytes free from the 6th query on; ${DISK_ENV.log}=1 (--disk-log) prints each query.
+Only the answers are simulated: writes go to the real directory. A flag wins over its variable; the
+run's first lines say which values came from where.
+
+--skip-cleanup keeps what the run left: no final cleanup (and no check of it) and the storage stays,
+as the original's flag; --skip-iteration-cleanup skips the cleanup between iterations instead.
+
 Without --fsync the disk tier's writes are not fsynced: the test checks the memory manager and its
 files, not power-loss durability (test/crash does), and an fsync costs milliseconds per file.
 Exit status: 0 if every check passed, 1 if any failed, 2 for bad input.`;
@@ -342,10 +410,26 @@ export function registerTestCommand(program: Command): void {
     .description("the comprehensive memory test: N clean iterations, 10 sections, leak detection (the main job)")
     .option("--section <n>", `run only section n in full (1–${SECTION_COUNT}; 0 = all)`, "0")
     .option("--iterations <n>", "iterations", String(TEST_ITERATIONS_DEFAULT))
-    .option("--disk-usage <pct>", "the disk tier behaves as if pct% of its quota were already used")
+    .option(
+      "--disk-usage <pct>",
+      `the disk tier behaves as if pct% of its quota were already used (env ${DISK_ENV.usage}; the flag wins)`,
+    )
+    .option(
+      "--disk-size <mb>",
+      `simulate a filesystem of mb MB (1 to ${DISK_SIZE_MB_MAX}) under the storage (env ${DISK_ENV.size})`,
+    )
+    .option("--disk-mode <mode>", `simulated filesystem: ${DISK_MODE_CHOICES} (env ${DISK_ENV.mode})`)
+    .option("--disk-log", `print every free-space query of the simulated filesystem (env ${DISK_ENV.log}=1)`)
     .option("--verbose", "print every section check and a line per iteration")
     .option("--stop-on-fail", "stop after the first iteration or section with a failed check")
-    .option("--skip-cleanup", "no ensureCleanupComplete between iterations (the final cleanup is still checked)")
+    .option(
+      "--skip-cleanup",
+      "as the original: skip the final cleanup and keep the storage (the cleanup between iterations still runs)",
+    )
+    .option(
+      "--skip-iteration-cleanup",
+      "no ensureCleanupComplete between iterations (the final cleanup is still checked)",
+    )
     .option("--board <name-or-path>", "board name in boards/, or a path to a board JSON file", DEFAULT_BOARD_NAME)
     .option(
       "--storage <dir>",

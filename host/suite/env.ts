@@ -8,6 +8,7 @@ import type { Board, CleanupPolicy } from "../boards.js";
 import { Device } from "../core/device.js";
 import { type EnsureCleanupResult, ensureCleanupComplete } from "../core/ensure-cleanup.js";
 import { IMX_SUFFIX } from "../format/imx.js";
+import type { DiskSim } from "../hal/disk-sim.js";
 import type { Hal } from "../hal/hal.js";
 import { MemoryHal } from "../hal/memory.js";
 import { NodeFsHal } from "../hal/node-fs.js";
@@ -31,7 +32,14 @@ export interface SuiteOptions {
   seed: number;
   stopOnFail: boolean;
   /** Skips ensureCleanupComplete between iterations (the final cleanup still runs and is checked). */
-  skipCleanup: boolean;
+  skipIterationCleanup: boolean;
+  /**
+   * Skips the final cleanup and its checks (the original's --skip-cleanup: what the run left stays in
+   * the storage directory, which the command then keeps); the cleanup between iterations still runs.
+   */
+  skipFinalCleanup?: boolean;
+  /** The simulated disk every device's HAL reports free space from (IMX_TEST_DISK_*; null: the real one). */
+  diskSim?: DiskSim | null;
   /** Real fsyncs on the disk tier (default off: see no-sync-hal.ts). */
   fsync: boolean;
   verbose: boolean;
@@ -78,10 +86,11 @@ export class SuiteEnv {
     return this.board.disk !== null;
   }
 
-  /** The HAL for a storage directory: node-fs, without syncs unless --fsync, wrapped by halWrap. */
+  /** The HAL for a storage directory: node-fs, without syncs unless --fsync, on the simulated disk if any, wrapped by halWrap. */
   halFor(dir: string): Hal {
     let hal: Hal = new NodeFsHal(dir);
     if (!this.options.fsync) hal = new NoSyncHal(hal, this.syncs);
+    if (this.options.diskSim) hal = this.options.diskSim.wrap(hal);
     return this.options.halWrap ? this.options.halWrap(hal) : hal;
   }
 

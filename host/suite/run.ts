@@ -8,6 +8,7 @@
 // leaks (leaks.ts). Every check records what it expected and what it got (checks.ts).
 
 import { CoreAssertionError } from "../core/errors.js";
+import type { DiskSimStats } from "../hal/disk-sim.js";
 import type { Device } from "../core/device.js";
 import { CheckBook, CheckContext, type CheckFailure, type CheckSummary, ITERATION_SECTION } from "./checks.js";
 import { Cycle } from "./cycle.js";
@@ -68,6 +69,10 @@ export interface SuiteResult {
    * them (null when it reports no limit).
    */
   disk: { bytesLimit: number; freeBytes: number | null } | null;
+  /** The simulated disk's statistics (IMX_TEST_DISK_*), null on the real one. */
+  diskSim: DiskSimStats | null;
+  /** Whether the final cleanup ran and was checked (false with the original's --skip-cleanup). */
+  finalCleanup: boolean;
   leaks: LeakReport & {
     freeSectorsInitial: number;
     freeSectorsFinal: number;
@@ -239,7 +244,7 @@ export async function runSuite(options: SuiteOptions, ui: SuiteUi): Promise<Suit
     }
     options.iterationHook?.(iteration, env);
 
-    if (!options.skipCleanup) {
+    if (!options.skipIterationCleanup) {
       const result = await env.cleanup(device);
       cleanupSamples[cleanupCount++] = result.elapsedMs;
       if (!result.complete) cleanupIncomplete++;
@@ -252,11 +257,12 @@ export async function runSuite(options: SuiteOptions, ui: SuiteUi): Promise<Suit
       );
     }
     const free = n - device.countRamSectorsWithData();
-    if (!options.skipCleanup) ctx.equal("free sectors back to the initial count", freeInitial, free);
+    if (!options.skipIterationCleanup) ctx.equal("free sectors back to the initial count", freeInitial, free);
     ctx.equal("wasm memory size unchanged (bytes)", memoryBytes, device.memory.buffer.byteLength);
     leaks.maybeSample(iteration, full);
     if (options.verbose) {
-      const ms = cleanupCount > 0 && !options.skipCleanup ? (cleanupSamples[cleanupCount - 1] ?? 0).toFixed(2) : "-";
+      const ms =
+        cleanupCount > 0 && !options.skipIterationCleanup ? (cleanupSamples[cleanupCount - 1] ?? 0).toFixed(2) : "-";
       ui.line(
         `iteration ${iteration}${full ? " (full)" : ""}: cleanup ${ms} ms, ${book.failedTotal - failedBefore} failed checks`,
       );
@@ -269,30 +275,40 @@ export async function runSuite(options: SuiteOptions, ui: SuiteUi): Promise<Suit
     }
   }
 
-  // The final cleanup is always checked (it is the only one with --skip-cleanup).
+  // The final cleanup is checked unless skipFinalCleanup (the original's --skip-cleanup) leaves
+  // what the run left for a look at the storage; with skipIterationCleanup it is the only one.
   const final = new CheckContext(book, ITERATION_SECTION, completed);
   let leftAtEnd: number;
   let freeFinal = 0;
-  try {
-    const last = await env.cleanup(device);
+  if (options.skipFinalCleanup === true) {
     leftAtEnd = imxFilesCount(options.storageDir);
-    final.check(
-      "at the end: 0 .imx files anywhere in the storage directory, 0 RAM sectors with data",
-      last.complete && leftAtEnd === 0 && last.ramSectorsLeft === 0,
-      "0 files, 0 sectors",
-      `${leftAtEnd} files, ${last.ramSectorsLeft} sectors, ${last.complete ? "complete" : "incomplete"}`,
-    );
-    freeFinal = n - device.countRamSectorsWithData();
-    final.equal("at the end: every sector free (the initial count)", freeInitial, freeFinal);
-  } catch (error) {
-    // After a core assertion the device may be unusable; say so rather than throw.
-    leftAtEnd = imxFilesCount(options.storageDir);
-    final.check(
-      "at the end: the final cleanup ran",
-      false,
-      "no error",
-      error instanceof Error ? `${error.name}: ${error.message}` : String(error),
-    );
+    try {
+      freeFinal = n - device.countRamSectorsWithData();
+    } catch {
+      // An unusable device (after a core assertion) has no count to give.
+    }
+  } else {
+    try {
+      const last = await env.cleanup(device);
+      leftAtEnd = imxFilesCount(options.storageDir);
+      final.check(
+        "at the end: 0 .imx files anywhere in the storage directory, 0 RAM sectors with data",
+        last.complete && leftAtEnd === 0 && last.ramSectorsLeft === 0,
+        "0 files, 0 sectors",
+        `${leftAtEnd} files, ${last.ramSectorsLeft} sectors, ${last.complete ? "complete" : "incomplete"}`,
+      );
+      freeFinal = n - device.countRamSectorsWithData();
+      final.equal("at the end: every sector free (the initial count)", freeInitial, freeFinal);
+    } catch (error) {
+      // After a core assertion the device may be unusable; say so rather than throw.
+      leftAtEnd = imxFilesCount(options.storageDir);
+      final.check(
+        "at the end: the final cleanup ran",
+        false,
+        "no error",
+        error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+      );
+    }
   }
 
   const leakReport = leaks.report();
@@ -364,6 +380,8 @@ export async function runSuite(options: SuiteOptions, ui: SuiteUi): Promise<Suit
       fsyncsSkipped: env.syncs.skipped,
     },
     disk: env.board.disk === null ? null : { bytesLimit: stats.diskBytesLimit, freeBytes: stats.diskFreeBytes },
+    diskSim: options.diskSim ? options.diskSim.stats() : null,
+    finalCleanup: options.skipFinalCleanup !== true,
     leaks: {
       ...leakReport,
       freeSectorsInitial: freeInitial,

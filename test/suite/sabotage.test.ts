@@ -36,7 +36,7 @@ function run(board: Board, options: Partial<SuiteOptions>): Promise<SuiteResult>
       diskUsagePercent: null,
       seed: 1,
       stopOnFail: false,
-      skipCleanup: false,
+      skipIterationCleanup: false,
       fsync: false,
       verbose: false,
       ...options,
@@ -127,11 +127,11 @@ describe("a disk tier that skips file deletion", () => {
     expect(result.passed).toBe(false);
   });
 
-  it("--skip-cleanup: no cleanup between iterations, but the final one is checked", async () => {
-    const clean = await run(fc1, { iterations: 3, skipCleanup: true });
+  it("--skip-iteration-cleanup: no cleanup between iterations, but the final one is checked", async () => {
+    const clean = await run(fc1, { iterations: 3, skipIterationCleanup: true });
     expect(clean.passed).toBe(true);
     expect(clean.cleanupMs.samples).toBe(0);
-    const broken = await run(fc1, { iterations: 3, skipCleanup: true, halWrap: keepImxFiles });
+    const broken = await run(fc1, { iterations: 3, skipIterationCleanup: true, halWrap: keepImxFiles });
     expect(broken.failures.map((f) => [f.check, f.actual])).toEqual([
       [
         "at the end: 0 .imx files anywhere in the storage directory, 0 RAM sectors with data",
