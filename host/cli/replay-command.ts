@@ -14,7 +14,14 @@ import {
 import { tmpdir } from "node:os";
 import { basename, join, resolve } from "node:path";
 import type { Command } from "commander";
-import { type CleanupPolicy, DEFAULT_BOARD_NAME, cleanupPolicyChoices, isCleanupPolicy, loadBoard } from "../boards.js";
+import {
+  type Board,
+  type CleanupPolicy,
+  DEFAULT_BOARD_NAME,
+  cleanupPolicyChoices,
+  isCleanupPolicy,
+  loadBoard,
+} from "../boards.js";
 import { DISK_FULL_OPTION_HELP, diskFullOptionApply, diskFullOptionCheck } from "./disk-full-option.js";
 import { exportParse, type ParsedExport, ReplayInputError } from "../replay/export.js";
 import { OUTAGE_DEFAULT, outageParse } from "../replay/outage.js";
@@ -115,7 +122,8 @@ export async function replayCommandRun(
       `${file}: cannot read it (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
     );
   }
-  const parsed = exportParse(text, file, { strict: options.strict === true });
+  const parsed = exportParse(text, file, { strict: options.strict === true, emptyAccepted: true });
+  if (parsed.pointsInFile === 0) return replayNothing(file, parsed, options, board, out);
   const streams = parsed.sensors.filter((s) => s.points.length > 0).length;
   if (streams > board.memory.streamsMax) {
     throw new UsageError(
@@ -157,6 +165,75 @@ export async function replayCommandRun(
   return { parsed, result };
 }
 
+/**
+ * An export that holds no point (an empty time window: `data: []`, `statistics.data_points: 0`):
+ * after the same flag checks, a pass that says there was nothing to replay; no device is booted.
+ */
+function replayNothing(
+  file: string,
+  parsed: ParsedExport,
+  options: ReplayCommandOptions,
+  board: Board,
+  out: (text: string) => void,
+): { parsed: ParsedExport; result: ReplayResult } {
+  const outage = outageParse(options.outage ?? OUTAGE_DEFAULT, 1);
+  if (options.json !== undefined) outputPathCheck({ flag: "--json", path: options.json });
+  if (options.storage !== undefined) storagePrepare(options.storage);
+  const policy: CleanupPolicy =
+    options.policy !== undefined && isCleanupPolicy(options.policy) ? options.policy : board.tier.cleanupPolicy;
+  const result: ReplayResult = {
+    passed: true,
+    board: board.name,
+    diskTier: board.disk !== null,
+    policy,
+    outage: outage.text,
+    source: parsed.source,
+    sensors: [],
+    written: 0,
+    delivered: 0,
+    mismatches: 0,
+    missing: 0,
+    writeErrors: 0,
+    firstMismatches: [],
+    recordsDiscarded: 0,
+    filesCreated: 0,
+    filesDeleted: 0,
+    filesLeft: 0,
+    ramSectorsLeft: 0,
+    cleanupComplete: true,
+    peakRamPercent: 0,
+    uploads: 0,
+    durationMs: 0,
+  };
+  out(
+    `replay: ${basename(file)}: ${parsed.form} export, ${parsed.sensors.length} sensor${parsed.sensors.length === 1 ? "" : "s"}, 0 points, upload source ${parsed.source} (${parsed.sourceFrom})\n` +
+      parsed.notes.map((note) => `  note: ${note}\n`).join("") +
+      `nothing to replay: the export is an empty window (no data point in it)\nresult    PASS\n`,
+  );
+  if (options.json !== undefined) {
+    const { sensors, ...summary } = parsed;
+    const json = {
+      command: "replay",
+      file,
+      nothingToReplay: true,
+      export: {
+        ...summary,
+        sensors: sensors.map((s) => ({
+          sensorId: s.sensorId,
+          name: s.name,
+          place: s.place,
+          pointsInFile: 0,
+          pointsValid: 0,
+        })),
+      },
+      ...result,
+    };
+    writeFileSync(options.json, JSON.stringify(json, null, 2) + "\n");
+    out(`wrote ${options.json}\n`);
+  }
+  return { parsed, result };
+}
+
 export function registerReplayCommand(program: Command): void {
   program
     .command("replay")
@@ -186,7 +263,8 @@ points; while the uplink is up each tick uploads a bulk read per stream and ackn
 with a null, string, NaN or infinite value or an invalid time are skipped and listed; duplicate and
 out-of-order times are kept and counted; formatted_time is ignored. It passes when every point comes
 back once, in order, with its time and Math.fround(value), and 0 .imx files and 0 RAM sectors with
-data are left. Exit status: 0 pass, 1 fail, 2 bad input (not an export, bad flag).`,
+data are left. An export with no point at all (an empty window, data_points: 0) passes and says
+"nothing to replay"; one whose every point is skipped is refused. Exit status: 0 pass, 1 fail, 2 bad input (not an export, bad flag).`,
     )
     .action(async (file: string, options: ReplayCommandOptions) => {
       const { result } = await replayCommandRun(file, options, (text) => process.stdout.write(text));

@@ -158,6 +158,8 @@ function reasonKey(reason: string): string {
 export interface ParseOptions {
   /** Refuse the file instead of skipping a point. */
   strict?: boolean;
+  /** Accept an export that holds no point at all (an empty window); by default it is refused. */
+  emptyAccepted?: boolean;
 }
 
 export function exportParse(text: string, file: string, options: ParseOptions = {}): ParsedExport {
@@ -313,7 +315,9 @@ export function exportParse(text: string, file: string, options: ParseOptions = 
       pointsInFile: sensor.data.length,
     });
   }
-  if (result.pointsValid === 0) {
+  // An empty window (the cloud exports one as `data: []`, `statistics.data_points: 0`) is an
+  // export with nothing in it, which a caller may accept; a file whose every point was skipped is not.
+  if (result.pointsValid === 0 && !(options.emptyAccepted === true && result.pointsInFile === 0)) {
     throw new ReplayInputError(
       `${file}: no data point to replay (${result.pointsInFile} in the file${result.pointsInFile > 0 ? ", every one skipped" : ""})`,
     );

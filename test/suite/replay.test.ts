@@ -272,3 +272,60 @@ describe("outage patterns", () => {
     expect([always.step(), always.step(), always.step(), always.step()]).toEqual([true, true, true, true]);
   });
 });
+
+describe("an empty export (an empty time window)", () => {
+  // 7 of the 16 real exports of the original repository are empty windows: `data: []` and
+  // `statistics.data_points: 0`. They pass and say so; a file whose points are all skipped does not.
+  const empty = {
+    metadata: { sensor_id: 2, sensor_name: "GPS Latitude", serial: "132991449", total_data_points: 0 },
+    statistics: { data_points: 0 },
+    data: [],
+  };
+
+  it("exits 0 and says there is nothing to replay, in both forms", async () => {
+    for (const [name, content] of [
+      ["empty-single.json", empty],
+      [
+        "empty-multi.json",
+        {
+          metadata: {},
+          sensors: [
+            { sensor_id: 2, data: [] },
+            { sensor_id: 3, data: [] },
+          ],
+        },
+      ],
+    ] as const) {
+      const { code, out, err } = await cli(["replay", write(name, content)]);
+      expect(err).toBe("");
+      expect(code).toBe(EXIT_OK);
+      expect(out).toMatch(/0 points/);
+      expect(out).toMatch(/^nothing to replay: the export is an empty window \(no data point in it\)$/m);
+      expect(out).toMatch(/^result {4}PASS$/m);
+    }
+  });
+
+  it("writes --json with nothingToReplay and still checks its flags", async () => {
+    const file = write("empty-json.json", empty);
+    const json = path.join(dir, "empty-result.json");
+    const { code } = await cli(["replay", file, "--json", json]);
+    expect(code).toBe(EXIT_OK);
+    expect(JSON.parse(fs.readFileSync(json, "utf8"))).toMatchObject({
+      command: "replay",
+      nothingToReplay: true,
+      passed: true,
+      written: 0,
+      delivered: 0,
+      export: { pointsInFile: 0, source: 132991449 },
+    });
+    const bad = await cli(["replay", file, "--outage", "sideways"]);
+    expect(bad.code).toBe(EXIT_USAGE);
+    const badPolicy = await cli(["replay", file, "--policy", "eager"]);
+    expect(badPolicy.code).toBe(EXIT_USAGE);
+  });
+
+  it("the parser refuses it unless asked to accept it (run --replay needs points)", () => {
+    expect(() => exportParse(JSON.stringify(empty), "e.json")).toThrow(/no data point to replay \(0 in the file\)/);
+    expect(exportParse(JSON.stringify(empty), "e.json", { emptyAccepted: true }).pointsInFile).toBe(0);
+  });
+});
