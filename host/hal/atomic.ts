@@ -2,7 +2,7 @@
 // a bounded recursive file listing.
 
 import { TMP_SUFFIX } from "../format/imx.js";
-import { type Hal, HalError, parentDir, pathJoin } from "./hal.js";
+import { type Hal, HalError, halListEntries, parentDir, pathJoin } from "./hal.js";
 
 export { halErrorCode, parentDir } from "./hal.js";
 /** Suffix of the temporary file writeFileAtomic writes before renaming it into place (SPEC.md 6.1). */
@@ -81,15 +81,15 @@ export function mkdirDurable(hal: Hal, dir: string): void {
 
 /**
  * Paths (relative to the HAL root, e.g. "dir/a/x.imx") of the files under `dir` whose names end
- * with `suffix`, sorted. Descends at most LIST_DEPTH_MAX directory levels below `dir`; deeper
+ * with `suffix`, sorted: one listing per directory (Hal.listEntries), no stat per entry. Descends at most LIST_DEPTH_MAX directory levels below `dir`; deeper
  * files are not listed. Throws like Hal.list if `dir` is missing or not a directory.
  */
 export function listFilesRecursive(hal: Hal, dir: string, suffix: string): string[] {
   const found: string[] = [];
   const walk = (current: string, depth: number): void => {
-    for (const name of hal.list(current)) {
+    for (const { name, isDir } of halListEntries(hal, current)) {
       const path = pathJoin(current, name);
-      if (hal.isDir(path)) {
+      if (isDir) {
         if (depth < LIST_DEPTH_MAX) walk(path, depth + 1);
       } else if (name.endsWith(suffix)) {
         found.push(path);

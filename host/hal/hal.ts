@@ -105,6 +105,12 @@ export interface Hal {
   removeAsync(path: string): Promise<void>;
   /** Names (files and dirs) directly in `dir`, sorted; ENOENT if missing, ENOTDIR if a file. */
   list(dir: string): string[];
+  /**
+   * The entries directly in `dir`, sorted by name, each saying whether it is a directory — one
+   * listing instead of list() and an isDir() per name. Optional: halListEntries() falls back to
+   * list() + isDir() for a Hal without it (a wrapper that changes list or isDir must not forward it).
+   */
+  listEntries?(dir: string): HalDirEntry[];
   /** False if missing. */
   isDir(path: string): boolean;
   exists(path: string): boolean;
@@ -116,6 +122,18 @@ export interface Hal {
    */
   freeBytes(): number;
   stats(): HalStats;
+}
+
+/** One entry of Hal.listEntries: a name in the directory and whether it is a directory itself. */
+export interface HalDirEntry {
+  readonly name: string;
+  readonly isDir: boolean;
+}
+
+/** `hal.listEntries(dir)`, or list() with an isDir() per name when the Hal has no listEntries. */
+export function halListEntries(hal: Hal, dir: string): HalDirEntry[] {
+  if (hal.listEntries !== undefined) return hal.listEntries(dir);
+  return hal.list(dir).map((name) => ({ name, isDir: hal.isDir(pathJoin(dir, name)) }));
 }
 
 /** Mutable counters behind `Hal.stats()`, shared by the implementations. */

@@ -24,7 +24,15 @@
 // bytes that still fit and throws ENOSPC, as a real filesystem does; freeBytes() is what is left.
 // remove, removeTree and a rename over a file give the bytes back; crash() recounts what survived.
 
-import { type Hal, HalCounters, HalError, type HalStats, pathJoin, relativePathCheck } from "./hal.js";
+import {
+  type Hal,
+  HalCounters,
+  type HalDirEntry,
+  HalError,
+  type HalStats,
+  pathJoin,
+  relativePathCheck,
+} from "./hal.js";
 
 interface FileNode {
   readonly kind: "file";
@@ -327,6 +335,15 @@ export class MemoryHal implements Hal {
     this.counters.calls.list++;
     relativePathCheck("list", dir);
     return [...this.dirAt("list", dir).children.keys()].sort();
+  }
+
+  /** list() with each entry's kind (counted as a list call). */
+  listEntries(dir: string): HalDirEntry[] {
+    this.counters.calls.list++;
+    relativePathCheck("list", dir);
+    const entries: HalDirEntry[] = [];
+    for (const [name, node] of this.dirAt("list", dir).children) entries.push({ name, isDir: node.kind === "dir" });
+    return entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
   isDir(path: string): boolean {

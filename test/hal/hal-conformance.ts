@@ -10,7 +10,7 @@ import {
   mkdirDurable,
   writeFileAtomic,
 } from "../../host/hal/atomic.js";
-import { type Hal, HalError, type HalErrorCode, type HalOp } from "../../host/hal/hal.js";
+import { type Hal, HalError, type HalErrorCode, type HalOp, halListEntries } from "../../host/hal/hal.js";
 
 export interface HalUnderTest {
   hal: Hal;
@@ -128,6 +128,19 @@ export function halConformanceSuite(name: string, make: () => HalUnderTest): voi
         expect(hal.list(".")).toEqual(["d"]);
         hal.mkdir("empty");
         expect(hal.list("empty")).toEqual([]);
+      });
+
+      it("listEntries (or its list + isDir fallback) says which entries are directories, sorted like list", () => {
+        hal.mkdir("d/zeta");
+        hal.mkdir("d/alpha");
+        for (const n of ["b.imx", "a.imx", "10.imx"]) hal.writeFile(`d/${n}`, bytes(n));
+        const entries = halListEntries(hal, "d");
+        expect(entries.map((e) => e.name)).toEqual(hal.list("d"));
+        expect(entries.filter((e) => e.isDir).map((e) => e.name)).toEqual(["alpha", "zeta"]);
+        expect(halListEntries(hal, ".")).toEqual([{ name: "d", isDir: true }]);
+        expect(codeOf(() => halListEntries(hal, "missing"))).toBe("ENOENT");
+        hal.writeFile("f", bytes("x"));
+        expect(codeOf(() => halListEntries(hal, "f"))).toBe("ENOTDIR");
       });
 
       it("list of a missing directory is ENOENT, of a file ENOTDIR", () => {
