@@ -244,6 +244,11 @@ export const BULK_FLAGS: i32 = 12;
 export const BULK_UTC_MS: i32 = 16;
 export const BULK_FLAG_DISK: i32 = 1;
 
+// ---- Batched write input (SPEC.md, "Batched writes"): the bulk buffer holds up to bulkRecordsMax
+// records of one stream, EVT times first (f64 × bulkRecordsMax), then the values (u32 words).
+export const BATCH_TIME_BYTES: i32 = 8;
+export const BATCH_VALUE_BYTES: i32 = 4;
+
 // ---- File names --------------------------------------------------------------------------------
 export const PATH_BYTES_MAX: i32 = 96;
 export const HISTORY_BUCKETS: i32 = 10;

@@ -4,12 +4,15 @@
 
 import {
   ABI_VERSION,
+  BATCH_TIME_BYTES,
   CLEANUP_POLICY_COUNT,
   CONFIG_IMAGE_BYTES,
   E_ALREADY_BOOTED,
   E_INVALID_ARGUMENT,
   E_NO_DISK_TIER,
   E_NOT_BOOTED,
+  E_RECORD_TYPE_MISMATCH,
+  E_STREAM_UNKNOWN,
   EVENT_BOOTED,
   LOG_INFO,
   OK,
@@ -52,6 +55,7 @@ import { statSet, statsReset } from "./stats";
 import {
   streamAck as streamAckCore,
   streamAppend,
+  streamAppendFill,
   streamAppendNeedsRoom,
   streamQuery as streamQueryCore,
   streamRead,
@@ -61,9 +65,12 @@ import {
 import {
   streamConfigure as streamConfigureCore,
   streamFind as streamFindCore,
+  streamRecordType,
+  streamSampleRateMs,
   streamSensor,
   streamSource,
   streamsInit,
+  streamValid,
 } from "./stream-table";
 import {
   flushAllToDisk as flushAllToDiskCore,
@@ -218,6 +225,45 @@ export function streamWriteEvt(stream: i32, value: u32, utcMs: f64): i32 {
   if (recoveryIsOpen()) recoveryCloseCore();
   if (streamAppendNeedsRoom(stream, RECORD_TYPE_EVT, utcMs)) spillForWrite();
   return streamAppend(stream, RECORD_TYPE_EVT, value, utcMs);
+}
+
+// Appends `count` records (at most bulkRecordsMax) of one stream from the bulk buffer: values as
+// u32 words after bulkRecordsMax EVT times (f64; the batch layout in abi.ts). TSD record i is timed
+// firstUtcMs + i × the stream's sample rate (a batch whose first or last time is invalid is refused
+// whole); EVT records take their own times. Records join the RAM tail sector in one step per sector;
+// one that needs a new sector goes the way of streamWriteTsd/Evt (a spill first when RAM is full).
+// Returns how many were appended: `count`, or fewer when the next one failed (a call from there
+// returns its error code); an error code when the first one fails.
+export function streamWriteMany(stream: i32, recordType: i32, count: i32, firstUtcMs: f64): i32 {
+  if (!core().booted) return E_NOT_BOOTED;
+  if (recoveryIsOpen()) recoveryCloseCore();
+  if (!streamValid(stream)) return E_STREAM_UNKNOWN;
+  if (streamRecordType(<u32>stream) != recordType) return E_RECORD_TYPE_MISMATCH;
+  if (count < 0 || <u32>count > core().bulkRecordsMax) return E_INVALID_ARGUMENT;
+  if (count == 0) return 0;
+  const s = <u32>stream;
+  const times = core().bulkPtr;
+  const values = times + <usize>core().bulkRecordsMax * <usize>BATCH_TIME_BYTES;
+  const rateMs = <f64>streamSampleRateMs(s);
+  if (recordType == RECORD_TYPE_TSD) {
+    const lastUtcMs = firstUtcMs + <f64>(count - 1) * rateMs;
+    if (!(firstUtcMs >= 0) || firstUtcMs != Math.floor(firstUtcMs) || !(lastUtcMs <= 9007199254740991)) {
+      return E_INVALID_ARGUMENT;
+    }
+  }
+  let done = 0;
+  while (done < count) {
+    done += streamAppendFill(s, recordType, values, times, done, count);
+    if (done == count) break;
+    const value = load<u32>(values + ((<usize>done) << 2));
+    const utcMs =
+      recordType == RECORD_TYPE_TSD ? firstUtcMs + <f64>done * rateMs : load<f64>(times + ((<usize>done) << 3));
+    if (streamAppendNeedsRoom(stream, recordType, utcMs)) spillForWrite();
+    const status = streamAppend(stream, recordType, value, utcMs);
+    if (status != OK) return done > 0 ? done : status;
+    done++;
+  }
+  return done;
 }
 
 export function streamReadBulk(stream: i32, max: i32): i32 {

@@ -190,6 +190,48 @@ export function streamAppend(s: i32, recordType: i32, value: u32, utcMs: f64): i
   return OK;
 }
 
+// Appends records `from`… of a batch while they fit in the stream's RAM tail sector and need
+// nothing else: no new sector, no sequence-number reservation. Values are u32 words at `values`;
+// EVT times are f64 at `times` (each one checked; the fill stops before an invalid one), TSD records
+// take their times from the sector they join. Returns how many it appended (0 when the next record
+// needs a new sector, a reservation or has an invalid time: streamAppend handles that one). The
+// caller has checked the stream and its record type. Updates the counters once per sector.
+export function streamAppendFill(s: u32, recordType: i32, values: usize, times: usize, from: i32, count: i32): i32 {
+  const e = streamEntry(s);
+  const tail = load<u32>(e + S_RAM_TAIL);
+  if (tail == SECTOR_NULL) return 0;
+  const index = <i32>sectorCountGet(tail);
+  let fit = <i32>recordsPerSector(recordType) - index;
+  if (fit > count - from) fit = count - from;
+  if (fit <= 0) return 0;
+  if (core().diskTier) {
+    const reserved = load<u64>(e + S_SEQ_RESERVED) - load<u64>(e + S_NEXT_SEQ);
+    if (<u64>fit > reserved) fit = <i32>reserved;
+  }
+  const data = sectorData(tail);
+  let n = 0;
+  if (recordType == RECORD_TYPE_TSD) {
+    const out = data + <usize>(TSD_HEADER_BYTES + index * TSD_RECORD_BYTES);
+    for (; n < fit; n++) store<u32>(out + <usize>(n * TSD_RECORD_BYTES), load<u32>(values + <usize>((from + n) << 2)));
+  } else {
+    for (; n < fit; n++) {
+      const utcMs = load<f64>(times + <usize>((from + n) << 3));
+      if (!(utcMs >= 0) || utcMs > 9007199254740991 || utcMs != Math.floor(utcMs)) break;
+      const record = data + <usize>((index + n) * EVT_RECORD_BYTES);
+      store<u32>(record, load<u32>(values + <usize>((from + n) << 2)));
+      store<i64>(record + 4, <i64>utcMs);
+    }
+  }
+  if (n == 0) return 0;
+  sectorCountSet(tail, <u32>(index + n));
+  streamFieldAdd64(s, S_NEXT_SEQ, <i64>n);
+  store<u16>(e + S_FLAGS, load<u16>(e + S_FLAGS) | STREAM_FLAG_DIRTY);
+  streamFieldAdd64(s, S_RAM_RECORDS, <i64>n);
+  statAdd(STAT_RECORDS_WRITTEN, <f64>n);
+  statAdd(STAT_RECORDS_LIVE, <f64>n);
+  return n;
+}
+
 // The checks of an append that need no state: a known stream, its record type, a valid time.
 function appendCheck(s: i32, recordType: i32, utcMs: f64): i32 {
   if (!streamValid(s)) return E_STREAM_UNKNOWN;

@@ -120,6 +120,7 @@ interface StreamInfo {
   index: number;
   dataType: DataType;
   recordType: RecordType;
+  sampleRateMs: number;
 }
 
 export class Device {
@@ -138,6 +139,11 @@ export class Device {
   private readonly bulk64: Float64Array;
   private readonly bulkWords: number;
   private readonly bulkFloats: number;
+  private readonly bulkCapacityRecords: number;
+  // The bulk buffer as a batched write's input (assembly/abi.ts: times, then value words).
+  private readonly batchTimes: Float64Array;
+  private readonly batchWords: Uint32Array;
+  private readonly batchFloats: Float32Array;
 
   private constructor(options: DeviceOptions, snapshot?: Uint8Array) {
     errorTableCheck();
@@ -168,6 +174,11 @@ export class Device {
     this.bulk64 = new Float64Array(buffer, this.exports.bulkPointer(), (bulkRecords * abi.BULK_RECORD_BYTES) / 8);
     this.bulkWords = abi.BULK_RECORD_BYTES / 4;
     this.bulkFloats = abi.BULK_RECORD_BYTES / 8;
+    this.bulkCapacityRecords = bulkRecords;
+    const bulkPtr = this.exports.bulkPointer();
+    this.batchTimes = new Float64Array(buffer, bulkPtr, bulkRecords);
+    this.batchWords = new Uint32Array(buffer, bulkPtr + bulkRecords * abi.BATCH_TIME_BYTES, bulkRecords);
+    this.batchFloats = new Float32Array(buffer, bulkPtr + bulkRecords * abi.BATCH_TIME_BYTES, bulkRecords);
 
     // A disk tier on an existing storage directory: adopt what the previous run left.
     // A restored device continues from its RAM: there is nothing to recover.
@@ -182,6 +193,7 @@ export class Device {
         index,
         recordType: recordTypeOf(q[abi.QUERY_RECORD_TYPE] ?? 0) ?? "evt",
         dataType: dataTypeOf(q[abi.QUERY_DATA_TYPE] ?? 0) ?? "uint32",
+        sampleRateMs: q[abi.QUERY_SAMPLE_RATE_MS] ?? 0,
       };
       this.streams.set(streamKey(q[abi.QUERY_SOURCE] ?? 0, q[abi.QUERY_SENSOR] ?? 0), info);
       this.streamsByIndex[index] = info;
@@ -252,7 +264,7 @@ export class Device {
       this.exports.streamConfigure(u32(source), u32(sensor), recordType, dataTypeCode, rate),
       `configure stream ${source}/${sensor}`,
     );
-    const info: StreamInfo = { index, dataType, recordType: config.type };
+    const info: StreamInfo = { index, dataType, recordType: config.type, sampleRateMs: rate };
     this.streams.set(streamKey(source, sensor), info);
     this.streamsByIndex[index] = info;
     return index;
@@ -283,6 +295,112 @@ export class Device {
       this.exports.streamWriteEvt(info.index, valueToBits(value, info.dataType), utcMs),
       `write EVT to ${source}/${sensor}`,
     );
+  }
+
+  /**
+   * Appends `values` to a TSD stream in as few core calls as the bulk buffer allows (bulkCapacity
+   * records each): record i is timed firstUtcMs + i × the stream's sample rate. A typed array that
+   * matches the data type (Uint32Array, Int32Array, Float32Array) is copied into device RAM as is;
+   * other values are checked as writeTsd checks them. Throws CoreError like writeTsd for the first
+   * record that fails; the records before it stay written (a batch whose first or last time is
+   * invalid is refused whole).
+   */
+  writeTsdMany(source: number, sensor: number, values: ArrayLike<number>, firstUtcMs: number): void {
+    const info = this.stream(source, sensor, "write TSD to");
+    const rateMs = info.sampleRateMs;
+    this.writeMany(info, abi.RECORD_TYPE_TSD, values, null, (from) => firstUtcMs + from * rateMs, source, sensor);
+  }
+
+  /**
+   * Appends `values` to an EVT stream, record i at timesMs[i] (as many times as values), in as few
+   * core calls as the bulk buffer allows. Values as for writeTsdMany; errors as for writeEvt, for the
+   * first record that fails, with the records before it written.
+   */
+  writeEvtMany(source: number, sensor: number, values: ArrayLike<number>, timesMs: ArrayLike<number>): void {
+    const info = this.stream(source, sensor, "write EVT to");
+    if (timesMs.length !== values.length) {
+      throw new CoreError(
+        abi.E_INVALID_ARGUMENT,
+        `write EVT to ${source}/${sensor}: ${values.length} values, ${timesMs.length} times`,
+      );
+    }
+    this.writeMany(info, abi.RECORD_TYPE_EVT, values, timesMs, () => 0, source, sensor);
+  }
+
+  // The batch path of writeTsdMany/writeEvtMany: chunks of bulkCapacity records copied into the
+  // bulk buffer (times, then value words: the batch layout of assembly/abi.ts) and appended by one
+  // streamWriteMany call each.
+  private writeMany(
+    info: StreamInfo,
+    recordType: number,
+    values: ArrayLike<number>,
+    timesMs: ArrayLike<number> | null,
+    firstUtcMsOf: (from: number) => number,
+    source: number,
+    sensor: number,
+  ): void {
+    const capacity = this.bulkCapacityRecords;
+    const total = values.length;
+    const kind = recordType === abi.RECORD_TYPE_TSD ? "TSD" : "EVT";
+    for (let from = 0; from < total;) {
+      const chunk = Math.min(capacity, total - from);
+      const valid = this.batchValuesPut(values, from, chunk, info.dataType);
+      if (timesMs !== null) {
+        if (timesMs instanceof Float64Array) this.batchTimes.set(timesMs.subarray(from, from + valid));
+        else for (let i = 0; i < valid; i++) this.batchTimes[i] = timesMs[from + i] ?? NaN;
+      }
+      let done = 0;
+      while (done < valid) {
+        // Record `from + done` onwards: after a partial append the next call returns its error.
+        if (done > 0) {
+          this.batchWords.copyWithin(0, done, valid);
+          if (timesMs !== null) this.batchTimes.copyWithin(0, done, valid);
+        }
+        const status = this.exports.streamWriteMany(info.index, recordType, valid - done, firstUtcMsOf(from + done));
+        if (status < 0) {
+          throw new CoreError(
+            status,
+            `write ${kind} to ${source}/${sensor} (record ${from + done} of ${total}; the ones before it are written)`,
+          );
+        }
+        done += status;
+      }
+      if (valid < chunk) {
+        // Throws the error writeTsd/writeEvt gives for that value.
+        valueToBits(values[from + valid] as number, info.dataType);
+      }
+      from += chunk;
+    }
+  }
+
+  // Puts values[from … from + count) into the batch's value words; returns how many are valid (all
+  // unless one has no stored word under the data type: the ones before it).
+  private batchValuesPut(values: ArrayLike<number>, from: number, count: number, dataType: DataType): number {
+    if (
+      (dataType === "uint32" && values instanceof Uint32Array) ||
+      (dataType === "int32" && values instanceof Int32Array) ||
+      (dataType === "float32" && values instanceof Float32Array)
+    ) {
+      this.batchWords.set(new Uint32Array(values.buffer, values.byteOffset + from * 4, count));
+      return count;
+    }
+    if (
+      dataType === "float32" &&
+      (values instanceof Float64Array || values instanceof Int32Array || values instanceof Uint32Array)
+    ) {
+      this.batchFloats.set(values.subarray(from, from + count));
+      return count;
+    }
+    const words = this.batchWords;
+    for (let i = 0; i < count; i++) {
+      const value = values[from + i] as number;
+      try {
+        words[i] = valueToBits(value, dataType);
+      } catch {
+        return i;
+      }
+    }
+    return count;
   }
 
   /** Reads up to `max` new records (oldest first, disk then RAM) and marks them pending. */

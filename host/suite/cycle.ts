@@ -49,15 +49,35 @@ export class Cycle {
     return this.recordsA.reduce((a, b) => a + b, 0) + this.recordsB.reduce((a, b) => a + b, 0);
   }
 
-  private value(ledger: Ledger): number {
-    const u = this.env.prng.next();
+  private readonly scratch = {
+    uint32: new Uint32Array(0),
+    int32: new Int32Array(0),
+    float32: new Float64Array(0),
+  };
+
+  /** The next `count` values of `ledger`'s stream from the PRNG, in a typed array of its data type (reused). */
+  private values(ledger: Ledger, count: number): Float64Array | Uint32Array | Int32Array {
+    const prng = this.env.prng;
+    const scratch = this.scratch;
     switch (ledger.spec.dataType) {
-      case "uint32":
-        return u;
-      case "int32":
-        return u | 0;
-      case "float32":
-        return (u / 0x1_0000_0000) * 2000 - 1000;
+      case "uint32": {
+        if (scratch.uint32.length < count) scratch.uint32 = new Uint32Array(count);
+        const out = scratch.uint32.subarray(0, count);
+        for (let i = 0; i < count; i++) out[i] = prng.next();
+        return out;
+      }
+      case "int32": {
+        if (scratch.int32.length < count) scratch.int32 = new Int32Array(count);
+        const out = scratch.int32.subarray(0, count);
+        for (let i = 0; i < count; i++) out[i] = prng.next() | 0;
+        return out;
+      }
+      case "float32": {
+        if (scratch.float32.length < count) scratch.float32 = new Float64Array(count);
+        const out = scratch.float32.subarray(0, count);
+        for (let i = 0; i < count; i++) out[i] = (prng.next() / 0x1_0000_0000) * 2000 - 1000;
+        return out;
+      }
     }
   }
 
@@ -73,10 +93,7 @@ export class Cycle {
     const { env, ledgers } = this;
     const device = env.device;
     for (const ledger of ledgers) ledger.reset();
-    ledgers.forEach((ledger, s) => {
-      const count = this.recordsA[s] ?? 0;
-      for (let i = 0; i < count; i++) ledger.write(this.value(ledger));
-    });
+    ledgers.forEach((ledger, s) => ledger.writeMany(this.values(ledger, this.recordsA[s] ?? 0)));
     const flushed = this.flushFits();
     if (flushed) {
       const ticks = env.flush(device, 1000);
@@ -92,10 +109,7 @@ export class Cycle {
       this.filesFlushed += files;
       ctx.equal("cycle: the flush wrote one file per stream", this.filesExpected, files);
     }
-    ledgers.forEach((ledger, s) => {
-      const count = this.recordsB[s] ?? 0;
-      for (let i = 0; i < count; i++) ledger.write(this.value(ledger));
-    });
+    ledgers.forEach((ledger, s) => ledger.writeMany(this.values(ledger, this.recordsB[s] ?? 0)));
     const outcome = outcomeNew();
     const read = ledgersUpload(ledgers, outcome, (ledger, i) =>
       flushed && i < (this.recordsABy.get(ledger) ?? 0) ? "disk" : "ram",

@@ -105,6 +105,37 @@ export class Ledger {
     this.push(this.stored(value), utcMs);
   }
 
+  /**
+   * Writes `values` as the stream's next records in one batched write (writeTsdMany/writeEvtMany),
+   * timed as write() times them. Throws the device's CoreError if one is refused; the records before
+   * it were written and are recorded.
+   */
+  writeMany(values: Float64Array | Uint32Array | Int32Array): void {
+    const { spec, device } = this;
+    const first = this.startSeq + this.written;
+    const count = values.length;
+    let times: Float64Array | null = null;
+    try {
+      if (spec.type === "tsd") device.writeTsdMany(spec.source, spec.sensor, values, this.timeOf(first));
+      else {
+        times = this.scratchTimes(count);
+        for (let i = 0; i < count; i++) times[i] = this.timeOf(first + i);
+        device.writeEvtMany(spec.source, spec.sensor, values, times);
+      }
+    } finally {
+      // What the device took: every record up to its next sequence number.
+      const taken = Math.min(count, device.counts(spec.source, spec.sensor).nextSeq - first);
+      for (let i = 0; i < taken; i++) this.push(this.stored(values[i] ?? NaN), this.timeOf(first + i));
+    }
+  }
+
+  private timesScratch = new Float64Array(0);
+
+  private scratchTimes(count: number): Float64Array {
+    if (this.timesScratch.length < count) this.timesScratch = new Float64Array(count);
+    return this.timesScratch.subarray(0, count);
+  }
+
   /** Records a write the caller made itself. */
   push(storedValue: number, utcMs: number): void {
     if (this.written === this.values.length) {
