@@ -61,3 +61,13 @@ export { type RecoveryReport, RecoveryIoError } from "./core/recovery.js";
 export { type Hal, HalError, type HalErrorCode, type HalStats } from "./hal/hal.js";
 export { MemoryHal } from "./hal/memory.js";
 export { NodeFsHal } from "./hal/node-fs.js";
+export {
+  type DrainOptions,
+  type DrainResult,
+  Outbox,
+  type OutboxBatch,
+  type OutboxOptions,
+  type OutboxSendContext,
+  type OutboxSender,
+  type OutboxStream,
+} from "./core/outbox.js";

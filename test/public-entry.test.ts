@@ -26,6 +26,7 @@ const EXPORTED_VALUES = [
   "HalError",
   "MemoryHal",
   "NodeFsHal",
+  "Outbox",
   "RecoveryIoError",
   "SnapshotError",
   "UsageError",
