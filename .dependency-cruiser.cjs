@@ -6,9 +6,10 @@
 //      importing nothing, which boards.ts and the config image need below the core
 //   1  host/hal, host/boards.ts, host/config-image.ts
 //   2  host/core
-//   3  host/sim, host/replay, host/bench
+//   3  host/sim, host/replay, host/bench, host/inspect (reading device RAM and RAM dumps)
 //   4  host/run, host/suite
-//   5  host/cli
+//   5  host/ui (the dashboard, the Perfetto trace, compare and size: they watch or drive runs)
+//   6  host/cli
 //   host/index.ts is the public entry: it may import any layer and nothing in host/ imports it.
 // host/base imports nothing else of the project; generated files import nothing at all.
 // Tests may import anything; nothing in host/ imports a test. No file of host/, test/ or assembly/
@@ -18,8 +19,9 @@ const LAYERS = [
   "^host/((base|format)/|core/[^/]+\\.generated\\.ts$)",
   "^host/(hal/|boards\\.ts$|config-image\\.ts$)",
   "^host/core/(?![^/]+\\.generated\\.ts$)",
-  "^host/(sim|replay|bench)/",
+  "^host/(sim|replay|bench|inspect)/",
   "^host/(run|suite)/",
+  "^host/ui/",
   "^host/cli/",
 ];
 

@@ -17,6 +17,7 @@ import { registerReplayCommand } from "./replay-command.js";
 import { registerSimCommand } from "./sim-command.js";
 import { singleValuedFlagsEnforce } from "./single-valued.js";
 import { registerTestCommand } from "./test-command.js";
+import { registerUiCommand } from "./ui-command.js";
 
 export function packageVersion(): string {
   const manifest = JSON.parse(readFileSync(join(packageRootDir(), "package.json"), "utf8")) as { version?: unknown };
@@ -51,6 +52,7 @@ export function programBuild(output: ProgramOutput = {}): Command {
   registerReplayCommand(program);
   registerBenchCommand(program);
   registerDecodeCommand(program);
+  registerUiCommand(program);
   singleValuedFlagsEnforce(program);
   return program;
 }

@@ -43,6 +43,7 @@ import { SHUTDOWN_DEADLINE_MS_DEFAULT } from "../core/flush.js";
 import { EXIT_FAILURE } from "./errors.js";
 import { DISK_FULL_OPTION_HELP, diskFullOptionApply, diskFullOptionCheck } from "./disk-full-option.js";
 import { stopSignalsListen } from "./graceful.js";
+import { RunExtras } from "../ui/run-extras.js";
 
 export interface RunCommandOptions {
   board: string;
@@ -79,6 +80,8 @@ export interface RunCommandOptions {
   workers?: string;
   keep?: boolean;
   log: string;
+  /** --ui without a port is true. */
+  ui?: string | boolean;
 }
 
 export interface RunIo {
@@ -89,6 +92,7 @@ export interface RunIo {
 }
 
 const U32_MAX = 0xffffffff;
+const PORT_MAX = 65535;
 const DEVICES_MAX = 100_000;
 
 function speedOption(text: string): Speed {
@@ -162,6 +166,8 @@ function packetFormatOption(options: RunCommandOptions): PacketFormat {
 
 export interface RunPlan {
   settings: RunSettings;
+  /** The dashboard's port (0: any free one), or null without --ui. */
+  uiPort: number | null;
   speed: Speed;
   devices: number;
   workers: number;
@@ -203,6 +209,10 @@ export function runPlan(options: RunCommandOptions): RunPlan {
     if (spec !== null) outages.push(spec);
   }
   const tickMs = options.tick === undefined ? null : integerFlag(options.tick, "--tick", 1, U32_MAX);
+  const uiPort =
+    options.ui === undefined ? null : options.ui === true ? 0 : integerFlag(String(options.ui), "--ui", 0, PORT_MAX);
+  if (uiPort !== null && devices > 1)
+    throw new UsageError(`--ui shows one device: it cannot be used with --devices ${devices}`);
   const temporaryStorage = options.storage === undefined;
   const storageDir = options.storage === undefined ? "" : resolve(options.storage);
   const settings: RunSettings = {
@@ -229,6 +239,7 @@ export function runPlan(options: RunCommandOptions): RunPlan {
   };
   return {
     settings,
+    uiPort,
     speed,
     devices,
     workers,
@@ -307,10 +318,19 @@ export async function runCommand(options: RunCommandOptions, io: RunIo): Promise
     }
     const pre = devicePreflight(settings);
     for (const warning of pre.warnings) io.err(`imx-memsim: ${warning}\n`);
-    const run = DeviceRun.start(settings, pre);
+    const extras = new RunExtras({
+      uiPort: plan.uiPort,
+      logLevel: settings.logLevel,
+      speed: plan.speed,
+      runStartMs: pre.runStartMs,
+      note: (text) => io.err(text),
+    });
+    const run = DeviceRun.start(settings, pre, extras.runOptions());
     try {
-      return await deviceRunDrive(run, pre, plan, options, io, view, stop);
+      await extras.started(run);
+      return await deviceRunDrive(run, pre, plan, options, io, view, stop, extras);
     } finally {
+      await extras.finish();
       // A run that failed before its graceful stop still gives its lock back.
       run.release();
     }
@@ -344,6 +364,7 @@ async function deviceRunDrive(
   io: RunIo,
   view: StatusView,
   stop: ReturnType<typeof stopSignalsListen>,
+  extras: RunExtras,
 ): Promise<RunOutcome> {
   const { settings } = plan;
   const quiet = options.quiet === true;
@@ -356,11 +377,13 @@ async function deviceRunDrive(
   }
   await drive([run], {
     speed: plan.speed,
+    pace: extras.pace,
     stopRequested: () => stop.requested,
     statusEveryMs: quiet ? Infinity : SECOND_MS,
     onStatus: (statuses, realMs) => view.update(statusAggregate(statuses, 1, 0, realMs)),
   });
   await run.stop(stop.signal);
+  await extras.finish();
   view.update(statusAggregate([run.status()], 1, 0, run.summary().realMs));
   view.stop();
   const summary = run.summary();
@@ -448,6 +471,10 @@ export function registerRunCommand(program: Command): void {
     .option("--workers <n>", "worker threads for a fleet (default: the number of cores)")
     .option("--keep", "keep the temp storage directory")
     .option("--log <level>", "core log level: off, error, warn, info, debug", "off")
+    .option(
+      "--ui [port]",
+      "serve a live dashboard on http://127.0.0.1:PORT/ (0 or none: any free port; one device only); its address is printed on stderr",
+    )
     .action(async (options: RunCommandOptions) => {
       const outcome = await runCommand(options, {
         out: (text) => process.stdout.write(text),

@@ -38,6 +38,7 @@ import { Device } from "../core/device.js";
 import { CoreError } from "../core/errors.js";
 import type { Hal } from "../hal/hal.js";
 import { NodeFsHal } from "../hal/node-fs.js";
+import type { CoreLogger } from "../core/log.js";
 import { type ShutdownFlushResult, shutdownFlush } from "../core/flush.js";
 import { type DevicePreflight, DRAIN_MS_MAX, type RunSettings, TICK_MS_FALLBACK } from "./device-preflight.js";
 import {
@@ -86,6 +87,15 @@ export interface DeviceRunOptions {
    * the device's disk tier when given; NodeFsHal by default.
    */
   hal?: Hal;
+  /** The device's core logger (default: one at the settings' level, printing to stderr). */
+  logger?: CoreLogger;
+  /** Told after every tick (the dashboard and the Perfetto trace watch the run through it). */
+  observer?: RunObserver;
+}
+
+/** Watches a run tick by tick; it may read the run and the device, never change them. */
+export interface RunObserver {
+  tick(run: DeviceRun, nowMs: number): void;
 }
 
 export class DeviceRun implements RunView {
@@ -113,6 +123,7 @@ export class DeviceRun implements RunView {
   readonly realStartMs = performance.now();
   private readonly lock: LockHandle | null;
   private readonly hal: Hal;
+  private readonly observer: RunObserver | null;
   private identityPending: boolean;
   /** The life's first run state (sequence offsets, storage id) is on disk: uploads may start. */
   private stateDurable = false;
@@ -154,6 +165,7 @@ export class DeviceRun implements RunView {
     };
     // First change to the storage directory: its identity (once), then the lock.
     this.hal = options.hal ?? new NodeFsHal(plan.dir);
+    this.observer = options.observer ?? null;
     this.identityPending = plan.identity === null;
     this.identityWrite();
     this.lock = options.lock === false ? null : lockTake(plan.dir, this.hal);
@@ -165,7 +177,7 @@ export class DeviceRun implements RunView {
         storageDir: plan.dir,
         ...(options.hal === undefined ? {} : { hal: options.hal }),
         nowMs: this.lifeStartMs,
-        log: settings.logLevel,
+        log: options.logger ?? settings.logLevel,
         ...(settings.policy === null ? {} : { policy: settings.policy }),
       });
       const life = (prior?.lives ?? 0) + 1;
@@ -325,6 +337,7 @@ export class DeviceRun implements RunView {
       logTail: logged?.tail ?? new Map<number, { utcMs: number; value: number }>(),
       storedAtStart: counts.total,
       acked: 0,
+      ackedFirstUtcMs: NaN,
       appended: 0,
       redelivered: 0,
     };
@@ -375,6 +388,7 @@ export class DeviceRun implements RunView {
     }
     if (this.stateDurable) this.uploader.step(now);
     this.device.processMemory(now);
+    this.observer?.tick(this, now);
     if (now >= this.nextTraceMs) this.traceWrite(now);
     if (now >= this.nextCheckpointMs) {
       const written = this.checkpoint(now, false);

@@ -71,6 +71,8 @@ export interface RunStream {
   logTail: Map<number, { utcMs: number; value: number }>;
   storedAtStart: number;
   acked: number;
+  /** When the oldest record of the last acknowledged packet was taken (NaN before the first ACK). */
+  ackedFirstUtcMs: number;
   appended: number;
   redelivered: number;
 }
@@ -361,6 +363,7 @@ export class Uploader {
           continue;
         }
         stream.acked += records.length;
+        stream.ackedFirstUtcMs = records[0]?.utcMs ?? stream.ackedFirstUtcMs;
         this.counters.recordsAcked += records.length;
       }
       if (refused) continue;

@@ -163,6 +163,7 @@ describe("the uploader on a disk that loses power", () => {
       logTail: new Map(),
       storedAtStart: 0,
       acked: 0,
+      ackedFirstUtcMs: NaN,
       appended: 0,
       redelivered: 0,
     };
