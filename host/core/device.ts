@@ -51,6 +51,18 @@ export interface UploadRecord {
   tier: "ram" | "disk";
 }
 
+/**
+ * Caller-owned typed arrays that readBulkInto fills, record i at index i: sequence number, UTC ms,
+ * value (under the stream's data type) and whether it came from a `.imx` file (1) or RAM (0).
+ * A read returns at most the shortest array's length (and at most bulkCapacity) records.
+ */
+export interface BulkRecords {
+  seq: Float64Array;
+  utcMs: Float64Array;
+  value: Float64Array;
+  disk: Uint8Array;
+}
+
 export interface StreamCounts {
   total: number;
   pending: number;
@@ -410,6 +422,33 @@ export class Device {
       info,
       check(this.exports.streamReadBulk(info.index, intArg(max)), `read from ${source}/${sensor}`),
     );
+  }
+
+  /**
+   * readBulk into the caller's typed arrays instead of objects (no allocation): reads up to `max`
+   * new records (and at most what `into` holds), marks them pending and returns how many it read.
+   */
+  readBulkInto(source: number, sensor: number, max: number, into: BulkRecords): number {
+    const info = this.stream(source, sensor, "read from");
+    const room = Math.min(into.seq.length, into.utcMs.length, into.value.length, into.disk.length);
+    const count = check(
+      this.exports.streamReadBulk(info.index, Math.min(intArg(max), room)),
+      `read from ${source}/${sensor}`,
+    );
+    const words = this.bulkWords;
+    const floats = this.bulkFloats;
+    const b32 = this.bulk32;
+    const b64 = this.bulk64;
+    const { seq, utcMs, value, disk } = into;
+    const dataType = info.dataType;
+    for (let i = 0; i < count; i++) {
+      const w = i * words;
+      seq[i] = (b32[w + abi.BULK_SEQ_LO / 4] ?? 0) + (b32[w + abi.BULK_SEQ_HI / 4] ?? 0) * 2 ** 32;
+      utcMs[i] = b64[i * floats + abi.BULK_UTC_MS / 8] ?? 0;
+      value[i] = bitsToValue(b32[w + abi.BULK_VALUE / 4] ?? 0, dataType);
+      disk[i] = (b32[w + abi.BULK_FLAGS / 4] ?? 0) & abi.BULK_FLAG_DISK;
+    }
+    return count;
   }
 
   /** What readBulk would return, without changing anything. */

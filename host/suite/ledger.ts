@@ -4,7 +4,7 @@
 // Values and times live in typed arrays that grow by doubling and are reused after reset(), so the
 // per-iteration cycle allocates nothing once warm.
 
-import type { DataType, Device, RecordType, UploadRecord } from "../core/device.js";
+import type { BulkRecords, DataType, Device, RecordType, UploadRecord } from "../core/device.js";
 
 export interface StreamSpec {
   name: string;
@@ -166,41 +166,62 @@ export class Ledger {
    * discarded) counts the skipped records as missing and resynchronises.
    */
   verify(records: readonly UploadRecord[], outcome: VerifyOutcome, tierOf?: (i: number) => "ram" | "disk"): void {
-    for (const record of records) {
-      let i = this.readBack;
-      const expectedSeq = this.startSeq + i;
-      if (record.seq !== expectedSeq) {
-        const at = record.seq - this.startSeq;
-        if (at > i && at < this.written) {
-          outcome.missing += at - i;
-          this.missing += at - i;
-          if (outcome.first === "")
-            outcome.first = `${this.describe()}: records ${expectedSeq}…${record.seq - 1} never came back (discarded?)`;
-          i = at;
-        } else {
-          outcome.mismatches++;
-          if (outcome.first === "")
-            outcome.first = `${this.describe()}: expected seq ${expectedSeq}, got seq ${record.seq}`;
-          this.readBack = i + 1;
-          continue;
-        }
-      }
-      const value = this.values[i];
-      const time = this.times[i];
-      const tier = tierOf?.(i);
-      if (!Object.is(record.value, value) || record.utcMs !== time || (tier !== undefined && record.tier !== tier)) {
-        outcome.mismatches++;
-        if (outcome.first === "") {
-          outcome.first =
-            `${this.describe()} seq ${record.seq}: expected value ${value} at ${time}${tier ? ` from ${tier}` : ""}, ` +
-            `got ${record.value} at ${record.utcMs} from ${record.tier}`;
-        }
-      } else {
-        outcome.matched++;
-        this.matched++;
-      }
-      this.readBack = i + 1;
+    for (const record of records) this.verifyOne(record.seq, record.utcMs, record.value, record.tier, outcome, tierOf);
+  }
+
+  /** verify() of the first `count` records of a readBulkInto. */
+  verifyBulk(
+    records: BulkRecords,
+    count: number,
+    outcome: VerifyOutcome,
+    tierOf?: (i: number) => "ram" | "disk",
+  ): void {
+    const { seq, utcMs, value, disk } = records;
+    for (let k = 0; k < count; k++) {
+      this.verifyOne(seq[k] ?? NaN, utcMs[k] ?? NaN, value[k] ?? NaN, disk[k] === 1 ? "disk" : "ram", outcome, tierOf);
     }
+  }
+
+  private verifyOne(
+    seq: number,
+    utcMs: number,
+    got: number,
+    gotTier: "ram" | "disk",
+    outcome: VerifyOutcome,
+    tierOf: ((i: number) => "ram" | "disk") | undefined,
+  ): void {
+    let i = this.readBack;
+    const expectedSeq = this.startSeq + i;
+    if (seq !== expectedSeq) {
+      const at = seq - this.startSeq;
+      if (at > i && at < this.written) {
+        outcome.missing += at - i;
+        this.missing += at - i;
+        if (outcome.first === "")
+          outcome.first = `${this.describe()}: records ${expectedSeq}…${seq - 1} never came back (discarded?)`;
+        i = at;
+      } else {
+        outcome.mismatches++;
+        if (outcome.first === "") outcome.first = `${this.describe()}: expected seq ${expectedSeq}, got seq ${seq}`;
+        this.readBack = i + 1;
+        return;
+      }
+    }
+    const value = this.values[i];
+    const time = this.times[i];
+    const tier = tierOf?.(i);
+    if (!Object.is(got, value) || utcMs !== time || (tier !== undefined && gotTier !== tier)) {
+      outcome.mismatches++;
+      if (outcome.first === "") {
+        outcome.first =
+          `${this.describe()} seq ${seq}: expected value ${value} at ${time}${tier ? ` from ${tier}` : ""}, ` +
+          `got ${got} at ${utcMs} from ${gotTier}`;
+      }
+    } else {
+      outcome.matched++;
+      this.matched++;
+    }
+    this.readBack = i + 1;
   }
 
   describe(): string {
@@ -210,6 +231,21 @@ export class Ledger {
 
 export function outcomeNew(): VerifyOutcome {
   return { matched: 0, mismatches: 0, missing: 0, first: "" };
+}
+
+let bulkScratch: BulkRecords | null = null;
+
+/** Typed arrays for bulk reads of `capacity` records, reused from one upload to the next. */
+function bulkRecordsFor(capacity: number): BulkRecords {
+  if (bulkScratch === null || bulkScratch.seq.length < capacity) {
+    bulkScratch = {
+      seq: new Float64Array(capacity),
+      utcMs: new Float64Array(capacity),
+      value: new Float64Array(capacity),
+      disk: new Uint8Array(capacity),
+    };
+  }
+  return bulkScratch;
 }
 
 /**
@@ -227,14 +263,15 @@ export function ledgersUpload(
   for (const ledger of ledgers) {
     const { device, spec } = ledger;
     const capacity = device.bulkCapacity;
+    const batch = bulkRecordsFor(capacity);
     const tier = tierOf ? (i: number) => tierOf(ledger, i) : undefined;
     while (reads < readsMax) {
       reads++;
-      const batch = device.readBulk(spec.source, spec.sensor, capacity);
-      if (batch.length === 0) break;
-      ledger.verify(batch, outcome, tier);
-      device.ack(spec.source, spec.sensor, batch.length);
-      total += batch.length;
+      const count = device.readBulkInto(spec.source, spec.sensor, capacity, batch);
+      if (count === 0) break;
+      ledger.verifyBulk(batch, count, outcome, tier);
+      device.ack(spec.source, spec.sensor, count);
+      total += count;
     }
   }
   return total;

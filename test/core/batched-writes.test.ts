@@ -145,3 +145,42 @@ describe("a batch stops where a single write would be refused", () => {
     expect(device.counts(1, 1).total).toBe(0);
   });
 });
+
+describe("readBulkInto", () => {
+  test("fills typed arrays with what readBulk returns, marks them pending, bounded by the arrays", () => {
+    const make = (): Device => {
+      const device = Device.create({ board: loadBoard("tiny"), hal: new MemoryHal(), nowMs: 0 });
+      device.configureStream(1, 1, { type: "evt", dataType: "float32" });
+      const values = Float64Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? -i / 3 : i * 1e30));
+      device.writeEvtMany(
+        1,
+        1,
+        values,
+        Float64Array.from(values, (_, i) => T0_MS + i),
+      );
+      for (let t = 1; t <= 20; t++) device.processMemory(t * 1000);
+      return device;
+    };
+    const expected = readAll(make(), 1, 1);
+    expect(expected.some((r) => r.tier === "disk")).toBe(true);
+    const device = make();
+    const into = {
+      seq: new Float64Array(5),
+      utcMs: new Float64Array(5),
+      value: new Float64Array(5),
+      disk: new Uint8Array(5),
+    };
+    const got: typeof expected = [];
+    for (let reads = 0; reads < 100; reads++) {
+      const count = device.readBulkInto(1, 1, 1000, into);
+      expect(count).toBeLessThanOrEqual(5);
+      if (count === 0) break;
+      for (let i = 0; i < count; i++) {
+        const tier = into.disk[i] === 1 ? "disk" : "ram";
+        got.push({ seq: into.seq[i]!, utcMs: into.utcMs[i]!, value: into.value[i]!, tier });
+      }
+    }
+    expect(got).toEqual(expected);
+    expect(device.counts(1, 1).pending).toBe(expected.length);
+  });
+});

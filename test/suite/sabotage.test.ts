@@ -10,7 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type Board, DEFAULT_BOARD_NAME, loadBoard } from "../../host/boards.js";
-import type { Device } from "../../host/core/device.js";
+import type { BulkRecords, Device, UploadRecord } from "../../host/core/device.js";
 import { CoreAssertionError } from "../../host/core/errors.js";
 import type { Hal } from "../../host/hal/hal.js";
 import type { CheckSummary } from "../../host/suite/checks.js";
@@ -167,6 +167,31 @@ describe("a disk tier that corrupts what it reads", () => {
   });
 });
 
+/**
+ * Breaks both bulk reads of every device the suite boots the same way: `change` rewrites what a
+ * read returns (readBulk's objects; readBulkInto's arrays are rewritten through the same objects).
+ */
+function breakBulkReads(change: (records: UploadRecord[]) => UploadRecord[]): (device: Device) => void {
+  return (device) => {
+    const readBulk = device.readBulk.bind(device);
+    const broken = (source: number, sensor: number, max: number): UploadRecord[] =>
+      change(readBulk(source, sensor, max));
+    const brokenInto = (source: number, sensor: number, max: number, into: BulkRecords): number => {
+      const records = broken(source, sensor, Math.min(max, into.seq.length));
+      records.forEach((r, i) => {
+        into.seq[i] = r.seq;
+        into.utcMs[i] = r.utcMs;
+        into.value[i] = r.value;
+        into.disk[i] = r.tier === "disk" ? 1 : 0;
+      });
+      // The records dropped were read too: what the caller acknowledges is what it was given.
+      return records.length;
+    };
+    Object.defineProperty(device, "readBulk", { value: broken, configurable: true, writable: true });
+    Object.defineProperty(device, "readBulkInto", { value: brokenInto, configurable: true, writable: true });
+  };
+}
+
 /** Replaces one method of every device the suite boots. */
 function breakMethod<K extends keyof Device>(
   name: K,
@@ -189,10 +214,7 @@ describe("a core broken one method at a time fails the section that covers it", 
     {
       section: 2,
       broken: "readBulk drops the first record of every batch (an off-by-one)",
-      hook: breakMethod(
-        "readBulk",
-        (readBulk) => (source: number, sensor: number, max: number) => readBulk(source, sensor, max).slice(1),
-      ),
+      hook: breakBulkReads((records) => records.slice(1)),
       check: "Temperature (1001, TSD float32, every 60 s): every sample read back",
     },
     {
@@ -240,11 +262,7 @@ describe("a core broken one method at a time fails the section that covers it", 
     {
       section: 10,
       broken: "bulk reads return wrong values",
-      hook: breakMethod(
-        "readBulk",
-        (readBulk) => (source: number, sensor: number, max: number) =>
-          readBulk(source, sensor, max).map((r) => ({ ...r, value: r.value + 1 })),
-      ),
+      hook: breakBulkReads((records) => records.map((r) => ({ ...r, value: r.value + 1 }))),
       check: "phase 1: every record in RAM verified",
     },
   ];
@@ -265,7 +283,7 @@ describe("a core broken one method at a time fails the section that covers it", 
 
 describe("a failed core assertion", () => {
   it("stops the run and says where", async () => {
-    const hook = breakMethod("readBulk", () => () => {
+    const hook = breakBulkReads(() => {
       throw new CoreAssertionError(
         "core assertion failed: pending records missing from RAM at assembly/stream.ts:380:5",
       );
