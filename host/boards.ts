@@ -558,7 +558,15 @@ function looksLikePath(nameOrPath: string): boolean {
   return nameOrPath.includes("/") || nameOrPath.includes("\\") || nameOrPath.endsWith(".json");
 }
 
-// A bare name resolves to boards/<name>.json in the package; anything path-like is read as a file.
+/**
+ * A board by name or path: a bare name resolves to boards/<name>.json in the package; anything
+ * path-like is read as a file. Throws BoardError (a UserError) for an unknown name, a file that
+ * cannot be read, or a board that breaks a rule of the schema (each broken rule listed).
+ *
+ * @example
+ * const board = loadBoard("esp32"); // or loadBoard("./my-board.json")
+ * console.log(board.memory.sectorCount, board.disk?.quotaBytes);
+ */
 export function loadBoard(nameOrPath: string): Board {
   let file: string;
   if (looksLikePath(nameOrPath)) {

@@ -1,11 +1,41 @@
-// The public entry of imx-memsim as a library (built to dist/host/index.js): a simulated device
-// (Device, booted from a board file with loadBoard), the bounded cleanup step between iterations
-// (ensureCleanupComplete), the flush drain and the graceful stop (flushDrain, shutdownFlush), the
-// disk-tier HALs, the error classes a caller may catch, and the types of what they take and
-// return. Everything else under host/ is internal and may change without notice.
-//
-//   import { Device, ensureCleanupComplete, loadBoard } from "imx-memsim";
-//   const device = Device.create({ board: loadBoard("fc1-imx6"), storageDir: "/var/lib/imx" });
+/**
+ * imx-memsim as a library: a simulated device ({@link Device}, booted from a board file with
+ * {@link loadBoard}) whose records wait in its RAM and disk tier until an {@link Outbox} has sent
+ * them; the bounded cleanup step between iterations ({@link ensureCleanupComplete}); the flush
+ * drain and the graceful stop ({@link flushDrain}, {@link shutdownFlush}); the disk-tier HALs; the
+ * error classes a caller may catch; and the types of what they take and return. Everything else
+ * under `host/` is internal and may change without notice (CHANGELOG.md, semantic versioning).
+ *
+ * @example
+ * ```js
+ * import { mkdtempSync } from "node:fs";
+ * import { tmpdir } from "node:os";
+ * import { join } from "node:path";
+ * import { Device, ensureCleanupComplete, loadBoard, Outbox } from "imx-memsim";
+ *
+ * // A device with the esp32 board's RAM and a disk tier in a directory of its own.
+ * const storageDir = mkdtempSync(join(tmpdir(), "imx-"));
+ * const device = Device.create({ board: loadBoard("esp32"), storageDir });
+ * device.configureStream(0, 1001, { type: "tsd", dataType: "float32", sampleRateMs: 1000 });
+ *
+ * // The application's main loop writes samples and ticks the memory manager (bounded work per call).
+ * const startMs = Date.now();
+ * for (let i = 0; i < 300; i++) device.writeTsd(0, 1001, 20 + i / 10, startMs + i * 1000);
+ * device.processMemory(Date.now());
+ *
+ * // Upload: a resolved send ACKs its batch, a rejected one reverts it for the next drain.
+ * const received = [];
+ * const outbox = new Outbox(device, { packetRecords: 64 });
+ * await outbox.drain(async (batch) => {
+ *   received.push(...batch.records); // here: await fetch(...), an MQTT publish, ...
+ * });
+ *
+ * await ensureCleanupComplete(device, { nowMs: Date.now() });
+ * console.log(received.length, device.counts(0, 1001).total, device.countDiskFiles()); // 300 0 0
+ * ```
+ *
+ * @packageDocumentation
+ */
 
 export { UsageError, UserError } from "./base/user-error.js";
 export {
@@ -50,16 +80,19 @@ export { CoreAssertionError, CoreError, errorCodeName } from "./core/errors.js";
 export {
   FLUSH_PROGRESS_COMPLETE,
   flushDrain,
+  type FlushProgressSource,
   SHUTDOWN_DEADLINE_MS_DEFAULT,
   shutdownFlush,
   type ShutdownFlushOptions,
   type ShutdownFlushResult,
 } from "./core/flush.js";
+export type { CoreLogLevel } from "./core/abi.generated.js";
 export { CoreLogger, type LogLevel, type LogSink } from "./core/log.js";
+export type { CoreBuild } from "./core/wasm.js";
 export type { QuarantinedFile } from "./core/quarantine.js";
-export { type RecoveryReport, RecoveryIoError } from "./core/recovery.js";
-export { type Hal, HalError, type HalErrorCode, type HalStats } from "./hal/hal.js";
-export { MemoryHal } from "./hal/memory.js";
+export { type MovedFile, type RecoveryReport, RecoveryIoError } from "./core/recovery.js";
+export { type Hal, type HalDirEntry, HalError, type HalErrorCode, type HalOp, type HalStats } from "./hal/hal.js";
+export { MemoryHal, type MemoryHalOptions, type MemorySnapshot } from "./hal/memory.js";
 export { NodeFsHal } from "./hal/node-fs.js";
 export {
   type DrainOptions,

@@ -139,6 +139,7 @@ export class Device {
   readonly board: Board;
   readonly hal: Hal;
   readonly memory: WebAssembly.Memory;
+  /** @internal The core's raw wasm exports, for the project's own tests and benchmarks. */
   readonly exports: CoreExports;
   readonly logger: CoreLogger;
   readonly ramBytes: number;
@@ -215,7 +216,17 @@ export class Device {
   /** What boot recovery found on the storage directory (null without a disk tier). */
   readonly recovery: RecoveryReport | null;
 
-  /** Boots a device for `options.board`. Throws CoreError (E_CONFIG_*, E_LAYOUT_TOO_BIG, …) if it cannot. */
+  /**
+   * Boots a device for `options.board`; with a disk tier on a storage directory, first adopts what
+   * a previous device left there (boot recovery; `device.recovery` says what it found). Throws
+   * CoreError (E_CONFIG_*, E_LAYOUT_TOO_BIG, …) if the core cannot boot, RecoveryIoError if the
+   * storage cannot be read. Blocks for the boot and the recovery: milliseconds on an empty storage,
+   * growing with the files on it (`npm run bench` measures recovery per file count).
+   *
+   * @example
+   * const device = Device.create({ board: loadBoard("esp32"), storageDir: "/var/lib/imx" });
+   * device.configureStream(0, 1001, { type: "tsd", dataType: "float32", sampleRateMs: 60_000 });
+   */
   static create(options: DeviceOptions): Device {
     return new Device(options, undefined);
   }
@@ -415,7 +426,17 @@ export class Device {
     return count;
   }
 
-  /** Reads up to `max` new records (oldest first, disk then RAM) and marks them pending. */
+  /**
+   * Reads up to `max` new records (oldest first, disk then RAM) and marks them pending: the next
+   * read continues after them until ack() erases them or revert() makes them readable again.
+   * Throws CoreError: E_STREAM_UNKNOWN for a stream never configured, E_INVALID_ARGUMENT for a
+   * negative or fractional `max`. Blocks for the disk reads of the files it reads records from.
+   *
+   * @example
+   * const records = device.readBulk(0, 1001, device.bulkCapacity);
+   * await send(records);
+   * device.ack(0, 1001, records.length);
+   */
   readBulk(source: number, sensor: number, max: number): UploadRecord[] {
     const info = this.stream(source, sensor, "read from");
     return this.collect(
@@ -472,13 +493,28 @@ export class Device {
     return records;
   }
 
-  /** Erases exactly the first `count` pending records (the upload's ACK). */
+  /**
+   * Erases exactly the first `count` pending records (the upload's ACK); a file whose records are
+   * all erased goes to cleanup. Throws CoreError: E_STREAM_UNKNOWN, or E_ACK_TOO_MANY when `count` is more
+   * than the records pending.
+   *
+   * @example
+   * const records = device.readBulk(0, 7, 32);
+   * device.ack(0, 7, records.length);
+   */
   ack(source: number, sensor: number, count: number): void {
     const info = this.stream(source, sensor, "ack");
     check(this.exports.streamAck(info.index, count), `ack ${count} records of ${source}/${sensor}`);
   }
 
-  /** Makes every pending record readable again (the upload's NACK). Idempotent. */
+  /**
+   * Makes every pending record readable again (the upload's NACK). Idempotent. Throws CoreError
+   * E_STREAM_UNKNOWN for a stream never configured.
+   *
+   * @example
+   * const records = device.readBulk(0, 7, 32);
+   * if (!(await trySend(records))) device.revert(0, 7); // read again by the next readBulk
+   */
   revert(source: number, sensor: number): void {
     const info = this.stream(source, sensor, "revert");
     check(this.exports.streamRevert(info.index), `revert ${source}/${sensor}`);
@@ -515,7 +551,15 @@ export class Device {
 
   // ---- Tiering, flush and cleanup --------------------------------------------------------------
 
-  /** One call of the device's main-loop tick. Returns the state the machine is in afterwards. */
+  /**
+   * One call of the device's main-loop tick: spills, flushes and deletes within the board's per-tick
+   * limits (tier.spillSectorsPerTickMax, filesWrittenPerTickMax, filesDeletedPerTickMax), so one
+   * call blocks for at most that much disk work. Returns the state the machine is in afterwards.
+   * Throws CoreError with the core's error code if the tick fails.
+   *
+   * @example
+   * setInterval(() => device.processMemory(Date.now()), device.board.tier.tickIntervalMs || 100);
+   */
   processMemory(nowMs: number): TierState {
     const state = check(this.exports.processMemory(nowMs), "process memory");
     return STATE_NAMES[state] ?? "idle";

@@ -79,6 +79,22 @@ interface Sent {
   records: number;
 }
 
+/**
+ * Sends a device's records through any async sender, ACKing each batch the sender resolves and
+ * reverting each one it rejects (see {@link Outbox.drain}).
+ *
+ * @example
+ * const outbox = new Outbox(device, { streams: [{ source: 0, sensor: 1001 }], packetRecords: 32 });
+ * for (;;) {
+ *   try {
+ *     await outbox.drain((batch, { signal }) => fetch(url, { method: "POST", body: JSON.stringify(batch), signal })
+ *       .then((response) => { if (!response.ok) throw new Error(`HTTP ${response.status}`); }));
+ *   } catch (error) {
+ *     console.warn(`upload failed, retrying in 10 s: ${error}`);
+ *   }
+ *   await new Promise((resolve) => setTimeout(resolve, 10_000));
+ * }
+ */
 export class Outbox {
   readonly device: Device;
   readonly packetRecords: number;
