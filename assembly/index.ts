@@ -44,6 +44,7 @@ import {
   satFragmentationPercent,
   satInit,
   satUsedCount,
+  sectorAllocated,
   sectorAllocRaw,
   sectorFreeRaw,
   sectorLinkRaw,
@@ -51,7 +52,7 @@ import {
   sectorWordRead,
   sectorWordWrite,
 } from "./sat";
-import { statSet, statsReset } from "./stats";
+import { statSet, statsCountersReset, statsReset } from "./stats";
 import {
   streamAck as streamAckCore,
   streamAppend,
@@ -59,6 +60,7 @@ import {
   streamAppendNeedsRoom,
   streamQuery as streamQueryCore,
   streamRead,
+  streamReset as streamResetCore,
   streamRevert as streamRevertCore,
   streamsDiskListsClear,
 } from "./stream";
@@ -411,4 +413,27 @@ export function recoveryClose(): i32 {
   if (!core().booted) return E_NOT_BOOTED;
   recoveryCloseCore();
   return OK;
+}
+
+// ---- MM2 calls ---------------------------------------------------------------------------------------
+
+// 1 if RAM sector `id` is allocated, 0 if it is free (the original's is_sector_allocated).
+export function sectorIsAllocated(id: u32): i32 {
+  if (!core().booted) return E_NOT_BOOTED;
+  return sectorAllocated(id);
+}
+
+// Resets the event counters and the peak; the gauges stay (MM2's statistics reset).
+export function statsCountersResetNow(): i32 {
+  if (!core().booted) return E_NOT_BOOTED;
+  statsCountersReset();
+  return OK;
+}
+
+// Removes every record of a stream, pending ones included, counted as discarded (MM2's sensor
+// reset); the stream stays configured. Returns the records removed.
+export function streamReset(stream: i32): f64 {
+  if (!core().booted) return E_NOT_BOOTED;
+  if (recoveryIsOpen()) recoveryCloseCore();
+  return streamResetCore(stream);
 }

@@ -278,3 +278,10 @@ export function sectorNextRead(id: u32): i64 {
   if (sectorOwnerGet(id) == OWNER_FREE) return E_SECTOR_NOT_ALLOCATED;
   return <i64>sectorNextGet(id);
 }
+
+// 1 if RAM sector `id` is allocated (to a stream or raw), 0 if free, E_SECTOR_INVALID past the
+// SAT (the original's is_sector_allocated).
+export function sectorAllocated(id: u32): i32 {
+  if (id >= core().sectorCount) return E_SECTOR_INVALID;
+  return sectorOwnerGet(id) == OWNER_FREE ? 0 : 1;
+}

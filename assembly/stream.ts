@@ -780,3 +780,37 @@ export function streamQuery(s: i32): i32 {
 function queryPut(index: i32, value: f64): void {
   store<f64>(core().queryPtr + ((<usize>index) << 3), value);
 }
+
+// ---- Reset -----------------------------------------------------------------------------------------------
+
+// Removes every record of stream `s`, pending ones included (MM2's sensor reset, the original's
+// reset_csd_entry): RAM sectors are freed, files are handed to cleanup, and the records are counted
+// as discarded, not acknowledged. It runs the ACK's path over every live record, so the new
+// position is persisted first when files are involved (E_ACK_PERSIST if that fails, nothing
+// changed) and boot recovery cannot bring the records back. The stream stays configured and its
+// sequence numbers go on. Returns the records removed or an error code.
+export function streamReset(s: i32): f64 {
+  if (!streamValid(s)) return <f64>E_STREAM_UNKNOWN;
+  const stream = <u32>s;
+  const e = streamEntry(stream);
+  const live = streamRamRecords(stream) + streamDiskRecords(stream);
+  if (live == 0) return 0;
+  const readSeq = load<u64>(e + S_READ_SEQ);
+  const pending = load<u64>(e + S_PENDING);
+  const hint = load<u32>(e + S_READ_HINT);
+  // Everything live becomes pending, then one ACK takes it all.
+  store<u64>(e + S_READ_SEQ, streamNextSeq(stream));
+  store<u64>(e + S_PENDING, live);
+  const status = streamAck(s, <f64>live);
+  if (status != OK) {
+    store<u64>(e + S_READ_SEQ, readSeq);
+    store<u64>(e + S_PENDING, pending);
+    store<u32>(e + S_READ_HINT, hint);
+    return <f64>status;
+  }
+  store<u32>(e + S_READ_HINT, SECTOR_NULL);
+  statAdd(STAT_RECORDS_ACKED, -(<f64>live));
+  statAdd(STAT_RECORDS_DISCARDED, <f64>live);
+  streamFieldAdd64(stream, S_RECORDS_DISCARDED, <i64>live);
+  return <f64>live;
+}

@@ -62,6 +62,8 @@ export {
   type DeviceOptions,
   type DeviceStats,
   type ForcedCleanup,
+  type GpsConfig,
+  type GpsPosition,
   type RecordType,
   type RestoreOptions,
   SnapshotError,

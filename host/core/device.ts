@@ -126,6 +126,40 @@ export interface RestoreOptions {
 
 const POLICIES: Record<CleanupPolicy, number> = abi.CLEANUP_POLICY_CODES;
 
+/** The sensors (EVT streams of one upload source) that hold the position of writeEvtWithGps. */
+export interface GpsConfig {
+  latitudeSensor: number;
+  longitudeSensor: number;
+  altitudeSensor?: number;
+  speedSensor?: number;
+}
+
+/** The position written with an event (altitude and speed when configured). */
+export interface GpsPosition {
+  latitude: number;
+  longitude: number;
+  altitude?: number;
+  speed?: number;
+}
+
+/** Records held by writeBeforeUtc at most (host memory, bounded). */
+export const UTC_HELD_MAX = 4096;
+
+interface HeldWrite {
+  info: StreamInfo;
+  source: number;
+  sensor: number;
+  bits: number;
+  systemMs: number;
+}
+
+function gpsSensors(config: GpsConfig): number[] {
+  const sensors = [config.latitudeSensor, config.longitudeSensor];
+  if (config.altitudeSensor !== undefined) sensors.push(config.altitudeSensor);
+  if (config.speedSensor !== undefined) sensors.push(config.speedSensor);
+  return sensors;
+}
+
 export type DeviceStats = ReturnType<Device["stats"]>;
 
 interface StreamInfo {
@@ -157,6 +191,14 @@ export class Device {
   private readonly batchTimes: Float64Array;
   private readonly batchWords: Uint32Array;
   private readonly batchFloats: Float32Array;
+  /** GPS streams per upload source (setGpsConfig). */
+  private readonly gpsConfigs = new Map<number, GpsConfig>();
+  /** UTC − system time once UTC is known; null before (setUtcUnavailable). */
+  private utcOffsetMs: number | null = 0;
+  /** Writes made before UTC was known, oldest first. */
+  private readonly utcHeld: HeldWrite[] = [];
+  /** Streams deactivated with deactivateSensor ("source:sensor"). */
+  private readonly inactive = new Set<string>();
 
   private constructor(options: DeviceOptions, snapshot?: Uint8Array) {
     errorTableCheck();
@@ -299,13 +341,22 @@ export class Device {
     return info;
   }
 
+  /** A configured stream that takes writes (not deactivated: deactivateSensor). */
+  private writable(source: number, sensor: number, operation: string): StreamInfo {
+    const info = this.stream(source, sensor, operation);
+    if (this.inactive.size > 0 && this.inactive.has(streamKey(source, sensor))) {
+      throw new CoreError(abi.E_INVALID_ARGUMENT, `${operation} ${source}/${sensor}: the sensor is deactivated`);
+    }
+    return info;
+  }
+
   /** The core's index for a configured stream (for the fast paths below). */
   streamIndex(source: number, sensor: number): number {
     return this.stream(source, sensor, "find stream").index;
   }
 
   writeTsd(source: number, sensor: number, value: number, utcMs: number): void {
-    const info = this.stream(source, sensor, "write TSD to");
+    const info = this.writable(source, sensor, "write TSD to");
     check(
       this.exports.streamWriteTsd(info.index, valueToBits(value, info.dataType), utcMs),
       `write TSD to ${source}/${sensor}`,
@@ -313,7 +364,7 @@ export class Device {
   }
 
   writeEvt(source: number, sensor: number, value: number, utcMs: number): void {
-    const info = this.stream(source, sensor, "write EVT to");
+    const info = this.writable(source, sensor, "write EVT to");
     check(
       this.exports.streamWriteEvt(info.index, valueToBits(value, info.dataType), utcMs),
       `write EVT to ${source}/${sensor}`,
@@ -329,7 +380,7 @@ export class Device {
    * invalid is refused whole).
    */
   writeTsdMany(source: number, sensor: number, values: ArrayLike<number>, firstUtcMs: number): void {
-    const info = this.stream(source, sensor, "write TSD to");
+    const info = this.writable(source, sensor, "write TSD to");
     const rateMs = info.sampleRateMs;
     this.writeMany(info, abi.RECORD_TYPE_TSD, values, null, (from) => firstUtcMs + from * rateMs, source, sensor);
   }
@@ -340,7 +391,7 @@ export class Device {
    * first record that fails, with the records before it written.
    */
   writeEvtMany(source: number, sensor: number, values: ArrayLike<number>, timesMs: ArrayLike<number>): void {
-    const info = this.stream(source, sensor, "write EVT to");
+    const info = this.writable(source, sensor, "write EVT to");
     if (timesMs.length !== values.length) {
       throw new CoreError(
         abi.E_INVALID_ARGUMENT,
@@ -752,6 +803,215 @@ export class Device {
       dirSyncFailures: this.bridge.dirSyncFailures,
       halNoSpaceErrors: this.bridge.noSpaceErrors,
     };
+  }
+
+  // ---- MM2 calls (README: "The original's names") ---------------------------------------------------
+
+  /**
+   * The original's `is_sector_allocated(sector)`: whether RAM sector `id` is allocated (to a stream
+   * or raw). An id past the SAT is an error (E_SECTOR_INVALID), as in every sector call.
+   */
+  isSectorAllocated(id: number): boolean {
+    return check(this.exports.sectorIsAllocated(u32(id)), `is sector ${id} allocated`) === 1;
+  }
+
+  /**
+   * MM2's statistics reset (`imx_init_memory_statistics` on a running system): the event counters
+   * (allocations, frees, records written/read/acknowledged/discarded, spills, files, bytes, ticks)
+   * go to 0 and the peak to the sectors in use now; the gauges (sectors used, files live, disk
+   * bytes, the cleanup queue, state) and boot recovery's figures stay.
+   */
+  resetStatistics(): void {
+    check(this.exports.statsCountersResetNow(), "reset statistics");
+  }
+
+  /**
+   * MM2's `imx_peek_next_tsd_evt(source, csb, csd, index, out)`: the `index`-th record after the
+   * pending ones (0 = the next one a bulk read would return), without changing anything; null when
+   * the stream holds fewer. `index` is below `bulkCapacity` (a peek fills the bulk buffer).
+   */
+  peekAt(source: number, sensor: number, index: number): UploadRecord | null {
+    const info = this.stream(source, sensor, "peek at");
+    if (!Number.isInteger(index) || index < 0 || index >= this.bulkCapacity) {
+      throw new CoreError(abi.E_INVALID_ARGUMENT, `peek at index ${index} of ${source}/${sensor}`);
+    }
+    const count = check(this.exports.streamPeek(info.index, index + 1), `peek at ${source}/${sensor}`);
+    return count > index ? (this.collect(info, count)[index] ?? null) : null;
+  }
+
+  /**
+   * Pending records of one upload source: MM2 marks records pending per upload source over one chain
+   * per sensor (`imx_has_pending_data` and the pending counts of `imx_get_new_sample_count` for each
+   * sensor of the source), summed over the source's streams.
+   */
+  pendingCountBySource(source: number): number {
+    u32(source);
+    let pending = 0;
+    for (const [key, info] of this.streams) {
+      if (key.startsWith(`${source}:`)) {
+        check(this.exports.streamQuery(info.index), `count pending of source ${source}`);
+        pending += this.query64[abi.QUERY_RECORDS_PENDING] ?? 0;
+      }
+    }
+    return pending;
+  }
+
+  /**
+   * MM2's `imx_init_gps_config_for_source(source, ...)`: the EVT streams of `source` that hold the
+   * position written with every `writeEvtWithGps` of that source (altitude and speed optional).
+   */
+  setGpsConfig(source: number, config: GpsConfig): void {
+    const sensors = gpsSensors(config);
+    for (const sensor of sensors) {
+      const info = this.stream(source, sensor, "configure GPS of");
+      if (info.recordType !== "evt")
+        throw new CoreError(abi.E_RECORD_TYPE_MISMATCH, `configure GPS of ${source}/${sensor}`);
+    }
+    if (new Set(sensors).size !== sensors.length) {
+      throw new CoreError(abi.E_INVALID_ARGUMENT, `configure GPS of source ${source}: a sensor is named twice`);
+    }
+    this.gpsConfigs.set(u32(source), { ...config });
+  }
+
+  /**
+   * MM2's `imx_write_event_with_gps(source, csb, csd, value)`: the event and the position at its
+   * time (latitude, longitude, and altitude and speed when configured), every record with the same
+   * time, all or nothing. Everything is checked before the first write (streams, types, time,
+   * values); a refusal for lack of room (refuse-new with RAM too full for the whole group) refuses
+   * the whole group with E_DISK_FULL before anything is written.
+   */
+  writeEvtWithGps(source: number, sensor: number, value: number, utcMs: number, position: GpsPosition): void {
+    const operation = `write EVT with GPS to ${source}/${sensor}`;
+    const config = this.gpsConfigs.get(source);
+    if (config === undefined)
+      throw new CoreError(abi.E_STREAM_UNKNOWN, `${operation}: no GPS configured for the source`);
+    const writes: Array<{ info: StreamInfo; value: number; sensor: number }> = [];
+    const event = this.writable(source, sensor, operation);
+    if (event.recordType !== "evt") throw new CoreError(abi.E_RECORD_TYPE_MISMATCH, operation);
+    writes.push({ info: event, value, sensor });
+    const add = (gpsSensor: number | undefined, gpsValue: number | undefined, name: string): void => {
+      if (gpsSensor === undefined) return;
+      if (gpsValue === undefined) throw new CoreError(abi.E_INVALID_ARGUMENT, `${operation}: no ${name} given`);
+      writes.push({ info: this.writable(source, gpsSensor, operation), value: gpsValue, sensor: gpsSensor });
+    };
+    add(config.latitudeSensor, position.latitude, "latitude");
+    add(config.longitudeSensor, position.longitude, "longitude");
+    add(config.altitudeSensor, position.altitude, "altitude");
+    add(config.speedSensor, position.speed, "speed");
+    if (!Number.isSafeInteger(utcMs) || utcMs < 0) throw new CoreError(abi.E_INVALID_ARGUMENT, operation);
+    const words = writes.map((w) => valueToBits(w.value, w.info.dataType));
+    if (this.board.tier.diskFullPolicy === "refuse-new" && this.stats().sectorsFree < writes.length) {
+      throw new CoreError(abi.E_DISK_FULL, `${operation}: RAM has no room for the whole group`);
+    }
+    writes.forEach((w, i) => {
+      check(this.exports.streamWriteEvt(w.info.index, words[i] ?? 0, utcMs), `${operation} (${source}/${w.sensor})`);
+    });
+  }
+
+  /**
+   * MM2's `imx_set_utc_available(0)`: until `setUtcAvailable` is called, writes go through
+   * `writeBeforeUtc` with device-system times (ms since an arbitrary epoch, e.g. boot).
+   */
+  setUtcUnavailable(): void {
+    this.utcOffsetMs = null;
+  }
+
+  /** Whether UTC is known (it is from boot until setUtcUnavailable). */
+  get utcAvailable(): boolean {
+    return this.utcOffsetMs !== null;
+  }
+
+  /**
+   * A write before UTC is known (MM2 on the STM32 keeps records stamped with system time and
+   * converts them when time arrives, `perform_batch_utc_conversion`): held in order, at most
+   * `UTC_HELD_MAX` records (E_OUT_OF_SECTORS beyond), and written with UTC = system time + the
+   * offset when `setUtcAvailable` is called. When UTC is known it is an ordinary write at
+   * system time + offset.
+   */
+  writeBeforeUtc(source: number, sensor: number, value: number, systemMs: number): void {
+    const info = this.writable(source, sensor, "write before UTC to");
+    if (!Number.isSafeInteger(systemMs) || systemMs < 0) {
+      throw new CoreError(abi.E_INVALID_ARGUMENT, `write before UTC to ${source}/${sensor}`);
+    }
+    const bits = valueToBits(value, info.dataType);
+    if (this.utcOffsetMs !== null) {
+      this.heldWrite({ info, source, sensor, bits, systemMs }, this.utcOffsetMs);
+      return;
+    }
+    if (this.utcHeld.length >= UTC_HELD_MAX) {
+      throw new CoreError(
+        abi.E_OUT_OF_SECTORS,
+        `write before UTC to ${source}/${sensor}: ${UTC_HELD_MAX} records held`,
+      );
+    }
+    this.utcHeld.push({ info, source, sensor, bits, systemMs });
+  }
+
+  /** Records written with writeBeforeUtc that wait for UTC. */
+  get utcHeldCount(): number {
+    return this.utcHeld.length;
+  }
+
+  /**
+   * MM2's `imx_set_utc_available(1)`: UTC is now known as `utcOffsetMs` + system time; every held
+   * record is written, oldest first, stamped with its system time + the offset. Returns how many.
+   * A write that fails stops there (the rest stay held) and throws.
+   */
+  setUtcAvailable(utcOffsetMs: number): number {
+    if (!Number.isSafeInteger(utcOffsetMs)) throw new CoreError(abi.E_INVALID_ARGUMENT, "set UTC available");
+    this.utcOffsetMs = utcOffsetMs;
+    let written = 0;
+    while (this.utcHeld.length > 0) {
+      const held = this.utcHeld[0];
+      if (held === undefined) break;
+      this.heldWrite(held, utcOffsetMs);
+      this.utcHeld.shift();
+      written++;
+    }
+    return written;
+  }
+
+  private heldWrite(held: HeldWrite, offsetMs: number): void {
+    const utcMs = held.systemMs + offsetMs;
+    const operation = `write to ${held.source}/${held.sensor} stamped at UTC ${utcMs}`;
+    if (!(utcMs >= 0)) throw new CoreError(abi.E_INVALID_ARGUMENT, operation);
+    const status =
+      held.info.recordType === "tsd"
+        ? this.exports.streamWriteTsd(held.info.index, held.bits, utcMs)
+        : this.exports.streamWriteEvt(held.info.index, held.bits, utcMs);
+    check(status, operation);
+  }
+
+  /**
+   * MM2's `imx_deactivate_sensor(...)`: the stream takes no more writes (writeTsd, writeEvt, their -Many forms,
+   * writeEvtWithGps and writeBeforeUtc are refused with E_INVALID_ARGUMENT); what it holds stays
+   * and is still read, acknowledged and uploaded.
+   */
+  deactivateSensor(source: number, sensor: number): void {
+    this.stream(source, sensor, "deactivate");
+    this.inactive.add(streamKey(source, sensor));
+  }
+
+  /** MM2's `imx_activate_sensor(...)`: the stream takes writes again. */
+  activateSensor(source: number, sensor: number): void {
+    this.stream(source, sensor, "activate");
+    this.inactive.delete(streamKey(source, sensor));
+  }
+
+  /** Whether the stream takes writes (see deactivateSensor). */
+  isSensorActive(source: number, sensor: number): boolean {
+    this.stream(source, sensor, "query");
+    return !this.inactive.has(streamKey(source, sensor));
+  }
+
+  /**
+   * The original's `reset_csd_entry(csd, entry)` and MM2's sensor reset: removes every record of
+   * the stream, pending ones included — RAM sectors freed, files handed to cleanup, counted as
+   * discarded — and keeps it configured, its sequence numbers going on. Returns the records removed.
+   */
+  resetSensor(source: number, sensor: number): number {
+    const info = this.stream(source, sensor, "reset");
+    return check(this.exports.streamReset(info.index), `reset ${source}/${sensor}`);
   }
 }
 
