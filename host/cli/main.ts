@@ -18,6 +18,7 @@ import { registerSimCommand } from "./sim-command.js";
 import { singleValuedFlagsEnforce } from "./single-valued.js";
 import { registerTestCommand } from "./test-command.js";
 import { registerUiCommand } from "./ui-command.js";
+import { registerInspectCommand } from "./inspect-command.js";
 
 export function packageVersion(): string {
   const manifest = JSON.parse(readFileSync(join(packageRootDir(), "package.json"), "utf8")) as { version?: unknown };
@@ -53,6 +54,7 @@ export function programBuild(output: ProgramOutput = {}): Command {
   registerBenchCommand(program);
   registerDecodeCommand(program);
   registerUiCommand(program);
+  registerInspectCommand(program);
   singleValuedFlagsEnforce(program);
   return program;
 }

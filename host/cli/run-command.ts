@@ -82,6 +82,8 @@ export interface RunCommandOptions {
   log: string;
   /** --ui without a port is true. */
   ui?: string | boolean;
+  perfetto?: string;
+  ramDump?: string;
 }
 
 export interface RunIo {
@@ -168,6 +170,8 @@ export interface RunPlan {
   settings: RunSettings;
   /** The dashboard's port (0: any free one), or null without --ui. */
   uiPort: number | null;
+  perfettoPath: string | null;
+  ramDumpPath: string | null;
   speed: Speed;
   devices: number;
   workers: number;
@@ -213,6 +217,13 @@ export function runPlan(options: RunCommandOptions): RunPlan {
     options.ui === undefined ? null : options.ui === true ? 0 : integerFlag(String(options.ui), "--ui", 0, PORT_MAX);
   if (uiPort !== null && devices > 1)
     throw new UsageError(`--ui shows one device: it cannot be used with --devices ${devices}`);
+  for (const [flag, given] of [
+    ["--perfetto", options.perfetto],
+    ["--ram-dump", options.ramDump],
+  ] as const) {
+    if (given !== undefined && devices > 1)
+      throw new UsageError(`${flag} records one device: it cannot be used with --devices ${devices}`);
+  }
   const temporaryStorage = options.storage === undefined;
   const storageDir = options.storage === undefined ? "" : resolve(options.storage);
   const settings: RunSettings = {
@@ -240,6 +251,8 @@ export function runPlan(options: RunCommandOptions): RunPlan {
   return {
     settings,
     uiPort,
+    perfettoPath: options.perfetto === undefined ? null : resolve(options.perfetto),
+    ramDumpPath: options.ramDump === undefined ? null : resolve(options.ramDump),
     speed,
     devices,
     workers,
@@ -264,6 +277,8 @@ export function runOutputsCheck(plan: RunPlan, jsonPath: string | undefined): vo
   perDevice("--upload-log", settings.uploadLogPath, true);
   perDevice("--packets", settings.packetsPath, true);
   perDevice("--trace", settings.tracePath, false);
+  if (plan.perfettoPath !== null) outputs.push({ flag: "--perfetto", path: plan.perfettoPath });
+  if (plan.ramDumpPath !== null) outputs.push({ flag: "--ram-dump", path: plan.ramDumpPath });
   if (jsonPath !== undefined) outputs.push({ flag: "--json", path: jsonPath });
   outputPathsCheck(outputs);
 }
@@ -320,6 +335,9 @@ export async function runCommand(options: RunCommandOptions, io: RunIo): Promise
     for (const warning of pre.warnings) io.err(`imx-memsim: ${warning}\n`);
     const extras = new RunExtras({
       uiPort: plan.uiPort,
+      perfettoPath: plan.perfettoPath,
+      ramDumpPath: plan.ramDumpPath,
+      counterEveryMs: settings.traceEveryMs,
       logLevel: settings.logLevel,
       speed: plan.speed,
       runStartMs: pre.runStartMs,
@@ -383,6 +401,7 @@ async function deviceRunDrive(
     onStatus: (statuses, realMs) => view.update(statusAggregate(statuses, 1, 0, realMs)),
   });
   await run.stop(stop.signal);
+  await extras.stopped(run);
   await extras.finish();
   view.update(statusAggregate([run.status()], 1, 0, run.summary().realMs));
   view.stop();
@@ -474,6 +493,14 @@ export function registerRunCommand(program: Command): void {
     .option(
       "--ui [port]",
       "serve a live dashboard on http://127.0.0.1:PORT/ (0 or none: any free port; one device only); its address is printed on stderr",
+    )
+    .option(
+      "--perfetto <file>",
+      "write the run as Chrome Trace Event JSON on simulated time (ticks, spills, files, uploads, outages, counters) for Perfetto",
+    )
+    .option(
+      "--ram-dump <file>",
+      "write the device's RAM (exactly the board's ramBytes) after the stop, for imx-memsim inspect",
     )
     .action(async (options: RunCommandOptions) => {
       const outcome = await runCommand(options, {
