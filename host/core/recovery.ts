@@ -57,6 +57,18 @@ export interface RecoveryReport {
   recordsLostRamMax: number;
   quarantined: QuarantinedFile[];
   moved: MovedFile[];
+  /** Every file recovery removed, and why (the counts above count them too). */
+  removed: RemovedFile[];
+}
+
+/**
+ * A file boot recovery removed: a temp file of a write that never reached its rename, a file whose
+ * records were all acknowledged, or a byte-identical copy of the file in place at `of`.
+ */
+export interface RemovedFile {
+  path: string;
+  why: "temp" | "acknowledged" | "copy";
+  of: string | null;
 }
 
 /** A valid `.imx` file recovery moved from where it was found to the core's name for its header. */
@@ -184,6 +196,7 @@ function misplacedPlace(
       retried(path, () => hal.remove(path), "move");
       retried(sourceDir, () => hal.syncDir(sourceDir), "move");
       report.copiesRemoved++;
+      report.removed.push({ path, why: "copy", of: target });
       log(`[imx:recovery] removed ${path}: a byte-identical copy of ${target}, which is in place`);
       return;
     }
@@ -286,6 +299,7 @@ export function recoverStorage(
     recordsLostRamMax: 0,
     quarantined: [],
     moved: [],
+    removed: [],
   };
   const paths = retried(`${HISTORY_DIR}/`, () =>
     hal.isDir(HISTORY_DIR) ? listFilesRecursive(hal, HISTORY_DIR, "") : [],
@@ -299,6 +313,7 @@ export function recoverStorage(
       try {
         hal.remove(path);
         report.tempFilesRemoved++;
+        report.removed.push({ path, why: "temp", of: null });
       } catch (e) {
         // Harmless where it is (recovery never reads a temp file); a later write of that name replaces it.
         log(`[imx:recovery] could not remove temp file ${path}: ${(e as Error).message}`);
@@ -389,6 +404,7 @@ export function recoverStorage(
       try {
         hal.remove(entry.path);
         report.filesDeleted++;
+        report.removed.push({ path: entry.path, why: "acknowledged", of: null });
       } catch (e) {
         log(`[imx:recovery] could not delete acknowledged file ${entry.path}: ${(e as Error).message}`);
       }

@@ -77,7 +77,8 @@ export interface DeviceSummary {
   seed: number;
   life: number;
   resumed: boolean;
-  recovery: (Omit<RecoveryReport, "quarantined" | "moved"> & { quarantined: number; moved: number }) | null;
+  /** Boot recovery's report, its lists as counts (removed files are in filesDeleted, copiesRemoved and tempFilesRemoved). */
+  recovery: (Omit<RecoveryReport, "quarantined" | "moved" | "removed"> & { quarantined: number; moved: number }) | null;
   simulated: {
     runStartUtc: string;
     lifeStartUtc: string;
@@ -276,6 +277,16 @@ export function deviceStatus(run: RunView): DeviceStatus {
   };
 }
 
+/** Boot recovery's report as the summary shows it: its lists as counts. */
+function recoveryShown({ removed, ...recovery }: RecoveryReport): NonNullable<DeviceSummary["recovery"]> {
+  return {
+    ...recovery,
+    durationMs: round2(recovery.durationMs),
+    quarantined: recovery.quarantined.length,
+    moved: recovery.moved.length,
+  };
+}
+
 export function deviceSummary(run: RunView): DeviceSummary {
   const s = run.device.stats();
   const cleanup = run.device.getCleanupProgress();
@@ -320,15 +331,7 @@ export function deviceSummary(run: RunView): DeviceSummary {
     seed: run.pre.seed,
     life: run.life,
     resumed: run.pre.resumed,
-    recovery:
-      recovery === null
-        ? null
-        : {
-            ...recovery,
-            durationMs: round2(recovery.durationMs),
-            quarantined: recovery.quarantined.length,
-            moved: recovery.moved.length,
-          },
+    recovery: recovery === null ? null : recoveryShown(recovery),
     simulated: {
       runStartUtc: new Date(run.pre.runStartMs).toISOString(),
       lifeStartUtc: new Date(run.lifeStartMs).toISOString(),
