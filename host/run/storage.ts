@@ -169,7 +169,8 @@ function writableCheck(dir: string, shown: string): void {
   }
 }
 
-function identityCheck(identity: StorageIdentity, board: Board, kind: StorageKind, shown: string): void {
+/** Refuses (StorageError) an identity that another board, another kind or another format wrote. */
+export function identityCheck(identity: StorageIdentity, board: Board, kind: StorageKind, shown: string): void {
   if (identity.version > STORAGE_FORMAT_VERSION) {
     throw new StorageError(
       `storage ${shown} was written by ${identity.createdBy} with storage format version ${identity.version}; ` +
@@ -303,6 +304,31 @@ function historyHoldsData(dir: string): boolean {
   return listFilesRecursive(new NodeFsHal(dir), HISTORY_DIR, IMX_SUFFIX).length > 0;
 }
 
+/** The identity file at `path`, checked against its schema; StorageError when it cannot be read or is not one. */
+export function identityRead(path: string): StorageIdentity {
+  const parsed = identitySchema.safeParse(readJson(path, "the storage identity"));
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new StorageError(
+      `${path}: not an imx-memsim storage identity (${issue?.path.join(".") ?? ""}: ${issue?.message ?? "invalid"})`,
+    );
+  }
+  return parsed.data;
+}
+
+/** The run state at `path`, checked against its schema; StorageError when it cannot be read or is not one. */
+export function runStateRead(path: string): RunState {
+  const parsed = runStateSchema.safeParse(readJson(path, "the run state"));
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = `${issue?.path.join(".") ?? ""}: ${issue?.message ?? "invalid"}`;
+    throw new StorageError(
+      `${path}: not a run state this imx-memsim can read (${where}); the directory was not changed`,
+    );
+  }
+  return parsed.data;
+}
+
 /** Checks a storage directory for `board` without changing anything. */
 export function storagePreflight(dirArg: string, board: Board, kind: StorageKind): StoragePlan {
   const dir = resolve(dirArg);
@@ -312,15 +338,9 @@ export function storagePreflight(dirArg: string, board: Board, kind: StorageKind
   if (!plan.exists) return plan;
   const identityPath = join(dir, IDENTITY_FILE);
   if (existsSync(identityPath)) {
-    const parsed = identitySchema.safeParse(readJson(identityPath, "the storage identity"));
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      throw new StorageError(
-        `${identityPath}: not an imx-memsim storage identity (${issue?.path.join(".") ?? ""}: ${issue?.message ?? "invalid"})`,
-      );
-    }
-    identityCheck(parsed.data, board, kind, shown);
-    plan.identity = parsed.data;
+    const identity = identityRead(identityPath);
+    identityCheck(identity, board, kind, shown);
+    plan.identity = identity;
   } else if (kind === "fleet" && readdirSync(dir).some((name) => name === HISTORY_DIR)) {
     throw new StorageError(
       `storage ${shown} holds one device's storage (history/); a fleet (--devices) needs a directory of its own`,
@@ -333,17 +353,7 @@ export function storagePreflight(dirArg: string, board: Board, kind: StorageKind
     historyStreamsRead(dir, board, shown);
   }
   const statePath = join(dir, RUN_STATE_FILE);
-  if (kind === "device" && existsSync(statePath)) {
-    const parsed = runStateSchema.safeParse(readJson(statePath, "the run state"));
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      const where = `${issue?.path.join(".") ?? ""}: ${issue?.message ?? "invalid"}`;
-      throw new StorageError(
-        `${statePath}: not a run state this imx-memsim can read (${where}); the directory was not changed`,
-      );
-    }
-    plan.runState = parsed.data;
-  }
+  if (kind === "device" && existsSync(statePath)) plan.runState = runStateRead(statePath);
   return plan;
 }
 
@@ -466,6 +476,19 @@ function lockStaleReason(holder: LockHolder | null): string | null {
   if (holder.startTicks !== null && ticks !== null && holder.startTicks !== ticks)
     return `pid ${pid} is another process now (started at tick ${ticks}, not ${holder.startTicks})`;
   return null;
+}
+
+/** Who holds a storage's lock (read only): nobody, a live run, or a stale holder and why it is stale. */
+export type LockState =
+  { state: "none" } | { state: "live"; pid: number } | { state: "stale"; pid: number | null; reason: string };
+
+export function lockInspect(dir: string): LockState {
+  const text = procRead(join(dir, LOCK_FILE));
+  if (text === null) return { state: "none" };
+  const holder = lockParse(text);
+  const stale = lockStaleReason(holder);
+  if (stale === null) return { state: "live", pid: holder?.pid ?? 0 };
+  return { state: "stale", pid: holder?.pid ?? null, reason: stale };
 }
 
 /**
