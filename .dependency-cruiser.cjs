@@ -7,7 +7,7 @@
 //   1  host/hal, host/boards.ts, host/config-image.ts
 //   2  host/core
 //   3  host/sim, host/replay, host/bench, host/inspect (reading device RAM and RAM dumps)
-//   4  host/run, host/suite
+//   4  host/run, host/suite, host/verify
 //   5  host/ui (the dashboard, the Perfetto trace, compare and size: they watch or drive runs)
 //   6  host/cli
 //   host/index.ts is the public entry: it may import any layer and nothing in host/ imports it.
@@ -20,7 +20,7 @@ const LAYERS = [
   "^host/(hal/|boards\\.ts$|config-image\\.ts$)",
   "^host/core/(?![^/]+\\.generated\\.ts$)",
   "^host/(sim|replay|bench|inspect)/",
-  "^host/(run|suite)/",
+  "^host/(run|suite|verify)/",
   "^host/ui/",
   "^host/cli/",
 ];

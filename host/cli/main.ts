@@ -19,6 +19,7 @@ import { singleValuedFlagsEnforce } from "./single-valued.js";
 import { registerTestCommand } from "./test-command.js";
 import { registerUiCommand } from "./ui-command.js";
 import { registerInspectCommand } from "./inspect-command.js";
+import { registerVerifyCommand } from "./verify-command.js";
 
 export function packageVersion(): string {
   const manifest = JSON.parse(readFileSync(join(packageRootDir(), "package.json"), "utf8")) as { version?: unknown };
@@ -55,6 +56,7 @@ export function programBuild(output: ProgramOutput = {}): Command {
   registerDecodeCommand(program);
   registerUiCommand(program);
   registerInspectCommand(program);
+  registerVerifyCommand(program);
   singleValuedFlagsEnforce(program);
   return program;
 }
