@@ -8,7 +8,11 @@ import { Device } from "../core/device.js";
 import { recordsPerSector } from "../format/imx.js";
 import { Clock, TypedFifo, tempDirMake } from "./common.js";
 import fs from "node:fs";
+import path from "node:path";
 import { flushDrain } from "../core/flush.js";
+import { HISTORY_DIR, IMX_SUFFIX } from "../format/imx.js";
+import { listFilesRecursive } from "../hal/atomic.js";
+import { NodeFsHal } from "../hal/node-fs.js";
 
 export type RecordKind = "tsd" | "evt";
 
@@ -35,16 +39,14 @@ export interface ThroughputSamples {
 
 // Each hot loop is its own small function, so V8 optimizes it as a whole (not by on-stack
 // replacement inside a large function, which made the baseline's speed vary 4x between runs).
-function coreAppendTsd(core: CoreExports, index: number, from: number, to: number): void {
-  for (let i = from; i < to; i++) {
-    if (core.streamWriteTsd(index, i, T0 + i * 1000) !== 0) throw new Error("append failed");
-  }
+// The core appends a round in batched writes (writeTsdMany/writeEvtMany: one core call per bulk
+// buffer of records) from the same typed arrays the FIFO appends from.
+function coreAppendTsd(device: Device, values: Uint32Array, from: number): void {
+  device.writeTsdMany(0, 1, values, T0 + from * 1000);
 }
 
-function coreAppendEvt(core: CoreExports, index: number, from: number, to: number): void {
-  for (let i = from; i < to; i++) {
-    if (core.streamWriteEvt(index, i, T0 + i * 1000) !== 0) throw new Error("append failed");
-  }
+function coreAppendEvt(device: Device, values: Uint32Array, times: Float64Array): void {
+  device.writeEvtMany(0, 1, values, times);
 }
 
 function coreDrain(core: CoreExports, index: number, records: number, bulk: number): void {
@@ -56,8 +58,9 @@ function coreDrain(core: CoreExports, index: number, records: number, bulk: numb
   }
 }
 
-function fifoAppend(fifo: TypedFifo, from: number, to: number): void {
-  for (let i = from; i < to; i++) fifo.append(i, T0 + i * 1000);
+function fifoAppend(fifo: TypedFifo, values: Uint32Array, times: Float64Array): void {
+  const count = values.length;
+  for (let i = 0; i < count; i++) fifo.append(values[i] ?? 0, times[i] ?? 0);
 }
 
 function fifoDrain(
@@ -101,18 +104,24 @@ export function measureRamThroughput(
     let readAckCoreMs = 0;
     let appendBaselineMs = 0;
     let readAckBaselineMs = 0;
+    const values = new Uint32Array(records);
+    const times = new Float64Array(records);
     for (let cycle = 0; cycle < cycles; cycle++) {
       const base = cycle * records;
+      for (let i = 0; i < records; i++) {
+        values[i] = (base + i) % 0x1_0000_0000;
+        times[i] = T0 + (base + i) * 1000;
+      }
       let t = performance.now();
-      if (kind === "tsd") coreAppendTsd(core, index, base, base + records);
-      else coreAppendEvt(core, index, base, base + records);
+      if (kind === "tsd") coreAppendTsd(device, values, base);
+      else coreAppendEvt(device, values, times);
       appendCoreMs += performance.now() - t;
       t = performance.now();
       coreDrain(core, index, records, bulk);
       readAckCoreMs += performance.now() - t;
 
       t = performance.now();
-      fifoAppend(fifo, base, base + records);
+      fifoAppend(fifo, values, times);
       appendBaselineMs += performance.now() - t;
       t = performance.now();
       fifoDrain(fifo, records, outValues, outTimes, bulk);
@@ -131,7 +140,8 @@ export function measureRamThroughput(
 
 /**
  * Bulk read + ACK of TSD records that were flushed to `.imx` files on the real filesystem first
- * (so every read comes from disk), against the TypeScript FIFO draining as many records.
+ * (so every read comes from disk), against plain reads (readFileSync) of the same files, made just
+ * before in the same round (both find the files in the page cache the flush left them in).
  */
 export function measureDiskReadAck(board: Board, repeats: number, warmup = 0): RateSamples {
   const records = recordsPerRound(board, "tsd");
@@ -143,13 +153,18 @@ export function measureDiskReadAck(board: Board, repeats: number, warmup = 0): R
       const index = device.configureStream(1, 1, { type: "tsd", sampleRateMs: 1000 });
       const core = device.exports;
       const clock = new Clock(Math.max(1, board.tier.tickIntervalMs));
-      for (let i = 0; i < records; i++) {
-        if (core.streamWriteTsd(index, i, T0 + i * 1000) !== 0) throw new Error("append failed");
-      }
+      const values = Uint32Array.from({ length: records }, (_, i) => i);
+      device.writeTsdMany(1, 1, values, T0);
       device.flushAllToDisk();
       if (flushDrain(device, () => clock.tick(device), TICKS_MAX) < 0) throw new Error("flush did not reach 101");
-      const bulk = device.bulkCapacity;
+      const files = listFilesRecursive(new NodeFsHal(dir), HISTORY_DIR, IMX_SUFFIX).map((file) => path.join(dir, file));
       let t = performance.now();
+      let bytes = 0;
+      for (const file of files) bytes += fs.readFileSync(file).byteLength;
+      const baselineRate = records / ((performance.now() - t) / 1000);
+      if (bytes === 0) throw new Error("the flush wrote no file");
+      const bulk = device.bulkCapacity;
+      t = performance.now();
       let left = records;
       while (left > 0) {
         const n = core.streamReadBulk(index, bulk);
@@ -157,18 +172,6 @@ export function measureDiskReadAck(board: Board, repeats: number, warmup = 0): R
         left -= n;
       }
       const coreRate = records / ((performance.now() - t) / 1000);
-      const fifo = new TypedFifo(records);
-      for (let i = 0; i < records; i++) fifo.append(i, T0 + i * 1000);
-      const outValues = new Uint32Array(bulk);
-      const outTimes = new Float64Array(bulk);
-      t = performance.now();
-      left = records;
-      while (left > 0) {
-        const n = fifo.read(outValues, outTimes, bulk);
-        fifo.ack(n);
-        left -= n;
-      }
-      const baselineRate = records / ((performance.now() - t) / 1000);
       if (round >= warmup) {
         result.core.push(coreRate);
         result.baseline.push(baselineRate);
