@@ -1,0 +1,104 @@
+// Every `--json` output of the command line matches its JSON Schema in schemas/: each row of the
+// table runs the command as a user would (the built CLI, in a temporary directory) and validates
+// what it wrote with ajv in strict mode. Each schema file is itself a valid draft 2020-12 schema,
+// versioned in its name and $id, with a description; and every schema in schemas/ has a row, so a
+// schema cannot go stale without its output being checked. schemas/README.md says how to add one.
+
+import { execFile } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { Ajv2020 } from "ajv/dist/2020.js";
+import { afterAll, describe, expect, test } from "vitest";
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const CLI = join(ROOT, "dist", "host", "cli", "main.js");
+const FIXTURE_PACKET = join(ROOT, "test", "fixtures", "imatrix-captured-packet.txt");
+
+interface OutputCase {
+  /** The schema: schemas/<schema>.v1.schema.json. */
+  schema: string;
+  /** The command's arguments; `dir` is a fresh temporary directory. */
+  args: (dir: string) => string[];
+  /** Where the output is: a file in `dir`, or "stdout". */
+  output: "stdout" | ((dir: string) => string);
+}
+
+const CASES: OutputCase[] = [
+  {
+    schema: "run",
+    args: (dir) => [
+      "run",
+      "--board",
+      "esp32",
+      "--storage",
+      join(dir, "s"),
+      "--duration",
+      "1m",
+      "--speed",
+      "max",
+      "--quiet",
+      "--json",
+      join(dir, "out.json"),
+    ],
+    output: (dir) => join(dir, "out.json"),
+  },
+  {
+    schema: "test",
+    args: (dir) => ["test", "--board", "tiny", "--iterations", "2", "--json", join(dir, "out.json")],
+    output: (dir) => join(dir, "out.json"),
+  },
+  {
+    schema: "sim",
+    args: (dir) => ["sim", "--seeds", "2", "--steps", "50", "--json", join(dir, "out.json")],
+    output: (dir) => join(dir, "out.json"),
+  },
+  {
+    schema: "decode",
+    args: (dir) => ["decode", FIXTURE_PACKET, "--json", join(dir, "out.json")],
+    output: (dir) => join(dir, "out.json"),
+  },
+  { schema: "boards", args: () => ["boards", "--json"], output: "stdout" },
+];
+
+const SCHEMA_DIR = join(ROOT, "schemas");
+const dirs: string[] = [];
+
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+function schemaLoad(name: string): Record<string, unknown> {
+  return JSON.parse(readFileSync(join(SCHEMA_DIR, `${name}.v1.schema.json`), "utf8")) as Record<string, unknown>;
+}
+
+describe("schemas/", () => {
+  test("every schema file has a row in the table, and every row a schema file", () => {
+    const files = readdirSync(SCHEMA_DIR).filter((name) => name.endsWith(".schema.json"));
+    expect(files.sort()).toEqual(CASES.map((c) => `${c.schema}.v1.schema.json`).sort());
+  });
+
+  test.each(CASES.map((c) => c.schema))("%s: a versioned, described draft 2020-12 schema", (name) => {
+    const schema = schemaLoad(name);
+    expect(schema["$schema"]).toBe("https://json-schema.org/draft/2020-12/schema");
+    expect(schema["$id"]).toMatch(new RegExp(`/${name}\\.v1\\.schema\\.json$`));
+    expect(String(schema["description"])).not.toMatch(/TODO/);
+    new Ajv2020({ strict: true, allErrors: true }).compile(schema);
+  });
+
+  test.each(CASES)("$schema --json: the real output matches its schema", async ({ schema, args, output }) => {
+    const dir = mkdtempSync(join(tmpdir(), `imx-schema-${schema}-`));
+    dirs.push(dir);
+    const { stdout } = await promisify(execFile)(process.execPath, [CLI, ...args(dir)], {
+      cwd: dir,
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    const text = output === "stdout" ? stdout : readFileSync(output(dir), "utf8");
+    const validate = new Ajv2020({ strict: true, allErrors: true }).compile(schemaLoad(schema));
+    const valid = validate(JSON.parse(text));
+    expect(validate.errors ?? [], `${schema}: ${JSON.stringify(validate.errors?.slice(0, 5))}`).toEqual([]);
+    expect(valid).toBe(true);
+  });
+});
