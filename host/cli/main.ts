@@ -20,6 +20,7 @@ import { registerTestCommand } from "./test-command.js";
 import { registerUiCommand } from "./ui-command.js";
 import { registerInspectCommand } from "./inspect-command.js";
 import { registerVerifyCommand } from "./verify-command.js";
+import { registerMonitorCommand } from "./monitor-command.js";
 
 export function packageVersion(): string {
   const manifest = JSON.parse(readFileSync(join(packageRootDir(), "package.json"), "utf8")) as { version?: unknown };
@@ -57,6 +58,7 @@ export function programBuild(output: ProgramOutput = {}): Command {
   registerUiCommand(program);
   registerInspectCommand(program);
   registerVerifyCommand(program);
+  registerMonitorCommand(program);
   singleValuedFlagsEnforce(program);
   return program;
 }
