@@ -235,6 +235,28 @@ export const POSITION_SAMPLE_RATE_OFFSET: i32 = 28;
 export const POSITION_SEQ_RESERVED_OFFSET: i32 = 32;
 export const RECOVERY_FILE_ACKED: i32 = 1;
 
+// ---- ACK log (SPEC.md 6.5): positions appended one record at a time, compacted into a snapshot
+export const ACK_LOG_MAGIC: u32 = 0x41584d49; // "IMXA" little-endian
+export const ACK_LOG_FORMAT_VERSION: i32 = 1;
+export const ACK_RECORD_BYTES: i32 = 56;
+export const ACK_RECORD_MAGIC_OFFSET: i32 = 0;
+export const ACK_RECORD_VERSION_OFFSET: i32 = 4;
+export const ACK_RECORD_RECORD_TYPE_OFFSET: i32 = 5;
+export const ACK_RECORD_DATA_TYPE_OFFSET: i32 = 6;
+export const ACK_RECORD_SOURCE_OFFSET: i32 = 8;
+export const ACK_RECORD_SENSOR_OFFSET: i32 = 12;
+export const ACK_RECORD_SAMPLE_RATE_OFFSET: i32 = 16;
+export const ACK_RECORD_SEQ_OFFSET: i32 = 20;
+export const ACK_RECORD_ACKED_SEQ_OFFSET: i32 = 24;
+export const ACK_RECORD_NEXT_SEQ_OFFSET: i32 = 32;
+export const ACK_RECORD_SEQ_RESERVED_OFFSET: i32 = 40;
+export const ACK_RECORD_CRC32_OFFSET: i32 = 52;
+// The log is compacted into a snapshot (one record per stream) once it passes this many times the
+// snapshot's size (and at least ACK_LOG_RECORDS_MIN records): a compaction's cost spread over the
+// ACKs it replaces stays a few bytes each.
+export const ACK_LOG_COMPACT_FACTOR: i32 = 8;
+export const ACK_LOG_RECORDS_MIN: i32 = 16;
+
 // ---- Bulk read output record (SPEC.md, "Bulk read buffer") ------------------------------------
 export const BULK_RECORD_BYTES: i32 = 24;
 export const BULK_SEQ_LO: i32 = 0;
@@ -303,7 +325,10 @@ export const STAT_RECORDS_REFUSED: i32 = 50;
 export const STAT_FILES_DISCARDED: i32 = 51;
 export const STAT_RECORDS_DISCARDED_FILES: i32 = 52;
 export const STAT_SPILLS_NO_SPACE: i32 = 53;
-export const STAT_COUNT: i32 = 54;
+export const STAT_ACK_LOG_BYTES: i32 = 54;
+export const STAT_ACK_RECORDS: i32 = 55;
+export const STAT_ACK_LOG_COMPACTIONS: i32 = 56;
+export const STAT_COUNT: i32 = 57;
 
 // ---- Stream query block (f64 values written by streamQuery) -----------------------------------
 export const QUERY_RECORDS_TOTAL: i32 = 0;

@@ -6,20 +6,25 @@
 // max(tickIntervalMs, DISK_FREE_READ_INTERVAL_MS) of device time. Device time moves only at boot
 // and processMemory, so that is also at most once per tick. A read keeps two figures, the free bytes
 // it saw and the disk usage (STAT_DISK_BYTES_USED + STAT_DISK_USAGE_OFFSET_BYTES) at that moment.
-// Between reads the core's own spills and deletions move the usage, so
+// Between reads the core's own spills, deletions and ACK-log writes move what it has on the
+// filesystem, so with `fs` = the disk usage (STAT_DISK_BYTES_USED + STAT_DISK_USAGE_OFFSET_BYTES)
+// plus the ACK log's bytes (STAT_ACK_LOG_BYTES),
 //
-//   limit = min(quota limit, usedAtRead + freeAtRead − margin)
+//   limit = min(quota limit, fsAtRead + freeAtRead − margin − ackLogBytes)
 //
 // stays true without a hook on every write: a spill of B bytes raises `used` by B and so uses up B
-// of what the read saw free. The margin, diskFreeMarginFiles × the I/O buffer size (the largest
-// file the core writes, an .imx file or the positions file), keeps room for the temp file of an
-// atomic write next to the file it replaces and for what the core writes that `used` does not
-// count (the positions file); what other writers take between two reads is seen at the next one.
+// of what the read saw free, and so does an ACK record appended. The margin, diskFreeMarginFiles ×
+// the I/O buffer size (the largest file the core writes: an .imx file, the positions file or an
+// ACK-log snapshot), keeps room for the temp file of an atomic write next to the file it replaces
+// and for the ACK log's appends until a compaction (assembly/positions.ts compacts the log early
+// when the margin runs low); what other writers take between two reads is seen at the next one.
+// The ACK log does not count against the quota, which bounds data.
 // A spill whose write still meets E_HAL_NO_SPACE should call diskSpaceInvalidate() so the next
 // check reads again.
 
 import {
   DISK_FREE_READ_INTERVAL_MS,
+  STAT_ACK_LOG_BYTES,
   STAT_DISK_BYTES_LIMIT,
   STAT_DISK_BYTES_USED,
   STAT_DISK_FREE_BYTES,
@@ -48,6 +53,11 @@ function diskUsedBytes(): f64 {
   return statGet(STAT_DISK_BYTES_USED) + statGet(STAT_DISK_USAGE_OFFSET_BYTES);
 }
 
+// What the core has on the filesystem: the disk usage and the ACK log.
+function filesystemUsedBytes(): f64 {
+  return diskUsedBytes() + statGet(STAT_ACK_LOG_BYTES);
+}
+
 // Reads the filesystem's free bytes if a read is due (see the rule at the top).
 function diskSpaceRead(): void {
   const c = core();
@@ -62,7 +72,7 @@ function diskSpaceRead(): void {
   // A failed query (a negative code) keeps the last figures until the next read.
   if (!(free >= 0)) return;
   c.diskFreeAtReadBytes = free;
-  c.diskUsedAtReadBytes = diskUsedBytes();
+  c.diskUsedAtReadBytes = filesystemUsedBytes();
 }
 
 // The limit on disk usage from the figures of the last read, without reading.
@@ -72,7 +82,7 @@ function diskBytesLimitKnown(flushing: bool): f64 {
   const quota = <f64>c.diskQuotaBytes;
   const quotaLimit = flushing ? quota : Math.floor((quota * <f64>c.diskThresholdPercent) / 100);
   const marginBytes = <f64>c.diskFreeMarginFiles * <f64>c.ioBufBytes;
-  const filesystemLimit = c.diskUsedAtReadBytes + c.diskFreeAtReadBytes - marginBytes;
+  const filesystemLimit = c.diskUsedAtReadBytes + c.diskFreeAtReadBytes - marginBytes - statGet(STAT_ACK_LOG_BYTES);
   return Math.max(0, Math.min(quotaLimit, filesystemLimit));
 }
 
@@ -88,7 +98,13 @@ export function diskBytesLimit(flushing: bool): f64 {
 // added since (Infinity when no limit is known).
 export function diskFreeBytesKnown(): f64 {
   const c = core();
-  return Math.max(0, c.diskFreeAtReadBytes - (diskUsedBytes() - c.diskUsedAtReadBytes));
+  return Math.max(0, c.diskFreeAtReadBytes - (filesystemUsedBytes() - c.diskUsedAtReadBytes));
+}
+
+// The same, after a read if one is due (at the bounded rate above): what an ACK-log append checks.
+export function diskFreeBytesRead(): f64 {
+  diskSpaceRead();
+  return diskFreeBytesKnown();
 }
 
 // Brings STAT_DISK_BYTES_LIMIT (the spill limit) and STAT_DISK_FREE_BYTES up to date, without a read.

@@ -6,6 +6,12 @@
 @external("hal", "fileWrite")
 export declare function halFileWrite(pathPtr: usize, pathLen: i32, dataPtr: usize, dataLen: i32): i32;
 
+// Appends `dataLen` bytes to `path` and makes them durable (one data sync; a directory sync only
+// when the append created the file).
+// @ts-ignore: decorator
+@external("hal", "fileAppend")
+export declare function halFileAppend(pathPtr: usize, pathLen: i32, dataPtr: usize, dataLen: i32): i32;
+
 // Reads up to `capacity` bytes of `path` into `dataPtr`; returns the bytes read or an error code.
 // @ts-ignore: decorator
 @external("hal", "fileRead")

@@ -33,6 +33,7 @@ import { crc32Init } from "./crc32";
 import { diskSpaceInit, diskSpaceInvalidate, diskSpaceStatsRefresh } from "./disk-space";
 import { FILE_FREE, fileFirstSeq, filePathFormat, filesInit, fileState, fileStream } from "./files";
 import {
+  recoveryAckLog as recoveryAckLogCore,
   recoveryClose as recoveryCloseCore,
   recoveryFile as recoveryFileCore,
   recoveryInit,
@@ -399,6 +400,12 @@ export function recoveryPositions(length: i32): i32 {
   if (!core().booted) return E_NOT_BOOTED;
   if (!core().diskTier) return E_NO_DISK_TIER;
   return recoveryPositionsCore(length);
+}
+
+export function recoveryAckLog(length: i32): i32 {
+  if (!core().booted) return E_NOT_BOOTED;
+  if (!core().diskTier) return E_NO_DISK_TIER;
+  return recoveryAckLogCore(length);
 }
 
 export function recoveryFile(length: i32): i32 {

@@ -1,16 +1,43 @@
-// The positions file, history/positions.imxp: every configured stream's ACK position and next
-// sequence number (SPEC.md, "Positions file"). It is rewritten atomically whenever an ACK erases
-// records that are on disk, when an append needs more sequence numbers, and when a flush
-// completes (a closing write: every stream's exact next number, nothing reserved beyond it).
-// Boot recovery reads it first, so no restart delivers an acknowledged record again and sequence
+// Where every stream's ACK position, next sequence number and reservation are made durable
+// (SPEC.md 6.3, 6.5): the ACK log, history/acks.imxa. It starts with a checkpoint (the positions
+// file's layout: every stream, one CRC) when it has been compacted, followed by fixed 56-byte
+// records, each with its own CRC, appended with one data sync whenever an ACK erases records that
+// are on disk, an append needs more sequence numbers, or a flush completes (a closing record: the
+// exact next number, nothing reserved beyond it). Past a bound the log is compacted: a checkpoint
+// of every stream is written atomically over it, after the record that made it pass the bound is
+// durable. Boot recovery reads a positions file of the first format, history/positions.imxp, if
+// one is left, then the log, so no restart delivers an acknowledged record again and sequence
 // numbers continue where they were.
 //
-// Header, 16 bytes: 0 magic u32 | 4 version u16 | 6 recordBytes u16 | 8 count u32 | 12 crc32 u32
-// (CRC of header bytes 0-11, continued over the records). Then `count` records of 40 bytes:
+// ACK record, 56 bytes (little-endian):
+//    0 magic u32 "IMXA" | 4 version u8 | 5 recordType u8 | 6 dataType u8 | 7 reserved u8
+//    8 source u32 | 12 sensor u32 | 16 sampleRateMs u32 | 20 recordSeq u32
+//   24 ackedSeq u64 | 32 nextSeq u64 | 40 seqReserved u64 | 48 reserved u32 | 52 crc32 u32 (bytes 0-51)
+//
+// Checkpoint, and positions file of the first format (read only), header 16 bytes: 0 magic u32 | 4 version u16 |
+// 6 recordBytes u16 | 8 count u32 | 12 crc32 u32 (CRC of header bytes 0-11, continued over the
+// records). Then `count` records of 40 bytes:
 //   0 source u32 | 4 sensor u32 | 8 ackedSeq u64 | 16 nextSeq u64 | 24 recordType u8 | 25 dataType u8
 //   26 reserved u16 | 28 sampleRateMs u32 | 32 seqReserved u64
 
 import {
+  ACK_LOG_COMPACT_FACTOR,
+  ACK_LOG_FORMAT_VERSION,
+  ACK_LOG_MAGIC,
+  ACK_LOG_RECORDS_MIN,
+  ACK_RECORD_ACKED_SEQ_OFFSET,
+  ACK_RECORD_BYTES,
+  ACK_RECORD_CRC32_OFFSET,
+  ACK_RECORD_DATA_TYPE_OFFSET,
+  ACK_RECORD_MAGIC_OFFSET,
+  ACK_RECORD_NEXT_SEQ_OFFSET,
+  ACK_RECORD_RECORD_TYPE_OFFSET,
+  ACK_RECORD_SAMPLE_RATE_OFFSET,
+  ACK_RECORD_SENSOR_OFFSET,
+  ACK_RECORD_SEQ_OFFSET,
+  ACK_RECORD_SEQ_RESERVED_OFFSET,
+  ACK_RECORD_SOURCE_OFFSET,
+  ACK_RECORD_VERSION_OFFSET,
   EVENT_ACK_PERSIST_FAILED,
   LOG_ERROR,
   OK,
@@ -31,17 +58,25 @@ import {
   POSITIONS_MAGIC_OFFSET,
   POSITIONS_RECORD_BYTES_OFFSET,
   POSITIONS_VERSION_OFFSET,
+  STAT_ACK_LOG_BYTES,
+  STAT_ACK_LOG_COMPACTIONS,
   STAT_ACK_PERSISTS,
+  STAT_ACK_RECORDS,
+  STREAM_NULL,
   SUBSYSTEM_STREAM,
 } from "./abi";
 import { crc32Update } from "./crc32";
 import { asciiPut } from "./files";
-import { halFileWrite, halLog } from "./hal";
-import { statAdd } from "./stats";
+import { halFileAppend, halFileDelete, halFileWrite, halLog } from "./hal";
+import { diskFreeBytesRead } from "./disk-space";
+import { statAdd, statGet, statSet } from "./stats";
+import { POSITIONS_LEGACY_FOUND, POSITIONS_LEGACY_NONE, POSITIONS_LEGACY_REPLACED } from "./state";
 import {
   streamAckedSeq,
   streamDataType,
+  streamDirty,
   streamDirtySet,
+  streamFind,
   recordsPerSector,
   streamNextSeq,
   streamRecordType,
@@ -101,13 +136,58 @@ export function positionsClosed(): bool {
   return true;
 }
 
-// Writes every stream's position durably; stream `overrideStream` is written with
-// `overrideAckedSeq` (an ACK about to be applied). Sequence reservations are topped up (or, when
-// `closing`, released: RAM must hold no stream data) and take effect only once the file is
-// written. Returns OK or the HAL's error code.
-export function positionsPersist(overrideStream: u32, overrideAckedSeq: u64, closing: bool = false): i32 {
+// Fills the ACK record for stream `s` at `at` (SPEC.md 6.5): its position `ackedSeq`, next number
+// and reservation `reserved`, numbered `recordSeq`, with its CRC.
+function ackRecordFill(at: usize, s: u32, ackedSeq: u64, reserved: u64, recordSeq: u32): void {
+  memory.fill(at, 0, <usize>ACK_RECORD_BYTES);
+  store<u32>(at + ACK_RECORD_MAGIC_OFFSET, ACK_LOG_MAGIC);
+  store<u8>(at + ACK_RECORD_VERSION_OFFSET, <u8>ACK_LOG_FORMAT_VERSION);
+  store<u8>(at + ACK_RECORD_RECORD_TYPE_OFFSET, <u8>streamRecordType(s));
+  store<u8>(at + ACK_RECORD_DATA_TYPE_OFFSET, <u8>streamDataType(s));
+  store<u32>(at + ACK_RECORD_SOURCE_OFFSET, streamSource(s));
+  store<u32>(at + ACK_RECORD_SENSOR_OFFSET, streamSensor(s));
+  store<u32>(at + ACK_RECORD_SAMPLE_RATE_OFFSET, streamSampleRateMs(s));
+  store<u32>(at + ACK_RECORD_SEQ_OFFSET, recordSeq);
+  store<u64>(at + ACK_RECORD_ACKED_SEQ_OFFSET, ackedSeq);
+  store<u64>(at + ACK_RECORD_NEXT_SEQ_OFFSET, streamNextSeq(s));
+  store<u64>(at + ACK_RECORD_SEQ_RESERVED_OFFSET, reserved);
+  store<u32>(at + ACK_RECORD_CRC32_OFFSET, crc32Update(0, at, <usize>ACK_RECORD_CRC32_OFFSET));
+}
+
+export function ackLogPathFormat(): i32 {
+  return <i32>(asciiPut(core().pathPtr, "history/acks.imxa") - core().pathPtr);
+}
+
+// Bytes past which the ACK log is compacted: a checkpoint of every stream and then
+// max(ACK_LOG_RECORDS_MIN, ACK_LOG_COMPACT_FACTOR × streams) records.
+function ackLogBytesMax(): f64 {
+  const count = core().streamCount;
+  const records = max<u32>(<u32>ACK_LOG_RECORDS_MIN, <u32>ACK_LOG_COMPACT_FACTOR * count);
+  return <f64>positionsBytes(count) + <f64>records * <f64>ACK_RECORD_BYTES;
+}
+
+// After recovery found a torn or corrupt record, or after a failed append (which may have left part
+// of a record): the log takes no more appends, whose records would no longer start on a record
+// boundary; the next metadata write first replaces it with a checkpoint.
+export function ackLogDamagedSet(): void {
+  core().ackLogDamaged = true;
+}
+
+// Recovery read a positions file of the first format: the next metadata write compacts the log
+// (its checkpoint covers every stream), and a later one deletes the positions file (SPEC.md 6.5).
+export function positionsLegacyFound(): void {
+  core().positionsLegacy = POSITIONS_LEGACY_FOUND;
+}
+
+// Writes a checkpoint of every stream's position over the ACK log, atomically (temp file, sync,
+// rename, directory sync): the compaction. The checkpoint has the positions-file layout (header
+// and 40-byte records, SPEC.md 6.3), so it fits the I/O buffer; appends follow it. Stream `stream`
+// is written with `ackedSeq` (an ACK being applied, durable in the log already; STREAM_NULL for
+// none). The records it replaces are already durable in the log, so a compaction that fails, or
+// whose rename a power cut undoes, loses nothing; the log stays over its bound and the next write
+// tries again. Returns OK or the HAL's error code.
+function ackLogCompact(stream: u32, ackedSeq: u64): i32 {
   const c = core();
-  assert(c.diskTier, "positions are persisted only on a disk tier");
   const buf = c.writeBufPtr;
   const count = c.streamCount;
   for (let s: u32 = 0; s < count; s++) {
@@ -115,12 +195,12 @@ export function positionsPersist(overrideStream: u32, overrideAckedSeq: u64, clo
     memory.fill(record, 0, <usize>POSITION_RECORD_BYTES);
     store<u32>(record + POSITION_SOURCE_OFFSET, streamSource(s));
     store<u32>(record + POSITION_SENSOR_OFFSET, streamSensor(s));
-    store<u64>(record + POSITION_ACKED_SEQ_OFFSET, s == overrideStream ? overrideAckedSeq : streamAckedSeq(s));
+    store<u64>(record + POSITION_ACKED_SEQ_OFFSET, s == stream ? ackedSeq : streamAckedSeq(s));
     store<u64>(record + POSITION_NEXT_SEQ_OFFSET, streamNextSeq(s));
     store<u8>(record + POSITION_RECORD_TYPE_OFFSET, <u8>streamRecordType(s));
     store<u8>(record + POSITION_DATA_TYPE_OFFSET, <u8>streamDataType(s));
     store<u32>(record + POSITION_SAMPLE_RATE_OFFSET, streamSampleRateMs(s));
-    store<u64>(record + POSITION_SEQ_RESERVED_OFFSET, seqReservedNext(s, closing));
+    store<u64>(record + POSITION_SEQ_RESERVED_OFFSET, streamSeqReserved(s));
   }
   memory.fill(buf, 0, <usize>POSITIONS_HEADER_BYTES);
   store<u32>(buf + POSITIONS_MAGIC_OFFSET, POSITIONS_MAGIC);
@@ -131,17 +211,98 @@ export function positionsPersist(overrideStream: u32, overrideAckedSeq: u64, clo
   let crc = crc32Update(0, buf, <usize>POSITIONS_CRC32_OFFSET);
   crc = crc32Update(crc, buf + <usize>POSITIONS_HEADER_BYTES, <usize>(bytes - <u32>POSITIONS_HEADER_BYTES));
   store<u32>(buf + POSITIONS_CRC32_OFFSET, crc);
-  const status = halFileWrite(c.pathPtr, positionsPathFormat(), buf, <i32>bytes);
+  const status = halFileWrite(c.pathPtr, ackLogPathFormat(), buf, <i32>bytes);
+  if (status != OK) return status;
+  for (let s: u32 = 0; s < count; s++) streamDirtySet(s, false);
+  c.ackLogDamaged = false;
+  if (c.positionsLegacy == POSITIONS_LEGACY_FOUND) c.positionsLegacy = POSITIONS_LEGACY_REPLACED;
+  statSet(STAT_ACK_LOG_BYTES, <f64>bytes);
+  statAdd(STAT_ACK_LOG_COMPACTIONS, 1);
+  return OK;
+}
+
+// Whether a closing write must carry stream `s`: its position changed, or its numbering is open.
+function closingNeeds(s: u32): bool {
+  return streamDirty(s) || streamSeqReserved(s) != streamNextSeq(s);
+}
+
+// Makes positions durable in the ACK log, history/acks.imxa (SPEC.md 6.5). Not closing: appends
+// one record for `stream` with position `ackedSeq` and its reservation topped up (an ACK that
+// erases disk records, or an append that needs numbers). Closing (a completed flush; RAM holds no
+// stream data): appends a closing record (seqReserved = nextSeq) for every stream that needs one.
+// An append is one data sync, and it is the durable point: the new values take effect once it is
+// written. Only then, once the log is past ackLogBytesMax(), is it compacted (ackLogCompact), so a
+// compaction whose rename a power cut undoes leaves the old log, which already holds this record.
+// Returns OK or the HAL's error code of the append.
+export function positionsPersist(stream: u32, ackedSeq: u64, closing: bool = false): i32 {
+  const c = core();
+  assert(c.diskTier, "positions are persisted only on a disk tier");
+  assert(closing || stream < c.streamCount, "a record names its stream");
+  // Nothing is appended after damage; and when the filesystem's free bytes (as the core reckons
+  // them) would not keep room for a checkpoint's temp file after this append, the log is compacted
+  // first, which gives back all but a checkpoint's worth of it.
+  const roomBytes = diskFreeBytesRead() - <f64>(c.streamCount * <u32>ACK_RECORD_BYTES) - <f64>c.ioBufBytes;
+  if (c.ackLogDamaged || (roomBytes < 0 && statGet(STAT_ACK_LOG_BYTES) > <f64>positionsBytes(c.streamCount))) {
+    // A checkpoint of what is durable now goes first.
+    const status = ackLogCompact(STREAM_NULL, 0);
+    if (status != OK) {
+      halLog(LOG_ERROR, SUBSYSTEM_STREAM, EVENT_ACK_PERSIST_FAILED, <f64>stream, <f64>status);
+      return status;
+    }
+  }
+  const buf = c.writeBufPtr;
+  const count = c.streamCount;
+  const recordSeq = <u32>((<u64>statGet(STAT_ACK_RECORDS)) & 0xffffffff);
+  let n: u32 = 0;
+  if (closing) {
+    for (let s: u32 = 0; s < count; s++) {
+      if (!closingNeeds(s)) continue;
+      ackRecordFill(buf + <usize>n * <usize>ACK_RECORD_BYTES, s, streamAckedSeq(s), streamNextSeq(s), recordSeq + n);
+      n++;
+    }
+    if (n == 0) return OK;
+  } else {
+    ackRecordFill(buf, stream, ackedSeq, seqReservedNext(stream, false), recordSeq);
+    n = 1;
+  }
+  const bytes = n * <u32>ACK_RECORD_BYTES;
+  const status = halFileAppend(c.pathPtr, ackLogPathFormat(), buf, <i32>bytes);
   if (status != OK) {
-    halLog(LOG_ERROR, SUBSYSTEM_STREAM, EVENT_ACK_PERSIST_FAILED, <f64>overrideStream, <f64>status);
+    halLog(LOG_ERROR, SUBSYSTEM_STREAM, EVENT_ACK_PERSIST_FAILED, <f64>stream, <f64>status);
+    ackLogDamagedSet();
     return status;
   }
-  for (let s: u32 = 0; s < count; s++) {
-    streamDirtySet(s, false);
-    streamSeqReservedSet(s, load<u64>(buf + <usize>positionsBytes(s) + <usize>POSITION_SEQ_RESERVED_OFFSET));
+  for (let i: u32 = 0; i < n; i++) {
+    const at = buf + <usize>i * <usize>ACK_RECORD_BYTES;
+    const s = streamFind(load<u32>(at + ACK_RECORD_SOURCE_OFFSET), load<u32>(at + ACK_RECORD_SENSOR_OFFSET));
+    assert(s >= 0, "a written record names a configured stream");
+    streamDirtySet(<u32>s, false);
+    streamSeqReservedSet(<u32>s, load<u64>(at + ACK_RECORD_SEQ_RESERVED_OFFSET));
   }
+  statAdd(STAT_ACK_LOG_BYTES, <f64>bytes);
+  statAdd(STAT_ACK_RECORDS, <f64>n);
   statAdd(STAT_ACK_PERSISTS, 1);
+  if (c.positionsLegacy == POSITIONS_LEGACY_REPLACED) {
+    // The append succeeded, so the checkpoint's directory entry is durable (the HAL syncs a directory
+    // it owes before appending there): the positions file it replaced can go.
+    if (halFileDelete(c.pathPtr, positionsPathFormat()) == OK) c.positionsLegacy = POSITIONS_LEGACY_NONE;
+  }
+  if (statGet(STAT_ACK_LOG_BYTES) > ackLogBytesMax() || c.positionsLegacy == POSITIONS_LEGACY_FOUND) {
+    ackLogCompact(closing ? STREAM_NULL : stream, ackedSeq); // a failure leaves the log whole and over its bound: the next write tries again
+  }
   return OK;
+}
+
+// Whether the `ACK_RECORD_BYTES` at `at` are a valid ACK record (magic, version, CRC, types,
+// ackedSeq ≤ nextSeq ≤ 2^53 − 1, seqReserved ≤ 2^53 − 1).
+export function ackRecordValid(at: usize): bool {
+  if (load<u32>(at + ACK_RECORD_MAGIC_OFFSET) != ACK_LOG_MAGIC) return false;
+  if (<i32>load<u8>(at + ACK_RECORD_VERSION_OFFSET) != ACK_LOG_FORMAT_VERSION) return false;
+  if (crc32Update(0, at, <usize>ACK_RECORD_CRC32_OFFSET) != load<u32>(at + ACK_RECORD_CRC32_OFFSET)) return false;
+  const acked = load<u64>(at + ACK_RECORD_ACKED_SEQ_OFFSET);
+  const next = load<u64>(at + ACK_RECORD_NEXT_SEQ_OFFSET);
+  const seqMax: u64 = 9007199254740991;
+  return acked <= next && next <= seqMax && load<u64>(at + ACK_RECORD_SEQ_RESERVED_OFFSET) <= seqMax;
 }
 
 // Whether `length` bytes at `buf` are a valid positions file; returns its record count or −1.

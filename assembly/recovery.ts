@@ -9,7 +9,18 @@
 // delivered again: a file whose every record is below it is handed back for deletion.
 
 import {
+  ACK_RECORD_ACKED_SEQ_OFFSET,
+  ACK_RECORD_BYTES,
+  ACK_RECORD_DATA_TYPE_OFFSET,
+  ACK_RECORD_NEXT_SEQ_OFFSET,
+  ACK_RECORD_RECORD_TYPE_OFFSET,
+  ACK_RECORD_SAMPLE_RATE_OFFSET,
+  ACK_RECORD_SENSOR_OFFSET,
+  ACK_RECORD_SEQ_OFFSET,
+  ACK_RECORD_SEQ_RESERVED_OFFSET,
+  ACK_RECORD_SOURCE_OFFSET,
   DATA_TYPE_COUNT,
+  E_INVALID_ARGUMENT,
   E_FILE_TABLE_FULL,
   E_IMX_COUNTS,
   E_IMX_CRC,
@@ -53,10 +64,13 @@ import {
   POSITION_SOURCE_OFFSET,
   POSITION_SEQ_RESERVED_OFFSET,
   POSITIONS_HEADER_BYTES,
+  POSITIONS_MAGIC,
   RECORD_TYPE_EVT,
   RECORD_TYPE_TSD,
   RECOVERY_FILE_ACKED,
   SECTOR_NULL,
+  STAT_ACK_LOG_BYTES,
+  STAT_ACK_RECORDS,
   STAT_DISK_BYTES_USED,
   STAT_FILES_LIVE,
   STAT_RECORDS_LIVE,
@@ -71,8 +85,8 @@ import {
 import { crc32Update } from "./crc32";
 import { fileCacheDrop, fileFirstSeq, fileRecords, fileSlotTake } from "./files";
 import { halLog } from "./hal";
-import { positionsValid, seqRamRecordsMax } from "./positions";
-import { statAdd } from "./stats";
+import { ackLogDamagedSet, ackRecordValid, positionsLegacyFound, positionsValid, seqRamRecordsMax } from "./positions";
+import { statAdd, statGet, statSet } from "./stats";
 import { diskListRecount, diskTailAppend } from "./stream";
 import {
   recordsPerSector,
@@ -88,7 +102,7 @@ import {
   streamSeqReserved,
   streamSeqReservedSet,
 } from "./stream-table";
-import { core } from "./state";
+import { core, POSITIONS_LEGACY_FOUND, POSITIONS_LEGACY_REPLACED } from "./state";
 
 const SEQ_MAX: u64 = 9007199254740991; // 2^53 − 1: sequence numbers cross the boundary as f64
 
@@ -153,11 +167,21 @@ function typesValid(recordType: i32, dataType: i32, sampleRateMs: u32): bool {
   return false;
 }
 
-// The positions file, `length` bytes in the read buffer: configures every stream it names and
-// sets its ACK position and next sequence number. Returns the number of streams or an error.
+// The positions file of the first format, `length` bytes in the read buffer: configures every
+// stream it names and sets its ACK position and next sequence number. Returns the number of
+// streams or an error.
 export function recoveryPositions(length: i32): i32 {
   if (!core().recoveryOpen) return E_RECOVERY_CLOSED;
   fileCacheDrop();
+  const count = positionsApply(length);
+  // The first metadata write puts every stream into a checkpoint in the ACK log, and a later one
+  // deletes the positions file (SPEC.md 6.5).
+  if (count >= 0) positionsLegacyFound();
+  return count;
+}
+
+// A positions file or an ACK-log checkpoint (the same layout), `length` bytes in the read buffer.
+function positionsApply(length: i32): i32 {
   const buf = core().readBufPtr;
   const count = positionsValid(buf, length);
   if (count < 0) return E_POSITIONS_CORRUPT;
@@ -197,6 +221,65 @@ export function recoveryPositions(length: i32): i32 {
     streamDirtySet(stream, reserved == load<u64>(record + POSITION_NEXT_SEQ_OFFSET));
   }
   return count;
+}
+
+// A piece of the ACK log (SPEC.md 6.5), `length` bytes in the read buffer: its checkpoint (first,
+// alone), or whole records from the start of the log, after the checkpoint or from where the
+// previous piece ended. Each valid record configures its stream
+// if needed and sets its position: ackedSeq and nextSeq to at least the recorded values, and the
+// reservation and closed-ness to the record's own (records come in the order they were written, so
+// the last one for a stream is its latest word). An invalid record is skipped; bytes after the last
+// whole record (a torn append) are ignored. Either marks the log damaged: the next metadata write
+// replaces it with a snapshot before appending, so nothing is ever appended after damage. Returns the number of records (or checkpoint streams)
+// applied, or E_POSITIONS_CORRUPT for a checkpoint that fails its checks.
+export function recoveryAckLog(length: i32): i32 {
+  const c = core();
+  if (!c.recoveryOpen) return E_RECOVERY_CLOSED;
+  fileCacheDrop();
+  if (length < 0) return E_INVALID_ARGUMENT;
+  const buf = c.readBufPtr;
+  if (statGet(STAT_ACK_LOG_BYTES) == 0 && length >= 4 && load<u32>(buf) == POSITIONS_MAGIC) {
+    // The log's checkpoint, passed alone as its first piece. It covers every stream, so a positions
+    // file of the first format read before it is already replaced.
+    const count = positionsApply(length);
+    if (count < 0) return count;
+    if (c.positionsLegacy == POSITIONS_LEGACY_FOUND) c.positionsLegacy = POSITIONS_LEGACY_REPLACED;
+    statAdd(STAT_ACK_LOG_BYTES, <f64>length);
+    return count;
+  }
+  const records = length / ACK_RECORD_BYTES;
+  let applied = 0;
+  let damaged = length % ACK_RECORD_BYTES != 0;
+  for (let i = 0; i < records; i++) {
+    const at = buf + <usize>i * <usize>ACK_RECORD_BYTES;
+    const rate = load<u32>(at + ACK_RECORD_SAMPLE_RATE_OFFSET);
+    const recordType = <i32>load<u8>(at + ACK_RECORD_RECORD_TYPE_OFFSET);
+    const dataType = <i32>load<u8>(at + ACK_RECORD_DATA_TYPE_OFFSET);
+    if (!ackRecordValid(at) || !typesValid(recordType, dataType, rate)) {
+      damaged = true;
+      continue;
+    }
+    const source = load<u32>(at + ACK_RECORD_SOURCE_OFFSET);
+    const sensor = load<u32>(at + ACK_RECORD_SENSOR_OFFSET);
+    const s = streamConfigure(source, sensor, recordType, dataType, rate);
+    if (s < 0) {
+      damaged = true;
+      continue;
+    }
+    const stream = <u32>s;
+    const next = load<u64>(at + ACK_RECORD_NEXT_SEQ_OFFSET);
+    const reserved = load<u64>(at + ACK_RECORD_SEQ_RESERVED_OFFSET);
+    streamAckedSeqSet(stream, max<u64>(streamAckedSeq(stream), load<u64>(at + ACK_RECORD_ACKED_SEQ_OFFSET)));
+    streamNextSeqSet(stream, max<u64>(streamNextSeq(stream), next));
+    streamSeqReservedSet(stream, reserved);
+    streamDirtySet(stream, reserved == next);
+    const recordSeq = <f64>load<u32>(at + ACK_RECORD_SEQ_OFFSET);
+    if (recordSeq + 1 > statGet(STAT_ACK_RECORDS)) statSet(STAT_ACK_RECORDS, recordSeq + 1);
+    applied++;
+  }
+  statAdd(STAT_ACK_LOG_BYTES, <f64>length);
+  if (damaged) ackLogDamagedSet();
+  return applied;
 }
 
 // One `.imx` file, `length` bytes in the read buffer. Returns OK (adopted), RECOVERY_FILE_ACKED

@@ -27,7 +27,8 @@
 //   212 cleanupDeletingCount u32
 //   Flags (u8 each)
 //   216 booted   217 diskTier   218 recoveryOpen   219 flushRequested   220 refusalLogged
-//   221 diskFullPolicy u8 (DISK_FULL_*, from the image's flags)   222 reserved (2 bytes, 0)
+//   221 diskFullPolicy u8 (DISK_FULL_*, from the image's flags)   222 ackLogDamaged
+//   223 positionsLegacy u8 (POSITIONS_LEGACY_*)
 //   Real free space (disk-space.ts)
 //   224 diskFreeReadMs f64   232 diskFreeAtReadBytes f64   240 diskUsedAtReadBytes f64
 //   248 diskFreeMarginFiles u32 (setting from the image)
@@ -111,10 +112,16 @@ export class CoreState {
   refusalLogged!: bool;
   // What the disk tier does when a spill finds it full: DISK_FULL_EVICT_OLDEST or DISK_FULL_REFUSE_NEW.
   diskFullPolicy!: u8;
+  // The ACK log may end in part of a record (torn tail, failed append): no appends until a snapshot
+  // replaces it (assembly/positions.ts).
+  ackLogDamaged!: bool;
+  // A positions file of the first format was read at boot: POSITIONS_LEGACY_*.
+  positionsLegacy!: u8;
   // ---- Real free space (assembly/disk-space.ts)
   // When the filesystem's free bytes were last read (device time); NaN forces a read at the next check.
   diskFreeReadMs!: f64;
-  // What that read said (Infinity: no limit known), and the disk usage (bytes + offset) at the time.
+  // What that read said (Infinity: no limit known), and the disk usage (bytes + offset) plus the ACK
+  // log's bytes at the time.
   diskFreeAtReadBytes!: f64;
   diskUsedAtReadBytes!: f64;
   // Files' worth of bytes (I/O buffer sizes) kept free on the filesystem, from the config image.
@@ -123,6 +130,12 @@ export class CoreState {
   // Deletions left to the running tick (or write) for cleanup and evictions.
   deletesBudget!: u32;
 }
+
+// CoreState.positionsLegacy: no positions file of the first format; one was read at boot and its
+// streams are not yet in an ACK-log snapshot; a snapshot replaced it and it is still to be deleted.
+export const POSITIONS_LEGACY_NONE: u8 = 0;
+export const POSITIONS_LEGACY_FOUND: u8 = 1;
+export const POSITIONS_LEGACY_REPLACED: u8 = 2;
 
 // Where the state block lives: a constant address, so accesses fold to loads at fixed offsets.
 // @ts-ignore: decorator
@@ -196,6 +209,8 @@ if (offsetof<CoreState>("recoveryOpen") != 218) ERROR("CoreState.recoveryOpen mo
 if (offsetof<CoreState>("flushRequested") != 219) ERROR("CoreState.flushRequested moved");
 if (offsetof<CoreState>("refusalLogged") != 220) ERROR("CoreState.refusalLogged moved");
 if (offsetof<CoreState>("diskFullPolicy") != 221) ERROR("CoreState.diskFullPolicy moved");
+if (offsetof<CoreState>("ackLogDamaged") != 222) ERROR("CoreState.ackLogDamaged moved");
+if (offsetof<CoreState>("positionsLegacy") != 223) ERROR("CoreState.positionsLegacy moved");
 if (offsetof<CoreState>("diskFreeReadMs") != 224) ERROR("CoreState.diskFreeReadMs moved");
 if (offsetof<CoreState>("diskFreeAtReadBytes") != 232) ERROR("CoreState.diskFreeAtReadBytes moved");
 if (offsetof<CoreState>("diskUsedAtReadBytes") != 240) ERROR("CoreState.diskUsedAtReadBytes moved");

@@ -148,9 +148,9 @@ export function streamAppend(s: i32, recordType: i32, value: u32, utcMs: f64): i
       return E_DISK_FULL;
     }
   }
-  // Reserve sequence numbers durably before using them (the positions write tops up every stream).
+  // Reserve sequence numbers durably before using them (one ACK record tops the stream up).
   if (core().diskTier && load<u64>(e + S_NEXT_SEQ) >= load<u64>(e + S_SEQ_RESERVED)) {
-    if (positionsPersist(STREAM_NULL, 0) != OK) return E_SEQ_RESERVE;
+    if (positionsPersist(stream, load<u64>(e + S_ACKED_SEQ)) != OK) return E_SEQ_RESERVE;
     assert(load<u64>(e + S_NEXT_SEQ) < load<u64>(e + S_SEQ_RESERVED), "reservation not topped up");
   }
   if (sectorNeeded) {

@@ -793,6 +793,10 @@ export class Device {
       ticksByState,
       flushProgress: at(abi.STAT_FLUSH_PROGRESS),
       positionsWrites: at(abi.STAT_ACK_PERSISTS),
+      // The ACK log (SPEC.md 6.5): its bytes now, records written this life, compactions this life.
+      ackLogBytes: at(abi.STAT_ACK_LOG_BYTES),
+      ackRecords: at(abi.STAT_ACK_RECORDS),
+      ackLogCompactions: at(abi.STAT_ACK_LOG_COMPACTIONS),
       recordsLostRam: at(abi.STAT_RECORDS_LOST_RAM),
       recordsLostRamMax: at(abi.STAT_RECORDS_LOST_RAM_MAX),
       recordsRefused: at(abi.STAT_RECORDS_REFUSED),

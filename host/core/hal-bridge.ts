@@ -2,7 +2,7 @@
 // Nothing here throws into wasm: every HalError becomes a negative ABI code.
 
 import { type Hal, HalError, type HalErrorCode } from "../hal/hal.js";
-import { DirSyncError, mkdirDurable, TMP_SUFFIX, writeFileAtomic } from "../hal/atomic.js";
+import { DirSyncError, mkdirDurable, parentDir, TMP_SUFFIX, writeFileAtomic } from "../hal/atomic.js";
 import * as abi from "./abi.generated.js";
 import type { CoreLogger } from "./log.js";
 import { type QuarantinedFile, quarantineMove } from "./quarantine.js";
@@ -91,6 +91,8 @@ export class HalBridge {
   readonly writeLatency = new LatencyRecorder();
   private readonly inFlight = new Set<Promise<void>>();
   private readonly knownDirs = new Set<string>();
+  /** Files appended to (or written) by this bridge: known to exist, durably. */
+  private readonly appendTargets = new Set<string>();
   private readonly leftoverTemps = new Set<string>();
   private readonly unsyncedDirs = new Set<string>();
   /** Directory fsyncs that failed after a rename (the file was in place, not yet durable). */
@@ -217,6 +219,45 @@ export class HalBridge {
           // writeFileAtomic removes its temp file on failure, but that removal can fail too.
           if (this.existsQuietly(path + TMP_SUFFIX)) this.leftoverTemps.add(path + TMP_SUFFIX);
           return statusCounted(this, e);
+        }
+      },
+      fileAppend: (pathPtr: number, pathLength: number, dataPtr: number, dataLength: number): number => {
+        const path = this.path(pathPtr, pathLength);
+        try {
+          const started = performance.now();
+          this.ensureParent(path);
+          // An append is durable only if the file's own directory entry is: a directory sync owed
+          // since a rename there (a compaction's) is retried first, and the append refused while
+          // it still fails, or a power cut could bring back the old file without this record.
+          const dir = parentDir(path);
+          if (this.unsyncedDirs.has(dir) && (this.syncDirsRetry(), this.unsyncedDirs.has(dir))) {
+            throw new HalError("EIO", "syncDir", dir, "a directory sync owed since a rename still fails");
+          }
+          // A file this bridge has appended to or written is known to exist durably: no lookup.
+          // Otherwise a previous life may have renamed it into place (a compaction) and stopped
+          // before its directory sync went through: its directory is synced once before the first
+          // append, so the records go into the file a power cut keeps.
+          const known = this.appendTargets.has(path);
+          const created = !known && !this.hal.exists(path);
+          if (!known && !created) this.hal.syncDir(dir);
+          this.hal.appendFile(path, this.bytes(dataPtr, dataLength));
+          this.hal.syncFile(path);
+          if (created) {
+            try {
+              this.hal.syncDir(dir);
+            } catch (e) {
+              this.unsyncedDirs.add(dir);
+              this.dirSyncFailures++;
+              throw e;
+            }
+          }
+          this.appendTargets.add(path);
+          this.writeLatency.record(performance.now() - started);
+          return abi.OK;
+        } catch (e) {
+          this.appendTargets.delete(path);
+          this.knownDirs.clear();
+          return statusOf(e);
         }
       },
       fileRead: (pathPtr: number, pathLength: number, dataPtr: number, capacity: number): number => {

@@ -22,7 +22,7 @@ import {
   imxPathParse,
   TMP_SUFFIX,
 } from "../format/imx.js";
-import { POSITIONS_PATH } from "../format/positions.js";
+import { ACK_LOG_PATH, ACK_RECORD_BYTES, ackLogScan, POSITIONS_PATH } from "../format/positions.js";
 import { listFilesRecursive, mkdirDurable, parentDir } from "../hal/atomic.js";
 import { type Hal, HalError } from "../hal/hal.js";
 import * as abi from "./abi.generated.js";
@@ -55,6 +55,8 @@ export interface RecoveryReport {
    * the numbers between its data on disk and where numbering resumes, capped by what RAM could hold.
    */
   recordsLostRamMax: number;
+  /** Valid records read from the ACK log (history/acks.imxa). */
+  ackRecordsRecovered: number;
   quarantined: QuarantinedFile[];
   moved: MovedFile[];
   /** Every file recovery removed, and why (the counts above count them too). */
@@ -297,6 +299,7 @@ export function recoverStorage(
     recordsRecovered: 0,
     recordsLostRam: 0,
     recordsLostRamMax: 0,
+    ackRecordsRecovered: 0,
     quarantined: [],
     moved: [],
     removed: [],
@@ -307,6 +310,7 @@ export function recoverStorage(
   const imx: ImxEntry[] = [];
   const misplaced: string[] = [];
   let positions = false;
+  let ackLog = false;
   for (const path of paths) {
     if (path.endsWith(TMP_SUFFIX)) {
       // A write that never reached its rename: the file it was to become never existed.
@@ -322,6 +326,10 @@ export function recoverStorage(
     }
     if (path === POSITIONS_PATH) {
       positions = true;
+      continue;
+    }
+    if (path === ACK_LOG_PATH) {
+      ackLog = true;
       continue;
     }
     if (!path.endsWith(IMX_SUFFIX)) continue;
@@ -340,6 +348,42 @@ export function recoverStorage(
     if (typeof status === "string") quarantine(hal, POSITIONS_PATH, status, report, log);
     else if (status < 0) quarantine(hal, POSITIONS_PATH, `refused: ${errorCodeName(status)}`, report, log);
     else report.positionsRecovered = true;
+  }
+  // The ACK log after the positions file (it is newer): its checkpoint alone first, then pieces of
+  // whole records that fit the read buffer; a torn tail goes last, and the core ignores it. A
+  // checkpoint that fails its checks (it was written whole by a rename, so this is damage, not a
+  // power cut) quarantines the log, as a damaged positions file would be.
+  const ackLogData = ackLog ? readWhole(hal, ACK_LOG_PATH) : null;
+  if (ackLogData !== null) {
+    report.filesRead++;
+    const scan = ackLogScan(ackLogData);
+    const pieces: Uint8Array[] = [];
+    if (scan.checkpointBytes > 0) pieces.push(ackLogData.subarray(0, scan.checkpointBytes));
+    const piece = Math.max(ACK_RECORD_BYTES, Math.floor(core.ioBufferBytes() / ACK_RECORD_BYTES) * ACK_RECORD_BYTES);
+    for (let at = scan.checkpointBytes; at < ackLogData.byteLength; at += piece) {
+      pieces.push(ackLogData.subarray(at, Math.min(at + piece, ackLogData.byteLength)));
+    }
+    let refused: number | null = null;
+    for (const chunk of pieces) {
+      if (chunk.byteLength > core.ioBufferBytes()) {
+        refused = abi.E_POSITIONS_CORRUPT;
+        break;
+      }
+      new Uint8Array(memory.buffer, core.ioBufferPtr(), chunk.byteLength).set(chunk);
+      const applied = core.recoveryAckLog(chunk.byteLength);
+      if (applied < 0) {
+        refused = applied;
+        break;
+      }
+      report.ackRecordsRecovered += applied;
+    }
+    if (refused !== null) {
+      quarantine(hal, ACK_LOG_PATH, `refused: ${errorCodeName(refused)}`, report, log);
+    } else if (scan.invalid > 0 || scan.tornBytes > 0) {
+      log(
+        `[imx:recovery] ${ACK_LOG_PATH}: ${scan.invalid} damaged records skipped, ${scan.tornBytes} bytes of a torn append ignored; the next write replaces the log with a checkpoint`,
+      );
+    }
   }
 
   // Files under another name are read once here and, if valid, moved to the core's name for their

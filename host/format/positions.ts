@@ -138,3 +138,113 @@ export function positionsEncode(records: readonly PositionRecord[]): Uint8Array 
   view.setUint32(POSITIONS_OFFSET.crc32, positionsCrc(data), true);
   return data;
 }
+
+// ---- The ACK log, history/acks.imxa (SPEC.md 6.5) ------------------------------------------------
+//
+//   After a compaction it starts with a checkpoint: a positions image (the layout above) of every
+//   stream. Then fixed records of 56 bytes, appended in the order they were written:
+//    0 magic u32 "IMXA" | 4 version u8 | 5 recordType u8 | 6 dataType u8 | 7 0
+//    8 source u32 | 12 sensor u32 | 16 sampleRateMs u32 | 20 recordSeq u32
+//   24 ackedSeq u64 | 32 nextSeq u64 | 40 seqReserved u64 | 48 0 u32 | 52 crc32 u32 (of bytes 0–51)
+
+export const ACK_LOG_PATH = `${HISTORY_DIR}/acks.imxa`;
+export const ACK_LOG_MAGIC = 0x41584d49; // "IMXA" little-endian
+export const ACK_LOG_FORMAT_VERSION = 1;
+export const ACK_RECORD_BYTES = 56;
+export const ACK_RECORD_OFFSET = {
+  magic: 0,
+  version: 4,
+  recordType: 5,
+  dataType: 6,
+  source: 8,
+  sensor: 12,
+  sampleRateMs: 16,
+  recordSeq: 20,
+  ackedSeq: 24,
+  nextSeq: 32,
+  seqReserved: 40,
+  crc32: 52,
+} as const;
+
+/**
+ * Bytes of the checkpoint an ACK log image starts with: a positions image's length when it starts
+ * with the positions magic (whether or not it is valid), else 0 (a log never compacted).
+ */
+export function ackLogCheckpointBytes(data: Uint8Array): number {
+  const header = positionsHeaderRead(data);
+  if (header === null) return 0;
+  return Math.min(data.byteLength, positionsFileBytes(Math.min(header.count, POSITIONS_COUNT_MAX)));
+}
+
+export interface AckRecord extends PositionRecord {
+  recordSeq: number;
+}
+
+/** The ACK record at byte `at` of `data`, or null when it is cut short or fails its magic, version or CRC. */
+export function ackRecordRead(data: Uint8Array, at: number): AckRecord | null {
+  if (at + ACK_RECORD_BYTES > data.byteLength) return null;
+  const view = viewOf(data);
+  const o = ACK_RECORD_OFFSET;
+  if (view.getUint32(at + o.magic, true) !== ACK_LOG_MAGIC) return null;
+  if (view.getUint8(at + o.version) !== ACK_LOG_FORMAT_VERSION) return null;
+  if (crc32(data.subarray(at, at + o.crc32)) >>> 0 !== view.getUint32(at + o.crc32, true)) return null;
+  return {
+    source: view.getUint32(at + o.source, true),
+    sensor: view.getUint32(at + o.sensor, true),
+    ackedSeq: Number(view.getBigUint64(at + o.ackedSeq, true)),
+    nextSeq: Number(view.getBigUint64(at + o.nextSeq, true)),
+    recordType: view.getUint8(at + o.recordType),
+    dataType: view.getUint8(at + o.dataType),
+    sampleRateMs: view.getUint32(at + o.sampleRateMs, true),
+    seqReserved: Number(view.getBigUint64(at + o.seqReserved, true)),
+    recordSeq: view.getUint32(at + o.recordSeq, true),
+  };
+}
+
+export interface AckLogScan {
+  /** The checkpoint's records (null: no checkpoint, or one that fails positionsValid). */
+  checkpoint: PositionRecord[] | null;
+  /** Bytes of the checkpoint (0 without one). */
+  checkpointBytes: number;
+  records: AckRecord[];
+  /** Whole records that failed their checks (skipped by recovery). */
+  invalid: number;
+  /** Bytes after the last whole record: a torn append (ignored by recovery). */
+  tornBytes: number;
+}
+
+/** Every record of an ACK log image, as boot recovery reads it. */
+export function ackLogScan(data: Uint8Array): AckLogScan {
+  const checkpointBytes = ackLogCheckpointBytes(data);
+  const checkpoint = checkpointBytes > 0 ? positionsRead(data.subarray(0, checkpointBytes)) : null;
+  const tail = data.subarray(checkpointBytes);
+  const records: AckRecord[] = [];
+  let invalid = 0;
+  const whole = Math.floor(tail.byteLength / ACK_RECORD_BYTES);
+  for (let i = 0; i < whole; i++) {
+    const record = ackRecordRead(tail, i * ACK_RECORD_BYTES);
+    if (record === null) invalid++;
+    else records.push(record);
+  }
+  return { checkpoint, checkpointBytes, records, invalid, tornBytes: tail.byteLength - whole * ACK_RECORD_BYTES };
+}
+
+/** One ACK record with its CRC. */
+export function ackRecordEncode(r: AckRecord): Uint8Array {
+  const data = new Uint8Array(ACK_RECORD_BYTES);
+  const view = viewOf(data);
+  const o = ACK_RECORD_OFFSET;
+  view.setUint32(o.magic, ACK_LOG_MAGIC, true);
+  view.setUint8(o.version, ACK_LOG_FORMAT_VERSION);
+  view.setUint8(o.recordType, r.recordType);
+  view.setUint8(o.dataType, r.dataType);
+  view.setUint32(o.source, r.source, true);
+  view.setUint32(o.sensor, r.sensor, true);
+  view.setUint32(o.sampleRateMs, r.sampleRateMs, true);
+  view.setUint32(o.recordSeq, r.recordSeq, true);
+  view.setBigUint64(o.ackedSeq, BigInt(r.ackedSeq), true);
+  view.setBigUint64(o.nextSeq, BigInt(r.nextSeq), true);
+  view.setBigUint64(o.seqReserved, BigInt(r.seqReserved), true);
+  view.setUint32(o.crc32, crc32(data.subarray(0, o.crc32)) >>> 0, true);
+  return data;
+}

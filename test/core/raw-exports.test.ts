@@ -14,6 +14,7 @@ function instantiate(pages: number): { core: CoreExports; memory: WebAssembly.Me
   const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
   const hal = {
     fileWrite: () => abi.OK,
+    fileAppend: () => abi.OK,
     fileRead: () => abi.E_HAL_IO,
     fileDelete: () => abi.E_HAL_IO,
     fileDeleteDurable: () => abi.E_HAL_IO,

@@ -6,7 +6,8 @@
 // acknowledged comes back in order, no temp file is left, a second device on a copy of the
 // storage sees the same streams and counts, and the device is usable afterwards (the rest of the
 // script runs, then every stream is written, flushed to 101 and drained). The cuts land inside
-// boots too: in a recovery that moves a misplaced file back (SPEC.md 6.4).
+// boots too: in a recovery that moves a misplaced file back (SPEC.md 6.4). Two scenarios cut inside
+// the ACK log's appends and its compaction (SPEC.md 6.5).
 
 import { describe, expect, it } from "vitest";
 import type { CleanupPolicy } from "../../host/boards.js";
@@ -105,6 +106,38 @@ const SCENARIOS: Scenario[] = [
       { kind: "upload", stream: 0, max: 8 },
       { kind: "misplace", pick: 0x100 },
       { kind: "upload", stream: 1, max: 8 },
+      { kind: "tick", count: 2 },
+    ],
+  },
+  {
+    // One record appended to the ACK log per ACK (SPEC.md 6.5); with three streams the log passes
+    // its bound (a checkpoint and 24 records) and is compacted after the record that passed it.
+    name: "ACK records one at a time until the ACK log is compacted, then more",
+    policy: "immediate",
+    script: [
+      { kind: "configure", stream: 1 },
+      { kind: "configure", stream: 2 },
+      { kind: "write", stream: 0, count: 24 },
+      { kind: "write", stream: 2, count: 8 },
+      { kind: "flush", ticks: 16 },
+      ...Array.from({ length: 14 }, (): SimAction => ({ kind: "upload", stream: 0, max: 1 })),
+      ...Array.from({ length: 6 }, (): SimAction => ({ kind: "upload", stream: 2, max: 1 })),
+      ...Array.from({ length: 8 }, (): SimAction => ({ kind: "upload", stream: 0, max: 1 })),
+      { kind: "tick", count: 2 },
+    ],
+  },
+  {
+    // A compaction in one life, then ACKs appended in the next: the next life's first append
+    // finds the log under the name a power cut keeps.
+    name: "a compaction, a graceful restart, and ACK records in the next life",
+    policy: "batched",
+    script: [
+      { kind: "write", stream: 0, count: 30 },
+      { kind: "flush", ticks: 16 },
+      ...Array.from({ length: 17 }, (): SimAction => ({ kind: "upload", stream: 0, max: 1 })),
+      { kind: "restart" },
+      { kind: "upload", stream: 0, max: 1 },
+      { kind: "upload", stream: 0, max: 2 },
       { kind: "tick", count: 2 },
     ],
   },

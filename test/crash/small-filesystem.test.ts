@@ -44,8 +44,10 @@ describe('the "small-filesystem" simulator profile', () => {
       const peak = Math.max(...results.map((r) => r.filesystemBytesPeak));
       // Full up to its free space less the margin (one file short of it at most) ...
       expect(peak).toBeGreaterThan(capacityBytes - marginBytes - fileBytes);
-      // ... and never fuller than that.
-      expect(peak).toBeLessThanOrEqual(capacityBytes - marginBytes + positionsFileBytes(tiny.memory.streamsMax));
+      // ... and never fuller than leaves room for one atomic write's temp file: spills stop at the
+      // margin, and the ACK log's appends, which may go into the margin, are compacted first when
+      // they would leave less than that (SPEC.md 6.5).
+      expect(peak).toBeLessThanOrEqual(capacityBytes - fileBytes);
       const sum = (field: keyof SimResult): number => results.reduce((total, r) => total + (r[field] as number), 0);
       expect(sum("crashes")).toBeGreaterThan(0);
       expect(sum("restarts")).toBeGreaterThan(0);

@@ -8,6 +8,7 @@ import { loadBoard } from "../../host/boards.js";
 import { Device } from "../../host/core/device.js";
 import { CoreLogger } from "../../host/core/log.js";
 import { recordsPerSector } from "../../host/format/imx.js";
+import { ACK_RECORD_BYTES } from "../../host/format/positions.js";
 import { MemoryHal } from "../../host/hal/memory.js";
 import { flushDrain } from "../../host/core/flush.js";
 
@@ -159,12 +160,17 @@ describe("a file removed while the device runs", () => {
 });
 
 describe("sequence reservations", () => {
-  test("one positions write reserves numbers for every stream; later writes need none", () => {
+  test("one ACK record per stream reserves its numbers; later writes need none", () => {
+    // Each stream's first write appends one 56-byte record for that stream to the ACK log (not a
+    // rewrite of every stream's position); the lease it reserves covers what RAM can hold of it.
     const device = Device.create({ board: loadBoard("fc1-imx6"), hal: new MemoryHal() });
     for (let sensor = 1; sensor <= 20; sensor++) device.configureStream(0, sensor, { type: "evt" });
     for (let sensor = 1; sensor <= 20; sensor++) device.writeEvt(0, sensor, sensor, 1_000 + sensor);
-    expect(device.stats().positionsWrites).toBe(1);
+    expect(device.stats().positionsWrites).toBe(20);
+    expect(device.stats().ackRecords).toBe(20);
+    expect(device.stats().ackLogBytes).toBe(20 * ACK_RECORD_BYTES);
     for (let i = 0; i < 1000; i++) device.writeEvt(0, 1 + (i % 20), i, 2_000 + i);
-    expect(device.stats().positionsWrites).toBe(1);
+    expect(device.stats().positionsWrites).toBe(20);
+    expect(device.stats().ackLogBytes).toBe(20 * ACK_RECORD_BYTES);
   });
 });
