@@ -187,9 +187,14 @@ export class HalBridge {
     return this.inFlight.size;
   }
 
-  /** Waits until every lazy deletion in flight has settled (and been confirmed to the core). */
+  /**
+   * Waits until every lazy deletion in flight has settled (and been confirmed to the core), and
+   * retries the directory syncs still owed: a next life's bridge does not know of them, so a
+   * graceful stop that leaves one could let a power cut later bring back a file deleted durably.
+   */
   async settle(): Promise<void> {
     while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
+    if (this.unsyncedDirs.size > 0) this.syncDirsRetry();
   }
 
   imports(): Record<string, (...args: number[]) => unknown> {
