@@ -116,6 +116,8 @@ export interface FaultyHalOptions {
    * the new file and keeps the old one (a disk that lies). Never part of a realistic profile.
    */
   lyingRename?: (to: string) => boolean;
+  /** Sabotage: appends to a path this says true for are dropped silently (the file keeps its old content). */
+  lyingAppend?: (path: string) => boolean;
 }
 
 /** Thrown by FaultyHal.checkpoint() after a power cut: the device instance must be abandoned. */
@@ -164,6 +166,7 @@ export class FaultyHal implements Hal {
   private readonly damageFilter: (path: string) => boolean;
   failWhen: ((op: HalOp, path: string, opIndex: number) => HalErrorCode | null) | null;
   private readonly lyingRename: ((to: string) => boolean) | null;
+  private readonly lyingAppend: ((path: string) => boolean) | null;
   private readonly counters = new HalCounters();
   /** Paths whose content this HAL damaged silently, with the bytes the caller meant to write. */
   private readonly damaged = new Map<string, Uint8Array>();
@@ -186,6 +189,7 @@ export class FaultyHal implements Hal {
     this.damageFilter = options.damageFilter ?? (() => true);
     this.failWhen = options.failWhen ?? null;
     this.lyingRename = options.lyingRename ?? null;
+    this.lyingAppend = options.lyingAppend ?? null;
     if (this.crashAtOp !== null) this.crashableCheck();
   }
 
@@ -388,6 +392,10 @@ export class FaultyHal implements Hal {
   appendFile(path: string, data: Uint8Array): void {
     this.enter("appendFile", path);
     this.maybeFail(this.rates.write, "appendFile", path);
+    if (this.enabled && this.lyingAppend?.(path)) {
+      this.innerAppend(path, new Uint8Array(0)); // the file exists, its new bytes never land
+      return;
+    }
     if (this.capacityBytes !== null) {
       const room = Math.max(0, this.capacityBytes - this.usedBytes());
       if (data.byteLength > room) {

@@ -72,8 +72,9 @@ export const FAULT_PROFILES: Readonly<Record<string, FaultProfile>> = {
   /** Disk-full windows and read errors. */
   "disk-full": { name: "disk-full", rates: { read: 20_000 }, bootFaults: false, diskFull: true, crashes: true },
   /**
-   * Sabotage, to show the simulator catches a broken store: the disk silently keeps the old
-   * positions file, so acknowledged records come back after a restart. Every seed should fail.
+   * Sabotage, to show the simulator catches a broken store: the disk silently drops appends to the
+   * ACK log (and renames onto it or the positions file), so acknowledged records come back after a
+   * restart. Every seed should fail.
    */
   "lying-positions": {
     name: "lying-positions",

@@ -49,7 +49,7 @@ import {
   recordsPerSector,
   TMP_SUFFIX,
 } from "../format/imx.js";
-import { POSITIONS_PATH } from "../format/positions.js";
+import { ACK_LOG_PATH, POSITIONS_PATH } from "../format/positions.js";
 import { CrashSignal, FaultyHal, type FaultKind } from "../hal/faulty.js";
 import { HalError } from "../hal/hal.js";
 import { MemoryHal } from "../hal/memory.js";
@@ -226,7 +226,12 @@ class Simulation implements TraceRun, ModelReport {
         enabled: this.profile.bootFaults && attempt < 3,
         crashAtOp: this.scriptedCrashRemaining(),
         damageFilter: (path) => path.endsWith(IMX_SUFFIX + TMP_SUFFIX),
-        ...(this.profile.lyingPositions ? { lyingRename: (to: string) => to.endsWith(POSITIONS_PATH) } : {}),
+        ...(this.profile.lyingPositions
+          ? {
+              lyingRename: (to: string) => to.endsWith(POSITIONS_PATH) || to.endsWith(ACK_LOG_PATH),
+              lyingAppend: (path: string) => path.endsWith(ACK_LOG_PATH),
+            }
+          : {}),
       });
       this.faulty = faulty;
       this.records.zeroTailsSeen = 0;
