@@ -68,8 +68,13 @@ function diskSpaceRead(): void {
   // A clock that went backwards makes a read due, as it starts a new tick interval.
   if (last == last && now >= last && now - last < intervalMs) return;
   c.diskFreeReadMs = now;
+  diskFiguresRead();
+}
+
+// Asks the filesystem and keeps the figures. A failed query (a negative code) keeps the last ones.
+function diskFiguresRead(): void {
+  const c = core();
   const free = halDiskFree();
-  // A failed query (a negative code) keeps the last figures until the next read.
   if (!(free >= 0)) return;
   c.diskFreeAtReadBytes = free;
   c.diskUsedAtReadBytes = filesystemUsedBytes();
@@ -101,9 +106,20 @@ export function diskFreeBytesKnown(): f64 {
   return Math.max(0, c.diskFreeAtReadBytes - (filesystemUsedBytes() - c.diskUsedAtReadBytes));
 }
 
-// The same, after a read if one is due (at the bounded rate above): what an ACK-log append checks.
-export function diskFreeBytesRead(): f64 {
-  diskSpaceRead();
+// What an ACK-log append checks (SPEC.md 4.1). It keeps to the figures of the last read and does
+// not move the read schedule, which is the spill checks' (at most one read per interval), so a
+// full disk the core has read stops spills before any write meets it; the margin the spill limit
+// keeps is the metadata's room. Only when nothing has been read since boot or an invalidation
+// (diskFreeReadMs NaN) and the log holds more than `compactableBytes` (a checkpoint's worth: less
+// cannot be given back by compacting) does it ask once itself, a peek: the figures are kept and
+// diskFreeReadMs becomes −Infinity, so the next check still reads and later appends reckon from
+// the peek.
+export function diskFreeBytesForMetadata(compactableBytes: f64): f64 {
+  const c = core();
+  if (c.diskTier && c.diskFreeReadMs != c.diskFreeReadMs && statGet(STAT_ACK_LOG_BYTES) > compactableBytes) {
+    diskFiguresRead();
+    c.diskFreeReadMs = -Infinity;
+  }
   return diskFreeBytesKnown();
 }
 

@@ -68,7 +68,7 @@ import {
 import { crc32Update } from "./crc32";
 import { asciiPut } from "./files";
 import { halFileAppend, halFileDelete, halFileWrite, halLog } from "./hal";
-import { diskFreeBytesRead } from "./disk-space";
+import { diskFreeBytesForMetadata } from "./disk-space";
 import { statAdd, statGet, statSet } from "./stats";
 import { POSITIONS_LEGACY_FOUND, POSITIONS_LEGACY_NONE, POSITIONS_LEGACY_REPLACED } from "./state";
 import {
@@ -239,9 +239,13 @@ export function positionsPersist(stream: u32, ackedSeq: u64, closing: bool = fal
   assert(c.diskTier, "positions are persisted only on a disk tier");
   assert(closing || stream < c.streamCount, "a record names its stream");
   // Nothing is appended after damage; and when the filesystem's free bytes (as the core reckons
-  // them) would not keep room for a checkpoint's temp file after this append, the log is compacted
-  // first, which gives back all but a checkpoint's worth of it.
-  const roomBytes = diskFreeBytesRead() - <f64>(c.streamCount * <u32>ACK_RECORD_BYTES) - <f64>c.ioBufBytes;
+  // them from its last read, which a metadata write does not schedule: SPEC.md 4.1) would not keep
+  // room for a checkpoint's temp file after this append, the log is compacted first, which gives
+  // back all but a checkpoint's worth of it. Spills stop at the margin, so that room is normally there.
+  const roomBytes =
+    diskFreeBytesForMetadata(<f64>positionsBytes(c.streamCount)) -
+    <f64>(c.streamCount * <u32>ACK_RECORD_BYTES) -
+    <f64>c.ioBufBytes;
   if (c.ackLogDamaged || (roomBytes < 0 && statGet(STAT_ACK_LOG_BYTES) > <f64>positionsBytes(c.streamCount))) {
     // A checkpoint of what is durable now goes first.
     const status = ackLogCompact(STREAM_NULL, 0);
