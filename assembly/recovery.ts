@@ -64,7 +64,11 @@ import {
   POSITION_SOURCE_OFFSET,
   POSITION_SEQ_RESERVED_OFFSET,
   POSITIONS_HEADER_BYTES,
+  POSITIONS_FORMAT_VERSION,
   POSITIONS_MAGIC,
+  POSITIONS_MAGIC_OFFSET,
+  POSITIONS_RECORD_BYTES_OFFSET,
+  POSITIONS_VERSION_OFFSET,
   RECORD_TYPE_EVT,
   RECORD_TYPE_TSD,
   RECOVERY_FILE_ACKED,
@@ -135,8 +139,10 @@ export function recoveryClose(): void {
     const diskEnd = tail == FILE_SLOT_NULL ? 0 : fileFirstSeq(tail) + <u64>fileRecords(tail);
     const known = max<u64>(diskEnd, streamAckedSeq(s));
     const next = max<u64>(streamNextSeq(s), diskEnd);
-    // During recovery the dirty flag marks a stream whose positions record was closed (see recoveryPositions).
-    const closed = streamDirty(s);
+    // During recovery the dirty flag marks a stream whose positions record was closed (see
+    // recoveryPositions). A damaged ACK log may have lost a later record of any stream (one that
+    // reserved numbers past a closing record), so then no stream counts as closed (SPEC.md 6.5).
+    const closed = streamDirty(s) && !c.ackLogDamaged;
     // A stream nothing durable speaks of (configured by the host before the first write) starts afresh.
     const unknown = next == 0 && streamSeqReserved(s) == 0 && known == 0;
     let resume = next;
@@ -238,7 +244,7 @@ export function recoveryAckLog(length: i32): i32 {
   fileCacheDrop();
   if (length < 0) return E_INVALID_ARGUMENT;
   const buf = c.readBufPtr;
-  if (statGet(STAT_ACK_LOG_BYTES) == 0 && length >= 4 && load<u32>(buf) == POSITIONS_MAGIC) {
+  if (statGet(STAT_ACK_LOG_BYTES) == 0 && ackLogCheckpointAt(buf, length)) {
     // The log's checkpoint, passed alone as its first piece. It covers every stream, so a positions
     // file of the first format read before it is already replaced.
     const count = positionsApply(length);
@@ -280,6 +286,19 @@ export function recoveryAckLog(length: i32): i32 {
   statAdd(STAT_ACK_LOG_BYTES, <f64>length);
   if (damaged) ackLogDamagedSet();
   return applied;
+}
+
+// Whether the log's first `length` bytes at `buf` start with a checkpoint (SPEC.md 6.5): the
+// positions magic, or the positions header's version and record size at offsets 4 and 6, which no
+// ACK record has (its u16 at 4 is version | recordType << 8, recordType ≥ 1). Either alone says
+// so, so one flipped bit cannot make a checkpoint pass for records.
+function ackLogCheckpointAt(buf: usize, length: i32): bool {
+  if (length >= 4 && load<u32>(buf + POSITIONS_MAGIC_OFFSET) == POSITIONS_MAGIC) return true;
+  return (
+    length >= POSITIONS_HEADER_BYTES &&
+    <i32>load<u16>(buf + POSITIONS_VERSION_OFFSET) == POSITIONS_FORMAT_VERSION &&
+    <i32>load<u16>(buf + POSITIONS_RECORD_BYTES_OFFSET) == POSITION_RECORD_BYTES
+  );
 }
 
 // One `.imx` file, `length` bytes in the read buffer. Returns OK (adopted), RECOVERY_FILE_ACKED

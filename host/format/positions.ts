@@ -167,13 +167,31 @@ export const ACK_RECORD_OFFSET = {
 } as const;
 
 /**
- * Bytes of the checkpoint an ACK log image starts with: a positions image's length when it starts
- * with the positions magic (whether or not it is valid), else 0 (a log never compacted).
+ * Whether an ACK log image starts with a checkpoint: the positions magic, or the positions header's
+ * version and record size at offsets 4 and 6 (no ACK record has those: its u16 at 4 is version |
+ * recordType << 8 with recordType ≥ 1). Either alone says so, so one flipped bit cannot make a
+ * checkpoint pass for records.
+ */
+export function ackLogCheckpointAt(data: Uint8Array): boolean {
+  const view = viewOf(data);
+  if (data.byteLength >= 4 && view.getUint32(POSITIONS_OFFSET.magic, true) === POSITIONS_MAGIC) return true;
+  return (
+    data.byteLength >= POSITIONS_HEADER_BYTES &&
+    view.getUint16(POSITIONS_OFFSET.version, true) === POSITIONS_FORMAT_VERSION &&
+    view.getUint16(POSITIONS_OFFSET.recordBytes, true) === POSITION_RECORD_BYTES
+  );
+}
+
+/**
+ * Bytes of the checkpoint an ACK log image starts with (ackLogCheckpointAt): a positions image's
+ * length by its count field, whether or not it is valid, and at most the image; else 0 (a log
+ * never compacted).
  */
 export function ackLogCheckpointBytes(data: Uint8Array): number {
-  const header = positionsHeaderRead(data);
-  if (header === null) return 0;
-  return Math.min(data.byteLength, positionsFileBytes(Math.min(header.count, POSITIONS_COUNT_MAX)));
+  if (!ackLogCheckpointAt(data)) return 0;
+  if (data.byteLength < POSITIONS_HEADER_BYTES) return data.byteLength;
+  const count = viewOf(data).getUint32(POSITIONS_OFFSET.count, true);
+  return Math.min(data.byteLength, positionsFileBytes(Math.min(count, POSITIONS_COUNT_MAX)));
 }
 
 export interface AckRecord extends PositionRecord {

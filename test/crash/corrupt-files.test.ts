@@ -1,13 +1,15 @@
 // Corrupted files at boot. A reference storage is made by a real device on the tiny board: stream
 // A (EVT) in three `.imx` files, the first partly acknowledged, stream B (TSD) in two, and the
-// positions file. Each case damages one file of a copy of it the way disks and filesystems do
-// (random bytes, truncation at every length, every single bit flip of the header and a sample of
-// the payload, a wrong CRC, absurd counts with a valid CRC, wrong magic or version, zero-filled
-// tails from every offset, an overlapping file, a corrupt positions file) and boots a new device on
-// it. The damaged file must be moved to corrupted/ with the specific reason, boot must neither
+// ACK log. Each case damages one file of a copy of it the way disks and filesystems do (random
+// bytes, truncation at every length, every single bit flip of the header and a sample of the
+// payload, a wrong CRC, absurd counts with a valid CRC, wrong magic or version, zero-filled tails
+// from every offset, an overlapping file, a positions file of the first format) and boots a new
+// device on it. The damaged file must be moved to corrupted/ with the specific reason, boot must neither
 // throw nor hang, and every record of every other file must still be delivered, in order, once.
 // A valid copy of a file under another name (another stream's, another sequence number's, no
-// .imx name at all) is removed as the copy it is, and its records are delivered once.
+// .imx name at all) is removed as the copy it is, and its records are delivered once. The ACK log
+// is the exception (SPEC.md 6.5): a damaged record is dropped alone and a torn tail ignored; only a
+// damaged checkpoint quarantines it.
 
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadBoard } from "../../host/boards.js";
@@ -15,7 +17,13 @@ import * as abi from "../../host/core/abi.generated.js";
 import { Device } from "../../host/core/device.js";
 import { MemoryHal } from "../../host/hal/memory.js";
 import { imxCrcFix, imxHeaderRead, imxPathFormat, imxPathParse, recordsPerSector } from "../../host/format/imx.js";
-import { POSITIONS_PATH } from "../../host/format/positions.js";
+import {
+  ACK_LOG_PATH,
+  ackLogScan,
+  POSITIONS_PATH,
+  type PositionRecord,
+  positionsEncode,
+} from "../../host/format/positions.js";
 import { Prng } from "../../host/base/prng.js";
 import { flushDrain } from "../../host/core/flush.js";
 
@@ -369,10 +377,26 @@ describe("a file that does not belong where it is", () => {
   });
 });
 
-describe("a corrupt positions file", () => {
+/**
+ * The reference storage as the first release left it: the same `.imx` files, and instead of the ACK
+ * log a positions file of the first format holding each stream's last word in the log.
+ */
+function legacyBuild(): MemoryHal {
+  const hal = ref.hal.clone();
+  const scan = ackLogScan(hal.readFile(ACK_LOG_PATH));
+  const last = new Map<string, PositionRecord>();
+  for (const r of scan.records) last.set(`${r.source}_${r.sensor}`, r);
+  hal.remove(ACK_LOG_PATH);
+  hal.writeFile(POSITIONS_PATH, positionsEncode([...last.values()]));
+  hal.syncFile(POSITIONS_PATH);
+  hal.syncDir("history");
+  return hal;
+}
+
+describe("a corrupt positions file of the first format", () => {
   /** Damages the positions file; it is quarantined, and every unacknowledged record still comes back, in order. */
   function positionsCase(mutate: (bytes: Uint8Array) => Uint8Array, label: string): void {
-    const hal = ref.hal.clone();
+    const hal = legacy.clone();
     const original = hal.readFile(POSITIONS_PATH);
     const damaged = mutate(original.slice());
     hal.writeFile(POSITIONS_PATH, damaged);
@@ -380,6 +404,7 @@ describe("a corrupt positions file", () => {
     const booted = bootAndDrain(hal);
     if (damaged.length === original.length && damaged.every((b, i) => b === original[i])) {
       expect(booted.quarantined, label).toEqual([]);
+      expect(booted.device.recovery?.positionsRecovered, label).toBe(true);
       expect(booted.seqs, label).toEqual({ A: expectedA(), B: expectedB() });
       return;
     }
@@ -396,9 +421,22 @@ describe("a corrupt positions file", () => {
     expect(booted.seqs.A, label).toEqual(range(0, A.count));
     expect(booted.seqs.B, label).toEqual(expectedB());
     // Nothing says where numbering stopped: it resumes above anything RAM could have held (SPEC.md 6.4).
-    const ramEvtMax = board.memory.sectorCount * recordsPerSector("evt", board.memory.sectorBytes);
-    expect(booted.device.counts(A.source, A.sensor).nextSeq, label).toBe(A.count + ramEvtMax);
+    expect(booted.device.counts(A.source, A.sensor).nextSeq, label).toBe(A.count + ramMax("evt"));
   }
+
+  let legacy: MemoryHal;
+  beforeAll(() => {
+    legacy = legacyBuild();
+  });
+
+  it("boots undamaged and is replaced by the ACK log", () => {
+    const hal = legacy.clone();
+    const booted = bootAndDrain(hal);
+    expect(booted.quarantined).toEqual([]);
+    expect(booted.seqs).toEqual({ A: expectedA(), B: expectedB() });
+    expect(hal.exists(POSITIONS_PATH)).toBe(false);
+    expect(ackLogScan(hal.readFile(ACK_LOG_PATH)).checkpoint).not.toBeNull();
+  });
 
   it("every single bit flip in the header and in the first record", () => {
     const bytes = abi.POSITIONS_HEADER_BYTES + abi.POSITION_RECORD_BYTES;
@@ -413,13 +451,224 @@ describe("a corrupt positions file", () => {
   });
 
   it("truncation at every length, zero-filled tails and random bytes", () => {
-    const size = ref.hal.readFile(POSITIONS_PATH).length;
+    const size = legacy.readFile(POSITIONS_PATH).length;
     for (let length = 0; length < size; length++) positionsCase((b) => b.slice(0, length), `cut to ${length}`);
     for (let from = 0; from < size; from++) positionsCase((b) => b.fill(0, from), `zeros from ${from}`);
     const prng = new Prng(7);
     for (let i = 0; i < 20; i++) {
       const length = prng.below(400);
       positionsCase(() => new Uint8Array(length).map(() => prng.below(256)), `random ${length} bytes`);
+    }
+  });
+});
+
+/** What RAM could hold of one stream of `type`: every sector full of its records. */
+const ramMax = (type: "evt" | "tsd"): number =>
+  board.memory.sectorCount * recordsPerSector(type, board.memory.sectorBytes);
+
+/** The first sequence number past a stream's data in the reference's `.imx` files. */
+const fileEnd = { A: A.count, B: B.count };
+
+interface LogEntry {
+  source: number;
+  sensor: number;
+  ackedSeq: number;
+  nextSeq: number;
+  seqReserved: number;
+}
+
+/**
+ * What a boot must make of a damaged ACK log, from which parts of the original survived byte for
+ * byte (SPEC.md 6.5): each surviving entry (checkpoint streams, then records in file order) raises
+ * its stream's ACK position and next number, and the last one gives its reservation and whether it
+ * was closed. A damaged log (a changed whole record, or bytes after the last whole one) closes no
+ * stream: numbering resumes above what RAM could have held, as after a power cut.
+ */
+function logExpected(
+  entries: readonly LogEntry[],
+  damaged: boolean,
+): { A: { acked: number; next: number }; B: { acked: number; next: number } } {
+  const of = (s: { source: number; sensor: number }, end: number, type: "evt" | "tsd") => {
+    const mine = entries.filter((e) => e.source === s.source && e.sensor === s.sensor);
+    const acked = Math.max(0, ...mine.map((e) => e.ackedSeq));
+    const next = Math.max(end, ...mine.map((e) => e.nextSeq));
+    const last = mine[mine.length - 1];
+    if (last !== undefined && last.seqReserved === last.nextSeq && !damaged) return { acked, next };
+    return { acked, next: Math.max(next, last?.seqReserved ?? 0, Math.max(end, acked) + ramMax(type)) };
+  };
+  return { A: of(A, fileEnd.A, "evt"), B: of(B, fileEnd.B, "tsd") };
+}
+
+/**
+ * The reference storage with a checkpoint: a boot on it after a torn append (which marks the log
+ * damaged) acknowledges one more record of A, so the log is compacted before that record is appended.
+ */
+function checkpointedBuild(): MemoryHal {
+  const hal = ref.hal.clone();
+  hal.appendFile(ACK_LOG_PATH, new Uint8Array(10).fill(0xa5));
+  hal.syncFile(ACK_LOG_PATH);
+  const device = Device.create({ board, hal });
+  expect(device.readBulk(A.source, A.sensor, 1).map((r) => r.seq)).toEqual([A_ACKED]);
+  device.ack(A.source, A.sensor, 1);
+  const scan = ackLogScan(hal.readFile(ACK_LOG_PATH));
+  expect(scan.checkpoint).toHaveLength(2);
+  expect(scan.records).toHaveLength(1);
+  expect(scan.records[0]?.ackedSeq).toBe(A_ACKED + 1);
+  return hal;
+}
+
+describe("a damaged ACK log", () => {
+  let checkpointed: MemoryHal;
+  beforeAll(() => {
+    checkpointed = checkpointedBuild();
+  });
+
+  /**
+   * Damages the ACK log of `base` in place and boots. Every whole record that changed is dropped,
+   * alone; bytes after the last whole record are ignored; a checkpoint that changed quarantines the
+   * log (`quarantine`: what the case must give when the checkpoint changed). Nothing unacknowledged
+   * is ever lost, and the next write replaces a damaged log with a checkpoint.
+   */
+  function logCase(
+    base: MemoryHal,
+    mutate: (bytes: Uint8Array) => Uint8Array,
+    label: string,
+    quarantine: (damaged: Uint8Array) => boolean = () => true,
+  ): void {
+    const hal = base.clone();
+    const original = hal.readFile(ACK_LOG_PATH);
+    const scan = ackLogScan(original);
+    const damaged = mutate(original.slice());
+    hal.writeFile(ACK_LOG_PATH, damaged);
+    hal.syncFile(ACK_LOG_PATH);
+    const booted = bootAndDrain(hal);
+    const same = (from: number, to: number): boolean =>
+      damaged.length >= to && original.subarray(from, to).every((b, i) => b === damaged[from + i]);
+    const checkpointSame = same(0, scan.checkpointBytes);
+    if (!checkpointSame && quarantine(damaged)) {
+      expect(
+        booted.quarantined.map((q) => q.path),
+        label,
+      ).toEqual([ACK_LOG_PATH]);
+      expect(booted.quarantined[0]?.reason, label).toBe("refused: E_POSITIONS_CORRUPT");
+      expect(hal.readFile(booted.quarantined[0]?.movedTo ?? ""), label).toEqual(damaged);
+    } else {
+      expect(booted.quarantined, label).toEqual([]);
+    }
+    const entries: LogEntry[] = [];
+    let survived = 0;
+    if (checkpointSame) {
+      entries.push(...(scan.checkpoint ?? []));
+      survived += scan.checkpoint?.length ?? 0;
+    }
+    scan.records.forEach((record, i) => {
+      const at = scan.checkpointBytes + i * abi.ACK_RECORD_BYTES;
+      if (checkpointSame && same(at, at + abi.ACK_RECORD_BYTES)) {
+        entries.push(record);
+        survived++;
+      }
+    });
+    const recordBytes = damaged.length - scan.checkpointBytes;
+    // An empty log is no log: nothing to replace.
+    const cleanCut =
+      damaged.length === 0 ||
+      (checkpointSame &&
+        recordBytes % abi.ACK_RECORD_BYTES === 0 &&
+        survived === (scan.checkpoint?.length ?? 0) + recordBytes / abi.ACK_RECORD_BYTES);
+    const expected = logExpected(checkpointSame ? entries : [], !cleanCut);
+    if (checkpointSame) expect(booted.device.recovery?.ackRecordsRecovered, label).toBe(survived);
+    expect(booted.seqs.A, label).toEqual(range(expected.A.acked, A.count));
+    expect(booted.seqs.B, label).toEqual(range(expected.B.acked, B.count));
+    expect(booted.device.counts(A.source, A.sensor).nextSeq, label).toBe(expected.A.next);
+    expect(booted.device.counts(B.source, B.sensor).nextSeq, label).toBe(expected.B.next);
+    // The drain's ACKs wrote: a damaged log was replaced by a checkpoint before anything was appended.
+    const after = ackLogScan(hal.readFile(ACK_LOG_PATH));
+    expect(after.invalid + after.tornBytes, label).toBe(0);
+    if (!cleanCut && booted.quarantined.length === 0) expect(after.checkpoint, label).not.toBeNull();
+  }
+
+  it("undamaged, with and without a checkpoint, it gives every position", () => {
+    logCase(ref.hal, (b) => b, "no checkpoint");
+    logCase(checkpointed, (b) => b, "checkpoint");
+    expect(bootAndDrain(checkpointed.clone()).seqs.A).toEqual(range(A_ACKED + 1, A.count));
+  });
+
+  it("every single bit flip of every record drops only that record", () => {
+    for (const [name, base] of [
+      ["no checkpoint", ref.hal],
+      ["checkpoint", checkpointed],
+    ] as const) {
+      const scan = ackLogScan(base.readFile(ACK_LOG_PATH));
+      const size = base.readFile(ACK_LOG_PATH).length;
+      for (let offset = scan.checkpointBytes; offset < size; offset++) {
+        for (let bit = 0; bit < 8; bit++) {
+          logCase(
+            base,
+            (b) => {
+              b[offset] = (b[offset] ?? 0) ^ (1 << bit);
+              return b;
+            },
+            `${name}: byte ${offset} bit ${bit}`,
+          );
+        }
+      }
+    }
+  });
+
+  it("every single bit flip of the checkpoint quarantines the log", () => {
+    const scan = ackLogScan(checkpointed.readFile(ACK_LOG_PATH));
+    for (let offset = 0; offset < scan.checkpointBytes; offset++) {
+      for (let bit = 0; bit < 8; bit++) {
+        logCase(
+          checkpointed,
+          (b) => {
+            b[offset] = (b[offset] ?? 0) ^ (1 << bit);
+            return b;
+          },
+          `checkpoint byte ${offset} bit ${bit}`,
+        );
+      }
+    }
+  });
+
+  it("a torn tail at every length is ignored; a cut checkpoint quarantines the log", () => {
+    for (const [name, base] of [
+      ["no checkpoint", ref.hal],
+      ["checkpoint", checkpointed],
+    ] as const) {
+      const size = base.readFile(ACK_LOG_PATH).length;
+      // Fewer than 4 bytes cannot say they began a checkpoint: nothing is applied, nothing quarantined.
+      for (let length = 0; length < size; length++) {
+        logCase(
+          base,
+          (b) => b.slice(0, length),
+          `${name}: cut to ${length}`,
+          (d) => d.length >= 4,
+        );
+      }
+    }
+  });
+
+  it("zero-filled tails and random bytes", () => {
+    for (const [name, base] of [
+      ["no checkpoint", ref.hal],
+      ["checkpoint", checkpointed],
+    ] as const) {
+      const size = base.readFile(ACK_LOG_PATH).length;
+      // Zeros from byte 4 on leave the checkpoint's magic; before it they erase both its marks.
+      for (let from = 0; from < size; from++) {
+        logCase(
+          base,
+          (b) => b.fill(0, from),
+          `${name}: zeros from ${from}`,
+          () => from >= 4,
+        );
+      }
+    }
+    const prng = new Prng(7);
+    for (let i = 0; i < 20; i++) {
+      const length = prng.below(400);
+      logCase(ref.hal, () => new Uint8Array(length).map(() => prng.below(256)), `random ${length} bytes`);
     }
   });
 });
