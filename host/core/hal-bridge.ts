@@ -3,6 +3,7 @@
 
 import { type Hal, HalError, type HalErrorCode } from "../hal/hal.js";
 import { DirSyncError, mkdirDurable, parentDir, TMP_SUFFIX, writeFileAtomic } from "../hal/atomic.js";
+import { HISTORY_BUCKETS, HISTORY_DIR } from "../format/imx.js";
 import * as abi from "./abi.generated.js";
 import type { CoreLogger } from "./log.js";
 import { type QuarantinedFile, quarantineMove } from "./quarantine.js";
@@ -35,6 +36,9 @@ function statusCounted(bridge: { noSpaceErrors: number }, e: unknown): number {
 }
 
 /** A bounded record of latencies (ms): the last `capacity` samples, plus a running maximum. */
+/** A bucket directory of `.imx` files: history/<0–9>. */
+const BUCKET_DIR = /^history\/\d$/;
+
 export class LatencyRecorder {
   private readonly samples: Float64Array;
   private next = 0;
@@ -127,8 +131,31 @@ export class HalBridge {
     if (slash <= 0) return;
     const dir = path.slice(0, slash);
     if (this.knownDirs.has(dir)) return;
+    if (BUCKET_DIR.test(dir)) {
+      this.bucketsMake();
+      return;
+    }
     mkdirDurable(this.hal, dir);
     this.knownDirs.add(dir);
+  }
+
+  /**
+   * The first file into a bucket directory makes every missing one (SPEC.md 6.1), with one
+   * directory sync of history/ for them all: a new bucket then never costs a sync of its own.
+   */
+  private bucketsMake(): void {
+    mkdirDurable(this.hal, HISTORY_DIR);
+    let made = false;
+    for (let bucket = 0; bucket < HISTORY_BUCKETS; bucket++) {
+      const dir = `${HISTORY_DIR}/${bucket}`;
+      if (!this.hal.isDir(dir)) {
+        this.hal.mkdir(dir);
+        made = true;
+      }
+    }
+    if (made) this.hal.syncDir(HISTORY_DIR);
+    this.knownDirs.add(HISTORY_DIR);
+    for (let bucket = 0; bucket < HISTORY_BUCKETS; bucket++) this.knownDirs.add(`${HISTORY_DIR}/${bucket}`);
   }
 
   private existsQuietly(path: string): boolean {
