@@ -234,6 +234,9 @@ export const POSITION_DATA_TYPE_OFFSET: i32 = 25;
 export const POSITION_SAMPLE_RATE_OFFSET: i32 = 28;
 export const POSITION_SEQ_RESERVED_OFFSET: i32 = 32;
 export const RECOVERY_FILE_ACKED: i32 = 1;
+// fileDeleteDurable's answer when the file is removed but its directory's fsync failed (the host
+// retries it before its next write): a power cut before then could bring the file back.
+export const DELETE_UNSYNCED: i32 = 1;
 
 // ---- ACK log (SPEC.md 6.5): positions appended one record at a time, compacted into a snapshot
 export const ACK_LOG_MAGIC: u32 = 0x41584d49; // "IMXA" little-endian
@@ -256,6 +259,14 @@ export const ACK_RECORD_CRC32_OFFSET: i32 = 52;
 // ACKs it replaces stays a few bytes each.
 export const ACK_LOG_COMPACT_FACTOR: i32 = 8;
 export const ACK_LOG_RECORDS_MIN: i32 = 16;
+
+// ---- ackMany entry (SPEC.md 7.2): the ACKs of several streams, written by the host into the bulk
+// buffer; the core uses the rest of each entry as scratch while it makes them durable.
+export const ACK_MANY_ENTRY_BYTES: i32 = 24;
+export const ACK_MANY_STREAM_OFFSET: i32 = 0; // u32 stream index (streamFind)
+export const ACK_MANY_FLAGS_OFFSET: i32 = 4; // u32, core scratch: 1 when the ACK erases disk records
+export const ACK_MANY_COUNT_OFFSET: i32 = 8; // f64 records to acknowledge (the first `count` pending)
+export const ACK_MANY_ACKED_OFFSET: i32 = 16; // u64, core scratch: the ACK position after it
 
 // ---- Bulk read output record (SPEC.md, "Bulk read buffer") ------------------------------------
 export const BULK_RECORD_BYTES: i32 = 24;

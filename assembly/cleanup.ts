@@ -13,6 +13,7 @@ import {
   CLEANUP_IMMEDIATE,
   CLEANUP_LAZY,
   CLEANUP_POLICY_COUNT,
+  DELETE_UNSYNCED,
   E_HAL_NOT_FOUND,
   E_TOKEN_UNKNOWN,
   EVENT_DELETE_FAILED,
@@ -201,7 +202,22 @@ export function cleanupConfirm(slot: u32, generation: u32, status: i32): i32 {
 // (cleanupFileGone) or leaves the file where it is.
 export function cleanupFileDelete(slot: u32): i32 {
   const status = halFileDeleteDurable(core().pathPtr, slotPath(slot));
+  // Removed with its directory sync owed: the host retries that sync before its next write.
+  if (status == OK || status == E_HAL_NOT_FOUND || status == DELETE_UNSYNCED) return OK;
+  statAdd(STAT_DELETE_FAILURES, 1);
+  halLog(LOG_WARN, SUBSYSTEM_CLEANUP, EVENT_DELETE_FAILED, <f64>slot, <f64>status);
+  return status;
+}
+
+// A whole-file ACK (SPEC.md 6.5): deletes the file in `slot`, which the ACK being made durable
+// erases entirely, now and durably (removal, then an fsync of its directory). Returns OK (removed
+// and synced, or already missing: the deletion is the ACK's durable point), DELETE_UNSYNCED
+// (removed, the directory sync failed: the ACK needs its record) or the HAL's error (nothing
+// changed: the ACK needs its record, and the file goes to cleanup as usual).
+export function cleanupFileDeleteForAck(slot: u32): i32 {
+  const status = halFileDeleteDurable(core().pathPtr, slotPath(slot));
   if (status == OK || status == E_HAL_NOT_FOUND) return OK;
+  if (status == DELETE_UNSYNCED) return DELETE_UNSYNCED;
   statAdd(STAT_DELETE_FAILURES, 1);
   halLog(LOG_WARN, SUBSYSTEM_CLEANUP, EVENT_DELETE_FAILED, <f64>slot, <f64>status);
   return status;

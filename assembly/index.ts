@@ -56,6 +56,7 @@ import {
 import { statSet, statsCountersReset, statsReset } from "./stats";
 import {
   streamAck as streamAckCore,
+  streamAckMany as streamAckManyCore,
   streamAppend,
   streamAppendFill,
   streamAppendNeedsRoom,
@@ -285,6 +286,17 @@ export function streamAck(stream: i32, count: f64): i32 {
   if (!core().booted) return E_NOT_BOOTED;
   if (recoveryIsOpen()) recoveryCloseCore();
   return streamAckCore(stream, count);
+}
+
+/**
+ * Group commit: the ACKs of `n` streams, ACK_MANY_ENTRY_BYTES entries the host wrote at the bulk
+ * buffer (u32 stream index, f64 count), made durable by one ACK-log write and then applied; if the
+ * write fails none is applied (E_ACK_PERSIST).
+ */
+export function streamAckMany(n: i32): i32 {
+  if (!core().booted) return E_NOT_BOOTED;
+  if (recoveryIsOpen()) recoveryCloseCore();
+  return streamAckManyCore(n);
 }
 
 export function streamRevert(stream: i32): i32 {

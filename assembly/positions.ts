@@ -25,6 +25,10 @@ import {
   ACK_LOG_FORMAT_VERSION,
   ACK_LOG_MAGIC,
   ACK_LOG_RECORDS_MIN,
+  ACK_MANY_ACKED_OFFSET,
+  ACK_MANY_ENTRY_BYTES,
+  ACK_MANY_FLAGS_OFFSET,
+  ACK_MANY_STREAM_OFFSET,
   ACK_RECORD_ACKED_SEQ_OFFSET,
   ACK_RECORD_BYTES,
   ACK_RECORD_CRC32_OFFSET,
@@ -118,6 +122,11 @@ function seqReservedNext(s: u32, closing: bool): u64 {
   const reserved = streamSeqReserved(s);
   const lease = seqLease(s);
   return next + (lease >> 1) >= reserved ? max<u64>(reserved, next + lease) : reserved;
+}
+
+// Whether a record written for stream `s` now would top its reservation up (SPEC.md 3.3).
+export function seqTopUpDue(s: u32): bool {
+  return seqReservedNext(s, false) != streamSeqReserved(s);
 }
 
 // A spill of stream `s` made its records below `end` durable in an `.imx` file. Recovery resumes
@@ -226,22 +235,13 @@ function closingNeeds(s: u32): bool {
   return streamDirty(s) || streamSeqReserved(s) != streamNextSeq(s);
 }
 
-// Makes positions durable in the ACK log, history/acks.imxa (SPEC.md 6.5). Not closing: appends
-// one record for `stream` with position `ackedSeq` and its reservation topped up (an ACK that
-// erases disk records, or an append that needs numbers). Closing (a completed flush; RAM holds no
-// stream data): appends a closing record (seqReserved = nextSeq) for every stream that needs one.
-// An append is one data sync, and it is the durable point: the new values take effect once it is
-// written. Only then, once the log is past ackLogBytesMax(), is it compacted (ackLogCompact), so a
-// compaction whose rename a power cut undoes leaves the old log, which already holds this record.
-// Returns OK or the HAL's error code of the append.
-export function positionsPersist(stream: u32, ackedSeq: u64, closing: bool = false): i32 {
+// Before records are appended: nothing is appended after damage; and when the filesystem's free
+// bytes (as the core reckons them from its last read, which a metadata write does not schedule:
+// SPEC.md 4.1) would not keep room for a checkpoint's temp file after this append, the log is
+// compacted first, which gives back all but a checkpoint's worth of it. Spills stop at the margin,
+// so that room is normally there. Returns OK or the HAL's error code of the compaction.
+function persistPrepare(stream: u32): i32 {
   const c = core();
-  assert(c.diskTier, "positions are persisted only on a disk tier");
-  assert(closing || stream < c.streamCount, "a record names its stream");
-  // Nothing is appended after damage; and when the filesystem's free bytes (as the core reckons
-  // them from its last read, which a metadata write does not schedule: SPEC.md 4.1) would not keep
-  // room for a checkpoint's temp file after this append, the log is compacted first, which gives
-  // back all but a checkpoint's worth of it. Spills stop at the margin, so that room is normally there.
   const roomBytes =
     diskFreeBytesForMetadata(<f64>positionsBytes(c.streamCount)) -
     <f64>(c.streamCount * <u32>ACK_RECORD_BYTES) -
@@ -254,21 +254,20 @@ export function positionsPersist(stream: u32, ackedSeq: u64, closing: bool = fal
       return status;
     }
   }
+  return OK;
+}
+
+// Records that fit one append: the write buffer's size in whole records.
+function recordsPerAppend(): u32 {
+  return max<u32>(1, core().ioBufBytes / <u32>ACK_RECORD_BYTES);
+}
+
+// Appends the `n` records filled at the write buffer with one data sync; on success their streams
+// take the recorded reservations and are no longer dirty. Returns OK or the HAL's error code
+// (the log is then marked damaged: part of a record may have landed).
+function recordsAppend(n: u32, stream: u32): i32 {
+  const c = core();
   const buf = c.writeBufPtr;
-  const count = c.streamCount;
-  const recordSeq = <u32>((<u64>statGet(STAT_ACK_RECORDS)) & 0xffffffff);
-  let n: u32 = 0;
-  if (closing) {
-    for (let s: u32 = 0; s < count; s++) {
-      if (!closingNeeds(s)) continue;
-      ackRecordFill(buf + <usize>n * <usize>ACK_RECORD_BYTES, s, streamAckedSeq(s), streamNextSeq(s), recordSeq + n);
-      n++;
-    }
-    if (n == 0) return OK;
-  } else {
-    ackRecordFill(buf, stream, ackedSeq, seqReservedNext(stream, false), recordSeq);
-    n = 1;
-  }
   const bytes = n * <u32>ACK_RECORD_BYTES;
   const status = halFileAppend(c.pathPtr, ackLogPathFormat(), buf, <i32>bytes);
   if (status != OK) {
@@ -286,14 +285,119 @@ export function positionsPersist(stream: u32, ackedSeq: u64, closing: bool = fal
   statAdd(STAT_ACK_LOG_BYTES, <f64>bytes);
   statAdd(STAT_ACK_RECORDS, <f64>n);
   statAdd(STAT_ACK_PERSISTS, 1);
+  return OK;
+}
+
+// After records were appended: the positions file of the first format goes once a checkpoint has
+// replaced it (the append succeeded, so the checkpoint's directory entry is durable: the HAL
+// syncs a directory it owes before appending there).
+function persistFinish(): void {
+  const c = core();
   if (c.positionsLegacy == POSITIONS_LEGACY_REPLACED) {
-    // The append succeeded, so the checkpoint's directory entry is durable (the HAL syncs a directory
-    // it owes before appending there): the positions file it replaced can go.
     if (halFileDelete(c.pathPtr, positionsPathFormat()) == OK) c.positionsLegacy = POSITIONS_LEGACY_NONE;
   }
-  if (statGet(STAT_ACK_LOG_BYTES) > ackLogBytesMax() || c.positionsLegacy == POSITIONS_LEGACY_FOUND) {
+}
+
+// Whether the log has passed its bound (or a positions file of the first format awaits its checkpoint).
+function ackLogCompactDue(): bool {
+  return statGet(STAT_ACK_LOG_BYTES) > ackLogBytesMax() || core().positionsLegacy == POSITIONS_LEGACY_FOUND;
+}
+
+// Compacts the log if it is due, from the streams' positions as they are (after an ackMany has
+// applied its ACKs). A failure leaves the log whole and over its bound: the next write tries again.
+export function ackLogCompactIfDue(): void {
+  if (ackLogCompactDue()) ackLogCompact(STREAM_NULL, 0);
+}
+
+// Makes positions durable in the ACK log, history/acks.imxa (SPEC.md 6.5). Not closing: appends
+// one record for `stream` with position `ackedSeq` and its reservation topped up (an ACK that
+// erases disk records, or an append that needs numbers). Closing (a completed flush; RAM holds no
+// stream data): appends a closing record (seqReserved = nextSeq) for every stream that needs one,
+// as many to an append as the write buffer holds. An append is one data sync, and it is the
+// durable point: the new values take effect once it is written. Only then, once the log is past
+// ackLogBytesMax(), is it compacted (ackLogCompact), so a compaction whose rename a power cut
+// undoes leaves the old log, which already holds this record. Returns OK or the HAL's error code.
+export function positionsPersist(stream: u32, ackedSeq: u64, closing: bool = false): i32 {
+  const c = core();
+  assert(c.diskTier, "positions are persisted only on a disk tier");
+  assert(closing || stream < c.streamCount, "a record names its stream");
+  const prepared = persistPrepare(stream);
+  if (prepared != OK) return prepared;
+  const buf = c.writeBufPtr;
+  const count = c.streamCount;
+  if (closing) {
+    const cap = recordsPerAppend();
+    let n: u32 = 0;
+    for (let s: u32 = 0; s < count; s++) {
+      if (!closingNeeds(s)) continue;
+      const recordSeq = <u32>((<u64>statGet(STAT_ACK_RECORDS) + <u64>n) & 0xffffffff);
+      ackRecordFill(buf + <usize>n * <usize>ACK_RECORD_BYTES, s, streamAckedSeq(s), streamNextSeq(s), recordSeq);
+      n++;
+      if (n == cap) {
+        const status = recordsAppend(n, stream);
+        if (status != OK) return status;
+        n = 0;
+      }
+    }
+    if (n > 0) {
+      const status = recordsAppend(n, stream);
+      if (status != OK) return status;
+    }
+  } else {
+    const recordSeq = <u32>((<u64>statGet(STAT_ACK_RECORDS)) & 0xffffffff);
+    ackRecordFill(buf, stream, ackedSeq, seqReservedNext(stream, false), recordSeq);
+    const status = recordsAppend(1, stream);
+    if (status != OK) return status;
+  }
+  persistFinish();
+  if (ackLogCompactDue()) {
     ackLogCompact(closing ? STREAM_NULL : stream, ackedSeq); // a failure leaves the log whole and over its bound: the next write tries again
   }
+  return OK;
+}
+
+// Group commit (ackMany, SPEC.md 6.5): makes the ACKs of the `n` entries at `entries` durable, one
+// record for each entry flagged as erasing disk records (ACK_MANY_FLAGS_OFFSET), with its new
+// position (ACK_MANY_ACKED_OFFSET) and its reservation topped up, as few appends as the write
+// buffer allows (one, unless more streams than it holds records). Does not compact: the caller
+// applies the ACKs and then calls ackLogCompactIfDue(). Returns OK or the HAL's error code; when an
+// append fails after earlier ones of the same call succeeded, the streams of those are durably
+// acknowledged already (they were the cloud's word) and the rest are not.
+export function positionsPersistMany(entries: usize, n: u32): i32 {
+  const c = core();
+  assert(c.diskTier, "positions are persisted only on a disk tier");
+  const prepared = persistPrepare(STREAM_NULL);
+  if (prepared != OK) return prepared;
+  const buf = c.writeBufPtr;
+  const cap = recordsPerAppend();
+  let k: u32 = 0;
+  let written: u32 = 0;
+  for (let i: u32 = 0; i < n; i++) {
+    const entry = entries + <usize>i * <usize>ACK_MANY_ENTRY_BYTES;
+    if (load<u32>(entry + ACK_MANY_FLAGS_OFFSET) == 0) continue;
+    const s = load<u32>(entry + ACK_MANY_STREAM_OFFSET);
+    const recordSeq = <u32>((<u64>statGet(STAT_ACK_RECORDS) + <u64>k) & 0xffffffff);
+    ackRecordFill(
+      buf + <usize>k * <usize>ACK_RECORD_BYTES,
+      s,
+      load<u64>(entry + ACK_MANY_ACKED_OFFSET),
+      seqReservedNext(s, false),
+      recordSeq,
+    );
+    k++;
+    if (k == cap) {
+      const status = recordsAppend(k, s);
+      if (status != OK) return status;
+      written += k;
+      k = 0;
+    }
+  }
+  if (k > 0) {
+    const status = recordsAppend(k, STREAM_NULL);
+    if (status != OK) return status;
+    written += k;
+  }
+  if (written > 0) persistFinish();
   return OK;
 }
 

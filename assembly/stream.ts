@@ -3,6 +3,13 @@
 // The table they work on, and what a stream is, are in stream-table.ts.
 
 import {
+  ACK_MANY_ACKED_OFFSET,
+  ACK_MANY_COUNT_OFFSET,
+  ACK_MANY_ENTRY_BYTES,
+  ACK_MANY_FLAGS_OFFSET,
+  ACK_MANY_STREAM_OFFSET,
+  CLEANUP_LAZY,
+  DELETE_UNSYNCED,
   BULK_FLAGS,
   BULK_FLAG_DISK,
   BULK_RECORD_BYTES,
@@ -57,8 +64,8 @@ import {
   SUBSYSTEM_STREAM,
 } from "./abi";
 import { EVT_RECORD_BYTES, TSD_HEADER_BYTES, TSD_RECORD_BYTES } from "./config";
-import { positionsPersist, seqBoundRaise } from "./positions";
-import { cleanupEnqueue } from "./cleanup";
+import { ackLogCompactIfDue, positionsPersist, positionsPersistMany, seqBoundRaise, seqTopUpDue } from "./positions";
+import { cleanupEnqueue, cleanupFileDeleteForAck, cleanupFileGone } from "./cleanup";
 import { cachedSectorData, fileFirstSeq, fileLoad, fileNext, fileNextSet, fileQuarantine, fileRecords } from "./files";
 import { halLog } from "./hal";
 import {
@@ -464,23 +471,136 @@ export function streamRead(s: i32, recordsMax: i32, mark: bool): i32 {
 
 // Erases exactly the first `count` pending records; frees every RAM sector that becomes empty and
 // hands every disk file that becomes fully acknowledged to cleanup. When the ACK erases records
-// that are on disk, the new position is persisted first (the positions file); if that fails, the
-// ACK is refused with E_ACK_PERSIST and nothing changes.
+// that are on disk, the new position is persisted first (a record in the ACK log); if that fails,
+// the ACK is refused with E_ACK_PERSIST and nothing changes.
 export function streamAck(s: i32, count: f64): i32 {
   if (!streamValid(s)) return E_STREAM_UNKNOWN;
   const stream = <u32>s;
   if (!(count >= 0) || count != Math.floor(count)) return E_INVALID_ARGUMENT;
   if (count > <f64>streamPending(stream)) return E_ACK_TOO_MANY;
   if (count == 0) return OK;
-  const e = streamEntry(stream);
   const acked = ackEnd(stream, <u64>count);
+  let deleted = FILE_SLOT_NULL;
   if (ackTouchesDisk(stream)) {
-    if (positionsPersist(stream, acked) != OK) return E_ACK_PERSIST;
+    const durable = ackDurable(stream, acked);
+    if (durable < 0) return E_ACK_PERSIST;
+    deleted = <u32>durable;
   } else {
     streamDirtySet(stream, true);
   }
+  ackApply(stream, <u64>count, acked, deleted);
+  return OK;
+}
 
-  let remaining = <u64>count;
+// Whole-file ACK (SPEC.md 6.5): whether the ACK of `stream` ending at `acked` may be made durable
+// by deleting the stream's oldest file instead of appending a record. It must erase that file to
+// its end and no other file (what else it erases is in RAM), the policy must delete in the ACK
+// path (not lazy), and the record would have no other job (no reservation top-up due).
+function ackByDeletion(stream: u32, acked: u64): bool {
+  if (core().cleanupPolicy == CLEANUP_LAZY) return false;
+  const head = streamDiskHead(stream);
+  if (head == FILE_SLOT_NULL) return false;
+  const end = fileFirstSeq(head) + <u64>fileRecords(head);
+  const whole = fileNext(head) == FILE_SLOT_NULL ? acked >= end : acked == end;
+  return whole && !seqTopUpDue(stream);
+}
+
+// Makes the ACK of `stream` ending at `acked`, which erases disk records, durable: by deleting the
+// file it erases when ackByDeletion allows (recovery then finds the stream's oldest file gone and
+// reads from the next, so none of its records can come back), else, or if that deletion fails,
+// by an ACK record. Returns the slot of the file the ACK deleted (FILE_SLOT_NULL for none), or −1
+// when the record could not be written and nothing changed (the ACK is refused).
+function ackDurable(stream: u32, acked: u64): i64 {
+  let deleted = FILE_SLOT_NULL;
+  if (ackByDeletion(stream, acked)) {
+    const slot = streamDiskHead(stream);
+    const status = cleanupFileDeleteForAck(slot);
+    if (status == OK) {
+      streamDirtySet(stream, true); // the position is for the next record or checkpoint to carry
+      return <i64>slot;
+    }
+    if (status == DELETE_UNSYNCED) deleted = slot;
+  }
+  if (positionsPersist(stream, acked) != OK) {
+    // Removed but not known durable, and no record: the file is gone from the store, so the ACK
+    // stands; until the host's retried directory sync goes through it is at-least-once.
+    if (deleted != FILE_SLOT_NULL) {
+      streamDirtySet(stream, true);
+      return <i64>deleted;
+    }
+    return -1;
+  }
+  return <i64>deleted;
+}
+
+// Group commit (SPEC.md 6.5, 7.2): the ACKs of `n` streams, entries of ACK_MANY_ENTRY_BYTES at the
+// bulk buffer (stream index, count). Every entry is checked first (a known stream, at most once, a
+// whole count no larger than its pending records); then one ACK-log write carries a record for
+// every stream whose ACK erases disk records, and only then are the ACKs applied. If the write
+// fails the call is refused with E_ACK_PERSIST and no ACK is applied.
+export function streamAckMany(n: i32): i32 {
+  const c = core();
+  if (n < 0 || <u32>n * <u32>ACK_MANY_ENTRY_BYTES > c.bulkRecordsMax * <u32>BULK_RECORD_BYTES) {
+    return E_INVALID_ARGUMENT;
+  }
+  const entries = c.bulkPtr;
+  let touching: u32 = 0;
+  for (let i: u32 = 0; i < <u32>n; i++) {
+    const entry = entries + <usize>i * <usize>ACK_MANY_ENTRY_BYTES;
+    const s = load<i32>(entry + ACK_MANY_STREAM_OFFSET);
+    if (!streamValid(s)) return E_STREAM_UNKNOWN;
+    const count = load<f64>(entry + ACK_MANY_COUNT_OFFSET);
+    if (!(count >= 0) || count != Math.floor(count)) return E_INVALID_ARGUMENT;
+    if (count > <f64>streamPending(<u32>s)) return E_ACK_TOO_MANY;
+    for (let j: u32 = 0; j < i; j++) {
+      if (load<i32>(entries + <usize>j * <usize>ACK_MANY_ENTRY_BYTES + ACK_MANY_STREAM_OFFSET) == s) {
+        return E_INVALID_ARGUMENT;
+      }
+    }
+    const disk = count > 0 && ackTouchesDisk(<u32>s);
+    store<u32>(entry + ACK_MANY_FLAGS_OFFSET, disk ? 1 : 0);
+    store<u64>(entry + ACK_MANY_ACKED_OFFSET, count > 0 ? ackEnd(<u32>s, <u64>count) : streamAckedSeq(<u32>s));
+    if (disk) touching++;
+  }
+  // One stream's ACK erasing disk records is made durable as a single ACK is (it may be a whole-file
+  // ACK); several go into one write, one sync for them all, and their files to cleanup.
+  let deleted = FILE_SLOT_NULL;
+  let deletedStream: u32 = STREAM_NULL;
+  if (touching == 1) {
+    for (let i: u32 = 0; i < <u32>n; i++) {
+      const entry = entries + <usize>i * <usize>ACK_MANY_ENTRY_BYTES;
+      if (load<u32>(entry + ACK_MANY_FLAGS_OFFSET) == 0) continue;
+      deletedStream = load<u32>(entry + ACK_MANY_STREAM_OFFSET);
+      const durable = ackDurable(deletedStream, load<u64>(entry + ACK_MANY_ACKED_OFFSET));
+      if (durable < 0) return E_ACK_PERSIST;
+      deleted = <u32>durable;
+    }
+  } else if (touching > 1 && positionsPersistMany(entries, <u32>n) != OK) {
+    return E_ACK_PERSIST;
+  }
+  for (let i: u32 = 0; i < <u32>n; i++) {
+    const entry = entries + <usize>i * <usize>ACK_MANY_ENTRY_BYTES;
+    const stream = load<u32>(entry + ACK_MANY_STREAM_OFFSET);
+    const count = <u64>load<f64>(entry + ACK_MANY_COUNT_OFFSET);
+    if (count == 0) continue;
+    if (load<u32>(entry + ACK_MANY_FLAGS_OFFSET) == 0) streamDirtySet(stream, true);
+    ackApply(
+      stream,
+      count,
+      load<u64>(entry + ACK_MANY_ACKED_OFFSET),
+      stream == deletedStream ? deleted : FILE_SLOT_NULL,
+    );
+  }
+  if (touching > 1) ackLogCompactIfDue();
+  return OK;
+}
+
+// Applies an ACK of `count` pending records of `stream` ending at `acked` (ackEnd), already durable
+// where it had to be. `deleted`: the file the ACK already deleted (FILE_SLOT_NULL for none); the
+// others it erases entirely go to cleanup.
+function ackApply(stream: u32, count: u64, acked: u64, deleted: u32): void {
+  const e = streamEntry(stream);
+  let remaining = count;
   let cursor = load<u64>(e + S_ACKED_SEQ);
   for (let steps: u32 = 0; remaining > 0 && steps <= 0xffff; steps++) {
     const slot = load<u32>(e + S_DISK_HEAD);
@@ -494,7 +614,8 @@ export function streamAck(s: i32, count: f64): i32 {
     streamFieldAdd64(stream, S_DISK_RECORDS, -(<i64>take));
     if (cursor < end) break;
     diskHeadRemove(stream);
-    cleanupEnqueue(slot);
+    if (slot == deleted) cleanupFileGone(slot);
+    else cleanupEnqueue(slot);
   }
 
   for (let steps: u32 = 0; remaining > 0 && steps < core().sectorCount; steps++) {
@@ -516,9 +637,8 @@ export function streamAck(s: i32, count: f64): i32 {
 
   store<u64>(e + S_ACKED_SEQ, cursor);
   streamFieldAdd64(stream, S_PENDING, -(<i64>count));
-  statAdd(STAT_RECORDS_ACKED, count);
-  statAdd(STAT_RECORDS_LIVE, -count);
-  return OK;
+  statAdd(STAT_RECORDS_ACKED, <f64>count);
+  statAdd(STAT_RECORDS_LIVE, -(<f64>count));
 }
 
 // Whether an ACK of at least one record erases records that are in `.imx` files: the oldest pending

@@ -559,6 +559,27 @@ export class Device {
   }
 
   /**
+   * The ACKs of several streams as one (group commit, SPEC.md 6.5): each entry erases exactly the
+   * first `count` pending records of its stream, and one ACK-log write makes every one that erases
+   * disk records durable. Every entry is checked before anything changes (a stream at most once);
+   * if the write fails, CoreError E_ACK_PERSIST and no ACK is applied. At most `bulkCapacity` entries.
+   */
+  ackMany(entries: ReadonlyArray<{ source: number; sensor: number; count: number }>): void {
+    if (entries.length > this.bulkCapacity) {
+      throw new RangeError(`ackMany takes at most ${this.bulkCapacity} entries, not ${entries.length}`);
+    }
+    const words = abi.ACK_MANY_ENTRY_BYTES / 4;
+    const floats = abi.ACK_MANY_ENTRY_BYTES / 8;
+    entries.forEach((entry, i) => {
+      const info = this.stream(entry.source, entry.sensor, "ack");
+      this.bulk32[i * words + abi.ACK_MANY_STREAM_OFFSET / 4] = info.index;
+      this.bulk64[i * floats + abi.ACK_MANY_COUNT_OFFSET / 8] = entry.count;
+    });
+    const what = entries.map((e) => `${e.count} of ${e.source}/${e.sensor}`).join(", ");
+    check(this.exports.streamAckMany(entries.length), `ack ${what}`);
+  }
+
+  /**
    * Makes every pending record readable again (the upload's NACK). Idempotent. Throws CoreError
    * E_STREAM_UNKNOWN for a stream never configured.
    *

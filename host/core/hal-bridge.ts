@@ -323,8 +323,10 @@ export class HalBridge {
         try {
           this.hal.syncDir(dir === "" ? "." : dir);
         } catch {
+          // Retried before the next write; the core is told the deletion is not durable yet.
           this.unsyncedDirs.add(dir === "" ? "." : dir);
           this.dirSyncFailures++;
+          return abi.DELETE_UNSYNCED;
         }
         return abi.OK;
       },

@@ -339,37 +339,39 @@ export class Uploader {
     }
     const logged = this.logAppend(accepted);
     let full = false;
-    for (const packet of accepted) {
-      if (!logged) {
-        this.revert(packet);
-        continue;
+    if (!logged) {
+      for (const packet of accepted) this.revert(packet);
+    } else if (accepted.length > 0) {
+      // One group commit for the cycle: every accepted stream's ACK in one ACK-log write.
+      const counts = new Map<RunStream, number>();
+      for (const packet of accepted) {
+        for (const { stream, records } of packet.parts) counts.set(stream, (counts.get(stream) ?? 0) + records.length);
       }
       let refused = false;
-      for (const { stream, records } of packet.parts) {
-        if (refused) {
-          this.device.revert(stream.source, stream.sensor);
-          this.counters.recordsReverted += records.length;
-          continue;
-        }
-        try {
-          this.device.ack(stream.source, stream.sensor, records.length);
-        } catch (error) {
-          if (!(error instanceof CoreError) || error.code !== abi.E_ACK_PERSIST) throw error;
-          // The log has the records; the device did not erase them. They go again and are recognised.
-          this.counters.ackPersistFailures++;
-          this.device.revert(stream.source, stream.sensor);
-          this.counters.recordsReverted += records.length;
-          refused = true;
-          continue;
-        }
-        stream.acked += records.length;
-        stream.ackedFirstUtcMs = records[0]?.utcMs ?? stream.ackedFirstUtcMs;
-        this.counters.recordsAcked += records.length;
+      try {
+        this.device.ackMany(
+          [...counts].map(([stream, count]) => ({ source: stream.source, sensor: stream.sensor, count })),
+        );
+      } catch (error) {
+        if (!(error instanceof CoreError) || error.code !== abi.E_ACK_PERSIST) throw error;
+        // The log has the records; the device did not erase them. They go again and are recognised.
+        this.counters.ackPersistFailures++;
+        refused = true;
       }
-      if (refused) continue;
-      this.counters.packetsAcked++;
-      if (packet.wire !== null) this.counters.wireBytesAcked += packet.wire.length;
-      if (packet.full) full = true;
+      for (const packet of accepted) {
+        if (refused) {
+          this.revert(packet);
+          continue;
+        }
+        for (const { stream, records } of packet.parts) {
+          stream.acked += records.length;
+          stream.ackedFirstUtcMs = records[0]?.utcMs ?? stream.ackedFirstUtcMs;
+          this.counters.recordsAcked += records.length;
+        }
+        this.counters.packetsAcked++;
+        if (packet.wire !== null) this.counters.wireBytesAcked += packet.wire.length;
+        if (packet.full) full = true;
+      }
     }
     this.packets = this.packets.filter((packet) => packet.lost);
     if (this.packets.length === 0) this.cycleEnd(nowMs, full && logged);

@@ -52,6 +52,7 @@ describe("raw exports", () => {
       () => core.streamReadBulk(0, 1),
       () => core.streamPeek(0, 1),
       () => core.streamAck(0, 1),
+      () => core.streamAckMany(0),
       () => core.streamRevert(0),
       () => core.streamQuery(0),
       () => core.processMemory(0),
