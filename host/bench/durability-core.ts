@@ -3,8 +3,9 @@
 //
 // For every board with a disk tier, on a MemoryHal, with every stream the board allows configured:
 // one warm-up iteration, then DURABILITY_ITERATIONS measured 100-sector iterations (fewer where RAM is smaller, see
-// durabilitySectors): write, flush to one file, read in bulk, ACK each read, clean up until the
-// file is deleted. From the HAL's counters (Hal.stats()) it reports the syncs (syncFile + syncDir)
+// durabilitySectors): write, flush to one file, read it all in bulk and acknowledge it with one
+// group commit (ackMany, one upload cycle as the uploader sends it), clean up until the file is
+// deleted. From the HAL's counters (Hal.stats()) it reports the syncs (syncFile + syncDir)
 // and HAL calls of the iteration, and the metadata bytes (every write that is not an `.imx` file)
 // written by the ACK calls that erased disk records, per such ACK. Then steady spilling (records
 // written at a fixed rate, no upload, until the disk tier refuses a spill) gives the write
@@ -113,19 +114,19 @@ async function iterationOnce(
   device.flushAllToDisk();
   if (flushDrain(device, () => clock.tick(device), TICKS_MAX) < 0) throw new Error("flush did not reach 101");
   const files = device.stats().filesCreated - filesBefore;
-  let acked = 0;
-  let metadataBytes = 0;
-  let acksTouchingDisk = 0;
-  while (acked < records) {
+  // One upload cycle: bulk reads until the iteration's records are all in flight, then the cloud's
+  // answer, one group commit (ackMany, as the uploader sends it). Every record of the iteration is
+  // on disk after the flush, so the ACK erases disk records.
+  let read = 0;
+  while (read < records) {
     const batch = device.readBulk(SOURCE, SENSOR, device.bulkCapacity);
-    if (batch.length === 0) throw new Error(`stream ran dry after ${acked} of ${records} records`);
-    // Every record of the iteration is on disk after the flush, so every ACK erases disk records.
-    const before = hal.metadataBytes;
-    device.ack(SOURCE, SENSOR, batch.length);
-    metadataBytes += hal.metadataBytes - before;
-    acksTouchingDisk++;
-    acked += batch.length;
+    if (batch.length === 0) throw new Error(`stream ran dry after ${read} of ${records} records`);
+    read += batch.length;
   }
+  const before = hal.metadataBytes;
+  device.ackMany([{ source: SOURCE, sensor: SENSOR, count: read }]);
+  const metadataBytes = hal.metadataBytes - before;
+  const acksTouchingDisk = 1;
   for (let ticks = 0; !device.isCleanupComplete(); ticks++) {
     if (ticks >= TICKS_MAX) throw new Error("cleanup did not complete");
     if (device.board.tier.cleanupPolicy === "lazy") await device.settle();
