@@ -156,7 +156,12 @@ export type SimAction =
   | { kind: "disk-full"; roomBytes: number | null }
   | { kind: "policy"; policy: CleanupPolicy }
   /** A graceful stop; before the next boot the `pick`-th valid file moves into another bucket. */
-  | { kind: "misplace"; pick: number };
+  | { kind: "misplace"; pick: number }
+  /**
+   * A graceful stop; before the next boot the ACK log is replaced by the positions file the first
+   * release would have left (a v1 storage), which the next life upgrades (SPEC.md 6.5).
+   */
+  | { kind: "downgrade" };
 
 export interface SimOptions {
   /** A board name, a path to a board file, or a Board (default "tiny"). */

@@ -49,7 +49,7 @@ import {
   recordsPerSector,
   TMP_SUFFIX,
 } from "../format/imx.js";
-import { ACK_LOG_PATH, POSITIONS_PATH } from "../format/positions.js";
+import { ACK_LOG_PATH, ackLogScan, POSITIONS_PATH, type PositionRecord, positionsEncode } from "../format/positions.js";
 import { CrashSignal, FaultyHal, type FaultKind } from "../hal/faulty.js";
 import { HalError } from "../hal/hal.js";
 import { MemoryHal } from "../hal/memory.js";
@@ -97,6 +97,8 @@ class Simulation implements TraceRun, ModelReport {
   private life = 0;
   /** A file to move into another bucket before the next boot (the "misplace" fault), or null. */
   private misplaceNext: number | null = null;
+  /** Whether the next boot finds the storage as the first release left it (the "downgrade" action). */
+  private downgradeNext = false;
   readonly result: SimResult;
   private readonly shadowOneIn: number;
   private readonly bulkCap: number;
@@ -303,6 +305,10 @@ class Simulation implements TraceRun, ModelReport {
       misplaceFile(this.inner, this.misplaceNext, (line) => this.traceAdd(line), this.result);
       this.misplaceNext = null;
     }
+    if (this.downgradeNext) {
+      storageDowngrade(this.inner, (line) => this.traceAdd(line));
+      this.downgradeNext = false;
+    }
     this.boot(`after ${kind}`);
     const device = this.device;
     const report = device.recovery;
@@ -495,6 +501,10 @@ class Simulation implements TraceRun, ModelReport {
         this.misplaceNext = action.pick;
         await this.gracefulStop();
         return;
+      case "downgrade":
+        this.downgradeNext = true;
+        await this.gracefulStop();
+        return;
     }
   }
 
@@ -662,6 +672,36 @@ export function misplaceFile(hal: MemoryHal, pick: number, trace: (line: string)
   hal.syncDir(file.path.slice(0, file.path.lastIndexOf("/")));
   result.filesMisplaced++;
   trace(`  moved ${file.path} to ${to} between lives`);
+}
+
+/**
+ * The "downgrade" action: rewrites the storage as the first release (0.1.0, a v1 storage) would
+ * have left it in the same state, durably, while the device is off: the ACK log's last word for
+ * each stream (its checkpoint, then its records in order) goes into a positions file of the first
+ * format, history/positions.imxp, and the log is removed. The next boot reads it and upgrades the
+ * storage in place (SPEC.md 6.5).
+ */
+export function storageDowngrade(hal: MemoryHal, trace: (line: string) => void): void {
+  if (!hal.exists(ACK_LOG_PATH)) {
+    trace("  no ACK log to downgrade");
+    return;
+  }
+  const scan = ackLogScan(hal.readFile(ACK_LOG_PATH));
+  const last = new Map<string, PositionRecord>();
+  for (const entry of [...(scan.checkpoint ?? []), ...scan.records]) {
+    const key = `${entry.source}:${entry.sensor}`;
+    const before = last.get(key);
+    last.set(key, {
+      ...entry,
+      ackedSeq: Math.max(entry.ackedSeq, before?.ackedSeq ?? 0),
+      nextSeq: Math.max(entry.nextSeq, before?.nextSeq ?? 0),
+    });
+  }
+  hal.writeFile(POSITIONS_PATH, positionsEncode([...last.values()]));
+  hal.syncFile(POSITIONS_PATH);
+  hal.remove(ACK_LOG_PATH);
+  hal.syncDir(HISTORY_DIR);
+  trace(`  downgraded to a first-release storage: ${last.size} streams in ${POSITIONS_PATH}`);
 }
 
 // ---- Entry points ----------------------------------------------------------------------------------------

@@ -7,7 +7,8 @@
 // storage sees the same streams and counts, and the device is usable afterwards (the rest of the
 // script runs, then every stream is written, flushed to 101 and drained). The cuts land inside
 // boots too: in a recovery that moves a misplaced file back (SPEC.md 6.4). Two scenarios cut inside
-// the ACK log's appends and its compaction (SPEC.md 6.5).
+// the ACK log's appends and its compaction, and one inside the upgrade of a first-release storage
+// (SPEC.md 6.5).
 
 import { describe, expect, it } from "vitest";
 import type { CleanupPolicy } from "../../host/boards.js";
@@ -138,6 +139,27 @@ const SCENARIOS: Scenario[] = [
       { kind: "restart" },
       { kind: "upload", stream: 0, max: 1 },
       { kind: "upload", stream: 0, max: 2 },
+      { kind: "tick", count: 2 },
+    ],
+  },
+  {
+    // A v1 storage (the first release's positions file, no ACK log) upgraded in place (SPEC.md
+    // 6.5): the first ACK record goes into a new log, the checkpoint that replaces the positions
+    // file follows it, and a later append deletes the positions file. A cut at any step boots as
+    // v1 (the positions file) or v2 (the log), or both, and loses and repeats nothing.
+    name: "a first-release storage upgraded in place by its first ACKs",
+    policy: "batched",
+    script: [
+      { kind: "configure", stream: 1 },
+      { kind: "write", stream: 0, count: 20 },
+      { kind: "write", stream: 1, count: 30 },
+      { kind: "flush", ticks: 12 },
+      { kind: "upload", stream: 0, max: 3 },
+      { kind: "downgrade" },
+      { kind: "upload", stream: 0, max: 2 },
+      { kind: "upload", stream: 1, max: 8 },
+      { kind: "upload", stream: 0, max: 8 },
+      { kind: "write", stream: 0, count: 4 },
       { kind: "tick", count: 2 },
     ],
   },

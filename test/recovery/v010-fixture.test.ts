@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { loadBoard } from "../../host/boards.js";
 import { Device } from "../../host/core/device.js";
+import { ACK_LOG_PATH, ackLogScan, POSITIONS_PATH } from "../../host/format/positions.js";
 import { cli, imxRecords, logCheck, recordId, ROOT, uploadLogRecords } from "../run/helpers.js";
 
 const FIXTURES = join(ROOT, "test", "fixtures", "v0.1.0");
@@ -108,6 +109,12 @@ describe.each(["graceful", "killed"])("the 0.1.0 storage %s", (name) => {
       await first.settle();
     }
     await first.settle();
+    // The ACKs upgraded the v1 storage in place (SPEC.md 6.5): a checkpoint in the ACK log holds
+    // every stream, and the positions file it replaced is gone.
+    expect(existsSync(join(dir, POSITIONS_PATH))).toBe(false);
+    const log = ackLogScan(readFileSync(join(dir, ACK_LOG_PATH)));
+    expect(log.checkpoint?.length).toBe(2);
+    expect(log.invalid + log.tornBytes).toBe(0);
 
     const second = boot(dir);
     expect(drain(second, TSD)).toEqual([]);
