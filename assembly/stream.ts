@@ -8,7 +8,7 @@ import {
   ACK_MANY_ENTRY_BYTES,
   ACK_MANY_FLAGS_OFFSET,
   ACK_MANY_STREAM_OFFSET,
-  CLEANUP_LAZY,
+  CLEANUP_IMMEDIATE,
   DELETE_UNSYNCED,
   BULK_FLAGS,
   BULK_FLAG_DISK,
@@ -494,10 +494,11 @@ export function streamAck(s: i32, count: f64): i32 {
 
 // Whole-file ACK (SPEC.md 6.5): whether the ACK of `stream` ending at `acked` may be made durable
 // by deleting the stream's oldest file instead of appending a record. It must erase that file to
-// its end and no other file (what else it erases is in RAM), the policy must delete in the ACK
-// path (not lazy), and the record would have no other job (no reservation top-up due).
+// its end and no other file (what else it erases is in RAM), the policy must be the one that
+// deletes in the ACK path anyway (immediate: batched and lazy defer deletions by design), and the
+// record would have no other job (no reservation top-up due).
 function ackByDeletion(stream: u32, acked: u64): bool {
-  if (core().cleanupPolicy == CLEANUP_LAZY) return false;
+  if (core().cleanupPolicy != CLEANUP_IMMEDIATE) return false;
   const head = streamDiskHead(stream);
   if (head == FILE_SLOT_NULL) return false;
   const end = fileFirstSeq(head) + <u64>fileRecords(head);
