@@ -127,17 +127,20 @@ describe("the uploader on a disk that loses power", () => {
     // Every ACK, once it returned: a power cut now must keep each record acknowledged so far.
     const watched = new Proxy(device, {
       get(target, property, receiver) {
-        if (property === "ack") {
-          return (source: number, sensor: number, count: number): void => {
-            target.ack(source, sensor, count);
-            const ackedSeq = target.counts(source, sensor).ackedSeq;
-            const survived = (disk.afterCut(path) ?? "")
-              .split("\n")
-              .filter((text) => text !== "")
-              .map((text) => (JSON.parse(text) as { seq: number }).seq);
-            expect(survived, `after the ACK up to seq ${ackedSeq}`).toEqual(
-              Array.from({ length: ackedSeq }, (_, seq) => seq),
-            );
+        // The uploader acknowledges a cycle with one ackMany (SPEC.md 6.5).
+        if (property === "ackMany") {
+          return (entries: Array<{ source: number; sensor: number; count: number }>): void => {
+            target.ackMany(entries);
+            for (const { source, sensor } of entries) {
+              const ackedSeq = target.counts(source, sensor).ackedSeq;
+              const survived = (disk.afterCut(path) ?? "")
+                .split("\n")
+                .filter((text) => text !== "")
+                .map((text) => (JSON.parse(text) as { seq: number }).seq);
+              expect(survived, `after the ACK up to seq ${ackedSeq}`).toEqual(
+                Array.from({ length: ackedSeq }, (_, seq) => seq),
+              );
+            }
             cuts++;
           };
         }

@@ -182,12 +182,13 @@ describe("a kill", () => {
     const s = settings("redelivered", { durationMs: 12 * H, outages: outage("4h at 1h") });
     const run = DeviceRun.start(s, devicePreflight(s));
     const device = run.device;
-    const ack = device.ack.bind(device);
+    const ackMany = device.ackMany.bind(device);
     class Killed extends Error {}
-    // Dies in the first ACK of records read from disk, after the log has them.
-    device.ack = (source: number, sensor: number, count: number) => {
-      if (device.counts(source, sensor).disk > 0) throw new Killed("killed");
-      ack(source, sensor, count);
+    // Dies in the first ACK of records read from disk (the uploader's one ackMany per cycle), after
+    // the log has them.
+    device.ackMany = (entries) => {
+      if (entries.some((e) => device.counts(e.source, e.sensor).disk > 0)) throw new Killed("killed");
+      ackMany(entries);
     };
     await expect(
       drive([run], { speed: "max", stopRequested: () => false, statusEveryMs: Infinity, onStatus: () => undefined }),
