@@ -19,7 +19,7 @@ import { type Board, loadBoard } from "../boards.js";
 import { Device } from "../core/device.js";
 import { type RecoveryReport, RecoveryIoError } from "../core/recovery.js";
 import { CORRUPTED_DIR, HISTORY_DIR, IMX_SUFFIX, TMP_SUFFIX } from "../format/imx.js";
-import { POSITIONS_PATH } from "../format/positions.js";
+import { ACK_LOG_PATH, POSITIONS_PATH } from "../format/positions.js";
 import { listFilesRecursive } from "../hal/atomic.js";
 import { NodeFsHal } from "../hal/node-fs.js";
 import {
@@ -294,7 +294,8 @@ function otherFileFindings(dir: string, prefix: string): Finding[] {
   const hal = new NodeFsHal(dir);
   if (isDir(join(dir, HISTORY_DIR))) {
     for (const path of listFilesRecursive(hal, HISTORY_DIR, "")) {
-      if (path.endsWith(IMX_SUFFIX) || path.endsWith(TMP_SUFFIX) || path === POSITIONS_PATH) continue;
+      if (path.endsWith(IMX_SUFFIX) || path.endsWith(TMP_SUFFIX) || path === POSITIONS_PATH || path === ACK_LOG_PATH)
+        continue;
       out.push(finding("file.unknown", "note", prefix + path, "not a file of the storage's; boot recovery leaves it"));
     }
   }

@@ -14,7 +14,7 @@ import { loadBoard } from "../../host/boards.js";
 import { Device } from "../../host/core/device.js";
 import { flushDrain } from "../../host/core/flush.js";
 import { HISTORY_BUCKETS, IMX_SUFFIX, imxPathParse } from "../../host/format/imx.js";
-import { POSITIONS_PATH } from "../../host/format/positions.js";
+import { ACK_LOG_PATH, POSITIONS_PATH } from "../../host/format/positions.js";
 import { listFilesRecursive } from "../../host/hal/atomic.js";
 import { NodeFsHal } from "../../host/hal/node-fs.js";
 import { type FindingCode, storageVerify } from "../../host/verify/verify.js";
@@ -120,8 +120,8 @@ const firstSeed = seedFromEnv(1);
 const seeds = process.env["IMX_SEED"] ? [firstSeed] : Array.from({ length: SEEDS }, (_, i) => firstSeed + i);
 
 describe("verify on a damaged storage", () => {
-  it("the healthy storage is clean, has a positions file and many files", () => {
-    expect(existsSync(join(healthy, POSITIONS_PATH))).toBe(true);
+  it("the healthy storage is clean, has an ACK log and many files", () => {
+    expect(existsSync(join(healthy, ACK_LOG_PATH))).toBe(true);
     expect(imxFiles(healthy).length).toBeGreaterThanOrEqual(6);
     const report = storageVerify(healthy, { board: "tiny" });
     expect(report.exitCode).toBe(0);
