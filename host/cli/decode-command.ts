@@ -178,11 +178,6 @@ with times in seconds (ms for _MS blocks) and "invalid": true on samples outside
 Exit status: 0 when at least one message was decoded, 2 when none was (no hex, all truncated).`,
     )
     .action((file: string, options: DecodeCommandOptions) => {
-      // A reader that stops early (`| head`) ends the output, not the command with a stack.
-      process.stdout.on("error", (error: NodeJS.ErrnoException) => {
-        if (error.code === "EPIPE") process.exit(0);
-        throw error;
-      });
       decodeCommand(file, options, (text) => process.stdout.write(text));
     });
 }

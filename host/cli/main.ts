@@ -8,6 +8,7 @@ import { Command } from "commander";
 import { packageRootDir } from "../boards.js";
 import { registerBenchCommand } from "./bench-command.js";
 import { registerBoardsCommand } from "./boards-command.js";
+import { closedPipeQuietExit } from "./closed-pipe.js";
 import { registerDecodeCommand } from "./decode-command.js";
 import { registerDemoCommand } from "./demo-command.js";
 import { CLI_NAME, runCli } from "./errors.js";
@@ -74,5 +75,6 @@ function isMainModule(): boolean {
 }
 
 if (isMainModule()) {
+  closedPipeQuietExit();
   await runCli(() => programBuild().parseAsync(process.argv));
 }
