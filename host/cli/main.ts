@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command } from "commander";
 import { packageRootDir } from "../boards.js";
+import { registerBatteryCommand } from "./battery-command.js";
 import { registerBenchCommand } from "./bench-command.js";
 import { registerBoardsCommand } from "./boards-command.js";
 import { closedPipeQuietExit } from "./closed-pipe.js";
@@ -53,6 +54,7 @@ export function programBuild(output: ProgramOutput = {}): Command {
   registerRunCommand(program);
   registerSimCommand(program);
   registerTestCommand(program);
+  registerBatteryCommand(program);
   registerReplayCommand(program);
   registerBenchCommand(program);
   registerDecodeCommand(program);

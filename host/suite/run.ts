@@ -14,7 +14,7 @@ import { CheckBook, CheckContext, type CheckFailure, type CheckSummary, ITERATIO
 import { Cycle } from "./cycle.js";
 import { imxFilesCount, SuiteEnv, type SuiteOptions } from "./env.js";
 import { type LeakReport, LeakMonitor } from "./leaks.js";
-import { type PerformanceMetric, SECTIONS } from "./sections/index.js";
+import { type PerformanceMetric, type Section, SECTIONS } from "./sections/index.js";
 
 export type { SuiteOptions } from "./env.js";
 
@@ -120,7 +120,15 @@ async function deviceReset(env: SuiteEnv): Promise<void> {
   if (device.countDiskFiles() > 0) device.forceCleanupAllDiskFiles();
 }
 
-export async function runSuite(options: SuiteOptions, ui: SuiteUi): Promise<SuiteResult> {
+/**
+ * Runs the suite. `extraSections` are sections beyond the comprehensive test's ten (the battery's
+ * scenarios, host/suite/battery/): selected by id in `options.sections` like the ten.
+ */
+export async function runSuite(
+  options: SuiteOptions,
+  ui: SuiteUi,
+  extraSections: readonly Section[] = [],
+): Promise<SuiteResult> {
   const started = performance.now();
   const env = new SuiteEnv(options);
   const book = new CheckBook();
@@ -138,7 +146,7 @@ export async function runSuite(options: SuiteOptions, ui: SuiteUi): Promise<Suit
   const n = env.board.memory.sectorCount;
   const freeInitial = n - device.countRamSectorsWithData();
   const memoryBytes = device.memory.buffer.byteLength;
-  const selected = SECTIONS.filter((s) => options.sections.includes(s.id));
+  const selected = [...SECTIONS, ...extraSections].filter((s) => options.sections.includes(s.id));
   const sectionStats = new Map<number, SectionSummary>(
     selected.map((s) => [
       s.id,

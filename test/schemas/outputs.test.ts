@@ -60,6 +60,19 @@ const CASES: OutputCase[] = [
     args: (dir) => ["decode", FIXTURE_PACKET, "--json", join(dir, "out.json")],
     output: (dir) => join(dir, "out.json"),
   },
+  {
+    schema: "battery",
+    args: (dir) => [
+      "battery",
+      "--only",
+      "spillover_validation,real_world_usage",
+      "--storage",
+      join(dir, "s"),
+      "--json",
+      join(dir, "out.json"),
+    ],
+    output: (dir) => join(dir, "out.json"),
+  },
   { schema: "boards", args: () => ["boards", "--json"], output: "stdout" },
 ];
 

@@ -14,13 +14,14 @@ import { HISTORY_DIR, recordsPerSector } from "../../format/imx.js";
 import { REAL_WORLD_STREAMS, realWorldChecksum, withLedgers } from "../streams.js";
 import { type Section, type SectionRun, sectorsAtPercent, tickUntilIdle } from "./section.js";
 
-function writeOne(ledger: Ledger): void {
+/** Writes the ledger's next checksummed record. */
+export function writeOne(ledger: Ledger): void {
   const seq = ledger.startSeq + ledger.written;
   ledger.write(realWorldChecksum(ledger.spec.sensor, seq, ledger.timeOf(seq)));
 }
 
 /** Round robin across the sensors until `sectors` RAM sectors are in use. */
-function fillRoundRobin(device: Device, ledgers: readonly Ledger[], sectors: number): number {
+export function fillRoundRobin(device: Device, ledgers: readonly Ledger[], sectors: number): number {
   let writes = 0;
   for (let guard = 0; device.countRamSectorsWithData() < sectors && guard < 10_000_000; guard++) {
     const ledger = ledgers[guard % ledgers.length];
@@ -31,14 +32,14 @@ function fillRoundRobin(device: Device, ledgers: readonly Ledger[], sectors: num
   return writes;
 }
 
-interface Upload {
+export interface Upload {
   outcome: VerifyOutcome;
   badChecksums: number;
   records: number;
 }
 
 /** Reads and acknowledges everything; checks order and values against the ledgers and each checksum. */
-function upload(ledgers: readonly Ledger[], tiers: boolean): Upload {
+export function upload(ledgers: readonly Ledger[], tiers: boolean): Upload {
   const result: Upload = { outcome: outcomeNew(), badChecksums: 0, records: 0 };
   for (const ledger of ledgers) {
     const { device, spec } = ledger;
@@ -56,7 +57,8 @@ function upload(ledgers: readonly Ledger[], tiers: boolean): Upload {
   return result;
 }
 
-function uploadCheck(ctx: CheckContext, name: string, ledgers: readonly Ledger[], result: Upload): void {
+/** Checks an upload against the ledgers (count, checksums, ids, sequence) and resets them. */
+export function uploadCheck(ctx: CheckContext, name: string, ledgers: readonly Ledger[], result: Upload): void {
   const written = ledgers.reduce((sum, l) => sum + l.written, 0);
   ctx.check(
     name,
