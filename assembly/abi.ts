@@ -57,7 +57,7 @@ export const E_DISK_FULL: i32 = -44;
 export const ERROR_CODE_MIN: i32 = -44;
 
 // ---- Layout sizes and board limits (SPEC.md, "RAM layout") ----------------------------------
-export const CORE_STATE_BYTES: u32 = 256;
+export const CORE_STATE_BYTES: u32 = 264;
 export const CRC_TABLE_BYTES: u32 = 1024;
 export const SAT_ENTRY_BYTES: u32 = 16;
 export const STREAM_ENTRY_BYTES: u32 = 112;
@@ -154,7 +154,7 @@ export const DISK_FREE_READ_INTERVAL_MS: u32 = 1000;
 // ---- Flashed config image (SPEC.md, "Flashed config image") -----------------------------------
 export const CONFIG_MAGIC: u32 = 0x43584d49; // "IMXC" little-endian
 export const CONFIG_LAYOUT_VERSION: i32 = 2;
-export const CONFIG_IMAGE_BYTES: i32 = 100;
+export const CONFIG_IMAGE_BYTES: i32 = 104;
 export const CONFIG_BOARD_NAME_BYTES: i32 = 24;
 // Field offsets inside the image.
 export const CFG_MAGIC: i32 = 0;
@@ -180,7 +180,8 @@ export const CFG_BULK_RECORDS_MAX: i32 = 60;
 export const CFG_DELETE_RETRY_BASE_MS: i32 = 64;
 export const CFG_BOARD_NAME: i32 = 68;
 export const CFG_DISK_FREE_MARGIN_FILES: i32 = 92;
-export const CFG_CRC32: i32 = 96;
+export const CFG_DELETES_IN_FLIGHT_MAX: i32 = 96;
+export const CFG_CRC32: i32 = 100;
 // Flag bits in CFG_FLAGS: bit 0 the disk tier; bits 1-2 the disk-full policy code (DISK_FULL_*).
 export const CFG_FLAG_DISK_TIER: i32 = 1;
 export const CFG_FLAG_DISK_FULL_SHIFT: i32 = 1;
@@ -193,6 +194,9 @@ export const CONFIG_IMAGE_BYTES_1: i32 = 96;
 export const CFG_CRC32_1: i32 = 92;
 // disk.freeMarginFiles when a board leaves it out, and the margin of a layout-1 image's disk tier.
 export const DISK_FREE_MARGIN_FILES_DEFAULT: u32 = 2;
+// tier.deletesInFlightMax when a board leaves it out, and the bound of a layout-1 image: the lazy
+// policy's deletions in flight at once (cleanup.ts; SPEC.md 7.3).
+export const DELETES_IN_FLIGHT_MAX_DEFAULT: u32 = 64;
 
 // ---- .imx file format v1 (SPEC.md, ".imx file") -----------------------------------------------
 export const IMX_MAGIC: u32 = 0x31584d49; // "IMX1" little-endian

@@ -3,8 +3,10 @@
 // A fully acknowledged file leaves its stream and is deleted according to the cleanup policy:
 //   immediate — deleted in the ACK path; a failure queues it for retry;
 //   batched   — queued; processMemory deletes up to filesDeletedPerTickMax per tick;
-//   lazy      — handed to the host for an asynchronous delete; counted as gone only when the host
-//               confirms through cleanupConfirm(slot, generation, status).
+//   lazy      — queued; processMemory hands queued files to the host for an asynchronous delete,
+//               never more than deletesInFlightMax in flight at once (the tick's file-delete budget
+//               bounds synchronous deletions, which these are not); a file is counted as gone only
+//               when the host confirms through cleanupConfirm(slot, generation, status).
 // Failed deletions are retried with exponential back-off (deleteRetryBaseMs × 2^attempts, capped
 // at 2^10); a missing file counts as deleted. The queue is a FIFO linked through the file table.
 
@@ -134,7 +136,9 @@ export function cleanupEnqueue(slot: u32): void {
     fileRetryAtSet(slot, 0);
     queuePush(slot);
   } else if (policy == CLEANUP_LAZY) {
-    deleteStart(slot);
+    // Started from processMemory (cleanupTick), bounded in flight: never inside the ACK.
+    fileRetryAtSet(slot, 0);
+    queuePush(slot);
   } else {
     assert(false, "unknown cleanup policy");
   }
@@ -263,6 +267,41 @@ export function cleanupStep(budget: u32): u32 {
   }
   flagsUpdate();
   return attempted;
+}
+
+// Lazy deletions that may still be started now: deletesInFlightMax less those in flight.
+function lazyStartsLeft(): u32 {
+  const c = core();
+  return c.cleanupDeletingCount < c.deletesInFlightMax ? c.deletesInFlightMax - c.cleanupDeletingCount : 0;
+}
+
+// Whether a tick with `budget` synchronous deletions left has cleanup work it may do now: a queued
+// file is due, and (lazy) fewer than deletesInFlightMax deletions are in flight or (otherwise) the
+// budget is not spent.
+export function cleanupDue(budget: u32): bool {
+  const room = core().cleanupPolicy == CLEANUP_LAZY ? lazyStartsLeft() : budget;
+  return room > 0 && cleanupHasDueWork();
+}
+
+// The tick's cleanup: deletes up to `budget` due queued files, or under the lazy policy starts as
+// many as deletesInFlightMax allows (asynchronous: they take nothing of the budget). Returns the
+// synchronous deletions it attempted, which the caller takes off the budget (at most `budget`).
+export function cleanupTick(budget: u32): u32 {
+  if (core().cleanupPolicy == CLEANUP_LAZY) {
+    const starts = lazyStartsLeft();
+    if (starts > 0 && cleanupHasDueWork()) cleanupStep(starts);
+    return 0;
+  }
+  if (budget == 0 || !cleanupHasDueWork()) return 0;
+  return min<u32>(budget, cleanupStep(budget));
+}
+
+// Under the lazy policy, starts every due queued deletion the in-flight bound allows now, outside
+// the tick (the host's settle()); returns how many it started (0 under the other policies).
+export function cleanupLazyStart(): u32 {
+  if (core().cleanupPolicy != CLEANUP_LAZY) return 0;
+  const starts = lazyStartsLeft();
+  return starts > 0 && cleanupHasDueWork() ? cleanupStep(starts) : 0;
 }
 
 // Whether a queued file is due for a deletion attempt now.

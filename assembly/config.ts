@@ -4,7 +4,7 @@
 // device RAM and calls `boot`. The core validates the image and lays out every region inside
 // exactly `ramBytes` (not the page-rounded memory size):
 //
-//   0 static data | state block 256 B | CRC table 1 KiB | config image 100 B | stats 8 × STAT_COUNT
+//   0 static data | state block 256 B | CRC table 1 KiB | config image 104 B | stats 8 × STAT_COUNT
 //   | query 8 × QUERY_COUNT | SAT 16 × sectors | streams 112 × streamsMax | files 40 × filesMax
 //   | pool sectorBytes × sectors | bulk 24 × bulkRecordsMax | write buffer | read buffer | path 96 B | end
 //
@@ -20,6 +20,7 @@ import {
   CFG_CRC32,
   CFG_CRC32_1,
   CFG_DELETE_RETRY_BASE_MS,
+  CFG_DELETES_IN_FLIGHT_MAX,
   CFG_DISK_FREE_MARGIN_FILES,
   CFG_DISK_QUOTA_BYTES,
   CFG_DISK_THRESHOLD_PERCENT,
@@ -48,6 +49,7 @@ import {
   CONFIG_LAYOUT_VERSION,
   CONFIG_LAYOUT_VERSION_1,
   DISK_FREE_MARGIN_FILES_DEFAULT,
+  DELETES_IN_FLIGHT_MAX_DEFAULT,
   DISK_FULL_POLICY_COUNT,
   CONFIG_MAGIC,
   E_CONFIG_CRC,
@@ -95,7 +97,7 @@ export function configPtr(): usize {
 }
 
 // Validates the image at configPtr() (layout 2, or the 96-byte layout 1 of 0.1.0 with the default
-// disk margin) and lays out RAM. Returns OK or a specific error; on error
+// disk margin and lazy in-flight bound) and lays out RAM. Returns OK or a specific error; on error
 // nothing is laid out and the core stays unbooted.
 export function configLoad(imageBytes: i32): i32 {
   const image = configPtr();
@@ -136,6 +138,8 @@ export function configLoad(imageBytes: i32): i32 {
       ? DISK_FREE_MARGIN_FILES_DEFAULT
       : 0
     : load<u32>(image + CFG_DISK_FREE_MARGIN_FILES);
+  // Nor a bound on lazy deletions in flight: the default.
+  const inFlightMax = layout1 ? DELETES_IN_FLIGHT_MAX_DEFAULT : load<u32>(image + CFG_DELETES_IN_FLIGHT_MAX);
   const diskFull = (flags & CFG_FLAG_DISK_FULL_MASK) >> CFG_FLAG_DISK_FULL_SHIFT;
 
   if (sectorSize < SECTOR_BYTES_MIN || sectorSize > SECTOR_BYTES_MAX || (sectorSize & 3) != 0) return E_CONFIG_FIELD;
@@ -144,6 +148,7 @@ export function configLoad(imageBytes: i32): i32 {
   if (bulk == 0 || bulk > BULK_RECORDS_MAX_LIMIT) return E_CONFIG_FIELD;
   if (spillThreshold == 0 || spillThreshold > 100 || spillTarget >= spillThreshold) return E_CONFIG_FIELD;
   if (policy < 0 || policy >= CLEANUP_POLICY_COUNT) return E_CONFIG_FIELD;
+  if (inFlightMax == 0) return E_CONFIG_FIELD;
   const flagsKnown = layout1 ? CFG_FLAG_DISK_TIER : CFG_FLAG_DISK_TIER | CFG_FLAG_DISK_FULL_MASK;
   if ((flags & ~flagsKnown) != 0) return E_CONFIG_FIELD;
   if (diskFull >= DISK_FULL_POLICY_COUNT) return E_CONFIG_FIELD;
@@ -209,6 +214,7 @@ export function configLoad(imageBytes: i32): i32 {
   c.bulkRecordsMax = bulk;
   c.deleteRetryBaseMs = retryBase;
   c.diskFreeMarginFiles = marginFiles;
+  c.deletesInFlightMax = inFlightMax;
   c.tsdPerSector = (sectorSize - TSD_HEADER_BYTES) / TSD_RECORD_BYTES;
   c.evtPerSector = sectorSize / EVT_RECORD_BYTES;
 

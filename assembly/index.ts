@@ -27,6 +27,7 @@ import {
   cleanupForceAll as cleanupForceAllCore,
   cleanupInit,
   cleanupIsComplete,
+  cleanupLazyStart as cleanupLazyStartCore,
 } from "./cleanup";
 import { configLoad, configPolicySet, configPtr } from "./config";
 import { crc32Init } from "./crc32";
@@ -349,6 +350,13 @@ export function cleanupConfirm(slot: u32, generation: u32, status: i32): i32 {
   return cleanupConfirmCore(slot, generation, status);
 }
 
+// Under the lazy policy, starts the due queued deletions that deletesInFlightMax allows now;
+// returns how many it started (0 under the other policies).
+export function cleanupLazyStart(): i32 {
+  if (!core().booted) return E_NOT_BOOTED;
+  return <i32>cleanupLazyStartCore();
+}
+
 export function cleanupForceAll(): i32 {
   if (!core().booted) return E_NOT_BOOTED;
   if (recoveryIsOpen()) recoveryCloseCore();
@@ -376,6 +384,12 @@ export function pathBufferPtr(): usize {
 
 export function filesMaxConfigured(): u32 {
   return core().booted ? core().filesMax : 0;
+}
+
+// The cleanup policy in force (CLEANUP_*): the flashed one, or the one cleanupPolicySet set.
+export function cleanupPolicy(): i32 {
+  if (!core().booted) return E_NOT_BOOTED;
+  return core().cleanupPolicy;
 }
 
 export function cleanupPolicySet(policy: i32): i32 {

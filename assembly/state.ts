@@ -33,7 +33,9 @@
 //   224 diskFreeReadMs f64   232 diskFreeAtReadBytes f64   240 diskUsedAtReadBytes f64
 //   248 diskFreeMarginFiles u32 (setting from the image)
 //   Per-call budgets
-//   252 deletesBudget u32                                                          256 end
+//   252 deletesBudget u32
+//   Settings from the image, added later
+//   256 deletesInFlightMax u32 (lazy deletions in flight at most)                  260 end
 //
 // Every offset drawn above is checked against offsetof below, so the drawing cannot drift.
 
@@ -129,6 +131,9 @@ export class CoreState {
   // ---- Per-call budgets
   // Deletions left to the running tick (or write) for cleanup and evictions.
   deletesBudget!: u32;
+  // ---- Settings from the image, added later
+  // Lazy deletions in flight at most (cleanup.ts): the lazy policy starts no more than this.
+  deletesInFlightMax!: u32;
 }
 
 // CoreState.positionsLegacy: no positions file of the first format; one was read at boot and its
@@ -216,5 +221,6 @@ if (offsetof<CoreState>("diskFreeAtReadBytes") != 232) ERROR("CoreState.diskFree
 if (offsetof<CoreState>("diskUsedAtReadBytes") != 240) ERROR("CoreState.diskUsedAtReadBytes moved");
 if (offsetof<CoreState>("diskFreeMarginFiles") != 248) ERROR("CoreState.diskFreeMarginFiles moved");
 if (offsetof<CoreState>("deletesBudget") != 252) ERROR("CoreState.deletesBudget moved");
+if (offsetof<CoreState>("deletesInFlightMax") != 256) ERROR("CoreState.deletesInFlightMax moved");
 // The block's size, rounded up to the 8-byte region alignment, is the ABI's CORE_STATE_BYTES.
 if (((offsetof<CoreState>() + 7) & ~7) != CORE_STATE_BYTES) ERROR("CoreState size differs from CORE_STATE_BYTES");

@@ -2,7 +2,8 @@
 //
 // It runs its logic at most once per tickIntervalMs and does a bounded amount of work per call
 // (spillSectorsPerTickMax sectors moved, filesWrittenPerTickMax files written,
-// filesDeletedPerTickMax files deleted, STEPS_PER_TICK_MAX state visits), so no call can stall the
+// filesDeletedPerTickMax files deleted — lazy deletions started instead up to deletesInFlightMax in
+// flight —, STEPS_PER_TICK_MAX state visits), so no call can stall the
 // loop however much work is queued. States and transitions (SPEC.md, "Tier state machine"):
 //
 //   IDLE             flush requested → FLUSH_ALL; RAM usage ≥ spill threshold → CHECK_USAGE;
@@ -12,7 +13,8 @@
 //                    evict-oldest a spill makes room itself, disk-full.ts).
 //   MOVE_TO_DISK     spill one file per stream, round robin, until usage < spill target (→ IDLE) or
 //                    the tick's budget is spent (stay) or nothing is eligible (→ IDLE).
-//   CLEANUP_DISK     delete due queued files up to the budget → IDLE.
+//   CLEANUP_DISK     delete due queued files up to the budget (lazy: start them up to the in-flight
+//                    bound) → IDLE.
 //   FLUSH_ALL        spill every RAM sector, pending or not, tails included, up to the budget; when RAM
 //                    holds no stream data the flush is complete (progress 101) → IDLE.
 //   CANCELLING_FLUSH entered by cancelMemoryFlush(); ends the flush → IDLE.
@@ -63,7 +65,7 @@ import {
   STREAM_NULL,
 } from "./abi";
 import { clockSet } from "./clock";
-import { cleanupDeletingCount, cleanupHasDueWork, cleanupQueueLength, cleanupStep } from "./cleanup";
+import { cleanupDeletingCount, cleanupDue, cleanupQueueLength, cleanupTick } from "./cleanup";
 import { diskBytesLimit, diskSpaceInvalidate } from "./disk-space";
 import { diskBytesUsed, diskRoomMake } from "./disk-full";
 import { filePathFormat, fileSlotsFree, fileSlotTake, imxHeaderWrite } from "./files";
@@ -356,7 +358,7 @@ export function processMemory(nowMs: f64): i32 {
         stateSet(STATE_FLUSH_ALL);
       } else if (!spillTried && c.diskTier && satUsagePercent() >= c.spillThresholdPercent) {
         stateSet(STATE_CHECK_USAGE);
-      } else if (!cleanupTried && c.deletesBudget > 0 && cleanupHasDueWork()) {
+      } else if (!cleanupTried && cleanupDue(c.deletesBudget)) {
         stateSet(STATE_CLEANUP_DISK);
       } else {
         break;
@@ -383,15 +385,13 @@ export function processMemory(nowMs: f64): i32 {
       if (status == OK && budgetSpent && satUsagePercent() >= c.spillTargetPercent) {
         // Deletions keep going during a long spill too: acknowledged files waiting in the queue
         // still count against the disk quota, so starving them ends in refused spills and discards.
-        if (c.deletesBudget > 0 && cleanupHasDueWork()) {
-          c.deletesBudget -= min<u32>(c.deletesBudget, cleanupStep(c.deletesBudget));
-        }
+        c.deletesBudget -= cleanupTick(c.deletesBudget);
         break;
       }
       stateSet(STATE_IDLE);
     } else if (c.tierState == STATE_CLEANUP_DISK) {
       cleanupTried = true;
-      c.deletesBudget -= min<u32>(c.deletesBudget, cleanupStep(c.deletesBudget));
+      c.deletesBudget -= cleanupTick(c.deletesBudget);
       stateSet(STATE_IDLE);
     } else if (c.tierState == STATE_FLUSH_ALL) {
       if (!c.flushRequested) {
@@ -416,9 +416,7 @@ export function processMemory(nowMs: f64): i32 {
         continue;
       }
       // Deletions keep going during a long flush.
-      if (c.deletesBudget > 0 && cleanupHasDueWork()) {
-        c.deletesBudget -= min<u32>(c.deletesBudget, cleanupStep(c.deletesBudget));
-      }
+      c.deletesBudget -= cleanupTick(c.deletesBudget);
       break;
     } else if (c.tierState == STATE_CANCELLING_FLUSH) {
       c.flushRequested = false;

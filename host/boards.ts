@@ -184,6 +184,7 @@ export const TIER_DEFAULTS = {
   cleanupPolicy: "batched",
   deleteRetryBaseMs: 100,
   diskFullPolicy: "evict-oldest",
+  deletesInFlightMax: abi.DELETES_IN_FLIGHT_MAX_DEFAULT,
 } as const satisfies Record<string, number | CleanupPolicy | DiskFullPolicy>;
 
 const tierShape = {
@@ -200,6 +201,7 @@ const tierShape = {
   diskFullPolicy: z
     .enum(DISK_FULL_POLICIES, { error: () => `must be one of ${DISK_FULL_POLICIES.join(", ")}` })
     .default(TIER_DEFAULTS.diskFullPolicy),
+  deletesInFlightMax: integer(1, U32_MAX).default(TIER_DEFAULTS.deletesInFlightMax),
 };
 
 const objectRule = typeRule("an object");

@@ -1,4 +1,4 @@
-// The flashed config image: the 100-byte little-endian record (layout 2) that boots a board's core;
+// The flashed config image: the 104-byte little-endian record (layout 2) that boots a board's core;
 // the 96-byte layout 1 that 0.1.0 flashed is still read.
 //
 // The host encodes a Board into the image (SPEC.md, "Flashed config image") and places it in device
@@ -13,6 +13,7 @@ import {
   CFG_CRC32,
   CFG_CRC32_1,
   CFG_DELETE_RETRY_BASE_MS,
+  CFG_DELETES_IN_FLIGHT_MAX,
   CFG_DISK_FREE_MARGIN_FILES,
   CFG_DISK_QUOTA_BYTES,
   CFG_DISK_THRESHOLD_PERCENT,
@@ -43,6 +44,7 @@ import {
   CONFIG_LAYOUT_VERSION,
   CONFIG_LAYOUT_VERSION_1,
   DISK_FREE_MARGIN_FILES_DEFAULT,
+  DELETES_IN_FLIGHT_MAX_DEFAULT,
   CONFIG_MAGIC,
   DISK_FULL_POLICY_BY_CODE,
   DISK_FULL_POLICY_CODES,
@@ -96,6 +98,7 @@ export const CONFIG_FIELDS: readonly ConfigField[] = [
   field("deleteRetryBaseMs", CFG_DELETE_RETRY_BASE_MS, "u32"),
   { name: "boardName", offset: CFG_BOARD_NAME, type: "ascii", bytes: CONFIG_BOARD_NAME_BYTES },
   field("diskFreeMarginFiles", CFG_DISK_FREE_MARGIN_FILES, "u32"),
+  field("deletesInFlightMax", CFG_DELETES_IN_FLIGHT_MAX, "u32"),
   field("crc32", CFG_CRC32, "u32"),
 ];
 
@@ -158,6 +161,7 @@ function configOf(board: Board): BoardConfig {
       cleanupPolicy: tier.cleanupPolicy,
       deleteRetryBaseMs: tier.deleteRetryBaseMs,
       diskFullPolicy: tier.diskFullPolicy,
+      deletesInFlightMax: tier.deletesInFlightMax,
     },
   };
 }
@@ -198,6 +202,7 @@ export function encodeConfigImage(board: Board): Uint8Array {
   view.setUint32(CFG_BULK_RECORDS_MAX, memory.bulkRecordsMax, true);
   view.setUint32(CFG_DELETE_RETRY_BASE_MS, tier.deleteRetryBaseMs, true);
   view.setUint32(CFG_DISK_FREE_MARGIN_FILES, disk?.freeMarginFiles ?? 0, true);
+  view.setUint32(CFG_DELETES_IN_FLIGHT_MAX, tier.deletesInFlightMax, true);
   // The schema allows only ASCII names of at most CONFIG_BOARD_NAME_BYTES; the rest stays zero.
   for (let index = 0; index < config.name.length; index++) {
     view.setUint8(CFG_BOARD_NAME + index, config.name.charCodeAt(index));
@@ -343,6 +348,8 @@ export function decodeConfigImage(bytes: Uint8Array): DecodedConfig {
       cleanupPolicy,
       deleteRetryBaseMs: view.getUint32(CFG_DELETE_RETRY_BASE_MS, true),
       diskFullPolicy,
+      // Layout 1 had no bound on lazy deletions in flight: its core takes the default.
+      deletesInFlightMax: layout1 ? DELETES_IN_FLIGHT_MAX_DEFAULT : view.getUint32(CFG_DELETES_IN_FLIGHT_MAX, true),
     },
   };
   configCheck(config);

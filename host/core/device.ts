@@ -86,8 +86,15 @@ export interface CleanupProgress {
   bytesDeleted: number;
   failedAttempts: number;
   complete: boolean;
-  /** Estimated time to delete what is pending, from the measured deletion latency. */
-  etaMs: number;
+  /**
+   * Estimated time until cleanup is complete, ms, with processMemory called at least every tick
+   * interval: the ticks the pending files need at the policy's per-tick bound (filesDeletedPerTickMax,
+   * or for lazy the deletesInFlightMax in flight), each taking the tick interval or the measured
+   * deletion time of its files if longer, plus the deletions in flight. 0 when nothing is pending;
+   * null (unknown) while files are pending but no deletion of this device life has been timed yet.
+   * Deletions waiting out a retry back-off are counted as due.
+   */
+  etaMs: number | null;
   deleteLatencyMs: { p50: number; p99: number; max: number; samples: number };
 }
 
@@ -677,7 +684,7 @@ export class Device {
       bytesDeleted: s[abi.STAT_BYTES_DELETED] ?? 0,
       failedAttempts: s[abi.STAT_DELETE_FAILURES] ?? 0,
       complete: (s[abi.STAT_CLEANUP_COMPLETE] ?? 0) === 1,
-      etaMs: (filesPending + filesInFlight) * latency.meanMs(),
+      etaMs: this.cleanupEtaMs(filesPending, filesInFlight),
       deleteLatencyMs: {
         p50: latency.quantileMs(0.5),
         p99: latency.quantileMs(0.99),
@@ -685,6 +692,29 @@ export class Device {
         samples: latency.count,
       },
     };
+  }
+
+  /** getCleanupProgress().etaMs for `queued` files awaiting deletion and `inFlight` lazy deletions. */
+  private cleanupEtaMs(queued: number, inFlight: number): number | null {
+    if (queued + inFlight === 0) return 0;
+    const { tickIntervalMs, filesDeletedPerTickMax, deletesInFlightMax } = this.board.tier;
+    if (this.exports.cleanupPolicy() === abi.CLEANUP_LAZY) {
+      // Each tick starts what the in-flight bound allows; the deletions themselves run at the rate measured.
+      const perFileMs = this.bridge.lazyPerFileMs();
+      if (perFileMs === null) return null;
+      const all = queued + inFlight;
+      const pacedMs =
+        Math.ceil(queued / deletesInFlightMax) * tickIntervalMs + Math.min(all, deletesInFlightMax) * perFileMs;
+      return Math.max(pacedMs, all * perFileMs);
+    }
+    const latency = this.bridge.deleteLatency;
+    if (latency.count === 0) return null;
+    const perFileMs = latency.meanMs();
+    // Full ticks of filesDeletedPerTickMax, then the rest; each is a tick interval or its deletions' time.
+    const fullTicks = Math.floor(queued / filesDeletedPerTickMax);
+    const rest = queued - fullTicks * filesDeletedPerTickMax;
+    const tickMs = (files: number): number => Math.max(tickIntervalMs, files * perFileMs);
+    return fullTicks * tickMs(filesDeletedPerTickMax) + (rest > 0 ? tickMs(rest) : 0) + inFlight * perFileMs;
   }
 
   /**
@@ -720,9 +750,21 @@ export class Device {
     return check(this.exports.ramSectorsWithData(), "count RAM sectors");
   }
 
-  /** Waits for every lazy deletion in flight to settle. */
-  settle(): Promise<void> {
-    return this.bridge.settle();
+  /**
+   * Lets lazy cleanup finish what it can do now: starts the due queued deletions (at most
+   * tier.deletesInFlightMax in flight at once, as processMemory does) and waits for every deletion
+   * in flight to settle, until none is left in flight or due. A deletion that fails waits out its
+   * retry back-off in the queue (processMemory retries it).
+   */
+  async settle(): Promise<void> {
+    // Each round starts at least one deletion or waits for those in flight: bounded by the file table.
+    const roundsMax = this.exports.filesMaxConfigured() + 2;
+    for (let round = 0; round < roundsMax; round++) {
+      const started = check(this.exports.cleanupLazyStart(), "start lazy deletions");
+      if (started === 0 && this.bridge.pendingDeletes() === 0) break;
+      await this.bridge.settle();
+    }
+    await this.bridge.settle();
   }
 
   /** Makes the disk tier behave as if `percent` of its quota were already used. */

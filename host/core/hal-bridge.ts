@@ -94,6 +94,11 @@ export class HalBridge {
   readonly deleteLatency = new LatencyRecorder();
   readonly writeLatency = new LatencyRecorder();
   private readonly inFlight = new Set<Promise<void>>();
+  /** Wall time during which a lazy deletion was in flight (ms, since lazyBusySinceMs when it still is). */
+  private lazyBusyMs = 0;
+  private lazyBusySinceMs: number | null = null;
+  /** Lazy deletions that completed (successfully) during that time. */
+  private lazyCompleted = 0;
   private readonly knownDirs = new Set<string>();
   /** Files appended to (or written) by this bridge: known to exist, durably. */
   private readonly appendTargets = new Set<string>();
@@ -212,6 +217,17 @@ export class HalBridge {
   /** Deletions started by the lazy policy that have not settled yet. */
   pendingDeletes(): number {
     return this.inFlight.size;
+  }
+
+  /**
+   * What one lazy deletion costs, ms: the wall time during which any was in flight over the number
+   * that completed in it (deletions overlap, so this is the time per file at the concurrency they
+   * ran at, not one deletion's latency); null before the first has completed.
+   */
+  lazyPerFileMs(): number | null {
+    if (this.lazyCompleted === 0) return null;
+    const running = this.lazyBusySinceMs === null ? 0 : performance.now() - this.lazyBusySinceMs;
+    return (this.lazyBusyMs + running) / this.lazyCompleted;
   }
 
   /**
@@ -335,9 +351,18 @@ export class HalBridge {
         const started = performance.now();
         const done = (status: number): void => {
           this.inFlight.delete(promise);
-          if (status === abi.OK) this.deleteLatency.record(performance.now() - started);
+          const now = performance.now();
+          if (status === abi.OK) {
+            this.deleteLatency.record(now - started);
+            this.lazyCompleted++;
+          }
+          if (this.inFlight.size === 0 && this.lazyBusySinceMs !== null) {
+            this.lazyBusyMs += now - this.lazyBusySinceMs;
+            this.lazyBusySinceMs = null;
+          }
           this.hooks?.confirmDelete(slot, generation, status);
         };
+        if (this.inFlight.size === 0) this.lazyBusySinceMs = started;
         const promise: Promise<void> = this.hal.removeAsync(path).then(
           () => done(abi.OK),
           (e: unknown) => done(statusCounted(this, e)),

@@ -44,7 +44,8 @@ export interface DeviceStatus {
   filesDeleted: number;
   cleanupFilesPending: number;
   cleanupComplete: boolean;
-  cleanupEtaMs: number;
+  /** getCleanupProgress().etaMs: null while no deletion has been timed. */
+  cleanupEtaMs: number | null;
   phase: "running" | "draining" | "stopping" | "done";
 }
 

@@ -42,7 +42,8 @@ export interface AggregateStatus {
   filesCreated: number;
   filesDeleted: number;
   cleanupFilesPending: number;
-  cleanupEtaMs: number;
+  /** The largest device's estimate; null when one of them cannot estimate yet. */
+  cleanupEtaMs: number | null;
   /** Σ over devices of simulated time run in this invocation, in hours. */
   deviceSimHours: number;
   realMs: number;
@@ -112,7 +113,8 @@ export function statusAggregate(
     a.filesCreated += s.filesCreated;
     a.filesDeleted += s.filesDeleted;
     a.cleanupFilesPending += s.cleanupFilesPending;
-    a.cleanupEtaMs = Math.max(a.cleanupEtaMs, s.cleanupEtaMs);
+    a.cleanupEtaMs =
+      a.cleanupEtaMs === null || s.cleanupEtaMs === null ? null : Math.max(a.cleanupEtaMs, s.cleanupEtaMs);
     a.deviceSimHours += (s.simNowMs - s.lifeStartMs) / HOUR_MS;
   }
   if (!Number.isFinite(a.sinceStartMinMs)) a.sinceStartMinMs = 0;

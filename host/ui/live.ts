@@ -118,7 +118,7 @@ export class LiveDashboard implements WatchListener {
       cleanup: {
         filesPending: cleanup.filesPending + cleanup.filesInFlight,
         filesDeleted: cleanup.filesDeleted,
-        etaMs: Math.round(cleanup.etaMs),
+        etaMs: cleanup.etaMs === null ? -1 : Math.round(cleanup.etaMs),
         complete: cleanup.complete,
       },
       cells: this.cells(s.spills),

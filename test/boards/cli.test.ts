@@ -79,7 +79,7 @@ describe("flash", () => {
     expect(written).toEqual(encodeConfigImage(loadBoard(DEFAULT_BOARD_NAME)));
     expect(decodeConfigImage(written).name).toBe(DEFAULT_BOARD_NAME);
     const report = flashReport(result);
-    expect(report).toContain(`wrote ${file}: 100-byte config image for board fc1-imx6`);
+    expect(report).toContain(`wrote ${file}: 104-byte config image for board fc1-imx6`);
     expect(report).toContain("2048 sectors × 32 bytes");
     expect(report).toContain("256 MiB quota");
   });

@@ -17,6 +17,7 @@ import {
   CFG_CRC32,
   CFG_CRC32_1,
   CFG_DISK_FREE_MARGIN_FILES,
+  CFG_DELETES_IN_FLIGHT_MAX,
   CFG_FILES_MAX,
   CFG_FLAG_DISK_FULL_SHIFT,
   CFG_FLAGS,
@@ -110,7 +111,8 @@ describe("config image layout", () => {
   it("ends with the CRC over everything before it", () => {
     expect(CFG_CRC32 + 4).toBe(CONFIG_IMAGE_BYTES);
     expect(CFG_BOARD_NAME + CONFIG_BOARD_NAME_BYTES).toBe(CFG_DISK_FREE_MARGIN_FILES);
-    expect(CFG_DISK_FREE_MARGIN_FILES + 4).toBe(CFG_CRC32);
+    expect(CFG_DISK_FREE_MARGIN_FILES + 4).toBe(CFG_DELETES_IN_FLIGHT_MAX);
+    expect(CFG_DELETES_IN_FLIGHT_MAX + 4).toBe(CFG_CRC32);
   });
 
   it("uses zlib's CRC-32, the IEEE one the core implements", () => {
@@ -137,6 +139,8 @@ describe("encodeConfigImage", () => {
     ).toBe(true);
     expect(view.getUint32(CFG_DISK_FREE_MARGIN_FILES, true)).toBe(board.disk?.freeMarginFiles);
     expect(board.disk?.freeMarginFiles).toBe(2);
+    expect(view.getUint32(CFG_DELETES_IN_FLIGHT_MAX, true)).toBe(board.tier.deletesInFlightMax);
+    expect(board.tier.deletesInFlightMax).toBe(64);
   });
 
   it("writes zero disk fields and no disk flag for a board without a disk tier", () => {
@@ -246,7 +250,7 @@ describe("decodeConfigImage on signed images with bad fields", () => {
       /^config image refused \(E_CONFIG_CRC\): stored crc32 0x[0-9a-f]{8} does not match computed 0x[0-9a-f]{8}$/,
     );
     expect(refusal(new Uint8Array(10)).message).toBe(
-      "config image refused (E_CONFIG_TRUNCATED): 10 bytes, a layout 2 image is 100 bytes",
+      "config image refused (E_CONFIG_TRUNCATED): 10 bytes, a layout 2 image is 104 bytes",
     );
   });
 });

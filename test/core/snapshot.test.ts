@@ -163,6 +163,7 @@ describe("snapshots that cannot be taken or restored", () => {
     for (let tick = 0; tick < 50 && device.getFlushProgress() !== 101; tick++) device.processMemory(T0 + 1000 * tick);
     const records = device.readBulk(1, 1, 40);
     device.ack(1, 1, records.length);
+    device.processMemory(T0 + 1000 * 50); // starts the lazy deletions the ACK queued
     expect(device.getCleanupProgress().filesInFlight).toBeGreaterThan(0);
     expect(() => device.snapshot()).toThrow(SnapshotError);
     await device.settle();

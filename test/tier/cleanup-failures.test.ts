@@ -65,7 +65,8 @@ describe.each(POLICIES)("deletion failures under the %s policy", (policy) => {
       const failures = RETRY_SHIFT_MAX + 3;
       hal.failNext(removeOp, code, failures);
 
-      // Attempt times: immediate and lazy try in the ACK call (at the last tick's time); batched on the next tick.
+      // Attempt times: immediate tries in the ACK call and lazy in the settle() after it (at the last
+      // tick's time); batched on the next tick.
       const attemptsAt: number[] = [];
       let seen = 0;
       const noteAttempts = (): void => {
@@ -101,21 +102,25 @@ describe.each(POLICIES)("deletion failures under the %s policy", (policy) => {
   );
 
   it("under a lasting fault, every processMemory call returns after a bounded number of attempts", async () => {
-    const device = Device.create({ board: tiny, hal, policy });
-    const clock = new TickClock(tiny);
+    // Lazy deletions are bounded by the deletions in flight (tier.deletesInFlightMax), the others by
+    // the tick's budget (tier.filesDeletedPerTickMax): both 1 here.
+    const board = { ...tiny, tier: { ...tiny.tier, deletesInFlightMax: 1 } };
+    const device = Device.create({ board, hal, policy });
+    const clock = new TickClock(board);
     spillFiles(device, clock, 3);
     const files = imxFilesUnder(dir);
     hal.failNext(removeOp, "EIO", Number.MAX_SAFE_INTEGER);
     uploadAll(device, 1, 10);
     if (policy === "lazy") await device.settle();
 
-    const perTickMax = tiny.tier.filesDeletedPerTickMax;
+    const perTickMax = policy === "lazy" ? board.tier.deletesInFlightMax : board.tier.filesDeletedPerTickMax;
+    expect(perTickMax).toBe(1);
     const ticks = 3000;
     for (let tick = 0; tick < ticks; tick++) {
       const before = hal.calls[removeOp];
       clock.tick(device); // returns: no call loops on a failing disk
-      if (policy === "lazy") await device.settle();
       expect(hal.calls[removeOp] - before).toBeLessThanOrEqual(perTickMax);
+      if (policy === "lazy") await device.settle();
     }
     expect(device.isCleanupComplete()).toBe(false);
     expect(imxFilesUnder(dir)).toEqual(files);

@@ -1,6 +1,7 @@
 // Cleanup, the seed's subject: once every record in a `.imx` file has been read and acknowledged,
 // the physical file is deleted, by the policy in force — immediate (inside the ACK call), batched
-// (by processMemory, at most filesDeletedPerTickMax per tick) or lazy (off the main loop, done when
+// (by processMemory, at most filesDeletedPerTickMax per tick) or lazy (queued by the ACK, started
+// off the main loop by processMemory with at most tier.deletesInFlightMax in flight, done when
 // device.settle() resolves). Every case runs on a fresh temporary directory on the real filesystem
 // and counts the files there with fs.readdirSync, not only through the device. It also shows the
 // cleanup-complete flag, getCleanupProgress(), getPendingDiskWriteCount() covering all pending work,
@@ -16,6 +17,7 @@ import { type CleanupPolicy, loadBoard } from "../../host/boards.js";
 import { Device } from "../../host/core/device.js";
 import { ensureCleanupComplete } from "../../host/core/ensure-cleanup.js";
 import { FLUSH_PROGRESS_COMPLETE } from "../../host/core/flush.js";
+import { HalWrapper } from "../../host/hal/hal-wrapper.js";
 import { MemoryHal } from "../../host/hal/memory.js";
 import {
   flushToDisk,
@@ -360,15 +362,28 @@ describe("batched policy", () => {
     expect(imxFilesUnder(dir)).toHaveLength(40);
     for (const sensor of sensors) uploadAll(device, 1, sensor);
     expect(device.getPendingDiskWriteCount()).toBe(40);
+    // No deletion timed yet in this device life: the time remaining is unknown, not 0.
+    expect(device.getCleanupProgress().etaMs).toBeNull();
 
     const deletedPerTick: number[] = [];
+    const etas: Array<number | null> = [];
     while (!device.isCleanupComplete() && deletedPerTick.length < 10) {
       const before = imxFilesUnder(dir).length;
       clock.tick(device);
       deletedPerTick.push(before - imxFilesUnder(dir).length);
+      etas.push(device.getCleanupProgress().etaMs);
     }
     expect(fc1.tier.filesDeletedPerTickMax).toBe(16);
     expect(deletedPerTick).toEqual([16, 16, 8]);
+    // The estimate counts the ticks left at 16 per 100 ms tick (each at least the tick interval),
+    // here 24 files = 2 ticks, then 8 files = 1 tick, with the measured deletion time on top where
+    // a tick's deletions would take longer than the interval.
+    const latencyMaxMs = device.getCleanupProgress().deleteLatencyMs.max;
+    expect(etas[0]).toBeGreaterThanOrEqual(2 * fc1.tier.tickIntervalMs);
+    expect(etas[0]).toBeLessThanOrEqual(2 * fc1.tier.tickIntervalMs + 24 * latencyMaxMs);
+    expect(etas[1]).toBeGreaterThanOrEqual(fc1.tier.tickIntervalMs);
+    expect(etas[1]).toBeLessThanOrEqual(fc1.tier.tickIntervalMs + 8 * latencyMaxMs);
+    expect(etas[2]).toBe(0);
   });
 
   it("keeps deleting while spills use their whole budget every tick, so an uplink that keeps up loses nothing", () => {
@@ -417,15 +432,28 @@ describe("batched policy", () => {
 });
 
 describe("lazy policy", () => {
-  it("is incomplete while deletions are in flight and complete once they settle", async () => {
+  it("queues in the ACK, starts deletions from processMemory, and is complete once they settle", async () => {
     const device = Device.create({ board: tiny, storageDir: dir, policy: "lazy" });
     const clock = new TickClock(tiny);
     spillFiles(device, clock, 4);
     const created = device.stats().filesCreated;
     uploadAll(device, 1, 10);
 
+    // The ACK starts nothing: every file waits for the next tick.
     expect(device.isCleanupComplete()).toBe(false);
-    expect(device.getCleanupProgress()).toMatchObject({ filesInFlight: created, filesDeleted: 0, complete: false });
+    expect(device.getCleanupProgress()).toMatchObject({
+      filesPending: created,
+      filesInFlight: 0,
+      filesDeleted: 0,
+      complete: false,
+      etaMs: null,
+    });
+    expect(device.getPendingDiskWriteCount()).toBe(created);
+    expect(imxFilesUnder(dir)).toHaveLength(created);
+
+    clock.tick(device);
+    expect(created).toBeLessThanOrEqual(tiny.tier.deletesInFlightMax);
+    expect(device.getCleanupProgress()).toMatchObject({ filesPending: 0, filesInFlight: created, complete: false });
     expect(device.getPendingDiskWriteCount()).toBe(created);
 
     await device.settle();
@@ -434,15 +462,61 @@ describe("lazy policy", () => {
     expect(device.getCleanupProgress()).toMatchObject({ filesInFlight: 0, filesPending: 0, filesDeleted: created });
     expect(device.getPendingDiskWriteCount()).toBe(0);
 
-    // With deletions measured, the next files in flight come with an estimate.
+    // With deletions measured, the next files pending come with an estimate; settle() starts and
+    // finishes them without a tick.
     const written = device.counts(1, 10).nextSeq;
     tsdWrite(device, 1, 10, written, 4 * tsdPerSector(tiny));
     flushToDisk(device, clock, 10);
     uploadAll(device, 1, 10);
-    expect(device.getCleanupProgress().filesInFlight).toBe(1);
+    expect(device.getCleanupProgress().filesPending).toBe(1);
     expect(device.getCleanupProgress().etaMs).toBeGreaterThan(0);
     await device.settle();
-    expect(device.getCleanupProgress()).toMatchObject({ filesInFlight: 0, etaMs: 0, complete: true });
+    expect(device.getCleanupProgress()).toMatchObject({ filesPending: 0, filesInFlight: 0, etaMs: 0, complete: true });
     expect(imxFilesUnder(dir)).toEqual([]);
   });
+
+  it("never has more than tier.deletesInFlightMax deletions in flight, from ticks or settle()", async () => {
+    const hal = new ConcurrencyHal();
+    const board = { ...tiny, tier: { ...tiny.tier, deletesInFlightMax: 2 } };
+    const device = Device.create({ board, hal, policy: "lazy" });
+    const clock = new TickClock(board);
+    spillFiles(device, clock, 7);
+    const created = device.stats().filesCreated;
+    uploadAll(device, 1, 10);
+    expect(device.getCleanupProgress().filesPending).toBe(created);
+
+    clock.tick(device);
+    expect(device.getCleanupProgress()).toMatchObject({ filesInFlight: 2, filesPending: created - 2 });
+    // A tick with the bound reached starts nothing more.
+    clock.tick(device);
+    expect(device.getCleanupProgress()).toMatchObject({ filesInFlight: 2, filesPending: created - 2 });
+    expect(hal.inFlight).toBe(2);
+
+    await device.settle();
+    expect(device.getCleanupProgress()).toMatchObject({ filesInFlight: 0, filesPending: 0, filesDeleted: created });
+    expect(hal.inFlightMaxSeen).toBe(2);
+    expect(hal.removesAsync).toBe(created);
+    expect(device.isCleanupComplete()).toBe(true);
+  });
 });
+
+/** A MemoryHal that counts the asynchronous removals in flight at once. */
+class ConcurrencyHal extends HalWrapper {
+  inFlight = 0;
+  inFlightMaxSeen = 0;
+  removesAsync = 0;
+  constructor() {
+    const inner = new MemoryHal();
+    super(inner, inner.kind);
+  }
+  override async removeAsync(path: string): Promise<void> {
+    this.inFlight++;
+    this.removesAsync++;
+    this.inFlightMaxSeen = Math.max(this.inFlightMaxSeen, this.inFlight);
+    try {
+      await super.removeAsync(path);
+    } finally {
+      this.inFlight--;
+    }
+  }
+}

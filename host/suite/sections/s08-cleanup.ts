@@ -1,6 +1,7 @@
 // Section 8 — cleanup, the seed document's own subject, for each policy: files flushed to disk and
 // then fully acknowledged are deleted in the ACK (immediate), by processMemory at most
-// filesDeletedPerTickMax per tick (batched), or off the main loop until settled (lazy); the
+// filesDeletedPerTickMax per tick (batched), or off the main loop, started by processMemory at
+// most deletesInFlightMax in flight, until settled (lazy); the
 // cleanup-complete flag, getCleanupProgress() (files and bytes pending, in flight, time remaining)
 // and getPendingDiskWriteCount() (all pending work) say so at every step; and
 // forceCleanupAllDiskFiles() deletes every file at once, strays included, counting what it discards.
@@ -94,10 +95,10 @@ export const cleanupSection: Section = {
             `${left} on disk, ${progress.filesPending} pending, ${progress.bytesPending} B, ${device.isCleanupComplete() ? "complete" : "incomplete"}, ${pendingWork} pending work`,
           );
           ctx.check(
-            "batched: a time remaining is estimated once deletions have been timed",
-            progress.deleteLatencyMs.samples === 0 ? progress.etaMs === 0 : progress.etaMs > 0,
-            progress.deleteLatencyMs.samples === 0 ? "0 ms (no deletion timed yet)" : "> 0 ms",
-            `${progress.etaMs} ms`,
+            "batched: a time remaining is estimated once deletions have been timed, unknown before",
+            progress.deleteLatencyMs.samples === 0 ? progress.etaMs === null : (progress.etaMs ?? 0) > 0,
+            progress.deleteLatencyMs.samples === 0 ? "unknown (no deletion timed yet)" : "> 0 ms",
+            `${progress.etaMs ?? "unknown"} ms`,
           );
           const perTick = board.tier.filesDeletedPerTickMax;
           let previous = progress.filesPending;
@@ -123,10 +124,25 @@ export const cleanupSection: Section = {
           );
         } else {
           ctx.check(
-            "lazy: after the ACK every deletion is in flight — incomplete, pending work counts them",
-            !device.isCleanupComplete() && progress.filesInFlight === expectedFiles && pendingWork === expectedFiles,
-            `incomplete, ${expectedFiles} in flight, ${expectedFiles} pending work`,
-            `${device.isCleanupComplete() ? "complete" : "incomplete"}, ${progress.filesInFlight} in flight, ${pendingWork} pending work`,
+            "lazy: after the ACK every file awaits a tick, none in flight — incomplete, pending work counts them",
+            !device.isCleanupComplete() &&
+              progress.filesPending === expectedFiles &&
+              progress.filesInFlight === 0 &&
+              pendingWork === expectedFiles,
+            `incomplete, ${expectedFiles} pending, 0 in flight, ${expectedFiles} pending work`,
+            `${device.isCleanupComplete() ? "complete" : "incomplete"}, ${progress.filesPending} pending, ${progress.filesInFlight} in flight, ${pendingWork} pending work`,
+          );
+          env.tick(device);
+          const started = device.getCleanupProgress();
+          const inFlightMax = board.tier.deletesInFlightMax;
+          const expectedInFlight = Math.min(expectedFiles, inFlightMax);
+          ctx.check(
+            `lazy: processMemory starts the deletions, at most ${inFlightMax} in flight`,
+            started.filesInFlight === expectedInFlight &&
+              started.filesPending === expectedFiles - expectedInFlight &&
+              device.getPendingDiskWriteCount() === expectedFiles,
+            `${expectedInFlight} in flight, ${expectedFiles - expectedInFlight} pending`,
+            `${started.filesInFlight} in flight, ${started.filesPending} pending`,
           );
           await device.settle();
         }
