@@ -8,7 +8,8 @@
 //   2  host/core
 //   3  host/sim, host/replay, host/bench, host/inspect (reading device RAM and RAM dumps)
 //   4  host/run, host/suite, host/verify
-//   5  host/ui (the dashboard, the Perfetto trace, compare and size: they watch or drive runs)
+//   5  host/ui, host/compare, host/size (the dashboard, the Perfetto trace, compare and size:
+//      they watch or drive runs)
 //   6  host/cli
 //   host/index.ts is the public entry: it may import any layer and nothing in host/ imports it.
 // host/base imports nothing else of the project; generated files import nothing at all.
@@ -21,7 +22,7 @@ const LAYERS = [
   "^host/core/(?![^/]+\\.generated\\.ts$)",
   "^host/(sim|replay|bench|inspect)/",
   "^host/(run|suite|verify)/",
-  "^host/ui/",
+  "^host/(ui|compare|size)/",
   "^host/cli/",
 ];
 

@@ -23,6 +23,7 @@ import { registerUiCommand } from "./ui-command.js";
 import { registerInspectCommand } from "./inspect-command.js";
 import { registerVerifyCommand } from "./verify-command.js";
 import { registerMonitorCommand } from "./monitor-command.js";
+import { registerCompareCommand } from "./compare-command.js";
 
 export function packageVersion(): string {
   const manifest = JSON.parse(readFileSync(join(packageRootDir(), "package.json"), "utf8")) as { version?: unknown };
@@ -62,6 +63,7 @@ export function programBuild(output: ProgramOutput = {}): Command {
   registerInspectCommand(program);
   registerVerifyCommand(program);
   registerMonitorCommand(program);
+  registerCompareCommand(program);
   singleValuedFlagsEnforce(program);
   return program;
 }

@@ -425,6 +425,20 @@ function packageVersion(): string {
 
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
+/** The defaults of run's flags that take a value, for the commands that make runs of their own (compare, size). */
+export const RUN_OPTION_DEFAULTS = {
+  speed: "1",
+  uploadEvery: "1m",
+  latency: "250",
+  uploadTimeout: `${UPLOAD_TIMEOUT_MS_DEFAULT / SECOND_MS}s`,
+  ackLoss: "0",
+  traceEvery: "1m",
+  statusEvery: "5s",
+  shutdownDeadline: `${SHUTDOWN_DEADLINE_MS_DEFAULT / SECOND_MS}s`,
+  devices: "1",
+  log: "off",
+} as const satisfies Partial<Record<keyof RunCommandOptions, string>>;
+
 export function registerRunCommand(program: Command): void {
   program
     .command("run")
@@ -446,7 +460,7 @@ export function registerRunCommand(program: Command): void {
     )
     .option("--replay <file[:sensor,...]>", "EVT streams replayed from an iMatrix cloud export (repeatable)", collect)
     .option("--source <n>", "upload source of the --tsd/--evt/--replay streams (default 0)")
-    .option("--speed <n|max>", "simulated time per real time, or max", "1")
+    .option("--speed <n|max>", "simulated time per real time, or max", RUN_OPTION_DEFAULTS.speed)
     .option("--duration <time>", "total simulated time of the storage's run, e.g. 7d or 90m (default: until stopped)")
     .option("--drain", "after --duration, stop the sensors and upload until the device is empty")
     .option("--tick <ms>", "main-loop interval (default: the board's)")
@@ -459,14 +473,18 @@ export function registerRunCommand(program: Command): void {
       "--packets <file>",
       "append every acknowledged iMatrix message as a device-log hex line, fsynced with the upload log (implies --packet-format imatrix; per device: <file>.device-<i>)",
     )
-    .option("--upload-every <time>", "time between upload cycles when there is no backlog", "1m")
-    .option("--latency <ms|min-max>", "the cloud's answer time, simulated", "250")
+    .option(
+      "--upload-every <time>",
+      "time between upload cycles when there is no backlog",
+      RUN_OPTION_DEFAULTS.uploadEvery,
+    )
+    .option("--latency <ms|min-max>", "the cloud's answer time, simulated", RUN_OPTION_DEFAULTS.latency)
     .option(
       "--upload-timeout <time>",
       "revert a packet whose answer has not come by then",
-      `${UPLOAD_TIMEOUT_MS_DEFAULT / SECOND_MS}s`,
+      RUN_OPTION_DEFAULTS.uploadTimeout,
     )
-    .option("--ack-loss <percent>", "chance that a packet's answer is lost", "0")
+    .option("--ack-loss <percent>", "chance that a packet's answer is lost", RUN_OPTION_DEFAULTS.ackLoss)
     .option(
       "--outage <schedule>",
       'uplink outages, e.g. "30m every 6h", "6h every 1d at 2h", "2h at 3d" (repeatable)',
@@ -478,18 +496,26 @@ export function registerRunCommand(program: Command): void {
     )
     .option("--json <file>", "write the final summary as JSON")
     .option("--trace <file>", "write a time series as NDJSON, one line per --trace-every of simulated time")
-    .option("--trace-every <time>", "simulated time between trace lines", "1m")
-    .option("--status-every <time>", "real time between status lines when stderr is not a terminal", "5s")
+    .option("--trace-every <time>", "simulated time between trace lines", RUN_OPTION_DEFAULTS.traceEvery)
+    .option(
+      "--status-every <time>",
+      "real time between status lines when stderr is not a terminal",
+      RUN_OPTION_DEFAULTS.statusEvery,
+    )
     .option("--quiet", "no live status")
     .option(
       "--shutdown-deadline <time>",
       "how long a graceful stop may take to flush",
-      `${SHUTDOWN_DEADLINE_MS_DEFAULT / SECOND_MS}s`,
+      RUN_OPTION_DEFAULTS.shutdownDeadline,
     )
-    .option("--devices <n>", "run a fleet of N independent devices (storage <dir>/device-<i>)", "1")
+    .option(
+      "--devices <n>",
+      "run a fleet of N independent devices (storage <dir>/device-<i>)",
+      RUN_OPTION_DEFAULTS.devices,
+    )
     .option("--workers <n>", "worker threads for a fleet (default: the number of cores)")
     .option("--keep", "keep the temp storage directory")
-    .option("--log <level>", "core log level: off, error, warn, info, debug", "off")
+    .option("--log <level>", "core log level: off, error, warn, info, debug", RUN_OPTION_DEFAULTS.log)
     .option(
       "--ui [port]",
       "serve a live dashboard on http://127.0.0.1:PORT/ (0 or none: any free port; one device only); its address is printed on stderr",

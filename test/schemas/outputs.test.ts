@@ -74,6 +74,24 @@ const CASES: OutputCase[] = [
     output: (dir) => join(dir, "out.json"),
   },
   { schema: "boards", args: () => ["boards", "--json"], output: "stdout" },
+  {
+    schema: "compare",
+    args: (dir) => [
+      "compare",
+      "--board",
+      "tiny",
+      "--policy",
+      "immediate,lazy",
+      "--duration",
+      "1h",
+      "--outage",
+      "30m at 10m",
+      "--quiet",
+      "--json",
+      join(dir, "out.json"),
+    ],
+    output: (dir) => join(dir, "out.json"),
+  },
 ];
 
 const SCHEMA_DIR = join(ROOT, "schemas");
