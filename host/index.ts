@@ -59,6 +59,8 @@ export {
   type CleanupProgress,
   type DataType,
   Device,
+  type DeviceCloseOptions,
+  type DeviceCloseResult,
   type DeviceOptions,
   type DeviceStats,
   type ForcedCleanup,
@@ -78,7 +80,7 @@ export {
   type EnsureCleanupOptions,
   type EnsureCleanupResult,
 } from "./core/ensure-cleanup.js";
-export { CoreAssertionError, CoreError, errorCodeName } from "./core/errors.js";
+export { CoreAssertionError, CoreError, DeviceClosedError, errorCodeName } from "./core/errors.js";
 export {
   FLUSH_PROGRESS_COMPLETE,
   flushDrain,
@@ -96,6 +98,7 @@ export { type MovedFile, type RecoveryReport, RecoveryIoError } from "./core/rec
 export { type Hal, type HalDirEntry, HalError, type HalErrorCode, type HalOp, type HalStats } from "./hal/hal.js";
 export { MemoryHal, type MemoryHalOptions, type MemorySnapshot } from "./hal/memory.js";
 export { NodeFsHal } from "./hal/node-fs.js";
+export { LOCK_FILE, StorageError } from "./hal/storage-lock.js";
 export {
   type DrainOptions,
   type DrainResult,

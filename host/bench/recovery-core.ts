@@ -49,7 +49,9 @@ export function populate(
   progress: Progress = () => {},
 ): { records: number; createMs: number } {
   const started = performance.now();
-  const device = Device.create({ board, storageDir: dir });
+  // The bench boots devices over this storage one after another in one process, none closed:
+  // no storage lock (it is not what is measured).
+  const device = Device.create({ board, storageDir: dir, lock: false });
   device.configureStream(SOURCE, SENSOR, { type: "tsd", sampleRateMs: SAMPLE_RATE_MS });
   const tickMs = Math.max(1, board.tier.tickIntervalMs);
   let nowMs = Date.UTC(2025, 0, 1);
@@ -116,7 +118,7 @@ export function measureRecovery(
     plainReadAll(dir);
     for (let r = 0; r < repeats; r++) {
       const started = performance.now();
-      const device = Device.create({ board, storageDir: dir });
+      const device = Device.create({ board, storageDir: dir, lock: false });
       bootMs.push(performance.now() - started);
       const report = device.recovery;
       if (!report || report.filesKept !== onDisk.length || report.filesQuarantined !== 0) {
@@ -155,6 +157,6 @@ export function measureRecovery(
 /** Compiles the core and warms up the boot path once on an empty directory. */
 export function recoveryWarmup(board: Board = stockBoard()): void {
   const dir = tempDirMake("recovery-warmup");
-  Device.create({ board, storageDir: dir });
+  Device.create({ board, storageDir: dir, lock: false });
   fs.rmSync(dir, { recursive: true, force: true });
 }

@@ -8,13 +8,16 @@
 // stray-sweep.ts removes the files forced cleanup finds and the core does not know, recovery.ts
 // adopts what a previous run left.
 
+import { mkdirSync } from "node:fs";
+import { resolve } from "node:path";
 import type { Board, CleanupPolicy } from "../boards.js";
 import type { Hal } from "../hal/hal.js";
+import { type LockHandle, storageLockAcquire } from "../hal/storage-lock.js";
 import * as abi from "./abi.generated.js";
 import { coreBoot, SnapshotError } from "./boot.js";
 import type { CoreExports } from "./core-exports.generated.js";
 import { deviceHalDefault } from "./device-hal.js";
-import { check, CoreError, errorTableCheck } from "./errors.js";
+import { check, CoreError, DeviceClosedError, errorTableCheck } from "./errors.js";
 import type { HalBridge } from "./hal-bridge.js";
 import { CoreLogger, type LogLevel, STATE_NAMES } from "./log.js";
 import { type RecoveryReport, recoverStorage } from "./recovery.js";
@@ -118,6 +121,16 @@ export interface DeviceOptions {
   build?: CoreBuild;
   /** A flashed image to boot from instead of encoding the board (tests of corrupt images). */
   configImage?: Uint8Array;
+  /**
+   * Take the storage lock on `storageDir` (default true when the device opens `storageDir` itself,
+   * that is without a `hal`, and the board has a disk tier): a second Device or run on the same
+   * storage, in this process or another, is refused with StorageError until close() releases it.
+   * `false` only when the caller already holds the lock (`imx-memsim run` does) or guarantees by
+   * other means that nothing else uses the storage (a test that simulates a power cut by booting a
+   * second device over an abandoned one). A device given a `hal` takes no lock: the caller owns
+   * that storage.
+   */
+  lock?: boolean;
 }
 
 export interface RestoreOptions {
@@ -129,7 +142,28 @@ export interface RestoreOptions {
   hal?: Hal;
   log?: LogLevel | CoreLogger;
   build?: CoreBuild;
+  /** As DeviceOptions.lock. */
+  lock?: boolean;
 }
+
+export interface DeviceCloseOptions {
+  /** The clock of the flush's first tick; by default the time of the last processMemory (or of boot). */
+  nowMs?: number;
+  /** The flush must end within this much main-loop time (ticks of the board's tick interval); 60 s by default. */
+  deadlineMs?: number;
+}
+
+export interface DeviceCloseResult {
+  /** Whether RAM was flushed to the disk tier (progress 101); false without a disk tier or when the deadline or a full disk stopped it. */
+  flushed: boolean;
+  /** processMemory ticks the flush took. */
+  ticks: number;
+  /** RAM sectors still holding data when the device closed (lost, as at power off, unless flushed). */
+  ramSectorsLeft: number;
+}
+
+/** Main-loop time a close() flush may take by default (as a graceful stop: SHUTDOWN_DEADLINE_MS_DEFAULT). */
+const CLOSE_DEADLINE_MS_DEFAULT = 60_000;
 
 const POLICIES: Record<CleanupPolicy, number> = abi.CLEANUP_POLICY_CODES;
 
@@ -180,8 +214,11 @@ export class Device {
   readonly board: Board;
   readonly hal: Hal;
   readonly memory: WebAssembly.Memory;
-  /** @internal The core's raw wasm exports, for the project's own tests and benchmarks. */
-  readonly exports: CoreExports;
+  /**
+   * @internal The core's raw wasm exports, for the project's own tests and benchmarks. After
+   * close() every use of it throws DeviceClosedError.
+   */
+  exports: CoreExports;
   readonly logger: CoreLogger;
   readonly ramBytes: number;
   private readonly bridge: HalBridge;
@@ -206,59 +243,89 @@ export class Device {
   private readonly utcHeld: HeldWrite[] = [];
   /** Streams deactivated with deactivateSensor ("source:sensor"). */
   private readonly inactive = new Set<string>();
+  /** The storage lock (storageDir given, lock not false), released by close(). */
+  private readonly lock: LockHandle | null;
+  /** The storage directory as given, when the device holds its lock (for error messages). */
+  private readonly lockedDir: string | null;
+  /** The clock of the last processMemory (or of boot): where a close() flush starts. */
+  private clockMs: number;
+  /** What close() returned (or is doing): a second close() gets the same. */
+  private closing: Promise<DeviceCloseResult> | null = null;
 
   private constructor(options: DeviceOptions, snapshot?: Uint8Array) {
     errorTableCheck();
     const { board } = options;
     this.board = board;
     this.ramBytes = board.memory.ramBytes;
-    this.hal = options.hal ?? deviceHalDefault(options.storageDir);
     this.logger = options.log instanceof CoreLogger ? options.log : new CoreLogger(options.log ?? "off");
-    const core = coreBoot({
-      board,
-      hal: this.hal,
-      logger: this.logger,
-      nowMs: options.nowMs,
-      build: options.build,
-      configImage: options.configImage,
-      snapshot,
-    });
-    this.memory = core.memory;
-    this.exports = core.exports;
-    this.bridge = core.bridge;
-    if (options.policy && snapshot === undefined) this.setCleanupPolicy(options.policy);
+    this.clockMs = options.nowMs ?? 0;
+    this.lock = null;
+    this.lockedDir = null;
+    // The device opens the directory itself (no HAL given) and keeps its disk tier there.
+    if (
+      options.storageDir !== undefined &&
+      options.hal === undefined &&
+      board.disk !== null &&
+      options.lock !== false
+    ) {
+      this.lockedDir = options.storageDir;
+      const dir = resolve(options.storageDir);
+      mkdirSync(dir, { recursive: true });
+      this.lock = storageLockAcquire(dir, options.storageDir, (line) => this.logger.line(line));
+      if (this.lock.failure !== null)
+        this.logger.line(`storage ${options.storageDir}: ${this.lock.failure}; no lock held`);
+    }
+    try {
+      this.hal = options.hal ?? deviceHalDefault(options.storageDir);
+      const core = coreBoot({
+        board,
+        hal: this.hal,
+        logger: this.logger,
+        nowMs: options.nowMs,
+        build: options.build,
+        configImage: options.configImage,
+        snapshot,
+      });
+      this.memory = core.memory;
+      this.exports = core.exports;
+      this.bridge = core.bridge;
+      if (options.policy && snapshot === undefined) this.setCleanupPolicy(options.policy);
 
-    const buffer = this.memory.buffer;
-    this.stats64 = new Float64Array(buffer, this.exports.statsPointer(), abi.STAT_COUNT);
-    this.query64 = new Float64Array(buffer, this.exports.queryPointer(), abi.QUERY_COUNT);
-    const bulkRecords = this.exports.bulkCapacity();
-    this.bulk32 = new Uint32Array(buffer, this.exports.bulkPointer(), (bulkRecords * abi.BULK_RECORD_BYTES) / 4);
-    this.bulk64 = new Float64Array(buffer, this.exports.bulkPointer(), (bulkRecords * abi.BULK_RECORD_BYTES) / 8);
-    this.bulkWords = abi.BULK_RECORD_BYTES / 4;
-    this.bulkFloats = abi.BULK_RECORD_BYTES / 8;
-    this.bulkCapacityRecords = bulkRecords;
-    const bulkPtr = this.exports.bulkPointer();
-    this.batchTimes = new Float64Array(buffer, bulkPtr, bulkRecords);
-    this.batchWords = new Uint32Array(buffer, bulkPtr + bulkRecords * abi.BATCH_TIME_BYTES, bulkRecords);
-    this.batchFloats = new Float32Array(buffer, bulkPtr + bulkRecords * abi.BATCH_TIME_BYTES, bulkRecords);
+      const buffer = this.memory.buffer;
+      this.stats64 = new Float64Array(buffer, this.exports.statsPointer(), abi.STAT_COUNT);
+      this.query64 = new Float64Array(buffer, this.exports.queryPointer(), abi.QUERY_COUNT);
+      const bulkRecords = this.exports.bulkCapacity();
+      this.bulk32 = new Uint32Array(buffer, this.exports.bulkPointer(), (bulkRecords * abi.BULK_RECORD_BYTES) / 4);
+      this.bulk64 = new Float64Array(buffer, this.exports.bulkPointer(), (bulkRecords * abi.BULK_RECORD_BYTES) / 8);
+      this.bulkWords = abi.BULK_RECORD_BYTES / 4;
+      this.bulkFloats = abi.BULK_RECORD_BYTES / 8;
+      this.bulkCapacityRecords = bulkRecords;
+      const bulkPtr = this.exports.bulkPointer();
+      this.batchTimes = new Float64Array(buffer, bulkPtr, bulkRecords);
+      this.batchWords = new Uint32Array(buffer, bulkPtr + bulkRecords * abi.BATCH_TIME_BYTES, bulkRecords);
+      this.batchFloats = new Float32Array(buffer, bulkPtr + bulkRecords * abi.BATCH_TIME_BYTES, bulkRecords);
 
-    // A disk tier on an existing storage directory: adopt what the previous run left.
-    // A restored device continues from its RAM: there is nothing to recover.
-    this.recovery =
-      board.disk && snapshot === undefined
-        ? recoverStorage(this.hal, this.exports, this.memory, (line) => this.logger.line(line))
-        : null;
-    for (let index = 0; index < this.exports.streamsConfigured(); index++) {
-      check(this.exports.streamQuery(index), "query recovered stream");
-      const q = this.query64;
-      const info: StreamInfo = {
-        index,
-        recordType: recordTypeOf(q[abi.QUERY_RECORD_TYPE] ?? 0) ?? "evt",
-        dataType: dataTypeOf(q[abi.QUERY_DATA_TYPE] ?? 0) ?? "uint32",
-        sampleRateMs: q[abi.QUERY_SAMPLE_RATE_MS] ?? 0,
-      };
-      this.streams.set(streamKey(q[abi.QUERY_SOURCE] ?? 0, q[abi.QUERY_SENSOR] ?? 0), info);
-      this.streamsByIndex[index] = info;
+      // A disk tier on an existing storage directory: adopt what the previous run left.
+      // A restored device continues from its RAM: there is nothing to recover.
+      this.recovery =
+        board.disk && snapshot === undefined
+          ? recoverStorage(this.hal, this.exports, this.memory, (line) => this.logger.line(line))
+          : null;
+      for (let index = 0; index < this.exports.streamsConfigured(); index++) {
+        check(this.exports.streamQuery(index), "query recovered stream");
+        const q = this.query64;
+        const info: StreamInfo = {
+          index,
+          recordType: recordTypeOf(q[abi.QUERY_RECORD_TYPE] ?? 0) ?? "evt",
+          dataType: dataTypeOf(q[abi.QUERY_DATA_TYPE] ?? 0) ?? "uint32",
+          sampleRateMs: q[abi.QUERY_SAMPLE_RATE_MS] ?? 0,
+        };
+        this.streams.set(streamKey(q[abi.QUERY_SOURCE] ?? 0, q[abi.QUERY_SENSOR] ?? 0), info);
+        this.streamsByIndex[index] = info;
+      }
+    } catch (error) {
+      this.lock?.release();
+      throw error;
     }
   }
 
@@ -641,6 +708,7 @@ export class Device {
    */
   processMemory(nowMs: number): TierState {
     const state = check(this.exports.processMemory(nowMs), "process memory");
+    this.clockMs = nowMs;
     return STATE_NAMES[state] ?? "idle";
   }
 
@@ -672,6 +740,7 @@ export class Device {
   }
 
   getCleanupProgress(): CleanupProgress {
+    this.exports.statsPointer(); // Throws DeviceClosedError after close().
     const s = this.stats64;
     const filesPending = s[abi.STAT_FILES_AWAITING_DELETE] ?? 0;
     const filesInFlight = s[abi.STAT_FILES_DELETING] ?? 0;
@@ -765,6 +834,55 @@ export class Device {
       await this.bridge.settle();
     }
     await this.bridge.settle();
+  }
+
+  /**
+   * Closes the device: flushes RAM to the disk tier (flushAllToDisk, then processMemory ticks of the
+   * board's tick interval until progress 101, within `deadlineMs` of main-loop time), waits for
+   * lazy deletions in flight, and releases the storage lock, so that another Device or run may open
+   * the storage. Afterwards every method throws DeviceClosedError; close() again returns the same
+   * result. A tick that fails still releases the lock, then rethrows its CoreError. Blocks the event
+   * loop for the flush ticks (about the RAM's size written once, as a graceful stop: see the bench's
+   * shutdown figures), then awaits the deletions.
+   *
+   * @example
+   * const result = await device.close();
+   * if (!result.flushed) console.warn(`${result.ramSectorsLeft} RAM sectors were not flushed`);
+   */
+  close(options: DeviceCloseOptions = {}): Promise<DeviceCloseResult> {
+    if (this.closing === null) this.closing = this.closeNow(options);
+    return this.closing;
+  }
+
+  /** Whether close() has been called. */
+  get closed(): boolean {
+    return this.closing !== null;
+  }
+
+  private async closeNow(options: DeviceCloseOptions): Promise<DeviceCloseResult> {
+    try {
+      let ticks = 0;
+      let flushed = false;
+      if (this.board.disk !== null) {
+        const stepMs = Math.max(1, this.board.tier.tickIntervalMs);
+        const ticksMax = Math.ceil((options.deadlineMs ?? CLOSE_DEADLINE_MS_DEFAULT) / stepMs);
+        let nowMs = options.nowMs ?? this.clockMs;
+        this.flushAllToDisk();
+        while (this.getFlushProgress() !== abi.FLUSH_PROGRESS_COMPLETE && ticks < ticksMax) {
+          nowMs += stepMs;
+          this.processMemory(nowMs);
+          ticks++;
+          if (ticks % 64 === 0) await this.bridge.settle();
+        }
+        flushed = this.getFlushProgress() === abi.FLUSH_PROGRESS_COMPLETE;
+      }
+      await this.bridge.settle();
+      const ramSectorsLeft = this.countRamSectorsWithData();
+      return { flushed, ticks, ramSectorsLeft };
+    } finally {
+      this.lock?.release();
+      this.exports = closedExports(`${this.board.name}${this.lockedDir === null ? "" : ` on ${this.lockedDir}`}`);
+    }
   }
 
   /** Makes the disk tier behave as if `percent` of its quota were already used. */
@@ -1080,6 +1198,15 @@ export class Device {
     const info = this.stream(source, sensor, "reset");
     return check(this.exports.streamReset(info.index), `reset ${source}/${sensor}`);
   }
+}
+
+/** Stands in for the core's exports after close(): every use throws DeviceClosedError. */
+function closedExports(where: string): CoreExports {
+  return new Proxy({} as CoreExports, {
+    get(_target, name) {
+      throw new DeviceClosedError(String(name), where);
+    },
+  });
 }
 
 function streamKey(source: number, sensor: number): string {

@@ -97,3 +97,17 @@ export function errorTableCheck(): void {
     if (!name || !CODE_MESSAGES[name]) throw new Error(`error code ${code} has no name or message`);
   }
 }
+
+/**
+ * A device used after close(): every method (and the raw exports) throws this, naming the board,
+ * the storage and the call. A bug in the caller, not bad input.
+ */
+export class DeviceClosedError extends Error {
+  constructor(
+    readonly operation: string,
+    where: string,
+  ) {
+    super(`the device (${where}) was used after close() (${operation})`);
+    this.name = "DeviceClosedError";
+  }
+}

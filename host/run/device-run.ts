@@ -175,6 +175,8 @@ export class DeviceRun implements RunView {
       this.device = Device.create({
         board,
         storageDir: plan.dir,
+        // The run took the storage's lock above (or its fleet did).
+        lock: false,
         ...(options.hal === undefined ? {} : { hal: options.hal }),
         nowMs: this.lifeStartMs,
         log: options.logger ?? settings.logLevel,

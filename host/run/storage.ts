@@ -8,8 +8,8 @@
 //   imx-memsim-run.json   the run's state: seed, workload, the simulated clock (checkpointed every
 //                         simulated hour and at a graceful stop), and each stream's map from the
 //                         device's sequence numbers to the upload log's (see device-run.ts).
-//   imx-memsim.lock       the run using the directory: its pid, that process's start time and the
-//                         boot (see the lock section below).
+//   imx-memsim.lock       the process using the directory (a run, or a Device of a library user):
+//                         its pid, that process's start time and the boot (host/hal/storage-lock.ts).
 //
 // storagePreflight only reads. The files are written atomically (temp, fsync, rename, fsync).
 
@@ -23,12 +23,10 @@ import {
   readFileSync,
   readSync,
   statSync,
-  unlinkSync,
 } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { z } from "zod";
 import type { Board } from "../boards.js";
-import { UserError } from "../base/user-error.js";
 import { HISTORY_DIR, IMX_FORMAT_VERSION, IMX_HEADER_BYTES, IMX_SUFFIX, imxHeaderRead } from "../format/imx.js";
 import {
   POSITIONS_COUNT_MAX,
@@ -39,24 +37,18 @@ import {
   positionsHeaderRead,
 } from "../format/positions.js";
 import { listFilesRecursive, writeFileAtomic } from "../hal/atomic.js";
-import { type Hal, HalError } from "../hal/hal.js";
+import type { Hal } from "../hal/hal.js";
 import { NodeFsHal } from "../hal/node-fs.js";
+import { StorageError } from "../hal/storage-lock.js";
 
 export const IDENTITY_FILE = "imx-memsim.json";
 export const RUN_STATE_FILE = "imx-memsim-run.json";
-export const LOCK_FILE = "imx-memsim.lock";
 export const STORAGE_FORMAT = "imx-memsim-storage";
 export const STORAGE_FORMAT_VERSION = 1;
 export const RUN_STATE_FORMAT = "imx-memsim-run";
 export const RUN_STATE_FORMAT_VERSION = 1;
 
-/** A storage directory that cannot be used as asked (exit 2, nothing changed). */
-export class StorageError extends UserError {
-  constructor(message: string) {
-    super(message);
-    this.name = "StorageError";
-  }
-}
+export { StorageError };
 
 export type StorageKind = "device" | "fleet";
 
@@ -378,204 +370,21 @@ export function runStateWrite(dir: string, state: RunState, hal?: Hal): void {
   storageFileWrite(dir, RUN_STATE_FILE, state, hal);
 }
 
-// ---- Lock -------------------------------------------------------------------------------------------
+// ---- Lock and a full filesystem --------------------------------------------------------------------
 //
-// imx-memsim.lock holds one JSON object naming the run that uses the storage:
-//
-//   {"format":"imx-memsim-lock","version":1,"pid":4242,"startTicks":"123456","bootId":"…","storage":"/abs/dir"}
-//
-// `startTicks` is field 22 of /proc/<pid>/stat (the process's start time in clock ticks since boot)
-// and `bootId` /proc/sys/kernel/random/boot_id: together with the pid they name one process of one
-// boot, so a pid reused after a power cut or a restart is not taken for the run that wrote the
-// lock. The lock's holder is live only if that process still runs (same start time, same boot). A
-// lock written by 0.1.0 holds just the pid: its holder is live only if that pid runs an imx-memsim
-// command (its /proc/<pid>/cmdline names imx-memsim or its cli/main.js). Any other lock (a dead
-// pid, a reused one, a file holding `1`, one that is not a lock at all) is stale: it is taken over
-// with a one-line warning. Off Linux, where /proc is missing, a live pid other than 1 holds it.
+// The lock (imx-memsim.lock) is taken by Device.create too, so it lives below the core, in
+// host/hal/storage-lock.ts; the commands here keep importing it from this module.
 
-export const LOCK_FORMAT = "imx-memsim-lock";
-export const LOCK_FORMAT_VERSION = 1;
-
-interface LockHolder {
-  pid: number;
-  startTicks: string | null;
-  bootId: string | null;
-  /** Written by 0.1.0: just the pid. */
-  legacy: boolean;
-}
-
-function procRead(path: string): string | null {
-  try {
-    return readFileSync(path, "utf8");
-  } catch {
-    return null;
-  }
-}
-
-/** Field 22 of /proc/<pid>/stat (start time in clock ticks after boot), or null off Linux or for no such process. */
-export function processStartTicks(pid: number): string | null {
-  const stat = procRead(`/proc/${pid}/stat`);
-  if (stat === null) return null;
-  // Field 2 (the command name, in parentheses) may hold spaces and parentheses: count after the last ")".
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return fields[22 - 3] ?? null;
-}
-
-function bootId(): string | null {
-  return procRead("/proc/sys/kernel/random/boot_id")?.trim() ?? null;
-}
-
-function lockParse(text: string): LockHolder | null {
-  if (/^[0-9]{1,10}\n?$/.test(text)) return { pid: Number(text.trim()), startTicks: null, bootId: null, legacy: true };
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    return null;
-  }
-  if (typeof raw !== "object" || raw === null) return null;
-  const r = raw as Record<string, unknown>;
-  if (r["format"] !== LOCK_FORMAT || typeof r["pid"] !== "number" || !Number.isSafeInteger(r["pid"])) return null;
-  return {
-    pid: r["pid"],
-    startTicks: typeof r["startTicks"] === "string" ? r["startTicks"] : null,
-    bootId: typeof r["bootId"] === "string" ? r["bootId"] : null,
-    legacy: false,
-  };
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
-/** Why `holder` is not a live run (a stale lock), or null if it is one. */
-function lockStaleReason(holder: LockHolder | null): string | null {
-  if (holder === null) return "it is not an imx-memsim lock";
-  const { pid } = holder;
-  if (pid <= 0) return `pid ${pid} is not a process`;
-  if (pid === process.pid) return null;
-  if (!pidAlive(pid)) return `pid ${pid} is not running`;
-  const linux = existsSync("/proc/self/stat");
-  if (holder.legacy) {
-    if (!linux) return pid === 1 ? "pid 1 is the init process" : null;
-    const cmdline = (procRead(`/proc/${pid}/cmdline`) ?? "").split("\0").join(" ");
-    return /imx-memsim|cli[/\\]main\.js/.test(cmdline)
-      ? null
-      : `pid ${pid} runs ${cmdline.trim().slice(0, 40) || "another program"}, not imx-memsim`;
-  }
-  if (!linux) return null;
-  const boot = bootId();
-  if (holder.bootId !== null && boot !== null && holder.bootId !== boot)
-    return `it was written before the last boot (pid ${pid} is another process now)`;
-  const ticks = processStartTicks(pid);
-  if (holder.startTicks !== null && ticks !== null && holder.startTicks !== ticks)
-    return `pid ${pid} is another process now (started at tick ${ticks}, not ${holder.startTicks})`;
-  return null;
-}
-
-/** Who holds a storage's lock (read only): nobody, a live run, or a stale holder and why it is stale. */
-export type LockState =
-  { state: "none" } | { state: "live"; pid: number } | { state: "stale"; pid: number | null; reason: string };
-
-export function lockInspect(dir: string): LockState {
-  const text = procRead(join(dir, LOCK_FILE));
-  if (text === null) return { state: "none" };
-  const holder = lockParse(text);
-  const stale = lockStaleReason(holder);
-  if (stale === null) return { state: "live", pid: holder?.pid ?? 0 };
-  return { state: "stale", pid: holder?.pid ?? null, reason: stale };
-}
-
-/**
- * Refuses a directory another live run is using (read only). Returns the warning to print when the
- * lock is stale and will be taken over, or null when there is no lock.
- */
-export function lockCheck(dir: string, shown: string): string | null {
-  const path = join(dir, LOCK_FILE);
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch {
-    return null;
-  }
-  const holder = lockParse(text);
-  const stale = lockStaleReason(holder);
-  if (stale === null) {
-    if (holder?.pid === process.pid) return null;
-    throw new StorageError(`storage ${shown} is in use by another imx-memsim run (pid ${holder?.pid ?? "?"})`);
-  }
-  return `warning: storage ${shown}: taking over a stale lock (${stale})`;
-}
-
-export interface LockHandle {
-  /** Removes the lock if it is still this process's. */
-  release(): void;
-  /** Why the lock file could not be written (a full filesystem), or null: the run goes on without it. */
-  failure: string | null;
-}
-
-function lockBody(dir: string): string {
-  const body = {
-    format: LOCK_FORMAT,
-    version: LOCK_FORMAT_VERSION,
-    pid: process.pid,
-    startTicks: processStartTicks(process.pid),
-    bootId: bootId(),
-    storage: dir,
-    createdUtc: new Date().toISOString(),
-  };
-  return `${JSON.stringify(body)}\n`;
-}
-
-function lockIsMine(path: string): boolean {
-  const holder = lockParse(procRead(path) ?? "");
-  return holder !== null && !holder.legacy && holder.pid === process.pid;
-}
-
-/**
- * Takes the lock (after lockCheck passed); a stale one is replaced. A filesystem too full to take
- * the lock file is not fatal: the run goes on, and `failure` says so.
- */
-export function lockTake(dir: string, hal: Hal = new NodeFsHal(dir)): LockHandle {
-  const path = join(dir, LOCK_FILE);
-  let failure: string | null = null;
-  try {
-    writeFileAtomic(hal, LOCK_FILE, Buffer.from(lockBody(dir), "utf8"));
-  } catch (error) {
-    if (!isSpaceError(error)) throw error;
-    failure = `the lock file could not be written (${errorText(error)})`;
-  }
-  if (failure === null && !lockIsMine(path)) {
-    const holder = lockParse(procRead(path) ?? "");
-    throw new StorageError(`storage ${dir} was taken by another imx-memsim run (pid ${holder?.pid ?? "?"})`);
-  }
-  return {
-    failure,
-    release: () => {
-      try {
-        if (lockIsMine(path)) unlinkSync(path);
-      } catch {
-        // Already gone.
-      }
-    },
-  };
-}
-
-// ---- A full filesystem -------------------------------------------------------------------------------
-
-/** A write refused for want of room (ENOSPC, EDQUOT, EFBIG): counted and retried, not fatal. */
-export function isSpaceError(error: unknown): boolean {
-  if (error instanceof HalError) return error.code === "ENOSPC";
-  const code = (error as { code?: unknown } | null)?.code;
-  return code === "ENOSPC" || code === "EDQUOT" || code === "EFBIG";
-}
-
-export function errorText(error: unknown): string {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === "string" ? code : error instanceof Error ? error.message : String(error);
-}
+export {
+  errorText,
+  isSpaceError,
+  LOCK_FILE,
+  LOCK_FORMAT,
+  LOCK_FORMAT_VERSION,
+  lockCheck,
+  type LockHandle,
+  lockInspect,
+  type LockState,
+  lockTake,
+  processStartTicks,
+} from "../hal/storage-lock.js";

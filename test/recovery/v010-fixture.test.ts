@@ -60,7 +60,8 @@ function expectedOf(name: string): Record<string, Expected[]> {
 }
 
 function boot(dir: string): Device {
-  const device = Device.create({ board, storageDir: dir, nowMs: START_MS + 86_400_000 });
+  // Each boot is a life of the device in this one process, the one before never closed: no lock.
+  const device = Device.create({ board, storageDir: dir, nowMs: START_MS + 86_400_000, lock: false });
   // Configuring a stream the storage already holds is what a firmware does at every boot.
   device.configureStream(TSD.source, TSD.sensor, { type: "tsd", dataType: "float32", sampleRateMs: 10_000 });
   device.configureStream(EVT.source, EVT.sensor, { type: "evt", dataType: "int32" });

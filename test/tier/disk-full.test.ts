@@ -238,7 +238,8 @@ describe("evict-oldest on tiny", () => {
     afterEach(() => storageDirRemove(dir));
 
     it("a given-up file stays gone: recovery resumes each stream after its gap, with nothing lost or counted twice", () => {
-      const device = Device.create({ board, storageDir: dir });
+      // The restart below boots a second device over this one in this process: no lock.
+      const device = Device.create({ board, storageDir: dir, lock: false });
       const clock = new TickClock(board);
       filesInTurn(device, clock, 4);
       tsdWrite(device, 1, 10, 4 * perFile, 3 * perFile);
@@ -251,7 +252,7 @@ describe("evict-oldest on tiny", () => {
       const peeked = streams.map((sensor) => readAll(device, 1, sensor).map((r) => r.seq));
       for (const sensor of streams) device.revert(1, sensor);
 
-      const again = Device.create({ board, storageDir: dir, nowMs: clock.nowMs });
+      const again = Device.create({ board, storageDir: dir, nowMs: clock.nowMs, lock: false });
       const recovery = again.recovery;
       expect(recovery?.recordsLostRam ?? 0).toBe(0);
       streams.forEach((sensor, i) => {
