@@ -57,7 +57,7 @@ export const E_DISK_FULL: i32 = -44;
 export const ERROR_CODE_MIN: i32 = -44;
 
 // ---- Layout sizes and board limits (SPEC.md, "RAM layout") ----------------------------------
-export const CORE_STATE_BYTES: u32 = 264;
+export const CORE_STATE_BYTES: u32 = 272;
 export const CRC_TABLE_BYTES: u32 = 1024;
 export const SAT_ENTRY_BYTES: u32 = 16;
 export const STREAM_ENTRY_BYTES: u32 = 112;
@@ -154,7 +154,7 @@ export const DISK_FREE_READ_INTERVAL_MS: u32 = 1000;
 // ---- Flashed config image (SPEC.md, "Flashed config image") -----------------------------------
 export const CONFIG_MAGIC: u32 = 0x43584d49; // "IMXC" little-endian
 export const CONFIG_LAYOUT_VERSION: i32 = 2;
-export const CONFIG_IMAGE_BYTES: i32 = 104;
+export const CONFIG_IMAGE_BYTES: i32 = 108;
 export const CONFIG_BOARD_NAME_BYTES: i32 = 24;
 // Field offsets inside the image.
 export const CFG_MAGIC: i32 = 0;
@@ -181,7 +181,8 @@ export const CFG_DELETE_RETRY_BASE_MS: i32 = 64;
 export const CFG_BOARD_NAME: i32 = 68;
 export const CFG_DISK_FREE_MARGIN_FILES: i32 = 92;
 export const CFG_DELETES_IN_FLIGHT_MAX: i32 = 96;
-export const CFG_CRC32: i32 = 100;
+export const CFG_BYTES_WRITTEN_PER_TICK_MAX: i32 = 100;
+export const CFG_CRC32: i32 = 104;
 // Flag bits in CFG_FLAGS: bit 0 the disk tier; bits 1-2 the disk-full policy code (DISK_FULL_*).
 export const CFG_FLAG_DISK_TIER: i32 = 1;
 export const CFG_FLAG_DISK_FULL_SHIFT: i32 = 1;
@@ -197,6 +198,10 @@ export const DISK_FREE_MARGIN_FILES_DEFAULT: u32 = 2;
 // tier.deletesInFlightMax when a board leaves it out, and the bound of a layout-1 image: the lazy
 // policy's deletions in flight at once (cleanup.ts; SPEC.md 7.3).
 export const DELETES_IN_FLIGHT_MAX_DEFAULT: u32 = 64;
+// tier.bytesWrittenPerTickMax of 0 (the default, and a layout-1 image's): the bytes of the largest
+// file one tick can spill, IMX_HEADER_BYTES + min(spillSectorsPerTickMax, sectorsPerFileMax) ×
+// sectorBytes (config.ts bytesPerTickDerived).
+export const BYTES_WRITTEN_PER_TICK_DERIVED: u32 = 0;
 
 // ---- .imx file format v1 (SPEC.md, ".imx file") -----------------------------------------------
 export const IMX_MAGIC: u32 = 0x31584d49; // "IMX1" little-endian

@@ -4,7 +4,7 @@
 // device RAM and calls `boot`. The core validates the image and lays out every region inside
 // exactly `ramBytes` (not the page-rounded memory size):
 //
-//   0 static data | state block 256 B | CRC table 1 KiB | config image 104 B | stats 8 × STAT_COUNT
+//   0 static data | state block 272 B | CRC table 1 KiB | config image 108 B | stats 8 × STAT_COUNT
 //   | query 8 × QUERY_COUNT | SAT 16 × sectors | streams 112 × streamsMax | files 40 × filesMax
 //   | pool sectorBytes × sectors | bulk 24 × bulkRecordsMax | write buffer | read buffer | path 96 B | end
 //
@@ -15,7 +15,9 @@
 
 import {
   CFG_BOARD_NAME,
+  BYTES_WRITTEN_PER_TICK_DERIVED,
   CFG_BULK_RECORDS_MAX,
+  CFG_BYTES_WRITTEN_PER_TICK_MAX,
   CFG_CLEANUP_POLICY,
   CFG_CRC32,
   CFG_CRC32_1,
@@ -91,6 +93,13 @@ function align8(value: usize): usize {
   return (value + 7) & ~(<usize>7);
 }
 
+// The tick byte budget of a board that leaves it at 0: the bytes of the largest file one tick can
+// spill, so by default a tick writes about one full file however many files its count allows.
+export function bytesPerTickDerived(spillPerTick: u32, perFile: u32, sectorSize: u32): u32 {
+  const bytes = <u64>IMX_HEADER_BYTES + <u64>min<u32>(spillPerTick, perFile) * <u64>sectorSize;
+  return <u32>min<u64>(bytes, <u64>u32.MAX_VALUE);
+}
+
 // Where the host places the config image before boot: after the state block and the CRC table.
 export function configPtr(): usize {
   return crcTablePtr() + <usize>CRC_TABLE_BYTES;
@@ -140,6 +149,8 @@ export function configLoad(imageBytes: i32): i32 {
     : load<u32>(image + CFG_DISK_FREE_MARGIN_FILES);
   // Nor a bound on lazy deletions in flight: the default.
   const inFlightMax = layout1 ? DELETES_IN_FLIGHT_MAX_DEFAULT : load<u32>(image + CFG_DELETES_IN_FLIGHT_MAX);
+  // Layout 1 had no tick byte budget: the default derived from the board.
+  const bytesPerTick = layout1 ? BYTES_WRITTEN_PER_TICK_DERIVED : load<u32>(image + CFG_BYTES_WRITTEN_PER_TICK_MAX);
   const diskFull = (flags & CFG_FLAG_DISK_FULL_MASK) >> CFG_FLAG_DISK_FULL_SHIFT;
 
   if (sectorSize < SECTOR_BYTES_MIN || sectorSize > SECTOR_BYTES_MAX || (sectorSize & 3) != 0) return E_CONFIG_FIELD;
@@ -157,6 +168,10 @@ export function configLoad(imageBytes: i32): i32 {
     if (perFile == 0 || perFile > SECTORS_PER_FILE_MAX_LIMIT) return E_CONFIG_FIELD;
     if (quota == 0 || diskThreshold == 0 || diskThreshold > 100) return E_CONFIG_FIELD;
     if (spillPerTick == 0 || writesPerTick == 0 || deletesPerTick == 0) return E_CONFIG_FIELD;
+    // An explicit byte budget holds at least the smallest spill file (a header and one sector).
+    if (bytesPerTick != BYTES_WRITTEN_PER_TICK_DERIVED && bytesPerTick < <u32>IMX_HEADER_BYTES + sectorSize) {
+      return E_CONFIG_FIELD;
+    }
     // Disk sector ids run from sectorCount to sectorCount + files × perFile − 1 and must stay below the null id.
     if (<u64>sectors + <u64>files * <u64>perFile >= <u64>SECTOR_NULL) return E_CONFIG_FIELD;
   } else if (files != 0 || perFile != 0 || quota != 0 || marginFiles != 0) {
@@ -215,6 +230,10 @@ export function configLoad(imageBytes: i32): i32 {
   c.deleteRetryBaseMs = retryBase;
   c.diskFreeMarginFiles = marginFiles;
   c.deletesInFlightMax = inFlightMax;
+  c.bytesWrittenPerTickMax =
+    bytesPerTick != BYTES_WRITTEN_PER_TICK_DERIVED
+      ? bytesPerTick
+      : bytesPerTickDerived(spillPerTick, perFile, sectorSize);
   c.tsdPerSector = (sectorSize - TSD_HEADER_BYTES) / TSD_RECORD_BYTES;
   c.evtPerSector = sectorSize / EVT_RECORD_BYTES;
 

@@ -235,6 +235,13 @@ function closingNeeds(s: u32): bool {
   return streamDirty(s) || streamSeqReserved(s) != streamNextSeq(s);
 }
 
+// The bytes a closing write (positionsPersist with closing) appends: a record per stream that needs one.
+export function positionsClosingBytes(): u32 {
+  let n: u32 = 0;
+  for (let s: u32 = 0; s < core().streamCount; s++) if (closingNeeds(s)) n++;
+  return n * <u32>ACK_RECORD_BYTES;
+}
+
 // Before records are appended: nothing is appended after damage; and when the filesystem's free
 // bytes (as the core reckons them from its last read, which a metadata write does not schedule:
 // SPEC.md 4.1) would not keep room for a checkpoint's temp file after this append, the log is

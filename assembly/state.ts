@@ -35,7 +35,9 @@
 //   Per-call budgets
 //   252 deletesBudget u32
 //   Settings from the image, added later
-//   256 deletesInFlightMax u32 (lazy deletions in flight at most)                  260 end
+//   256 deletesInFlightMax u32 (lazy deletions in flight at most)
+//   Tick byte budget (setting from the image, resolved at boot) and what is left of it this tick
+//   260 bytesWrittenPerTickMax u32   264 bytesBudget u32                             268 end
 //
 // Every offset drawn above is checked against offsetof below, so the drawing cannot drift.
 
@@ -134,6 +136,12 @@ export class CoreState {
   // ---- Settings from the image, added later
   // Lazy deletions in flight at most (cleanup.ts): the lazy policy starts no more than this.
   deletesInFlightMax!: u32;
+  // ---- Tick byte budget
+  // Bytes one tick may write to files (spill files and the flush's closing ACK-log record), from the
+  // config image (0 there: the default derived at boot, config.ts bytesPerTickDerived).
+  bytesWrittenPerTickMax!: u32;
+  // What is left of it to the running tick.
+  bytesBudget!: u32;
 }
 
 // CoreState.positionsLegacy: no positions file of the first format; one was read at boot and its
@@ -222,5 +230,7 @@ if (offsetof<CoreState>("diskUsedAtReadBytes") != 240) ERROR("CoreState.diskUsed
 if (offsetof<CoreState>("diskFreeMarginFiles") != 248) ERROR("CoreState.diskFreeMarginFiles moved");
 if (offsetof<CoreState>("deletesBudget") != 252) ERROR("CoreState.deletesBudget moved");
 if (offsetof<CoreState>("deletesInFlightMax") != 256) ERROR("CoreState.deletesInFlightMax moved");
+if (offsetof<CoreState>("bytesWrittenPerTickMax") != 260) ERROR("CoreState.bytesWrittenPerTickMax moved");
+if (offsetof<CoreState>("bytesBudget") != 264) ERROR("CoreState.bytesBudget moved");
 // The block's size, rounded up to the 8-byte region alignment, is the ABI's CORE_STATE_BYTES.
 if (((offsetof<CoreState>() + 7) & ~7) != CORE_STATE_BYTES) ERROR("CoreState size differs from CORE_STATE_BYTES");

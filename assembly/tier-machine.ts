@@ -2,9 +2,10 @@
 //
 // It runs its logic at most once per tickIntervalMs and does a bounded amount of work per call
 // (spillSectorsPerTickMax sectors moved, filesWrittenPerTickMax files written,
-// filesDeletedPerTickMax files deleted — lazy deletions started instead up to deletesInFlightMax in
-// flight —, STEPS_PER_TICK_MAX state visits), so no call can stall the
-// loop however much work is queued. States and transitions (SPEC.md, "Tier state machine"):
+// bytesWrittenPerTickMax bytes written, filesDeletedPerTickMax files deleted — lazy deletions
+// started instead up to deletesInFlightMax in flight —, STEPS_PER_TICK_MAX state visits), so no
+// call can stall the loop however much work is queued. States and transitions (SPEC.md, "Tier
+// state machine"):
 //
 //   IDLE             flush requested → FLUSH_ALL; RAM usage ≥ spill threshold → CHECK_USAGE;
 //                    a queued deletion is due → CLEANUP_DISK; otherwise stay (end of tick).
@@ -69,7 +70,7 @@ import { cleanupDeletingCount, cleanupDue, cleanupQueueLength, cleanupTick } fro
 import { diskBytesLimit, diskSpaceInvalidate } from "./disk-space";
 import { diskBytesUsed, diskRoomMake } from "./disk-full";
 import { filePathFormat, fileSlotsFree, fileSlotTake, imxHeaderWrite } from "./files";
-import { positionsClosed, positionsPersist } from "./positions";
+import { positionsClosed, positionsClosingBytes, positionsPersist } from "./positions";
 import { halFileWrite, halLog } from "./hal";
 import { sectorCountGet, sectorData, sectorFirstSeqGet, sectorNextGet, satUsagePercent, satUsedCount } from "./sat";
 import { statAdd, statGet, statSet } from "./stats";
@@ -222,17 +223,35 @@ function spillRefused(reason: i32): i32 {
   return reason;
 }
 
+// The sectors a spill file may hold within what is left of the tick's byte budget (0: not even a
+// file of one sector fits).
+function sectorsInByteBudget(): u32 {
+  const c = core();
+  if (c.bytesBudget < <u32>IMX_HEADER_BYTES + c.sectorBytes) return 0;
+  return (c.bytesBudget - <u32>IMX_HEADER_BYTES) / c.sectorBytes;
+}
+
+// Whether the tick's write budget (files, sectors, bytes) is spent.
+function writeBudgetSpent(): bool {
+  const c = core();
+  return c.filesBudget == 0 || c.sectorsBudget == 0 || sectorsInByteBudget() == 0;
+}
+
 // Spills round robin across streams within the tick's budget. `flushing` moves everything;
 // otherwise it stops once usage is below the spill target. Returns OK, or the reason it stopped
 // early (quota, file table, a HAL error).
 function moveToDisk(flushing: bool): i32 {
   const c = core();
   let idle: u32 = 0;
-  while (c.filesBudget > 0 && c.sectorsBudget > 0 && idle < c.streamCount) {
+  while (!writeBudgetSpent() && idle < c.streamCount) {
     if (!flushing && satUsagePercent() < c.spillTargetPercent) return OK;
     const s = c.spillCursor;
     c.spillCursor = c.spillCursor + 1 < c.streamCount ? c.spillCursor + 1 : 0;
-    const moved = spillOne(s, flushing, min<u32>(c.sectorsPerFileMax, c.sectorsBudget));
+    const moved = spillOne(
+      s,
+      flushing,
+      min<u32>(min<u32>(c.sectorsPerFileMax, c.sectorsBudget), sectorsInByteBudget()),
+    );
     if (moved < 0) return moved;
     if (moved == 0) {
       idle++;
@@ -241,6 +260,7 @@ function moveToDisk(flushing: bool): i32 {
     idle = 0;
     c.filesBudget--;
     c.sectorsBudget -= <u32>moved;
+    c.bytesBudget -= <u32>IMX_HEADER_BYTES + <u32>moved * c.sectorBytes;
     if (flushing) c.flushMovedSectors += <u32>moved;
   }
   return OK;
@@ -347,6 +367,7 @@ export function processMemory(nowMs: f64): i32 {
   c.sectorsBudget = c.spillSectorsPerTickMax;
   c.filesBudget = c.filesWrittenPerTickMax;
   c.deletesBudget = c.filesDeletedPerTickMax;
+  c.bytesBudget = c.bytesWrittenPerTickMax;
 
   const refuseNew = <i32>c.diskFullPolicy == DISK_FULL_REFUSE_NEW;
   let spillTried = false;
@@ -379,7 +400,7 @@ export function processMemory(nowMs: f64): i32 {
     } else if (c.tierState == STATE_MOVE_TO_DISK) {
       spillTried = true;
       const status = moveToDisk(false);
-      const budgetSpent = c.filesBudget == 0 || c.sectorsBudget == 0;
+      const budgetSpent = writeBudgetSpent();
       // Budget spent with work left: stay and go on next tick. Otherwise the spill is done, was
       // refused or failed, or nothing more is eligible (pending or still filling): back to IDLE.
       if (status == OK && budgetSpent && satUsagePercent() >= c.spillTargetPercent) {
@@ -403,10 +424,19 @@ export function processMemory(nowMs: f64): i32 {
       // write) before calling the flush complete: the next life continues with no gap. A write that
       // only closes numbering does not wait for the tick's file budget, or writes that go on between
       // ticks (each spilled with that budget) would keep the flush from ever completing.
+      // Its records count against the byte budget: they go when they fit what is left, or in a tick
+      // that has written nothing yet (a closing write larger than the whole budget goes alone).
       const dirty = streamsDirty();
-      if (streamSectorsUsed() == 0 && (dirty || !positionsClosed()) && (c.filesBudget > 0 || !dirty)) {
-        if (c.filesBudget > 0) c.filesBudget--;
-        positionsPersist(STREAM_NULL, 0, true);
+      if (streamSectorsUsed() == 0 && (dirty || !positionsClosed())) {
+        const bytes = positionsClosingBytes();
+        const fits = c.filesBudget > 0 && (bytes <= c.bytesBudget || c.bytesBudget == c.bytesWrittenPerTickMax);
+        if (fits || !dirty) {
+          if (fits) {
+            c.filesBudget--;
+            c.bytesBudget -= min<u32>(bytes, c.bytesBudget);
+          }
+          positionsPersist(STREAM_NULL, 0, true);
+        }
       }
       if (streamSectorsUsed() == 0 && !streamsDirty() && positionsClosed()) {
         c.flushRequested = false;

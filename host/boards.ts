@@ -185,6 +185,7 @@ export const TIER_DEFAULTS = {
   deleteRetryBaseMs: 100,
   diskFullPolicy: "evict-oldest",
   deletesInFlightMax: abi.DELETES_IN_FLIGHT_MAX_DEFAULT,
+  bytesWrittenPerTickMax: abi.BYTES_WRITTEN_PER_TICK_DERIVED,
 } as const satisfies Record<string, number | CleanupPolicy | DiskFullPolicy>;
 
 const tierShape = {
@@ -202,6 +203,8 @@ const tierShape = {
     .enum(DISK_FULL_POLICIES, { error: () => `must be one of ${DISK_FULL_POLICIES.join(", ")}` })
     .default(TIER_DEFAULTS.diskFullPolicy),
   deletesInFlightMax: integer(1, U32_MAX).default(TIER_DEFAULTS.deletesInFlightMax),
+  // 0: the bytes of the largest file one tick can spill (tickBytesWrittenMax).
+  bytesWrittenPerTickMax: integer(0, U32_MAX).default(TIER_DEFAULTS.bytesWrittenPerTickMax),
 };
 
 const objectRule = typeRule("an object");
@@ -333,6 +336,18 @@ export function configRulesCheck(config: BoardConfig): BoardIssue[] {
           `${fileBytes} bytes (got ${disk.quotaBytes})`,
       });
     }
+    const smallestFileBytes = imxFileBytes(1, memory.sectorBytes);
+    if (
+      tier.bytesWrittenPerTickMax !== abi.BYTES_WRITTEN_PER_TICK_DERIVED &&
+      tier.bytesWrittenPerTickMax < smallestFileBytes
+    ) {
+      issues.push({
+        path: "tier.bytesWrittenPerTickMax",
+        rule:
+          `must be 0 (derived) or hold the smallest spill file: ${IMX_HEADER_BYTES}-byte header + sectorBytes = ` +
+          `${smallestFileBytes} bytes (got ${tier.bytesWrittenPerTickMax})`,
+      });
+    }
     // Disk sector ids run from sectorCount up and must stay below the null id.
     const idEnd = memory.sectorCount + disk.filesMax * disk.sectorsPerFileMax;
     if (idEnd >= SECTOR_NULL) {
@@ -345,6 +360,21 @@ export function configRulesCheck(config: BoardConfig): BoardIssue[] {
     }
   }
   return issues;
+}
+
+/**
+ * The bytes one tick may write to files on `config`'s board: `tier.bytesWrittenPerTickMax`, or for
+ * 0 the default the core derives at boot, the bytes of the largest file one tick can spill
+ * (header + min(spillSectorsPerTickMax, sectorsPerFileMax) × sectorBytes). 0 without a disk tier.
+ */
+export function tickBytesWrittenMax(config: Pick<BoardConfig, "memory" | "disk" | "tier">): number {
+  const { memory, disk, tier } = config;
+  if (disk === null) return 0;
+  if (tier.bytesWrittenPerTickMax !== abi.BYTES_WRITTEN_PER_TICK_DERIVED) return tier.bytesWrittenPerTickMax;
+  return Math.min(
+    imxFileBytes(Math.min(tier.spillSectorsPerTickMax, disk.sectorsPerFileMax), memory.sectorBytes),
+    U32_MAX,
+  );
 }
 
 // Checks a value against the config image's schema and rules; returns every issue found.

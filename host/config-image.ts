@@ -1,4 +1,4 @@
-// The flashed config image: the 104-byte little-endian record (layout 2) that boots a board's core;
+// The flashed config image: the 108-byte little-endian record (layout 2) that boots a board's core;
 // the 96-byte layout 1 that 0.1.0 flashed is still read.
 //
 // The host encodes a Board into the image (SPEC.md, "Flashed config image") and places it in device
@@ -9,6 +9,7 @@ import { crc32 } from "node:zlib";
 import {
   CFG_BOARD_NAME,
   CFG_BULK_RECORDS_MAX,
+  CFG_BYTES_WRITTEN_PER_TICK_MAX,
   CFG_CLEANUP_POLICY,
   CFG_CRC32,
   CFG_CRC32_1,
@@ -46,6 +47,7 @@ import {
   DISK_FREE_MARGIN_FILES_DEFAULT,
   DELETES_IN_FLIGHT_MAX_DEFAULT,
   CONFIG_MAGIC,
+  BYTES_WRITTEN_PER_TICK_DERIVED,
   DISK_FULL_POLICY_BY_CODE,
   DISK_FULL_POLICY_CODES,
   E_CONFIG_CRC,
@@ -99,6 +101,7 @@ export const CONFIG_FIELDS: readonly ConfigField[] = [
   { name: "boardName", offset: CFG_BOARD_NAME, type: "ascii", bytes: CONFIG_BOARD_NAME_BYTES },
   field("diskFreeMarginFiles", CFG_DISK_FREE_MARGIN_FILES, "u32"),
   field("deletesInFlightMax", CFG_DELETES_IN_FLIGHT_MAX, "u32"),
+  field("bytesWrittenPerTickMax", CFG_BYTES_WRITTEN_PER_TICK_MAX, "u32"),
   field("crc32", CFG_CRC32, "u32"),
 ];
 
@@ -162,6 +165,7 @@ function configOf(board: Board): BoardConfig {
       deleteRetryBaseMs: tier.deleteRetryBaseMs,
       diskFullPolicy: tier.diskFullPolicy,
       deletesInFlightMax: tier.deletesInFlightMax,
+      bytesWrittenPerTickMax: tier.bytesWrittenPerTickMax,
     },
   };
 }
@@ -203,6 +207,7 @@ export function encodeConfigImage(board: Board): Uint8Array {
   view.setUint32(CFG_DELETE_RETRY_BASE_MS, tier.deleteRetryBaseMs, true);
   view.setUint32(CFG_DISK_FREE_MARGIN_FILES, disk?.freeMarginFiles ?? 0, true);
   view.setUint32(CFG_DELETES_IN_FLIGHT_MAX, tier.deletesInFlightMax, true);
+  view.setUint32(CFG_BYTES_WRITTEN_PER_TICK_MAX, tier.bytesWrittenPerTickMax, true);
   // The schema allows only ASCII names of at most CONFIG_BOARD_NAME_BYTES; the rest stays zero.
   for (let index = 0; index < config.name.length; index++) {
     view.setUint8(CFG_BOARD_NAME + index, config.name.charCodeAt(index));
@@ -350,6 +355,10 @@ export function decodeConfigImage(bytes: Uint8Array): DecodedConfig {
       diskFullPolicy,
       // Layout 1 had no bound on lazy deletions in flight: its core takes the default.
       deletesInFlightMax: layout1 ? DELETES_IN_FLIGHT_MAX_DEFAULT : view.getUint32(CFG_DELETES_IN_FLIGHT_MAX, true),
+      // Layout 1 had no byte budget: the default derived from the board.
+      bytesWrittenPerTickMax: layout1
+        ? BYTES_WRITTEN_PER_TICK_DERIVED
+        : view.getUint32(CFG_BYTES_WRITTEN_PER_TICK_MAX, true),
     },
   };
   configCheck(config);

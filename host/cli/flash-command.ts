@@ -2,7 +2,7 @@
 
 import { readFileSync, writeFileSync } from "node:fs";
 import type { Command } from "commander";
-import { DEFAULT_BOARD_NAME, loadBoard, type Board } from "../boards.js";
+import { DEFAULT_BOARD_NAME, loadBoard, tickBytesWrittenMax, type Board } from "../boards.js";
 import { decodeConfigImage, encodeConfigImage, type DecodedConfig } from "../config-image.js";
 import { bytesHuman } from "./boards-command.js";
 import { UsageError } from "../base/user-error.js";
@@ -48,7 +48,8 @@ export function flashReport(result: FlashResult): string {
         `${disk.filesMax} files max × ${disk.sectorsPerFileMax} sectors per file max`,
     `  tier       spill at ${tier.spillThresholdPercent}% down to ${tier.spillTargetPercent}%, ` +
       `tick ${tier.tickIntervalMs} ms, per tick at most ${counted(tier.spillSectorsPerTickMax, "sector")} spilled, ` +
-      `${counted(tier.filesWrittenPerTickMax, "file")} written and ${counted(tier.filesDeletedPerTickMax, "file")} deleted`,
+      `${counted(tier.filesWrittenPerTickMax, "file")} (${counted(tickBytesWrittenMax(config), "byte")}) written and ` +
+      `${counted(tier.filesDeletedPerTickMax, "file")} deleted`,
     `  cleanup    ${tier.cleanupPolicy}, delete retries back off from ${tier.deleteRetryBaseMs} ms`,
   ];
   return `${lines.join("\n")}\n`;

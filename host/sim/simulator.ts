@@ -31,7 +31,7 @@
 // device lives and the actions.
 
 import { integerParse } from "../base/parse.js";
-import { CLEANUP_POLICIES, type Board, type CleanupPolicy } from "../boards.js";
+import { CLEANUP_POLICIES, tickBytesWrittenMax, type Board, type CleanupPolicy } from "../boards.js";
 import { Prng } from "../base/prng.js";
 import * as abi from "../core/abi.generated.js";
 import { Device } from "../core/device.js";
@@ -42,6 +42,7 @@ import {
   CORRUPTED_DIR,
   HISTORY_BUCKETS,
   HISTORY_DIR,
+  IMX_HEADER_BYTES,
   IMX_SUFFIX,
   type ImxName,
   imxPathIsCanonical,
@@ -535,11 +536,15 @@ class Simulation implements TraceRun, ModelReport {
   private async gracefulStop(): Promise<void> {
     this.call("flushAllToDisk", () => this.device.flushAllToDisk());
     const disk = this.board.disk;
+    const sectorsInTickBytes = Math.floor(
+      (tickBytesWrittenMax(this.board) - IMX_HEADER_BYTES) / this.board.memory.sectorBytes,
+    );
     const spillPerTick = Math.max(
       1,
       Math.min(
         this.board.tier.spillSectorsPerTickMax,
         (disk?.sectorsPerFileMax ?? 1) * this.board.tier.filesWrittenPerTickMax,
+        sectorsInTickBytes,
       ),
     );
     const ticksMax = 4 * (Math.ceil(this.board.memory.sectorCount / spillPerTick) + this.models.length + 8);

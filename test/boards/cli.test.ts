@@ -79,9 +79,10 @@ describe("flash", () => {
     expect(written).toEqual(encodeConfigImage(loadBoard(DEFAULT_BOARD_NAME)));
     expect(decodeConfigImage(written).name).toBe(DEFAULT_BOARD_NAME);
     const report = flashReport(result);
-    expect(report).toContain(`wrote ${file}: 104-byte config image for board fc1-imx6`);
+    expect(report).toContain(`wrote ${file}: 108-byte config image for board fc1-imx6`);
     expect(report).toContain("2048 sectors × 32 bytes");
     expect(report).toContain("256 MiB quota");
+    expect(report).toContain("2 files (8256 bytes) written");
   });
 
   it("accepts a path to a board JSON file", () => {

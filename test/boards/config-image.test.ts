@@ -13,6 +13,7 @@ import { DISK_DEFAULTS, listBoards, loadBoard, withOverrides, type Board } from 
 import { CONFIG_FIELDS, ConfigImageError, decodeConfigImage, encodeConfigImage } from "../../host/config-image.js";
 import {
   CFG_BOARD_NAME,
+  CFG_BYTES_WRITTEN_PER_TICK_MAX,
   CFG_CLEANUP_POLICY,
   CFG_CRC32,
   CFG_CRC32_1,
@@ -112,7 +113,8 @@ describe("config image layout", () => {
     expect(CFG_CRC32 + 4).toBe(CONFIG_IMAGE_BYTES);
     expect(CFG_BOARD_NAME + CONFIG_BOARD_NAME_BYTES).toBe(CFG_DISK_FREE_MARGIN_FILES);
     expect(CFG_DISK_FREE_MARGIN_FILES + 4).toBe(CFG_DELETES_IN_FLIGHT_MAX);
-    expect(CFG_DELETES_IN_FLIGHT_MAX + 4).toBe(CFG_CRC32);
+    expect(CFG_DELETES_IN_FLIGHT_MAX + 4).toBe(CFG_BYTES_WRITTEN_PER_TICK_MAX);
+    expect(CFG_BYTES_WRITTEN_PER_TICK_MAX + 4).toBe(CFG_CRC32);
   });
 
   it("uses zlib's CRC-32, the IEEE one the core implements", () => {
@@ -250,7 +252,7 @@ describe("decodeConfigImage on signed images with bad fields", () => {
       /^config image refused \(E_CONFIG_CRC\): stored crc32 0x[0-9a-f]{8} does not match computed 0x[0-9a-f]{8}$/,
     );
     expect(refusal(new Uint8Array(10)).message).toBe(
-      "config image refused (E_CONFIG_TRUNCATED): 10 bytes, a layout 2 image is 104 bytes",
+      "config image refused (E_CONFIG_TRUNCATED): 10 bytes, a layout 2 image is 108 bytes",
     );
   });
 });

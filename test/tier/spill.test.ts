@@ -203,6 +203,54 @@ describe.each(BOARDS)("spill on %s", (boardName) => {
     expect(filesPerTickMax === filesWrittenPerTickMax || sectorsPerTickMax === spillSectorsPerTickMax).toBe(true);
   });
 
+  it("never writes more than bytesWrittenPerTickMax bytes in one call, and cuts files to fit", () => {
+    // A byte budget of a header and a few sectors, and a file count that would allow far more.
+    const sectorsInBudget = boardName === "tiny" ? 2 : 100;
+    const bytesBudget = 64 + sectorsInBudget * board.memory.sectorBytes;
+    const budgeted: Board = {
+      ...board,
+      tier: { ...board.tier, bytesWrittenPerTickMax: bytesBudget, filesWrittenPerTickMax: 8 },
+    };
+    const hal = new MemoryHal();
+    const device = Device.create({ board: budgeted, hal });
+    const streams = [10, 11, 12, 13];
+    for (const sensor of streams) device.configureStream(1, sensor, { type: "tsd", sampleRateMs: SAMPLE_RATE_MS });
+    const fill = Math.floor(board.memory.sectorCount * 0.95);
+    let seq = 0;
+    while (device.countRamSectorsWithData() < fill) {
+      for (const sensor of streams) tsdWrite(device, 1, sensor, seq, 1);
+      seq++;
+    }
+    const clock = new TickClock(budgeted);
+    let ticks = 0;
+    let bytesPerTickMax = 0;
+    const tickChecked = (): void => {
+      const before = hal.stats();
+      clock.tick(device);
+      ticks++;
+      const after = hal.stats();
+      const bytes = after.bytesWritten - before.bytesWritten;
+      // A flush's closing records larger than the whole budget (a record per stream) go alone.
+      if (after.calls.writeFile === before.calls.writeFile) return;
+      expect(bytes, `bytes written in tick ${ticks}`).toBeLessThanOrEqual(bytesBudget);
+      bytesPerTickMax = Math.max(bytesPerTickMax, bytes);
+    };
+    for (let i = 0; i < 10; i++) tickChecked();
+    device.flushAllToDisk();
+    expect(flushDrain(device, tickChecked, 2000)).toBeGreaterThanOrEqual(0);
+    expect(device.stats().sectorsUsed).toBe(0);
+    // The budget is what limited the ticks: some tick wrote a file cut to exactly what fits.
+    expect(bytesPerTickMax).toBeGreaterThan(bytesBudget / 2);
+    expect(device.stats().sectorsSpilled).toBeGreaterThan(sectorsInBudget);
+    // Every record comes back, in order, across the files the budget cut (tiny's 2 KiB disk tier
+    // evicts its oldest files on the way, so there only the count of files is judged).
+    if (boardName === "tiny") return;
+    for (const sensor of streams) {
+      const values = readAll(device, 1, sensor).map((record) => record.value);
+      expect(values, `stream ${sensor}`).toEqual(Array.from({ length: seq }, (_, i) => valueOf(i)));
+    }
+  });
+
   // The original test's --disk-usage cases: at 50% and 79% of the quota a spill goes ahead, at 81%
   // and 95% it is refused. On tiny the 2 KiB quota is so small that at 79% one full 192-byte file
   // would itself cross the 80% threshold, so there the spill is refused at 79% too.
