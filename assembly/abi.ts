@@ -59,6 +59,9 @@ export const ERROR_CODE_MIN: i32 = -44;
 // ---- Layout sizes and board limits (SPEC.md, "RAM layout") ----------------------------------
 export const CORE_STATE_BYTES: u32 = 272;
 export const CRC_TABLE_BYTES: u32 = 1024;
+// Buffers at least this long have their CRC-32 computed by the host's CRC unit (the "crc32" HAL
+// import) instead of the core's table loop: every .imx file and checkpoint, no ACK record.
+export const CRC_HOST_BYTES_MIN: u32 = 256;
 export const SAT_ENTRY_BYTES: u32 = 16;
 export const STREAM_ENTRY_BYTES: u32 = 112;
 export const FILE_ENTRY_BYTES: u32 = 40;

@@ -1,8 +1,9 @@
 // CRC-32 (IEEE 802.3, reflected, polynomial 0xEDB88320), the same function as zlib.crc32 on the
-// host. The 1 KiB table is a region of device RAM right after the core state block, filled once at
+// host. Large buffers go to the host's CRC unit (hal.ts); the 1 KiB table is a region of device RAM right after the core state block, filled once at
 // boot (not a data segment, which a new instance over a snapshot would overwrite).
 
-import { CORE_STATE_BYTES, CRC_TABLE_BYTES } from "./abi";
+import { CORE_STATE_BYTES, CRC_HOST_BYTES_MIN, CRC_TABLE_BYTES } from "./abi";
+import { halCrc32 } from "./hal";
 import { statePtr } from "./state";
 
 const CRC_POLYNOMIAL: u32 = 0xedb88320;
@@ -25,8 +26,16 @@ export function crc32Init(): void {
   }
 }
 
-// Continues a CRC over `length` bytes at `ptr`; start with crc = 0.
+// Continues a CRC over `length` bytes at `ptr`; start with crc = 0. Buffers of CRC_HOST_BYTES_MIN
+// bytes or more (file payloads, checkpoints) go to the platform's CRC unit (hal.ts halCrc32), the
+// rest through the table here; both compute the same function.
 export function crc32Update(crc: u32, ptr: usize, length: usize): u32 {
+  if (length >= <usize>CRC_HOST_BYTES_MIN) return halCrc32(crc, ptr, length);
+  return crc32Table(crc, ptr, length);
+}
+
+// The table loop, one byte at a time.
+export function crc32Table(crc: u32, ptr: usize, length: usize): u32 {
   const table = crcTablePtr();
   let c = ~crc;
   const end = ptr + length;

@@ -45,6 +45,13 @@ export declare function halFileQuarantine(pathPtr: usize, pathLen: i32): i32;
 @external("hal", "diskFree")
 export declare function halDiskFree(): f64;
 
+// Continues a CRC-32 (the function of crc32.ts) over `length` bytes at `ptr`: the platform's CRC
+// unit, which checks a whole `.imx` file many times faster than the core's table loop (on a
+// microcontroller, a CRC peripheral or the ROM's routine). Used for large buffers only (crc32.ts).
+// @ts-ignore: decorator
+@external("hal", "crc32")
+export declare function halCrc32(crc: u32, ptr: usize, length: usize): u32;
+
 // One log event; the host formats and filters it.
 // @ts-ignore: decorator
 @external("hal", "log")

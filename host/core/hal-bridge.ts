@@ -1,6 +1,7 @@
 // The core's "hal" imports, built over a Hal. Paths and data are read straight out of device RAM.
 // Nothing here throws into wasm: every HalError becomes a negative ABI code.
 
+import { crc32 } from "node:zlib";
 import { type Hal, HalError, type HalErrorCode } from "../hal/hal.js";
 import { DirSyncError, mkdirDurable, parentDir, TMP_SUFFIX, writeFileAtomic } from "../hal/atomic.js";
 import { HISTORY_BUCKETS, HISTORY_DIR } from "../format/imx.js";
@@ -387,6 +388,8 @@ export class HalBridge {
           return statusOf(e);
         }
       },
+      // The platform's CRC unit (assembly/hal.ts halCrc32): zlib's CRC-32 over device RAM.
+      crc32: (crc: number, ptr: number, length: number): number => crc32(this.bytes(ptr, length), crc >>> 0),
       log: (level: number, subsystem: number, event: number, a: number, b: number): void => {
         this.logger.event(level, subsystem, event, a, b);
       },

@@ -2,6 +2,7 @@
 // E_NOT_BOOTED, a second boot with E_ALREADY_BOOTED, and a memory smaller than the board's RAM with
 // E_MEMORY_TOO_SMALL. Each instance comes from the same compiled module.
 
+import { crc32 } from "node:zlib";
 import * as loader from "@assemblyscript/loader";
 import { describe, expect, test } from "vitest";
 import { loadBoard } from "../../host/boards.js";
@@ -21,6 +22,7 @@ function instantiate(pages: number): { core: CoreExports; memory: WebAssembly.Me
     fileDeleteAsync: () => abi.E_HAL_IO,
     fileQuarantine: () => abi.E_HAL_IO,
     diskFree: () => Infinity,
+    crc32: (crc: number, ptr: number, length: number) => crc32(new Uint8Array(memory.buffer, ptr, length), crc >>> 0),
     log: () => undefined,
   };
   const { exports } = loader.instantiateSync(coreModule(), { env: { memory }, hal });
