@@ -110,7 +110,7 @@ export function registerBenchCommand(program: Command): void {
     .description("benchmark cleanup latency and throughput against same-run baselines")
     .option(
       "--only <names>",
-      "comma-separated benchmarks: cleanup-latency,iteration,append,read-ack,spill,tick,recovery,durability",
+      "comma-separated benchmarks: cleanup-latency,iteration,append,read-ack,spill,tick,recovery,durability,cleanup-many",
     )
     .option("--board <name>", "board to benchmark (default fc1-imx6)")
     .option("--json <file>", "write the report as JSON")

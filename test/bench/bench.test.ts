@@ -79,6 +79,10 @@ describe("imx-memsim bench --quick", () => {
       "spill.fs",
       "recovery.100",
       "recovery.1000",
+      "cleanup-many.fs",
+      "cleanup-many.fs.immediate",
+      "cleanup-many.fs.batched",
+      "cleanup-many.fs.lazy",
     ];
     for (const id of withBaseline) {
       const f = figure(id);
@@ -104,6 +108,26 @@ describe("imx-memsim bench --quick", () => {
     }
     expect(counter("recovery", "100.files")).toBe(100);
     expect(counter("recovery", "1000.files")).toBe(1000);
+  });
+
+  it("deletes the files of cleanup-many under every policy, with an ETA judged where one is made", () => {
+    for (const policy of ["immediate", "batched", "lazy"]) {
+      expect(counter("cleanup-many", `${policy}.files`)).toBe(1000);
+      expect(figure(`cleanup-many.fs.${policy}`).targets?.[0]?.text).toMatch(/1\.5x plain unlinks/);
+    }
+    // Batched: 1000 files at 16 per tick; lazy: at most 64 in flight (more ticks if a tick's take longer than the interval).
+    expect(counter("cleanup-many", "batched.ticks")).toBe(Math.ceil(1000 / 16));
+    expect(counter("cleanup-many", "lazy.ticks")).toBeGreaterThanOrEqual(Math.ceil(1000 / 64));
+    expect(counter("cleanup-many", "lazy.inFlightMaxSeen")).toBe(counter("cleanup-many", "lazy.deletesInFlightMax"));
+    // A device that has timed deletions estimates at once, and the estimate is judged.
+    for (const policy of ["batched", "lazy"]) {
+      expect(counter("cleanup-many", `${policy}.etaStartMs`)).toBeGreaterThan(0);
+      expect(counter("cleanup-many", `${policy}.etaError`)).toBeGreaterThan(0);
+      expect(figure(`cleanup-many.fs.${policy}`).targets?.map((t) => t.text)).toContain(
+        "ETA right after the ACK within 2x of the actual time (device clock)",
+      );
+    }
+    expect(figure("cleanup-many.fs").label).toBe(figure("cleanup-many.fs.batched").label);
   });
 
   it("prints a table and writes a self-contained HTML page with SVG charts", () => {
