@@ -24,6 +24,7 @@ import { registerInspectCommand } from "./inspect-command.js";
 import { registerVerifyCommand } from "./verify-command.js";
 import { registerMonitorCommand } from "./monitor-command.js";
 import { registerCompareCommand } from "./compare-command.js";
+import { registerSizeCommand } from "./size-command.js";
 
 export function packageVersion(): string {
   const manifest = JSON.parse(readFileSync(join(packageRootDir(), "package.json"), "utf8")) as { version?: unknown };
@@ -64,6 +65,7 @@ export function programBuild(output: ProgramOutput = {}): Command {
   registerVerifyCommand(program);
   registerMonitorCommand(program);
   registerCompareCommand(program);
+  registerSizeCommand(program);
   singleValuedFlagsEnforce(program);
   return program;
 }

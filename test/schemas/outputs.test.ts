@@ -75,6 +75,11 @@ const CASES: OutputCase[] = [
   },
   { schema: "boards", args: () => ["boards", "--json"], output: "stdout" },
   {
+    schema: "size",
+    args: (dir) => ["size", "--board", "tiny", "--outage", "10m at 5m", "--quiet", "--json", join(dir, "out.json")],
+    output: (dir) => join(dir, "out.json"),
+  },
+  {
     schema: "compare",
     args: (dir) => [
       "compare",
