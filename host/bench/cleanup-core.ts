@@ -4,6 +4,7 @@
 // and time from just before the last ACK until isCleanupComplete() — for immediate that is the ACK
 // itself, for batched the processMemory ticks it takes on a simulated clock, for lazy the awaited
 // settle(). Every iteration must end with no `.imx` file left. Also the plain-unlink baseline, the
+// floor for the same guarantee (an ACK record appended and fsynced, then the unlinks, with plain fs calls), the
 // write+fsync+rename baseline of the same bytes, and steady spilling without upload.
 
 import fs from "node:fs";
@@ -11,6 +12,7 @@ import path from "node:path";
 import { type Board, type CleanupPolicy, withOverrides } from "../boards.js";
 import { Device } from "../core/device.js";
 import { HISTORY_DIR, IMX_SUFFIX, recordsPerSector } from "../format/imx.js";
+import { ACK_RECORD_BYTES } from "../format/positions.js";
 import { listFilesRecursive } from "../hal/atomic.js";
 import type { Hal, HalStats } from "../hal/hal.js";
 import { MemoryHal } from "../hal/memory.js";
@@ -131,6 +133,12 @@ export interface PolicyRun {
    * both sides of a ratio see the same moment of the machine: plain unlinks, and write+fsync+rename.
    */
   unlinkSamplesMs: number[];
+  /**
+   * The floor for the same guarantee, interleaved the same way: what cleanup must do at least with
+   * plain fs calls — one ACK-log-sized record appended and fsynced (the ACK made durable), then
+   * the unlinks of the same files.
+   */
+  floorSamplesMs: number[];
   writeSamplesMs: number[];
   iterationSamplesMs: number[];
   spillTickMs: number[];
@@ -174,6 +182,7 @@ export async function measurePolicy(
       lastAckMedianMs: 0,
       spillSamplesMs: [],
       unlinkSamplesMs: [],
+      floorSamplesMs: [],
       writeSamplesMs: [],
       iterationSamplesMs: [],
       spillTickMs: [],
@@ -189,14 +198,17 @@ export async function measurePolicy(
     const records = recordsPerIteration(board, sectors);
     let halBefore = device.hal.stats();
     baselineUnlinkSamples([1], 1, 1);
+    baselineFloorSamples([1], 1, 1);
     baselineWriteSamples([1], 1, 1);
     for (let i = 0; i < options.warmup + options.iterations; i++) {
       if (i === options.warmup) halBefore = device.hal.stats();
       const result = await iteration(device, clock, policy, i * records, sectors);
       const unlinkMs = baselineUnlinkSamples(result.fileBytes, 1, 0);
+      const floorMs = baselineFloorSamples(result.fileBytes, 1, 0);
       const writeMs = baselineWriteSamples(result.fileBytes, 1, 0);
       if (i < options.warmup) continue;
       run.unlinkSamplesMs.push(...unlinkMs);
+      run.floorSamplesMs.push(...floorMs);
       run.writeSamplesMs.push(...writeMs);
       run.cleanupSamplesMs.push(result.cleanupMs);
       lastAckSamplesMs.push(result.lastAckMs);
@@ -263,6 +275,38 @@ export function baselineUnlinkSamples(fileBytes: readonly number[], repeats: num
       const started = performance.now();
       for (const file of files) fs.unlinkSync(file);
       if (i >= warmup) samplesMs.push(performance.now() - started);
+    }
+    return samplesMs;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The floor for cleanup's guarantee with plain fs calls: one ACK_RECORD_BYTES record appended to a
+ * log file and fsynced (what makes an ACK durable), then fs.unlinkSync of files of the given sizes
+ * (written and fsynced first, as for the unlink baseline); ms per repetition.
+ */
+export function baselineFloorSamples(fileBytes: readonly number[], repeats: number, warmup: number): number[] {
+  const dir = tempDirMake("baseline-floor");
+  try {
+    const bucket = path.join(dir, HISTORY_DIR, "0");
+    fs.mkdirSync(bucket, { recursive: true });
+    const log = path.join(dir, HISTORY_DIR, "acks.log");
+    const logFd = fs.openSync(log, "a");
+    const record = new Uint8Array(ACK_RECORD_BYTES);
+    const samplesMs: number[] = [];
+    try {
+      for (let i = 0; i < warmup + repeats; i++) {
+        const files = writeFiles(bucket, `floor_${i}`, fileBytes);
+        const started = performance.now();
+        fs.writeSync(logFd, record);
+        fs.fsyncSync(logFd);
+        for (const file of files) fs.unlinkSync(file);
+        if (i >= warmup) samplesMs.push(performance.now() - started);
+      }
+    } finally {
+      fs.closeSync(logFd);
     }
     return samplesMs;
   } finally {
