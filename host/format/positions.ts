@@ -75,9 +75,23 @@ export function positionsHeaderRead(data: Uint8Array): PositionsHeader | null {
 
 /** Record `index` of a positions image; the caller makes sure it lies inside `data`. */
 export function positionRecordRead(data: Uint8Array, index: number): PositionRecord {
-  const view = viewOf(data);
-  const at = POSITIONS_HEADER_BYTES + index * POSITION_RECORD_BYTES;
-  const o = POSITION_OFFSET;
+  return streamPositionRead(viewOf(data), POSITIONS_HEADER_BYTES + index * POSITION_RECORD_BYTES, POSITION_OFFSET);
+}
+
+/** The offsets of a stream's position fields, as a positions record and an ACK record both lay them out. */
+interface StreamPositionOffsets {
+  source: number;
+  sensor: number;
+  ackedSeq: number;
+  nextSeq: number;
+  recordType: number;
+  dataType: number;
+  sampleRateMs: number;
+  seqReserved: number;
+}
+
+/** A stream's position fields at `at`, by the layout `o` (a positions record or an ACK record). */
+function streamPositionRead(view: DataView, at: number, o: StreamPositionOffsets): PositionRecord {
   return {
     source: view.getUint32(at + o.source, true),
     sensor: view.getUint32(at + o.sensor, true),
@@ -206,17 +220,7 @@ export function ackRecordRead(data: Uint8Array, at: number): AckRecord | null {
   if (view.getUint32(at + o.magic, true) !== ACK_LOG_MAGIC) return null;
   if (view.getUint8(at + o.version) !== ACK_LOG_FORMAT_VERSION) return null;
   if (crc32(data.subarray(at, at + o.crc32)) >>> 0 !== view.getUint32(at + o.crc32, true)) return null;
-  return {
-    source: view.getUint32(at + o.source, true),
-    sensor: view.getUint32(at + o.sensor, true),
-    ackedSeq: Number(view.getBigUint64(at + o.ackedSeq, true)),
-    nextSeq: Number(view.getBigUint64(at + o.nextSeq, true)),
-    recordType: view.getUint8(at + o.recordType),
-    dataType: view.getUint8(at + o.dataType),
-    sampleRateMs: view.getUint32(at + o.sampleRateMs, true),
-    seqReserved: Number(view.getBigUint64(at + o.seqReserved, true)),
-    recordSeq: view.getUint32(at + o.recordSeq, true),
-  };
+  return { ...streamPositionRead(view, at, o), recordSeq: view.getUint32(at + o.recordSeq, true) };
 }
 
 export interface AckLogScan {
