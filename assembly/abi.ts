@@ -186,10 +186,12 @@ export const CFG_DISK_FREE_MARGIN_FILES: i32 = 92;
 export const CFG_DELETES_IN_FLIGHT_MAX: i32 = 96;
 export const CFG_BYTES_WRITTEN_PER_TICK_MAX: i32 = 100;
 export const CFG_CRC32: i32 = 104;
-// Flag bits in CFG_FLAGS: bit 0 the disk tier; bits 1-2 the disk-full policy code (DISK_FULL_*).
+// Flag bits in CFG_FLAGS: bit 0 the disk tier; bits 1-2 the disk-full policy code (DISK_FULL_*); bit 3 the tier mode.
 export const CFG_FLAG_DISK_TIER: i32 = 1;
 export const CFG_FLAG_DISK_FULL_SHIFT: i32 = 1;
 export const CFG_FLAG_DISK_FULL_MASK: i32 = 6;
+// Bit 3: tier.mode "direct" (direct tiered allocation, SPEC.md 4.2); clear: "spill".
+export const CFG_FLAG_TIER_DIRECT: i32 = 8;
 // Layout 1 (images flashed by 0.1.0), still read: the same fields up to the board name, no
 // diskFreeMarginFiles (the margin is DISK_FREE_MARGIN_FILES_DEFAULT with a disk tier, else 0), the
 // CRC of bytes 0-91 at CFG_DISK_FREE_MARGIN_FILES, and no disk-full bits in the flags (evict-oldest).
@@ -351,7 +353,9 @@ export const STAT_SPILLS_NO_SPACE: i32 = 53;
 export const STAT_ACK_LOG_BYTES: i32 = 54;
 export const STAT_ACK_RECORDS: i32 = 55;
 export const STAT_ACK_LOG_COMPACTIONS: i32 = 56;
-export const STAT_COUNT: i32 = 57;
+// Sectors of direct tiered allocation written to disk (tier.mode "direct", SPEC.md 4.2).
+export const STAT_DIRECT_SECTORS: i32 = 57;
+export const STAT_COUNT: i32 = 58;
 
 // ---- Stream query block (f64 values written by streamQuery) -----------------------------------
 export const QUERY_RECORDS_TOTAL: i32 = 0;

@@ -53,6 +53,7 @@ import {
   DISK_FREE_MARGIN_FILES_DEFAULT,
   DELETES_IN_FLIGHT_MAX_DEFAULT,
   DISK_FULL_POLICY_COUNT,
+  CFG_FLAG_TIER_DIRECT,
   CONFIG_MAGIC,
   E_CONFIG_CRC,
   E_CONFIG_FIELD,
@@ -160,7 +161,7 @@ export function configLoad(imageBytes: i32): i32 {
   if (spillThreshold == 0 || spillThreshold > 100 || spillTarget >= spillThreshold) return E_CONFIG_FIELD;
   if (policy < 0 || policy >= CLEANUP_POLICY_COUNT) return E_CONFIG_FIELD;
   if (inFlightMax == 0) return E_CONFIG_FIELD;
-  const flagsKnown = layout1 ? CFG_FLAG_DISK_TIER : CFG_FLAG_DISK_TIER | CFG_FLAG_DISK_FULL_MASK;
+  const flagsKnown = layout1 ? CFG_FLAG_DISK_TIER : CFG_FLAG_DISK_TIER | CFG_FLAG_DISK_FULL_MASK | CFG_FLAG_TIER_DIRECT;
   if ((flags & ~flagsKnown) != 0) return E_CONFIG_FIELD;
   if (diskFull >= DISK_FULL_POLICY_COUNT) return E_CONFIG_FIELD;
   if (disk) {
@@ -222,6 +223,7 @@ export function configLoad(imageBytes: i32): i32 {
   c.diskThresholdPercent = diskThreshold;
   c.cleanupPolicy = policy;
   c.diskFullPolicy = <u8>diskFull;
+  c.tierDirect = disk && (flags & CFG_FLAG_TIER_DIRECT) != 0;
   c.tickIntervalMs = tick;
   c.spillSectorsPerTickMax = spillPerTick;
   c.filesWrittenPerTickMax = writesPerTick;

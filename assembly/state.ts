@@ -37,7 +37,8 @@
 //   Settings from the image, added later
 //   256 deletesInFlightMax u32 (lazy deletions in flight at most)
 //   Tick byte budget (setting from the image, resolved at boot) and what is left of it this tick
-//   260 bytesWrittenPerTickMax u32   264 bytesBudget u32                             268 end
+//   260 bytesWrittenPerTickMax u32   264 bytesBudget u32
+//   268 tierDirect u8 (tier.mode "direct", from the image's flags)                    272 end
 //
 // Every offset drawn above is checked against offsetof below, so the drawing cannot drift.
 
@@ -142,6 +143,8 @@ export class CoreState {
   bytesWrittenPerTickMax!: u32;
   // What is left of it to the running tick.
   bytesBudget!: u32;
+  // tier.mode "direct" (direct tiered allocation, SPEC.md 4.2), from the image's flags.
+  tierDirect!: bool;
 }
 
 // CoreState.positionsLegacy: no positions file of the first format; one was read at boot and its
@@ -232,5 +235,6 @@ if (offsetof<CoreState>("deletesBudget") != 252) ERROR("CoreState.deletesBudget 
 if (offsetof<CoreState>("deletesInFlightMax") != 256) ERROR("CoreState.deletesInFlightMax moved");
 if (offsetof<CoreState>("bytesWrittenPerTickMax") != 260) ERROR("CoreState.bytesWrittenPerTickMax moved");
 if (offsetof<CoreState>("bytesBudget") != 264) ERROR("CoreState.bytesBudget moved");
+if (offsetof<CoreState>("tierDirect") != 268) ERROR("CoreState.tierDirect moved");
 // The block's size, rounded up to the 8-byte region alignment, is the ABI's CORE_STATE_BYTES.
 if (((offsetof<CoreState>() + 7) & ~7) != CORE_STATE_BYTES) ERROR("CoreState size differs from CORE_STATE_BYTES");

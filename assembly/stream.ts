@@ -396,13 +396,33 @@ export function streamRead(s: i32, recordsMax: i32, mark: bool): i32 {
   let cursor = max<u64>(streamReadSeq(stream), streamAckedSeq(stream));
   let out: u32 = 0;
 
-  // Disk first: every file is older than every RAM sector.
+  // Both tiers hold records in sequence order. In spill mode every file is older than every RAM
+  // sector; in direct mode (SPEC.md 4.2) files and RAM sectors interleave. So the read merges them
+  // by sequence number: it takes from the tier with the lower next record, up to the other's.
+  const e = streamEntry(stream);
   let slot = streamDiskHead(stream);
   let previousSlot = FILE_SLOT_NULL;
-  for (let steps: u32 = 0; slot != FILE_SLOT_NULL && out < room && steps <= 0xffff; steps++) {
-    const first = fileFirstSeq(slot);
-    const count = fileRecords(slot);
-    if (first + <u64>count > cursor) {
+  let id = load<u32>(e + S_RAM_HEAD);
+  const hint = load<u32>(e + S_READ_HINT);
+  if (hint != SECTOR_NULL && sectorOwnerGet(hint) == stream && sectorFirstSeqGet(hint) <= cursor) id = hint;
+  let lastId = SECTOR_NULL;
+  let fileSteps: u32 = 0;
+  let ramSteps: u32 = 0;
+  for (let rounds: u32 = 0; out < room && rounds <= c.bulkRecordsMax * 2 + 2; rounds++) {
+    while (slot != FILE_SLOT_NULL && fileSteps <= 0xffff && fileFirstSeq(slot) + <u64>fileRecords(slot) <= cursor) {
+      previousSlot = slot;
+      slot = fileNext(slot);
+      fileSteps++;
+    }
+    while (id != SECTOR_NULL && ramSteps < c.sectorCount && sectorFirstSeqGet(id) + <u64>sectorCountGet(id) <= cursor) {
+      id = sectorNextGet(id);
+      ramSteps++;
+    }
+    if (fileSteps > 0xffff || ramSteps >= c.sectorCount) break;
+    if (slot == FILE_SLOT_NULL && id == SECTOR_NULL) break;
+    const diskNext: u64 = slot == FILE_SLOT_NULL ? U64.MAX_VALUE : max<u64>(cursor, fileFirstSeq(slot));
+    const ramNext: u64 = id == SECTOR_NULL ? U64.MAX_VALUE : max<u64>(cursor, sectorFirstSeqGet(id));
+    if (diskNext < ramNext) {
       const status = fileLoad(slot, streamSource(stream), streamSensor(stream));
       if (status == E_FILE_CORRUPT) {
         // The file changed on disk behind the core's back: quarantine it and read on past it.
@@ -412,8 +432,12 @@ export function streamRead(s: i32, recordsMax: i32, mark: bool): i32 {
         continue;
       }
       if (status != OK) return status;
-      let index = <u32>(max<u64>(cursor, first) - first);
-      while (index < count && out < room) {
+      const first = fileFirstSeq(slot);
+      const count = fileRecords(slot);
+      const end = min<u64>(first + <u64>count, ramNext);
+      let index = <u32>(diskNext - first);
+      const indexEnd = <u32>(end - first);
+      while (index < indexEnd && out < room) {
         const k = index / perSector;
         const from = index - k * perSector;
         const inSector = min<u32>(perSector, count - k * perSector);
@@ -422,38 +446,29 @@ export function streamRead(s: i32, recordsMax: i32, mark: bool): i32 {
           first + <u64>(k * perSector),
           inSector,
           from,
-          room - out,
+          min<u32>(room - out, indexEnd - index),
           out,
           recordType,
           rateMs,
           BULK_FLAG_DISK,
         );
+        if (n == 0) break;
         out += n;
         index += n;
       }
       cursor = first + <u64>index;
-    }
-    previousSlot = slot;
-    slot = fileNext(slot);
-  }
-
-  // Then RAM, starting from the read hint when it is still inside this stream.
-  const e = streamEntry(stream);
-  let id = load<u32>(e + S_RAM_HEAD);
-  const hint = load<u32>(e + S_READ_HINT);
-  if (hint != SECTOR_NULL && sectorOwnerGet(hint) == stream && sectorFirstSeqGet(hint) <= cursor) id = hint;
-  let lastId = SECTOR_NULL;
-  for (let steps: u32 = 0; id != SECTOR_NULL && out < room && steps < c.sectorCount; steps++) {
-    const first = sectorFirstSeqGet(id);
-    const count = sectorCountGet(id);
-    if (first + <u64>count > cursor) {
-      const from = <u32>(max<u64>(cursor, first) - first);
-      const n = sectorEmit(sectorData(id), first, count, from, room - out, out, recordType, rateMs, 0);
+    } else {
+      const first = sectorFirstSeqGet(id);
+      const count = sectorCountGet(id);
+      const from = <u32>(ramNext - first);
+      const upTo = diskNext - ramNext;
+      const cap = upTo < <u64>(room - out) ? <u32>upTo : room - out;
+      const n = sectorEmit(sectorData(id), first, count, from, cap, out, recordType, rateMs, 0);
+      if (n == 0) break;
       out += n;
       cursor = first + <u64>(from + n);
       lastId = id;
     }
-    id = sectorNextGet(id);
   }
 
   if (mark && out > 0) {
@@ -481,7 +496,7 @@ export function streamAck(s: i32, count: f64): i32 {
   if (count == 0) return OK;
   const acked = ackEnd(stream, <u64>count);
   let deleted = FILE_SLOT_NULL;
-  if (ackTouchesDisk(stream)) {
+  if (ackTouchesDisk(stream, acked)) {
     const durable = ackDurable(stream, acked);
     if (durable < 0) return E_ACK_PERSIST;
     deleted = <u32>durable;
@@ -502,7 +517,9 @@ function ackByDeletion(stream: u32, acked: u64): bool {
   const head = streamDiskHead(stream);
   if (head == FILE_SLOT_NULL) return false;
   const end = fileFirstSeq(head) + <u64>fileRecords(head);
-  const whole = fileNext(head) == FILE_SLOT_NULL ? acked >= end : acked == end;
+  const next = fileNext(head);
+  // The head file to its end and no record of the next file (what lies between is in RAM).
+  const whole = acked >= end && (next == FILE_SLOT_NULL || fileFirstSeq(next) >= acked);
   return whole && !seqTopUpDue(stream);
 }
 
@@ -558,9 +575,10 @@ export function streamAckMany(n: i32): i32 {
         return E_INVALID_ARGUMENT;
       }
     }
-    const disk = count > 0 && ackTouchesDisk(<u32>s);
+    const ackedAt = count > 0 ? ackEnd(<u32>s, <u64>count) : streamAckedSeq(<u32>s);
+    const disk = count > 0 && ackTouchesDisk(<u32>s, ackedAt);
     store<u32>(entry + ACK_MANY_FLAGS_OFFSET, disk ? 1 : 0);
-    store<u64>(entry + ACK_MANY_ACKED_OFFSET, count > 0 ? ackEnd(<u32>s, <u64>count) : streamAckedSeq(<u32>s));
+    store<u64>(entry + ACK_MANY_ACKED_OFFSET, ackedAt);
     if (disk) touching++;
   }
   // One stream's ACK erasing disk records is made durable as a single ACK is (it may be a whole-file
@@ -601,83 +619,89 @@ export function streamAckMany(n: i32): i32 {
 // others it erases entirely go to cleanup.
 function ackApply(stream: u32, count: u64, acked: u64, deleted: u32): void {
   const e = streamEntry(stream);
-  let remaining = count;
-  let cursor = load<u64>(e + S_ACKED_SEQ);
-  for (let steps: u32 = 0; remaining > 0 && steps <= 0xffff; steps++) {
+  const old = load<u64>(e + S_ACKED_SEQ);
+  let erased: u64 = 0;
+  // Every live record below `acked` goes, in either tier (they interleave in direct mode).
+  for (let steps: u32 = 0; steps <= 0xffff; steps++) {
     const slot = load<u32>(e + S_DISK_HEAD);
     if (slot == FILE_SLOT_NULL) break;
     const first = fileFirstSeq(slot);
     const end = first + <u64>fileRecords(slot);
-    const from = max<u64>(cursor, first);
-    const take = min<u64>(end - from, remaining);
-    remaining -= take;
-    cursor = from + take;
+    if (first >= acked) break;
+    const from = max<u64>(old, first);
+    const to = min<u64>(end, acked);
+    const take = to > from ? to - from : 0;
+    erased += take;
     streamFieldAdd64(stream, S_DISK_RECORDS, -(<i64>take));
-    if (cursor < end) break;
+    if (end > acked) break;
     diskHeadRemove(stream);
     if (slot == deleted) cleanupFileGone(slot);
     else cleanupEnqueue(slot);
   }
 
-  for (let steps: u32 = 0; remaining > 0 && steps < core().sectorCount; steps++) {
+  for (let steps: u32 = 0; steps < core().sectorCount; steps++) {
     const id = load<u32>(e + S_RAM_HEAD);
-    assert(id != SECTOR_NULL, "pending records missing from RAM");
+    if (id == SECTOR_NULL) break;
     const first = sectorFirstSeqGet(id);
     const end = first + <u64>sectorCountGet(id);
-    const from = max<u64>(cursor, first);
-    const take = min<u64>(end - from, remaining);
-    remaining -= take;
-    cursor = from + take;
+    if (first >= acked) break;
+    const from = max<u64>(old, first);
+    const to = min<u64>(end, acked);
+    const take = to > from ? to - from : 0;
+    erased += take;
     streamFieldAdd64(stream, S_RAM_RECORDS, -(<i64>take));
-    if (cursor < end) break;
+    if (end > acked) break;
     ramSectorUnlink(stream, SECTOR_NULL, id);
     sectorRelease(id);
   }
-  assert(remaining == 0, "ack ran past the pending records");
-  assert(cursor == acked, "ack ended where it was not planned to");
+  assert(erased == count, "ack erased other than the pending records planned");
 
-  store<u64>(e + S_ACKED_SEQ, cursor);
+  store<u64>(e + S_ACKED_SEQ, acked);
   streamFieldAdd64(stream, S_PENDING, -(<i64>count));
   statAdd(STAT_RECORDS_ACKED, <f64>count);
   statAdd(STAT_RECORDS_LIVE, -(<f64>count));
 }
 
-// Whether an ACK of at least one record erases records that are in `.imx` files: the oldest pending
-// record is on disk exactly when a file on the stream's disk list ends above ackedSeq.
-function ackTouchesDisk(stream: u32): bool {
-  const acked = streamAckedSeq(stream);
+// Whether an ACK that moves ackedSeq to `acked` erases records that are in `.imx` files: a file on
+// the stream's disk list holds a record in [ackedSeq, acked).
+function ackTouchesDisk(stream: u32, acked: u64): bool {
+  const from = streamAckedSeq(stream);
   let slot = streamDiskHead(stream);
   for (let steps: u32 = 0; slot != FILE_SLOT_NULL && steps <= 0xffff; steps++) {
-    if (fileFirstSeq(slot) + <u64>fileRecords(slot) > acked) return true;
+    const first = fileFirstSeq(slot);
+    if (first >= acked) return false;
+    if (first + <u64>fileRecords(slot) > from) return true;
     slot = fileNext(slot);
   }
   return false;
 }
 
-// Where an ACK of `count` pending records would move ackedSeq, without changing anything.
+// Where an ACK of `count` pending records would move ackedSeq, without changing anything: the
+// sequence number after the count-th live record from ackedSeq, in sequence order across both tiers.
 function ackEnd(stream: u32, count: u64): u64 {
   let remaining = count;
   let cursor = streamAckedSeq(stream);
   let slot = streamDiskHead(stream);
-  for (let steps: u32 = 0; remaining > 0 && slot != FILE_SLOT_NULL && steps <= 0xffff; steps++) {
-    const first = fileFirstSeq(slot);
-    const end = first + <u64>fileRecords(slot);
-    const from = max<u64>(cursor, first);
-    const take = min<u64>(end - from, remaining);
-    remaining -= take;
-    cursor = from + take;
-    if (cursor < end) return cursor;
-    slot = fileNext(slot);
-  }
   let id = streamRamHead(stream);
-  for (let steps: u32 = 0; remaining > 0 && id != SECTOR_NULL && steps < core().sectorCount; steps++) {
-    const first = sectorFirstSeqGet(id);
-    const end = first + <u64>sectorCountGet(id);
-    const from = max<u64>(cursor, first);
+  const c = core();
+  for (let steps: u32 = 0; remaining > 0 && steps <= 0xffff + c.sectorCount; steps++) {
+    while (slot != FILE_SLOT_NULL && fileFirstSeq(slot) + <u64>fileRecords(slot) <= cursor) slot = fileNext(slot);
+    while (id != SECTOR_NULL && sectorFirstSeqGet(id) + <u64>sectorCountGet(id) <= cursor) id = sectorNextGet(id);
+    if (slot == FILE_SLOT_NULL && id == SECTOR_NULL) break;
+    const diskNext: u64 = slot == FILE_SLOT_NULL ? U64.MAX_VALUE : max<u64>(cursor, fileFirstSeq(slot));
+    const ramNext: u64 = id == SECTOR_NULL ? U64.MAX_VALUE : max<u64>(cursor, sectorFirstSeqGet(id));
+    let from: u64;
+    let end: u64;
+    if (diskNext < ramNext) {
+      from = diskNext;
+      end = min<u64>(fileFirstSeq(slot) + <u64>fileRecords(slot), ramNext);
+    } else {
+      from = ramNext;
+      end = min<u64>(sectorFirstSeqGet(id) + <u64>sectorCountGet(id), diskNext);
+    }
     const take = min<u64>(end - from, remaining);
     remaining -= take;
     cursor = from + take;
-    id = sectorNextGet(id);
   }
   return cursor;
 }
@@ -694,9 +718,28 @@ export function streamRevert(s: i32): i32 {
 
 // ---- Disk list -----------------------------------------------------------------------------------------
 
+// Puts the file in `slot` on stream `s`'s disk list, which is kept in sequence order: at the tail
+// (a spill, boot recovery's sorted scan, a direct write) or, when the file is older than files
+// already there (a flush in direct mode moves RAM sectors older than the direct files), before the
+// first of them.
 export function diskTailAppend(s: u32, slot: u32, liveCount: u64): void {
   const e = streamEntry(s);
   const tail = load<u32>(e + S_DISK_TAIL);
+  const firstSeq = fileFirstSeq(slot);
+  if (tail != FILE_SLOT_NULL && fileFirstSeq(tail) > firstSeq) {
+    let previous = FILE_SLOT_NULL;
+    let at = load<u32>(e + S_DISK_HEAD);
+    for (let steps: u32 = 0; at != FILE_SLOT_NULL && fileFirstSeq(at) < firstSeq && steps <= 0xffff; steps++) {
+      previous = at;
+      at = fileNext(at);
+    }
+    fileNextSet(slot, at);
+    if (previous == FILE_SLOT_NULL) store<u32>(e + S_DISK_HEAD, slot);
+    else fileNextSet(previous, slot);
+    streamFieldAdd32(s, S_DISK_FILES, 1);
+    streamFieldAdd64(s, S_DISK_RECORDS, <i64>liveCount);
+    return;
+  }
   if (tail == FILE_SLOT_NULL) {
     store<u32>(e + S_DISK_HEAD, slot);
   } else {
@@ -824,6 +867,26 @@ export function streamSpillCommit(s: u32, sectors: u32, slot: u32): u64 {
     const moved = streamRamHead(s);
     live += liveRecords(sectorFirstSeqGet(moved), <u64>sectorCountGet(moved), acked);
     ramSectorUnlink(s, SECTOR_NULL, moved);
+    sectorRelease(moved);
+  }
+  streamFieldAdd64(s, S_RAM_RECORDS, -(<i64>live));
+  diskTailAppend(s, slot, live);
+  seqBoundRaise(s, fileFirstSeq(slot) + <u64>fileRecords(slot));
+  return live;
+}
+
+// Commits a direct write's bookkeeping (tier.mode "direct"): the `sectors` RAM sectors of stream `s`
+// after `previous` (SECTOR_NULL: from the head) are now in the file in `slot`. Unlinks and frees
+// them, moves their live records from the RAM count to the disk count and puts the file on the
+// stream's disk list in sequence order. Returns the live records moved.
+export function streamDirectCommit(s: u32, previous: u32, sectors: u32, slot: u32): u64 {
+  const acked = streamAckedSeq(s);
+  let live: u64 = 0;
+  for (let i: u32 = 0; i < sectors; i++) {
+    const moved = previous == SECTOR_NULL ? streamRamHead(s) : sectorNextGet(previous);
+    assert(moved != SECTOR_NULL, "direct write ran past the stream's sectors");
+    live += liveRecords(sectorFirstSeqGet(moved), <u64>sectorCountGet(moved), acked);
+    ramSectorUnlink(s, previous, moved);
     sectorRelease(moved);
   }
   streamFieldAdd64(s, S_RAM_RECORDS, -(<i64>live));

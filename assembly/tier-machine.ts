@@ -42,6 +42,7 @@ import {
   OK,
   SECTOR_NULL,
   STAT_BYTES_WRITTEN,
+  STAT_DIRECT_SECTORS,
   STAT_DISK_BYTES_USED,
   STAT_FILES_CREATED,
   STAT_FILES_LIVE,
@@ -74,7 +75,7 @@ import { positionsClosed, positionsClosingBytes, positionsPersist } from "./posi
 import { halFileWrite, halLog } from "./hal";
 import { sectorCountGet, sectorData, sectorFirstSeqGet, sectorNextGet, satUsagePercent, satUsedCount } from "./sat";
 import { statAdd, statGet, statSet } from "./stats";
-import { sectorHasPending, streamSpillCommit } from "./stream";
+import { sectorHasPending, streamDirectCommit, streamSpillCommit } from "./stream";
 import {
   recordsPerSector,
   streamAckedSeq,
@@ -156,15 +157,29 @@ function spillOne(s: u32, flushing: bool, sectorsMax: u32): i32 {
     id = sectorNextGet(id);
   }
   if (k == 0) return 0;
+  const slot = fileFromPayload(s, k, sectorFirstSeqGet(head), <u32>(expected - sectorFirstSeqGet(head)), flushing);
+  if (slot < 0) return slot;
+  streamSpillCommit(s, k, <u32>slot);
+  statAdd(STAT_SPILLS, 1);
+  statAdd(STAT_SECTORS_SPILLED, <f64>k);
+  halLog(LOG_DEBUG, SUBSYSTEM_TIER, EVENT_SPILL, <f64>s, <f64>k);
+  return <i32>k;
+}
 
+// Writes the `k` sector images already copied after the header in the write buffer as one `.imx`
+// file of stream `s` (first record `firstSeq`, `records` records) and takes its file slot. Returns
+// the slot, or an error code with nothing changed: the disk-full policy could not make room
+// (disk-full.ts), or the HAL failed (a filesystem fuller than the count: under evict-oldest, old
+// files worth this file's bytes are deleted for one more try).
+function fileFromPayload(s: u32, k: u32, firstSeq: u64, records: u32, flushing: bool): i32 {
+  const c = core();
+  const recordType = streamRecordType(s);
   const bytes = <u32>IMX_HEADER_BYTES + k * c.sectorBytes;
   const limit = diskBytesLimit(flushing);
   if (!diskRoomMake(<f64>bytes, limit)) {
     return spillRefused(fileSlotsFree() == 0 ? E_FILE_TABLE_FULL : E_DISK_QUOTA);
   }
 
-  const firstSeq = sectorFirstSeqGet(head);
-  const records = <u32>(expected - firstSeq);
   const source = streamSource(s);
   const sensor = streamSensor(s);
   const acked = streamAckedSeq(s);
@@ -200,17 +215,71 @@ function spillOne(s: u32, flushing: bool, sectorsMax: u32): i32 {
   }
   const slot = fileSlotTake(s, firstSeq, records, k, bytes, c.clockNowMs);
   assert(slot != FILE_SLOT_NULL, "file slot vanished");
-
-  streamSpillCommit(s, k, slot);
-
-  statAdd(STAT_SPILLS, 1);
-  statAdd(STAT_SECTORS_SPILLED, <f64>k);
   statAdd(STAT_FILES_CREATED, 1);
   statAdd(STAT_FILES_LIVE, 1);
   statAdd(STAT_BYTES_WRITTEN, <f64>bytes);
   statAdd(STAT_DISK_BYTES_USED, <f64>bytes);
-  halLog(LOG_DEBUG, SUBSYSTEM_TIER, EVENT_SPILL, <f64>s, <f64>k);
   c.refusalLogged = false;
+  return <i32>slot;
+}
+
+// ---- Direct tiered allocation (tier.mode "direct", SPEC.md 4.2) ----------------------------------
+
+// Writes up to `sectorsMax` of stream `s`'s newest sectors into one `.imx` file: the last run of
+// full, non-pending sectors with consecutive sequence numbers, the tail included when it is full
+// (a partly filled tail is still filling and stays). These are the sectors allocated at or above
+// the threshold: in direct mode the data below it stays in RAM until it is uploaded or a shutdown
+// flushes it. Returns the sectors written (0 when none is eligible) or an error code; on error RAM
+// is unchanged.
+function directOne(s: u32, sectorsMax: u32): i32 {
+  const c = core();
+  const head = streamRamHead(s);
+  if (head == SECTOR_NULL || sectorsMax == 0) return 0;
+  const perSector = recordsPerSector(streamRecordType(s));
+  // Pass 1: the last run of full, non-pending, consecutive sectors, ending at the tail or, when the
+  // tail is still filling, at the sector before it.
+  const n = streamRamSectors(s);
+  let runStart: u32 = 0;
+  let runEnd: u32 = 0; // the run is sectors runStart … runEnd − 1
+  let expected: u64 = sectorFirstSeqGet(head);
+  let id = head;
+  for (let i: u32 = 0; id != SECTOR_NULL && i < n; i++) {
+    const first = sectorFirstSeqGet(id);
+    const count = sectorCountGet(id);
+    if (<u32>count < perSector || sectorHasPending(s, id)) {
+      if (i == n - 1) break;
+      runStart = i + 1;
+      runEnd = i + 1;
+    } else {
+      if (first != expected && i > runStart) runStart = i;
+      runEnd = i + 1;
+    }
+    expected = first + <u64>count;
+    id = sectorNextGet(id);
+  }
+  if (runEnd <= runStart) return 0;
+  const k = min<u32>(sectorsMax, runEnd - runStart);
+  const start = runEnd - k;
+  // Pass 2: copy sectors start … start + k − 1, remembering the one before them.
+  const payload = c.writeBufPtr + <usize>IMX_HEADER_BYTES;
+  let previous = SECTOR_NULL;
+  id = head;
+  for (let i: u32 = 0; i < start; i++) {
+    previous = id;
+    id = sectorNextGet(id);
+  }
+  const first = id;
+  let at = id;
+  for (let i: u32 = 0; i < k; i++) {
+    memory.copy(payload + <usize>i * <usize>c.sectorBytes, sectorData(at), <usize>c.sectorBytes);
+    at = sectorNextGet(at);
+  }
+  const firstSeq = sectorFirstSeqGet(first);
+  const slot = fileFromPayload(s, k, firstSeq, k * perSector, false);
+  if (slot < 0) return slot;
+  streamDirectCommit(s, previous, k, <u32>slot);
+  statAdd(STAT_DIRECT_SECTORS, <f64>k);
+  halLog(LOG_DEBUG, SUBSYSTEM_TIER, EVENT_SPILL, <f64>s, <f64>k);
   return <i32>k;
 }
 
@@ -243,15 +312,18 @@ function writeBudgetSpent(): bool {
 function moveToDisk(flushing: bool): i32 {
   const c = core();
   let idle: u32 = 0;
+  const direct = c.tierDirect && !flushing;
+  // Direct mode gathers a batch (up to 1% of RAM) above the threshold into each file, so RAM peaks
+  // below threshold + 1% and files are not one sector each.
+  if (direct && satUsedCount() < thresholdSectors() + directBatchSectors()) return OK;
   while (!writeBudgetSpent() && idle < c.streamCount) {
-    if (!flushing && satUsagePercent() < c.spillTargetPercent) return OK;
+    if (!flushing && satUsagePercent() < tierGoalPercent()) return OK;
     const s = c.spillCursor;
     c.spillCursor = c.spillCursor + 1 < c.streamCount ? c.spillCursor + 1 : 0;
-    const moved = spillOne(
-      s,
-      flushing,
-      min<u32>(min<u32>(c.sectorsPerFileMax, c.sectorsBudget), sectorsInByteBudget()),
-    );
+    const sectorsMax = min<u32>(min<u32>(c.sectorsPerFileMax, c.sectorsBudget), sectorsInByteBudget());
+    // Direct mode writes only what lies above the threshold (and at least one sector).
+    const excess = satUsedCount() > thresholdSectors() ? satUsedCount() - thresholdSectors() : 1;
+    const moved = direct ? directOne(s, min<u32>(sectorsMax, excess)) : spillOne(s, flushing, sectorsMax);
     if (moved < 0) return moved;
     if (moved == 0) {
       idle++;
@@ -264,6 +336,28 @@ function moveToDisk(flushing: bool): i32 {
     if (flushing) c.flushMovedSectors += <u32>moved;
   }
   return OK;
+}
+
+// RAM sectors in use at which usage (rounded down) reaches the spill threshold.
+function thresholdSectors(): u32 {
+  const c = core();
+  return <u32>((<u64>c.sectorCount * <u64>c.spillThresholdPercent + 99) / 100);
+}
+
+// Direct mode's batch: the sectors above the threshold one file gathers, under 1% of RAM less the
+// sector a write may add before the tick and the threshold's rounding (at least 1, at most a
+// file's worth), so RAM peaks below threshold + 1%.
+function directBatchSectors(): u32 {
+  const c = core();
+  const percent = c.sectorCount / 100;
+  return min<u32>(c.sectorsPerFileMax, percent > 2 ? percent - 2 : 1);
+}
+
+// The usage a spill brings RAM below: the spill target, or in direct mode the threshold itself
+// (RAM holds at the threshold; the sectors above it go to disk).
+function tierGoalPercent(): u32 {
+  const c = core();
+  return c.tierDirect ? c.spillThresholdPercent : c.spillTargetPercent;
 }
 
 // A write found RAM full (streamAppendNeedsRoom): spill one file now, before anything is discarded
@@ -286,6 +380,8 @@ export function spillForWrite(): i32 {
   }
   if (chosen == STREAM_NONE) return 0;
   c.deletesBudget = c.filesDeletedPerTickMax;
+  // Direct mode: the newest sectors go to disk, as they would have at the next tick.
+  if (c.tierDirect) return directOne(chosen, c.sectorsPerFileMax);
   return spillOne(chosen, false, c.sectorsPerFileMax);
 }
 
@@ -347,7 +443,7 @@ export function pendingWorkCount(): u32 {
   if (c.flushRequested) {
     sectors = streamSectorsUsed();
   } else if (c.diskTier && satUsagePercent() >= c.spillThresholdPercent) {
-    const target = <u32>((<u64>c.sectorCount * <u64>c.spillTargetPercent) / 100);
+    const target = <u32>((<u64>c.sectorCount * <u64>tierGoalPercent()) / 100);
     const used = satUsedCount();
     sectors = used > target ? used - target : 0;
   }
@@ -403,7 +499,7 @@ export function processMemory(nowMs: f64): i32 {
       const budgetSpent = writeBudgetSpent();
       // Budget spent with work left: stay and go on next tick. Otherwise the spill is done, was
       // refused or failed, or nothing more is eligible (pending or still filling): back to IDLE.
-      if (status == OK && budgetSpent && satUsagePercent() >= c.spillTargetPercent) {
+      if (status == OK && budgetSpent && satUsagePercent() >= tierGoalPercent()) {
         // Deletions keep going during a long spill too: acknowledged files waiting in the queue
         // still count against the disk quota, so starving them ends in refused spills and discards.
         c.deletesBudget -= cleanupTick(c.deletesBudget);

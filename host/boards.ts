@@ -33,6 +33,9 @@ export type CleanupPolicy = abi.CleanupPolicy;
 // What the disk tier does when a spill finds it full, in code order (SPEC.md section 4).
 export const DISK_FULL_POLICIES = abi.DISK_FULL_POLICY_NAMES;
 export type DiskFullPolicy = abi.DiskFullPolicy;
+/** How RAM meets the disk tier (SPEC.md 4.2): spill the oldest sectors, or allocate new ones on disk (MM2). */
+export const TIER_MODES = ["spill", "direct"] as const;
+export type TierMode = (typeof TIER_MODES)[number];
 
 // ---- Limits --------------------------------------------------------------------------------------
 // Each limit is the width of the field that carries the value in the flashed config image, or a
@@ -186,7 +189,8 @@ export const TIER_DEFAULTS = {
   diskFullPolicy: "evict-oldest",
   deletesInFlightMax: abi.DELETES_IN_FLIGHT_MAX_DEFAULT,
   bytesWrittenPerTickMax: abi.BYTES_WRITTEN_PER_TICK_DERIVED,
-} as const satisfies Record<string, number | CleanupPolicy | DiskFullPolicy>;
+  mode: "spill",
+} as const satisfies Record<string, number | CleanupPolicy | DiskFullPolicy | TierMode>;
 
 const tierShape = {
   spillThresholdPercent: percent().default(TIER_DEFAULTS.spillThresholdPercent),
@@ -205,6 +209,7 @@ const tierShape = {
   deletesInFlightMax: integer(1, U32_MAX).default(TIER_DEFAULTS.deletesInFlightMax),
   // 0: the bytes of the largest file one tick can spill (tickBytesWrittenMax).
   bytesWrittenPerTickMax: integer(0, U32_MAX).default(TIER_DEFAULTS.bytesWrittenPerTickMax),
+  mode: z.enum(TIER_MODES, { error: () => `must be one of ${TIER_MODES.join(", ")}` }).default(TIER_DEFAULTS.mode),
 };
 
 const objectRule = typeRule("an object");
@@ -325,6 +330,9 @@ export function configRulesCheck(config: BoardConfig): BoardIssue[] {
       path: "tier.spillTargetPercent",
       rule: `must be below tier.spillThresholdPercent (${tier.spillThresholdPercent}) (got ${tier.spillTargetPercent})`,
     });
+  }
+  if (tier.mode === "direct" && disk === null) {
+    issues.push({ path: "tier.mode", rule: 'must be "spill" on a board without a disk tier (got "direct")' });
   }
   if (disk !== null) {
     const fileBytes = imxFileBytes(disk.sectorsPerFileMax, memory.sectorBytes);
@@ -656,6 +664,7 @@ export function isDiskFullPolicy(text: string): text is DiskFullPolicy {
 export interface BoardOverrides {
   cleanupPolicy?: CleanupPolicy | undefined;
   diskFullPolicy?: DiskFullPolicy | undefined;
+  tierMode?: TierMode | undefined;
 }
 
 // A copy of the board with settings replaced, e.g. the CLI's --policy.
@@ -682,6 +691,20 @@ export function withOverrides(board: Board, overrides: BoardOverrides): Board {
       ]);
     }
     tier.diskFullPolicy = overrides.diskFullPolicy;
+  }
+  if (overrides.tierMode !== undefined) {
+    if (
+      !(TIER_MODES as readonly string[]).includes(overrides.tierMode) ||
+      (overrides.tierMode === "direct" && board.disk === null)
+    ) {
+      throw new BoardError(board.name, [
+        {
+          path: "tier.mode",
+          rule: `must be one of ${TIER_MODES.join(", ")}${board.disk === null ? " (spill without a disk tier)" : ""} (got ${valueShow(overrides.tierMode)})`,
+        },
+      ]);
+    }
+    tier.mode = overrides.tierMode;
   }
   return { ...board, tier };
 }

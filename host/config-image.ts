@@ -23,6 +23,7 @@ import {
   CFG_FILES_WRITTEN_PER_TICK_MAX,
   CFG_FLAG_DISK_FULL_MASK,
   CFG_FLAG_DISK_FULL_SHIFT,
+  CFG_FLAG_TIER_DIRECT,
   CFG_FLAG_DISK_TIER,
   CFG_FLAGS,
   CFG_IMAGE_BYTES,
@@ -166,6 +167,7 @@ function configOf(board: Board): BoardConfig {
       diskFullPolicy: tier.diskFullPolicy,
       deletesInFlightMax: tier.deletesInFlightMax,
       bytesWrittenPerTickMax: tier.bytesWrittenPerTickMax,
+      mode: tier.mode,
     },
   };
 }
@@ -189,7 +191,8 @@ export function encodeConfigImage(board: Board): Uint8Array {
   view.setUint32(CFG_RAM_BYTES, memory.ramBytes, true);
   view.setUint16(CFG_SECTOR_BYTES, memory.sectorBytes, true);
   const diskFullBits = DISK_FULL_POLICY_CODES[tier.diskFullPolicy] << CFG_FLAG_DISK_FULL_SHIFT;
-  view.setUint16(CFG_FLAGS, (disk === null ? 0 : CFG_FLAG_DISK_TIER) | diskFullBits, true);
+  const modeBits = tier.mode === "direct" ? CFG_FLAG_TIER_DIRECT : 0;
+  view.setUint16(CFG_FLAGS, (disk === null ? 0 : CFG_FLAG_DISK_TIER) | diskFullBits | modeBits, true);
   view.setUint32(CFG_SECTOR_COUNT, memory.sectorCount, true);
   view.setUint32(CFG_STREAMS_MAX, memory.streamsMax, true);
   view.setUint32(CFG_FILES_MAX, disk?.filesMax ?? 0, true);
@@ -291,7 +294,7 @@ export function decodeConfigImage(bytes: Uint8Array): DecodedConfig {
   }
 
   const flags = view.getUint16(CFG_FLAGS, true);
-  const flagsKnown = layout1 ? CFG_FLAG_DISK_TIER : CFG_FLAG_DISK_TIER | CFG_FLAG_DISK_FULL_MASK;
+  const flagsKnown = layout1 ? CFG_FLAG_DISK_TIER : CFG_FLAG_DISK_TIER | CFG_FLAG_DISK_FULL_MASK | CFG_FLAG_TIER_DIRECT;
   if ((flags & ~flagsKnown) !== 0) {
     throw new ConfigImageError(E_CONFIG_FIELD, `flags: unknown bits set (got 0x${flags.toString(16)})`);
   }
@@ -359,6 +362,7 @@ export function decodeConfigImage(bytes: Uint8Array): DecodedConfig {
       bytesWrittenPerTickMax: layout1
         ? BYTES_WRITTEN_PER_TICK_DERIVED
         : view.getUint32(CFG_BYTES_WRITTEN_PER_TICK_MAX, true),
+      mode: (flags & CFG_FLAG_TIER_DIRECT) !== 0 ? "direct" : "spill",
     },
   };
   configCheck(config);

@@ -6,7 +6,15 @@
 import { writeFileSync } from "node:fs";
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
-import { type Board, cleanupPolicyChoices, isCleanupPolicy, isDiskFullPolicy, loadBoard } from "../boards.js";
+import {
+  type Board,
+  TIER_MODES,
+  type TierMode,
+  cleanupPolicyChoices,
+  isCleanupPolicy,
+  isDiskFullPolicy,
+  loadBoard,
+} from "../boards.js";
 import { DISK_FULL_OPTION_HELP, diskFullOptionCheck } from "./disk-full-option.js";
 import type { FaultKind } from "../hal/faulty.js";
 import { FAULT_PROFILES, type SimResult } from "../sim/options.js";
@@ -30,6 +38,7 @@ export interface SimCommandOptions {
   faults: string;
   policy?: string;
   diskFull?: string;
+  tierMode?: string;
   json?: string;
 }
 
@@ -55,6 +64,8 @@ export interface SimSummary {
   faults: string;
   policy: string | null;
   diskFull: string | null;
+  /** --tier-mode, null for the board's. */
+  tierMode: string | null;
   steps: number;
   seedFrom: number;
   seeds: number;
@@ -109,6 +120,10 @@ export async function simRun(options: SimCommandOptions, io: SimIo): Promise<Sim
   }
   const diskFull = options.diskFull;
   diskFullOptionCheck(diskFull);
+  const tierMode = options.tierMode;
+  if (tierMode !== undefined && !(TIER_MODES as readonly string[]).includes(tierMode))
+    throw new UsageError(`--tier-mode must be ${TIER_MODES.join(" or ")} (got "${tierMode}")`);
+  const tierModeChosen: TierMode | undefined = TIER_MODES.find((mode) => mode === tierMode);
 
   const summary: SimSummary = {
     board: board.name,
@@ -116,6 +131,7 @@ export async function simRun(options: SimCommandOptions, io: SimIo): Promise<Sim
     faults: options.faults,
     policy: policy ?? null,
     diskFull: diskFull ?? null,
+    tierMode: tierMode ?? null,
     steps,
     seedFrom: from,
     seeds,
@@ -170,6 +186,7 @@ export async function simRun(options: SimCommandOptions, io: SimIo): Promise<Sim
           faults: options.faults,
           ...(policy ? { policy } : {}),
           ...(diskFull !== undefined && isDiskFullPolicy(diskFull) ? { diskFull } : {}),
+          ...(tierModeChosen === undefined ? {} : { tierMode: tierModeChosen }),
         };
         result = await simulateSeed(seed, seedOptions);
       } catch (e) {
@@ -246,7 +263,7 @@ export function simSummaryText(s: SimSummary): string {
     const first = s.failures[0];
     if (first)
       lines.push(
-        `replay       SEED=${first.seed} imx-memsim sim --board ${s.boardGiven} --steps ${s.steps}${s.faults === "default" ? "" : ` --faults ${s.faults}`}${s.policy ? ` --policy ${s.policy}` : ""}${s.diskFull ? ` --disk-full ${s.diskFull}` : ""}`,
+        `replay       SEED=${first.seed} imx-memsim sim --board ${s.boardGiven} --steps ${s.steps}${s.faults === "default" ? "" : ` --faults ${s.faults}`}${s.policy ? ` --policy ${s.policy}` : ""}${s.diskFull ? ` --disk-full ${s.diskFull}` : ""}${s.tierMode ? ` --tier-mode ${s.tierMode}` : ""}`,
       );
   }
   lines.push(`time         ${(s.elapsedMs / 1000).toFixed(1)} s`);
@@ -265,6 +282,7 @@ export function registerSimCommand(program: Command): void {
     .option("--faults <profile>", `fault profile: ${Object.keys(FAULT_PROFILES).join(", ")}`, "default")
     .option("--policy <policy>", `cleanup policy: ${cleanupPolicyChoices()} (default: drawn per seed)`)
     .option("--disk-full <policy>", DISK_FULL_OPTION_HELP)
+    .option("--tier-mode <mode>", "tier mode: spill or direct (MM2's direct tiered allocation; default: the board's)")
     .option("--json <file>", "also write the summary, failures included, as JSON to this file")
     .action(async (options: SimCommandOptions) => {
       const io: SimIo = {

@@ -978,6 +978,8 @@ export class Device {
       ackLogBytes: at(abi.STAT_ACK_LOG_BYTES),
       ackRecords: at(abi.STAT_ACK_RECORDS),
       ackLogCompactions: at(abi.STAT_ACK_LOG_COMPACTIONS),
+      // Sectors direct tiered allocation (tier.mode "direct") wrote to disk.
+      directSectors: at(abi.STAT_DIRECT_SECTORS),
       recordsLostRam: at(abi.STAT_RECORDS_LOST_RAM),
       recordsLostRamMax: at(abi.STAT_RECORDS_LOST_RAM_MAX),
       recordsRefused: at(abi.STAT_RECORDS_REFUSED),

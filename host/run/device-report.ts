@@ -148,6 +148,8 @@ export interface DeviceSummary {
     spills: number;
     spillsRefused: number;
     sectorsSpilled: number;
+    /** Sectors direct tiered allocation (tier.mode "direct") put on disk instead of spilling. */
+    directSectors: number;
     /** Files the disk tier deleted to make room (evict-oldest), and the unacknowledged records they held. */
     filesEvicted: number;
     recordsEvicted: number;
@@ -378,6 +380,7 @@ export function deviceSummary(run: RunView): DeviceSummary {
       spills: s.spills,
       spillsRefused: s.spillsRefused,
       sectorsSpilled: s.sectorsSpilled,
+      directSectors: s.directSectors,
       filesEvicted: s.filesDiscarded,
       recordsEvicted: s.recordsDiscardedFiles,
       discardedFromDisk: s.recordsDiscardedDisk,

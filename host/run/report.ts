@@ -335,7 +335,9 @@ export function deviceSummaryText(s: DeviceSummary): string {
     `RAM        peak ${s.ram.usagePercentPeak}% of ${count(s.ram.sectorsTotal)} sectors, ${s.ram.usagePercentEnd}% at the end`,
   );
   lines.push(
-    `disk       ${count(s.disk.spills)} spills (${count(s.disk.sectorsSpilled)} sectors, ${count(s.disk.spillsRefused)} refused), ${count(s.disk.filesCreated)} files created, ` +
+    `disk       ${count(s.disk.spills)} spills (${count(s.disk.sectorsSpilled)} sectors, ${count(s.disk.spillsRefused)} refused), ` +
+      (s.disk.directSectors > 0 ? `${count(s.disk.directSectors)} sectors allocated on disk (direct), ` : "") +
+      `${count(s.disk.filesCreated)} files created, ` +
       `${count(s.disk.filesDeleted)} deleted` +
       (s.disk.filesEvicted > 0
         ? ` (${count(s.disk.filesEvicted)} of them evicted for room, with ${count(s.disk.recordsEvicted)} records)`

@@ -1,7 +1,14 @@
 // What a simulator run is given and what it returns: the fault profiles, the streams and actions of
 // a workload, the options of a run and its counters.
 
-import { type Board, type CleanupPolicy, type DiskFullPolicy, loadBoard, withOverrides } from "../boards.js";
+import {
+  type Board,
+  type CleanupPolicy,
+  type DiskFullPolicy,
+  type TierMode,
+  loadBoard,
+  withOverrides,
+} from "../boards.js";
 import type { DataType, RecordType } from "../core/device.js";
 import type { FaultKind, FaultRates } from "../hal/faulty.js";
 
@@ -172,6 +179,8 @@ export interface SimOptions {
   policy?: CleanupPolicy;
   /** The disk-full policy (default: the board's). */
   diskFull?: DiskFullPolicy;
+  /** The tier mode (default: the board's): "direct" runs MM2's direct tiered allocation. */
+  tierMode?: TierMode;
   /** A profile name from FAULT_PROFILES or a profile (default "default"). */
   faults?: string | FaultProfile;
   /** On average one step in this many is followed by a shadow power cut check (0 = never; default 6). */
@@ -241,9 +250,11 @@ export function profileOf(faults: string | FaultProfile | undefined): FaultProfi
   return profile;
 }
 
-export function boardOf(board: string | Board | undefined, diskFull?: DiskFullPolicy): Board {
+export function boardOf(board: string | Board | undefined, diskFull?: DiskFullPolicy, tierMode?: TierMode): Board {
   const loaded = board === undefined ? loadBoard("tiny") : typeof board === "string" ? loadBoard(board) : board;
-  return diskFull === undefined ? loaded : withOverrides(loaded, { diskFullPolicy: diskFull });
+  return diskFull === undefined && tierMode === undefined
+    ? loaded
+    : withOverrides(loaded, { diskFullPolicy: diskFull, tierMode });
 }
 
 /** A result with every counter at 0. */

@@ -109,7 +109,7 @@ class Simulation implements TraceRun, ModelReport {
     readonly seed: number,
     readonly options: SimOptions,
   ) {
-    this.board = boardOf(options.board, options.diskFull);
+    this.board = boardOf(options.board, options.diskFull, options.tierMode);
     if (!this.board.disk) throw new Error(`board ${this.board.name} has no disk tier: the simulator needs one`);
     this.profile = profileOf(options.faults);
     const fsPercent = this.profile.filesystemQuotaPercent;

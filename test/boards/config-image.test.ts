@@ -223,7 +223,7 @@ describe("decodeConfigImage on signed images with bad fields", () => {
       "tier.spillTargetPercent",
     ],
     ["an unknown cleanup policy", tiny, (view: DataView) => view.setUint8(CFG_CLEANUP_POLICY, 3), "cleanupPolicy"],
-    ["an unknown flag bit", tiny, (view: DataView) => view.setUint16(CFG_FLAGS, 1 | 8, true), "flags"],
+    ["an unknown flag bit", tiny, (view: DataView) => view.setUint16(CFG_FLAGS, 1 | 16, true), "flags"],
     ["an unknown disk-full policy code", tiny, (view: DataView) => view.setUint16(CFG_FLAGS, 1 | 4, true), "flags"],
     [
       "disk fields without the disk flag",

@@ -197,7 +197,7 @@ describe("a corrupt flashed image is refused by the core", () => {
       (v) => v.setUint8(abi.CFG_SPILL_TARGET_PERCENT, v.getUint8(abi.CFG_SPILL_THRESHOLD_PERCENT)),
     ],
     ["an unknown cleanup policy", (v) => v.setUint8(abi.CFG_CLEANUP_POLICY, abi.CLEANUP_LAZY + 1)],
-    ["an unknown flag bit", (v) => v.setUint16(abi.CFG_FLAGS, abi.CFG_FLAG_DISK_TIER | 8, true)],
+    ["an unknown flag bit", (v) => v.setUint16(abi.CFG_FLAGS, abi.CFG_FLAG_DISK_TIER | 16, true)],
     [
       "an unknown disk-full policy code",
       (v) =>

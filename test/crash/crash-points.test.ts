@@ -11,7 +11,7 @@
 // (SPEC.md 6.5).
 
 import { describe, expect, it } from "vitest";
-import type { CleanupPolicy } from "../../host/boards.js";
+import type { CleanupPolicy, TierMode } from "../../host/boards.js";
 import type { SimAction, SimStreamSpec } from "../../host/sim/options.js";
 import { simulateSeed } from "../../host/sim/simulator.js";
 
@@ -25,6 +25,8 @@ interface Scenario {
   name: string;
   policy: CleanupPolicy;
   script: SimAction[];
+  /** MM2's direct tiered allocation instead of spilling (SPEC.md 4.2). */
+  tierMode?: TierMode;
 }
 
 // On the tiny board: 16 sectors of 32 B (2 EVT or 6 TSD records each), spill at 12 sectors down to
@@ -164,6 +166,27 @@ const SCENARIOS: Scenario[] = [
     ],
   },
   {
+    // Direct mode: past the threshold the newest sectors go to files while older data stays in RAM,
+    // so a stream's files and RAM sectors interleave; the read, the ACK and recovery must keep order.
+    name: "direct tiered allocation: files newer than RAM, read and acknowledged across both, flushed",
+    policy: "immediate",
+    tierMode: "direct",
+    script: [
+      { kind: "configure", stream: 1 },
+      { kind: "write", stream: 0, count: 14 },
+      { kind: "write", stream: 1, count: 30 },
+      { kind: "tick", count: 3 },
+      { kind: "write", stream: 0, count: 10 },
+      { kind: "tick", count: 3 },
+      { kind: "upload", stream: 0, max: 8 },
+      { kind: "write", stream: 1, count: 12 },
+      { kind: "tick", count: 3 },
+      { kind: "upload", stream: 1, max: 8 },
+      { kind: "flush", ticks: 12 },
+      { kind: "upload", stream: 0, max: 8 },
+    ],
+  },
+  {
     name: "graceful restart, then recovery and upload",
     policy: "batched",
     script: [
@@ -187,6 +210,7 @@ describe("a power cut at every HAL operation (tiny board)", () => {
         policy: scenario.policy,
         faults: "none",
         shadowCrashOneIn: 0,
+        ...(scenario.tierMode === undefined ? {} : { tierMode: scenario.tierMode }),
       };
       const healthy = await simulateSeed(1, options);
       expect(healthy.crashes).toBe(0);

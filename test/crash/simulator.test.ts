@@ -8,7 +8,7 @@
 // seed always gives the same run.
 
 import { describe, expect, it } from "vitest";
-import type { Board } from "../../host/boards.js";
+import type { Board, TierMode } from "../../host/boards.js";
 import type { SimResult } from "../../host/sim/options.js";
 import { seedFromEnv, simulateSeed } from "../../host/sim/simulator.js";
 import { VARIANTS } from "../support/geometries.js";
@@ -19,6 +19,8 @@ interface BoardRun {
   board: string | Board;
   seeds: number[];
   steps: number;
+  /** MM2's direct tiered allocation instead of spilling (SPEC.md 4.2). */
+  tierMode?: TierMode;
 }
 
 const seedRange = (from: number, count: number): number[] => Array.from({ length: count }, (_, i) => from + i);
@@ -30,6 +32,9 @@ const RUNS: BoardRun[] = [
   { board: "esp32", seeds: seedRange(1001, 8), steps: 250 },
   { board: "fc1-imx6", seeds: seedRange(2001, 5), steps: 200 },
   ...VARIANTS.map((board, i) => ({ board, seeds: seedRange(3001 + 100 * i, 4), steps: 300 })),
+  // Direct tiered allocation: files and RAM sectors of a stream interleave.
+  { board: "tiny", seeds: seedRange(4001, 12), steps: 300, tierMode: "direct" },
+  { board: "esp32-direct", seeds: seedRange(4101, 4), steps: 250 },
 ];
 
 function total(results: SimResult[], field: keyof SimResult): number {
@@ -39,10 +44,12 @@ function total(results: SimResult[], field: keyof SimResult): number {
 describe("the simulator finds no broken guarantee", () => {
   for (const run of RUNS) {
     const seeds = replay === null ? run.seeds : [replay];
-    const name = typeof run.board === "string" ? run.board : run.board.name;
+    const name =
+      (typeof run.board === "string" ? run.board : run.board.name) + (run.tierMode ? ` (${run.tierMode})` : "");
     it(`${name}: ${seeds.length} seeds × ${run.steps} steps`, { timeout: 60_000 }, async () => {
       const results: SimResult[] = [];
-      for (const seed of seeds) results.push(await simulateSeed(seed, { board: run.board, steps: run.steps }));
+      const mode = run.tierMode === undefined ? {} : { tierMode: run.tierMode };
+      for (const seed of seeds) results.push(await simulateSeed(seed, { board: run.board, steps: run.steps, ...mode }));
       if (replay !== null) return;
       // The runs did exercise what they claim to.
       expect(total(results, "crashes")).toBeGreaterThan(0);

@@ -15,6 +15,7 @@ import type { Device, RecordType, DataType, UploadRecord } from "../../host/core
 import { CoreError } from "../../host/core/errors.js";
 import { FLUSH_PROGRESS_COMPLETE } from "../../host/core/flush.js";
 import * as abi from "../../host/core/abi.generated.js";
+import { HISTORY_DIR, imxHeaderRead, imxPathParse } from "../../host/format/imx.js";
 
 export interface ModelRecord {
   seq: number;
@@ -256,11 +257,27 @@ export class FifoHarness {
 
   forceCleanup(): void {
     const onDisk = this.models.map((m) => this.device.counts(m.spec.source, m.spec.sensor).disk);
+    // In spill mode a stream's disk records are its oldest. In direct mode (SPEC.md 4.2) they are
+    // the ones whose sequence numbers lie in the stream's files, read from the files' headers.
+    const direct = this.device.board.tier.mode === "direct";
+    const ranges = direct ? this.fileRanges() : new Map<string, Array<[number, number]>>();
     const result = this.device.forceCleanupAllDiskFiles();
     expect(result.failed).toBe(0);
     expect(result.strays).toBe(0);
     this.models.forEach((m, i) => {
       const d = onDisk[i] ?? 0;
+      if (direct) {
+        const inFiles = ranges.get(`${m.spec.source}_${m.spec.sensor}`) ?? [];
+        const kept = m.live.filter((r) => !inFiles.some(([from, to]) => r.seq >= from && r.seq < to));
+        expect(m.live.length - kept.length).toBe(d);
+        const pendingDropped = m.live.slice(0, m.pending).filter((r) => !kept.includes(r)).length;
+        m.live = kept;
+        m.discardedSeen += d;
+        this.droppedTotal += d;
+        this.forcedTotal += d;
+        m.pending -= pendingDropped;
+        return;
+      }
       m.live.splice(0, d);
       m.discardedSeen += d;
       this.droppedTotal += d;
@@ -268,6 +285,27 @@ export class FifoHarness {
       m.pending = Math.max(0, m.pending - d);
     });
     expect(this.device.countDiskFiles()).toBe(0);
+  }
+
+  /** Each stream's `.imx` files as sequence ranges [first, first + records), from their headers. */
+  private fileRanges(): Map<string, Array<[number, number]>> {
+    const hal = this.device.hal;
+    const ranges = new Map<string, Array<[number, number]>>();
+    if (!hal.exists(HISTORY_DIR)) return ranges;
+    for (const bucket of hal.list(HISTORY_DIR)) {
+      const dir = `${HISTORY_DIR}/${bucket}`;
+      if (!hal.isDir(dir)) continue;
+      for (const name of hal.list(dir)) {
+        const parsed = imxPathParse(`${dir}/${name}`);
+        const header = parsed === null ? null : imxHeaderRead(hal.readFile(`${dir}/${name}`));
+        if (parsed === null || header === null) continue;
+        const key = `${parsed.source}_${parsed.sensor}`;
+        const list = ranges.get(key) ?? [];
+        list.push([header.firstSeq, header.firstSeq + header.recordCount]);
+        ranges.set(key, list);
+      }
+    }
+    return ranges;
   }
 
   private snapshot(): unknown {

@@ -14,14 +14,7 @@ import { HISTORY_DIR, IMX_OFFSET, imxCheck, imxHeaderRead } from "../../format/i
 import { imxFilesList } from "../env.js";
 import { Ledger, ledgersUpload, outcomeNew } from "../ledger.js";
 import { FILL_TSD, freshCleanupCheck, withLedgers } from "../streams.js";
-import {
-  errorName,
-  fillTo,
-  type Section,
-  type SectionRun,
-  sectorsAtPercent,
-  tickUntilIdle,
-} from "../sections/section.js";
+import { errorName, fillTo, type Section, type SectionRun, sectorsToMove, tickUntilIdle } from "../sections/section.js";
 
 const WRITE_SIZES_BYTES = [4, 8, 12, 16, 20, 32, 64];
 const PATTERNS = [0x00000000, 0xffffffff, 0xaaaaaaaa, 0x55555555, 0xdeadbeef];
@@ -120,12 +113,7 @@ export const diagnosticSection: Section = {
         const dev = fresh.device;
         const ledger = new Ledger(dev, FILL_TSD);
         dev.setDiskUsagePercent(0);
-        fillTo(
-          dev,
-          ledger,
-          sectorsAtPercent(env.board, env.board.tier.spillThresholdPercent),
-          (i) => (i * 40503) >>> 0,
-        );
+        fillTo(dev, ledger, sectorsToMove(env.board), (i) => (i * 40503) >>> 0);
         tickUntilIdle(env, dev);
         const historyDir = path.join(fresh.dir ?? "", HISTORY_DIR);
         const files = imxFilesList(historyDir);
@@ -154,8 +142,8 @@ export const diagnosticSection: Section = {
               faults.length === 0 &&
               contiguous &&
               recordsInFiles === onDisk &&
-              headers[0]?.firstSeq === ledger.startSeq,
-            `≥ 1 valid file, ${onDisk} records from seq ${ledger.startSeq}, contiguous`,
+              (env.board.tier.mode === "direct" || headers[0]?.firstSeq === ledger.startSeq),
+            `≥ 1 valid file, ${onDisk} records${env.board.tier.mode === "direct" ? " (the newest: direct mode)" : ` from seq ${ledger.startSeq}`}, contiguous`,
             `${files.length} files, ${faults.length} invalid (${faults.join(", ")}), ${recordsInFiles} records from seq ${headers[0]?.firstSeq ?? "-"}${contiguous ? "" : ", not contiguous"}`,
           );
         }

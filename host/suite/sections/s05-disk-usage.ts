@@ -9,7 +9,7 @@
 import { IMX_HEADER_BYTES } from "../../format/imx.js";
 import { ledgersUpload, outcomeNew } from "../ledger.js";
 import { FILL_EVT, withLedgers } from "../streams.js";
-import { fillTo, type Section, type SectionRun, sectorsAtPercent, spillExpectation, tickUntilIdle } from "./section.js";
+import { fillTo, type Section, type SectionRun, sectorsToMove, spillExpectation, tickUntilIdle } from "./section.js";
 
 const PERCENTS = [50, 79, 81, 95];
 const GRADUAL_ATTEMPTS_MAX = 20;
@@ -24,7 +24,8 @@ export const diskUsageSection: Section = {
     if (disk === null) return;
     await withLedgers(env, ctx, "disk-usage", [FILL_EVT], true, async (device, [ledger], fresh) => {
       if (ledger === undefined) return;
-      const threshold = sectorsAtPercent(board, board.tier.spillThresholdPercent);
+      // The usage at which a tick moves data to disk (in direct mode past the threshold by a batch).
+      const threshold = sectorsToMove(board);
       const value = (i: number): number => (i * 40503) >>> 0;
       const ramSectors = (): number => device.counts(FILL_EVT.source, FILL_EVT.sensor).ramSectors;
 

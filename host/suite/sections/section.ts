@@ -37,6 +37,24 @@ export function sectorsAtPercent(board: Board, percent: number): number {
   return Math.ceil((board.memory.sectorCount * percent) / 100);
 }
 
+/**
+ * Direct mode's batch (SPEC.md 4.2): the sectors above the threshold a tick waits for before it
+ * writes them to one file — under 1% of RAM less 2, at least 1, at most a file's worth.
+ */
+export function directBatchSectors(board: Board): number {
+  const percent = Math.floor(board.memory.sectorCount / 100);
+  return Math.min(board.disk?.sectorsPerFileMax ?? 1, percent > 2 ? percent - 2 : 1);
+}
+
+/**
+ * RAM sectors in use at which the next tick moves data to disk: the spill threshold, or in direct
+ * mode the threshold plus the batch (SPEC.md 4.2).
+ */
+export function sectorsToMove(board: Board): number {
+  const threshold = sectorsAtPercent(board, board.tier.spillThresholdPercent);
+  return board.tier.mode === "direct" ? threshold + directBatchSectors(board) : threshold;
+}
+
 /** RAM usage in percent, rounded down (SPEC.md section 4). */
 export function usagePercent(device: Device): number {
   return Math.floor((device.countRamSectorsWithData() * 100) / device.board.memory.sectorCount);
@@ -80,10 +98,12 @@ export function spillExpectation(device: Device, diskUsagePercent: number, ramSe
   const limit = Math.floor((disk.quotaBytes * disk.thresholdPercent) / 100);
   const offset = Math.floor((disk.quotaBytes * diskUsagePercent) / 100);
   const used = stats.diskBytesUsed + offset;
-  const sectors = Math.max(
-    0,
-    Math.min(disk.sectorsPerFileMax, device.board.tier.spillSectorsPerTickMax, ramSectors - 1),
-  );
+  // Direct mode writes the sectors above the threshold (SPEC.md 4.2); a spill all but the newest.
+  const movable =
+    device.board.tier.mode === "direct"
+      ? device.countRamSectorsWithData() - sectorsAtPercent(device.board, device.board.tier.spillThresholdPercent)
+      : ramSectors - 1;
+  const sectors = Math.max(0, Math.min(disk.sectorsPerFileMax, device.board.tier.spillSectorsPerTickMax, movable));
   const fileBytes = IMX_HEADER_BYTES + sectors * device.board.memory.sectorBytes;
   if (used >= limit)
     return { allowed: false, reason: `refused: ${used} B used ≥ ${limit} B (${disk.thresholdPercent}% of quota)` };
