@@ -61,8 +61,13 @@ export {
   Device,
   type DeviceCloseOptions,
   type DeviceCloseResult,
+  type DeviceEventName,
+  type DeviceEvents,
+  type DeviceListener,
+  type DeviceListeners,
   type DeviceOptions,
   type DeviceStats,
+  type DiscardReason,
   type ForcedCleanup,
   type GpsConfig,
   type GpsPosition,
@@ -91,7 +96,7 @@ export {
   type ShutdownFlushResult,
 } from "./core/flush.js";
 export type { CoreLogLevel } from "./core/abi.generated.js";
-export { CoreLogger, type LogLevel, type LogSink } from "./core/log.js";
+export { CoreLogger, type Logger, type LogLevel, type LogSink } from "./core/log.js";
 export type { CoreBuild } from "./core/wasm.js";
 export type { QuarantinedFile } from "./core/quarantine.js";
 export { type MovedFile, type RecoveryReport, RecoveryIoError } from "./core/recovery.js";

@@ -17,9 +17,10 @@ import * as abi from "./abi.generated.js";
 import { coreBoot, SnapshotError } from "./boot.js";
 import type { CoreExports } from "./core-exports.generated.js";
 import { deviceHalDefault } from "./device-hal.js";
+import { DeviceEventHub, type DeviceEventName, type DeviceListener, type DeviceListeners } from "./device-events.js";
 import { check, CoreError, DeviceClosedError, errorTableCheck } from "./errors.js";
 import type { HalBridge } from "./hal-bridge.js";
-import { CoreLogger, type LogLevel, STATE_NAMES } from "./log.js";
+import { CoreLogger, type Logger, type LogLevel, STATE_NAMES } from "./log.js";
 import { type RecoveryReport, recoverStorage } from "./recovery.js";
 import { diskFilesCount, straysRemove } from "./stray-sweep.js";
 import {
@@ -35,6 +36,7 @@ import {
 import type { CoreBuild } from "./wasm.js";
 
 export type { DataType, RecordType } from "./value-codec.js";
+export type { DeviceEventName, DeviceEvents, DeviceListener, DeviceListeners, DiscardReason } from "./device-events.js";
 export { SnapshotError } from "./boot.js";
 // The tier states: the table in assembly/abi.ts.
 export type TierState = abi.TierState;
@@ -116,11 +118,26 @@ export interface DeviceOptions {
   hal?: Hal;
   storageDir?: string;
   policy?: CleanupPolicy;
+  /**
+   * The log level ("off" by default, or "info" with a `logger`): "error", "warn" (recovery's
+   * quarantines and moves, a stale lock taken over), "info" (flushes, forced cleanup), "debug" (every
+   * state change, spill and deletion) — or a CoreLogger, which then also says where lines go.
+   */
   log?: LogLevel | CoreLogger;
+  /**
+   * Where log lines go: each line to the method of its level. By default lines go to stderr (and
+   * logging is off unless `log` sets a level).
+   *
+   * @example
+   * Device.create({ board, storageDir, logger: console, log: "warn" });
+   */
+  logger?: Logger;
   nowMs?: number;
   build?: CoreBuild;
   /** A flashed image to boot from instead of encoding the board (tests of corrupt images). */
   configImage?: Uint8Array;
+  /** Listeners to add before boot, so that they also see boot recovery's events (quarantines). */
+  on?: DeviceListeners;
   /**
    * Take the storage lock on `storageDir` (default true when the device opens `storageDir` itself,
    * that is without a `hal`, and the board has a disk tier): a second Device or run on the same
@@ -141,6 +158,8 @@ export interface RestoreOptions {
   storageDir?: string;
   hal?: Hal;
   log?: LogLevel | CoreLogger;
+  /** As DeviceOptions.logger. */
+  logger?: Logger;
   build?: CoreBuild;
   /** As DeviceOptions.lock. */
   lock?: boolean;
@@ -205,6 +224,8 @@ export type DeviceStats = ReturnType<Device["stats"]>;
 
 interface StreamInfo {
   index: number;
+  source: number;
+  sensor: number;
   dataType: DataType;
   recordType: RecordType;
   sampleRateMs: number;
@@ -249,16 +270,36 @@ export class Device {
   private readonly lockedDir: string | null;
   /** The clock of the last processMemory (or of boot): where a close() flush starts. */
   private clockMs: number;
+  /** The device's events (on, off): queued during core calls, delivered after them. */
+  private readonly events: DeviceEventHub;
+  /** Files of bridge.quarantined already announced as events. */
+  private quarantinedSeen = 0;
   /** What close() returned (or is doing): a second close() gets the same. */
   private closing: Promise<DeviceCloseResult> | null = null;
+  /** Set once close() has finished: the core's exports are gone. */
+  private exportsClosed = false;
 
   private constructor(options: DeviceOptions, snapshot?: Uint8Array) {
     errorTableCheck();
     const { board } = options;
     this.board = board;
     this.ramBytes = board.memory.ramBytes;
-    this.logger = options.log instanceof CoreLogger ? options.log : new CoreLogger(options.log ?? "off");
+    this.logger =
+      options.log instanceof CoreLogger
+        ? options.log
+        : options.logger === undefined
+          ? new CoreLogger(options.log ?? "off")
+          : CoreLogger.of(options.logger, options.log ?? "info");
     this.clockMs = options.nowMs ?? 0;
+    this.events = new DeviceEventHub(
+      (index) => this.streamsByIndex[index],
+      () => this.eventsCollect(),
+    );
+    for (const [event, listener] of Object.entries(options.on ?? {}) as Array<
+      [DeviceEventName, DeviceListener<DeviceEventName>]
+    >) {
+      this.events.on(event, listener);
+    }
     this.lock = null;
     this.lockedDir = null;
     // The device opens the directory itself (no HAL given) and keeps its disk tier there.
@@ -289,6 +330,7 @@ export class Device {
       this.memory = core.memory;
       this.exports = core.exports;
       this.bridge = core.bridge;
+      this.bridge.eventTap = (event, a, b) => this.events.coreEvent(event, a, b);
       if (options.policy && snapshot === undefined) this.setCleanupPolicy(options.policy);
 
       const buffer = this.memory.buffer;
@@ -316,6 +358,8 @@ export class Device {
         const q = this.query64;
         const info: StreamInfo = {
           index,
+          source: q[abi.QUERY_SOURCE] ?? 0,
+          sensor: q[abi.QUERY_SENSOR] ?? 0,
           recordType: recordTypeOf(q[abi.QUERY_RECORD_TYPE] ?? 0) ?? "evt",
           dataType: dataTypeOf(q[abi.QUERY_DATA_TYPE] ?? 0) ?? "uint32",
           sampleRateMs: q[abi.QUERY_SAMPLE_RATE_MS] ?? 0,
@@ -323,6 +367,8 @@ export class Device {
         this.streams.set(streamKey(q[abi.QUERY_SOURCE] ?? 0, q[abi.QUERY_SENSOR] ?? 0), info);
         this.streamsByIndex[index] = info;
       }
+      for (const file of this.recovery?.quarantined ?? []) this.events.push("quarantine", file);
+      this.eventsDeliver();
     } catch (error) {
       this.lock?.release();
       throw error;
@@ -403,7 +449,7 @@ export class Device {
       this.exports.streamConfigure(u32(source), u32(sensor), recordType, dataTypeCode, rate),
       `configure stream ${source}/${sensor}`,
     );
-    const info: StreamInfo = { index, dataType, recordType: config.type, sampleRateMs: rate };
+    const info: StreamInfo = { index, source, sensor, dataType, recordType: config.type, sampleRateMs: rate };
     this.streams.set(streamKey(source, sensor), info);
     this.streamsByIndex[index] = info;
     return index;
@@ -435,6 +481,7 @@ export class Device {
       this.exports.streamWriteTsd(info.index, valueToBits(value, info.dataType), utcMs),
       `write TSD to ${source}/${sensor}`,
     );
+    if (this.events.pending) this.eventsDeliver();
   }
 
   writeEvt(source: number, sensor: number, value: number, utcMs: number): void {
@@ -443,6 +490,7 @@ export class Device {
       this.exports.streamWriteEvt(info.index, valueToBits(value, info.dataType), utcMs),
       `write EVT to ${source}/${sensor}`,
     );
+    if (this.events.pending) this.eventsDeliver();
   }
 
   /**
@@ -630,6 +678,7 @@ export class Device {
   ack(source: number, sensor: number, count: number): void {
     const info = this.stream(source, sensor, "ack");
     check(this.exports.streamAck(info.index, count), `ack ${count} records of ${source}/${sensor}`);
+    if (this.events.pending) this.eventsDeliver();
   }
 
   /**
@@ -651,6 +700,7 @@ export class Device {
     });
     const what = entries.map((e) => `${e.count} of ${e.source}/${e.sensor}`).join(", ");
     check(this.exports.streamAckMany(entries.length), `ack ${what}`);
+    if (this.events.pending) this.eventsDeliver();
   }
 
   /**
@@ -709,6 +759,7 @@ export class Device {
   processMemory(nowMs: number): TierState {
     const state = check(this.exports.processMemory(nowMs), "process memory");
     this.clockMs = nowMs;
+    if (this.events.pending) this.eventsDeliver();
     return STATE_NAMES[state] ?? "idle";
   }
 
@@ -806,6 +857,7 @@ export class Device {
     }
     this.bridge.sweepTemps();
     const strays = straysRemove(this.hal, known);
+    this.eventsDeliver();
     return { failed, strays, recordsDiscarded: (this.stats64[abi.STAT_RECORDS_DISCARDED_DISK] ?? 0) - discardedBefore };
   }
 
@@ -834,6 +886,7 @@ export class Device {
       await this.bridge.settle();
     }
     await this.bridge.settle();
+    if (this.events.pending) this.eventsDeliver();
   }
 
   /**
@@ -878,10 +931,61 @@ export class Device {
       }
       await this.bridge.settle();
       const ramSectorsLeft = this.countRamSectorsWithData();
+      this.eventsDeliver();
       return { flushed, ticks, ramSectorsLeft };
     } finally {
       this.lock?.release();
+      this.exportsClosed = true;
       this.exports = closedExports(`${this.board.name}${this.lockedDir === null ? "" : ` on ${this.lockedDir}`}`);
+    }
+  }
+
+  /**
+   * Calls `listener` for every `event` of the device (see DeviceEvents for each payload): spills,
+   * discards (with their reason and record count), evictions, quarantines and cleanup completion.
+   * A listener runs after the device call that caused the event has returned (never inside the
+   * core), in the order the events happened; it may call the device. Listeners given as
+   * DeviceOptions.on also see boot recovery's quarantines. Returns the device, for chaining.
+   *
+   * @example
+   * device.on("discard", ({ source, sensor, reason, records }) => {
+   *   console.warn(`${records} records of ${source}/${sensor} discarded (${reason})`);
+   * });
+   * device.on("cleanupComplete", ({ filesDeleted }) => console.log(`cleanup: ${filesDeleted} files deleted`));
+   */
+  on<E extends DeviceEventName>(event: E, listener: DeviceListener<E>): this {
+    this.events.on(event, listener);
+    return this;
+  }
+
+  /** Removes a listener added with on(). Returns the device. */
+  off<E extends DeviceEventName>(event: E, listener: DeviceListener<E>): this {
+    this.events.off(event, listener);
+    return this;
+  }
+
+  private eventsDeliver(): void {
+    if (this.exportsClosed) return;
+    this.events.deliver();
+  }
+
+  // What only the device can tell, before a delivery: files quarantined while running, and whether
+  // cleanup caught up after a deletion.
+  private eventsCollect(): void {
+    if (this.exportsClosed) return;
+    const quarantined = this.bridge.quarantined;
+    for (; this.quarantinedSeen < quarantined.length; this.quarantinedSeen++) {
+      const file = quarantined[this.quarantinedSeen];
+      if (file !== undefined) this.events.push("quarantine", file);
+    }
+    const hub = this.events;
+    if (hub.deletedSinceCheck) {
+      hub.deletedSinceCheck = false;
+      if (this.exports.cleanupComplete() === 1) {
+        hub.push("cleanupComplete", { filesDeleted: hub.filesDeleted, bytesDeleted: hub.bytesDeleted });
+        hub.filesDeleted = 0;
+        hub.bytesDeleted = 0;
+      }
     }
   }
 
@@ -1198,7 +1302,10 @@ export class Device {
    */
   resetSensor(source: number, sensor: number): number {
     const info = this.stream(source, sensor, "reset");
-    return check(this.exports.streamReset(info.index), `reset ${source}/${sensor}`);
+    const records = check(this.exports.streamReset(info.index), `reset ${source}/${sensor}`);
+    if (records > 0) this.events.push("discard", { source, sensor, reason: "reset", records });
+    this.eventsDeliver();
+    return records;
   }
 }
 

@@ -111,6 +111,8 @@ export class HalBridge {
   noSpaceErrors = 0;
   /** Files the core found corrupt while reading, and where they went. */
   readonly quarantined: QuarantinedFile[] = [];
+  /** Sees every core log event, whatever the log level (the device's events: device-events.ts). */
+  eventTap: ((event: number, a: number, b: number) => void) | null = null;
   private memory: WebAssembly.Memory | undefined;
   hooks: BridgeHooks | undefined;
 
@@ -391,6 +393,7 @@ export class HalBridge {
       // The platform's CRC unit (assembly/hal.ts halCrc32): zlib's CRC-32 over device RAM.
       crc32: (crc: number, ptr: number, length: number): number => crc32(this.bytes(ptr, length), crc >>> 0),
       log: (level: number, subsystem: number, event: number, a: number, b: number): void => {
+        this.eventTap?.(event, a, b);
         this.logger.event(level, subsystem, event, a, b);
       },
     };

@@ -60,8 +60,24 @@ export function eventText(event: number, a: number, b: number): string {
   }
 }
 
-export type LogSink = (line: string) => void;
+/** Where a CoreLogger writes: each line with its level. */
+export type LogSink = (line: string, level: abi.CoreLogLevel) => void;
 
+/**
+ * A logger the device writes its lines to (DeviceOptions.logger): one method per level, so that
+ * `console`, pino, winston or a test's array fit as they are.
+ */
+export interface Logger {
+  error(message: string): void;
+  warn(message: string): void;
+  info(message: string): void;
+  debug(message: string): void;
+}
+
+/**
+ * Formats the core's log events and the host's lines and passes those at or above its level to a
+ * sink (stderr by default).
+ */
 export class CoreLogger {
   private threshold: number;
   constructor(
@@ -71,6 +87,11 @@ export class CoreLogger {
     this.threshold = LEVEL_VALUES[level];
   }
 
+  /** A CoreLogger that writes to `logger` (each line to the method of its level), from `level` up ("info" by default). */
+  static of(logger: Logger, level: LogLevel = "info"): CoreLogger {
+    return new CoreLogger(level, (line, lineLevel) => logger[lineLevel](line));
+  }
+
   setLevel(level: LogLevel): void {
     this.threshold = LEVEL_VALUES[level];
   }
@@ -78,12 +99,15 @@ export class CoreLogger {
   /** A line from the host side of the memory manager (recovery), logged at warn level. */
   line(text: string): void {
     if (LEVEL_VALUES.warn > this.threshold) return;
-    this.sink(text);
+    this.sink(text, "warn");
   }
 
   event(level: number, subsystem: number, event: number, a: number, b: number): void {
     if (level > this.threshold) return;
     const name = abi.LOG_SUBSYSTEM_BY_CODE[subsystem];
-    this.sink(`[${name === undefined ? "imx" : `imx:${name}`}] ${eventText(event, a, b)}`);
+    this.sink(
+      `[${name === undefined ? "imx" : `imx:${name}`}] ${eventText(event, a, b)}`,
+      abi.CORE_LOG_LEVEL_BY_CODE[level] ?? "debug",
+    );
   }
 }
