@@ -3,9 +3,8 @@
 // FAIL, records/s, peak RAM usage, files created, "Tests passed: x/y" — and the per-phase timing
 // table of the scenarios that have phases. --json writes it all. Exit 1 if any test failed.
 
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { existsSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import type { Command } from "commander";
 import { type CleanupPolicy, DEFAULT_BOARD_NAME, cleanupPolicyChoices, isCleanupPolicy, loadBoard } from "../boards.js";
 import { integerFlag } from "../base/parse.js";
@@ -21,6 +20,7 @@ import {
 } from "../suite/battery/battery.js";
 import { bytesHuman } from "./boards-command.js";
 import { EXIT_FAILURE } from "./errors.js";
+import { scratchStoragePrepare } from "./scratch-storage.js";
 import { testDiskSettings } from "./test-disk-env.js";
 
 export interface BatteryCommandOptions {
@@ -87,18 +87,6 @@ export function batteryReport(result: BatteryResult): string {
   return lines.join("\n") + "\n";
 }
 
-function storagePrepare(dir: string | undefined): { dir: string; temporary: boolean } {
-  if (dir === undefined) return { dir: mkdtempSync(join(tmpdir(), "imx-memsim-battery-")), temporary: true };
-  const full = resolve(dir);
-  if (existsSync(full)) {
-    if (!statSync(full).isDirectory()) throw new UsageError(`--storage ${dir} is not a directory`);
-    if (readdirSync(full).length > 0) throw new UsageError(`--storage ${dir} is not empty`);
-  } else {
-    mkdirSync(full, { recursive: true });
-  }
-  return { dir: full, temporary: false };
-}
-
 export async function batteryCommandRun(options: BatteryCommandOptions, io: BatteryIo): Promise<BatteryResult> {
   const seed = options.seed === undefined ? 1 : integerFlag(options.seed, "--seed", 0, 0xffffffff);
   const iterations =
@@ -122,7 +110,7 @@ export async function batteryCommandRun(options: BatteryCommandOptions, io: Batt
     throw new UsageError(`--json ${options.json}: the directory ${dirname(resolve(options.json))} does not exist`);
   const policy: CleanupPolicy =
     options.policy !== undefined && isCleanupPolicy(options.policy) ? options.policy : board.tier.cleanupPolicy;
-  const storage = storagePrepare(options.storage);
+  const storage = scratchStoragePrepare(options.storage, "battery");
   io.out(
     `imx-memsim battery: board ${board.name} (${board.memory.sectorCount} sectors of ${board.memory.sectorBytes} B, ` +
       `disk quota ${bytesHuman(board.disk.quotaBytes)}), policy ${policy}, seed ${seed}; storage ${storage.dir}\n` +

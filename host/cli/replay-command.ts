@@ -1,18 +1,8 @@
 // `imx-memsim replay FILE.json`: replays an iMatrix cloud export through a device (host/replay/)
 // with an uplink outage, and checks that what came out is exactly what went in, with no file left.
 
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
-import { basename, join, resolve } from "node:path";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { basename } from "node:path";
 import type { Command } from "commander";
 import {
   type Board,
@@ -29,6 +19,7 @@ import { type ReplayResult, replayRun } from "../replay/replay.js";
 import { outputPathCheck } from "../base/output-path.js";
 import { UsageError } from "../base/user-error.js";
 import { EXIT_FAILURE } from "./errors.js";
+import { scratchStoragePrepare } from "./scratch-storage.js";
 
 export interface ReplayCommandOptions {
   board?: string;
@@ -39,18 +30,6 @@ export interface ReplayCommandOptions {
   keep?: boolean;
   strict?: boolean;
   json?: string;
-}
-
-function storagePrepare(dir: string | undefined): { dir: string; temporary: boolean } {
-  if (dir === undefined) return { dir: mkdtempSync(join(tmpdir(), "imx-memsim-replay-")), temporary: true };
-  const full = resolve(dir);
-  if (existsSync(full)) {
-    if (!statSync(full).isDirectory()) throw new UsageError(`--storage ${dir} is not a directory`);
-    if (readdirSync(full).length > 0) throw new UsageError(`--storage ${dir} is not empty`);
-  } else {
-    mkdirSync(full, { recursive: true });
-  }
-  return { dir: full, temporary: false };
 }
 
 function exponential(value: number): string {
@@ -134,7 +113,7 @@ export async function replayCommandRun(
   if (options.json !== undefined) outputPathCheck({ flag: "--json", path: options.json });
   const policy: CleanupPolicy =
     options.policy !== undefined && isCleanupPolicy(options.policy) ? options.policy : board.tier.cleanupPolicy;
-  const storage = storagePrepare(options.storage);
+  const storage = scratchStoragePrepare(options.storage, "replay");
   let result: ReplayResult;
   try {
     result = await replayRun(parsed, { board, policy, outage, storageDir: storage.dir });
@@ -178,7 +157,7 @@ function replayNothing(
 ): { parsed: ParsedExport; result: ReplayResult } {
   const outage = outageParse(options.outage ?? OUTAGE_DEFAULT, 1);
   if (options.json !== undefined) outputPathCheck({ flag: "--json", path: options.json });
-  if (options.storage !== undefined) storagePrepare(options.storage);
+  if (options.storage !== undefined) scratchStoragePrepare(options.storage, "replay");
   const policy: CleanupPolicy =
     options.policy !== undefined && isCleanupPolicy(options.policy) ? options.policy : board.tier.cleanupPolicy;
   const result: ReplayResult = {

@@ -3,9 +3,8 @@
 // bar (stderr) shows iterations/s and the ETA; elsewhere plain progress lines every ~5% or 5 s.
 // Then a summary table; --json writes the whole result. Exit 0 only if every check passed.
 
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { existsSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
 import { type CleanupPolicy, DEFAULT_BOARD_NAME, cleanupPolicyChoices, isCleanupPolicy, loadBoard } from "../boards.js";
@@ -21,6 +20,7 @@ import { DiskSim, type DiskSimMode } from "../hal/disk-sim.js";
 import { DISK_ENV, DISK_MODE_CHOICES, DISK_SIZE_MB_MAX, testDiskSettings } from "./test-disk-env.js";
 import { UsageError } from "../base/user-error.js";
 import { EXIT_FAILURE } from "./errors.js";
+import { scratchStoragePrepare } from "./scratch-storage.js";
 
 export const TEST_ITERATIONS_DEFAULT = 1000;
 export const TEST_FULL_EVERY_DEFAULT = 1000;
@@ -64,23 +64,6 @@ export interface TestIo {
 
 function integerIn(text: string | undefined, flag: string, min: number, max: number, fallback: number): number {
   return text === undefined ? fallback : integerFlag(text, flag, min, max);
-}
-
-function storagePrepare(dir: string | undefined): { dir: string; temporary: boolean } {
-  if (dir === undefined) return { dir: mkdtempSync(join(tmpdir(), "imx-memsim-test-")), temporary: true };
-  const full = resolve(dir);
-  if (existsSync(full)) {
-    if (!statSync(full).isDirectory()) throw new UsageError(`--storage ${dir} is not a directory`);
-    if (readdirSync(full).length > 0)
-      throw new UsageError(`--storage ${dir} is not empty (the test needs an empty directory it may fill and clean)`);
-  } else {
-    try {
-      mkdirSync(full, { recursive: true });
-    } catch (error) {
-      throw new UsageError(`--storage ${dir}: cannot create it: ${(error as Error).message}`);
-    }
-  }
-  return { dir: full, temporary: false };
 }
 
 const num = (value: number, digits = 2): string => value.toFixed(digits);
@@ -315,7 +298,11 @@ export async function testCommandRun(options: TestCommandOptions, io: TestIo): P
   }
   const policy: CleanupPolicy =
     options.policy !== undefined && isCleanupPolicy(options.policy) ? options.policy : board.tier.cleanupPolicy;
-  const storage = storagePrepare(options.storage);
+  const storage = scratchStoragePrepare(
+    options.storage,
+    "test",
+    "the test needs an empty directory it may fill and clean",
+  );
   const sections = section === 0 ? SECTIONS.map((s) => s.id) : [section];
   io.out(
     `imx-memsim test: board ${board.name} (${board.memory.sectorCount} sectors of ${board.memory.sectorBytes} B, ` +

@@ -4,8 +4,7 @@
 // request made. A screenshot goes to test-output/compare/compare.png. Where no Chromium is
 // installed the test is skipped and says so.
 
-import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -15,20 +14,8 @@ import { compareHtml } from "../../host/compare/compare-html.js";
 import { compareDocument } from "../../host/compare/compare-report.js";
 import { compareRunOne } from "../../host/compare/compare-run.js";
 import { compareInputs } from "../../host/compare/compare.js";
+import { chromiumPath } from "../helpers/chromium.js";
 import { ROOT } from "../run/helpers.js";
-
-const CANDIDATES = ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"];
-
-function chromiumPath(): string | null {
-  const fromEnv = process.env["CHROMIUM_PATH"];
-  if (fromEnv !== undefined && fromEnv !== "") return existsSync(fromEnv) ? fromEnv : null;
-  for (const path of CANDIDATES) if (existsSync(path)) return path;
-  try {
-    return execFileSync("which", ["chromium"], { encoding: "utf8" }).trim() || null;
-  } catch {
-    return null;
-  }
-}
 
 const CHROMIUM = chromiumPath();
 if (CHROMIUM === null) {

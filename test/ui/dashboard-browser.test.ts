@@ -5,24 +5,11 @@
 // a resume that starts it again. A screenshot goes to test-output/ui/dashboard.png.
 // Where no Chromium is installed the test is skipped and says so.
 
-import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { chromiumPath } from "../helpers/chromium.js";
 import { ROOT, spawnCli } from "../run/helpers.js";
-
-const CANDIDATES = ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"];
-
-function chromiumPath(): string | null {
-  const fromEnv = process.env["CHROMIUM_PATH"];
-  if (fromEnv !== undefined && fromEnv !== "") return existsSync(fromEnv) ? fromEnv : null;
-  for (const path of CANDIDATES) if (existsSync(path)) return path;
-  try {
-    return execFileSync("which", ["chromium"], { encoding: "utf8" }).trim() || null;
-  } catch {
-    return null;
-  }
-}
 
 const CHROMIUM = chromiumPath();
 if (CHROMIUM === null) {
