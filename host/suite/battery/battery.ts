@@ -14,6 +14,7 @@ import type { DiskSim } from "../../hal/disk-sim.js";
 import type { CheckFailure } from "../checks.js";
 import { runSuite, type SuiteResult } from "../run.js";
 import { SECTIONS, type PerformanceMetric, type Section } from "../sections/index.js";
+import { evtRecordsHeldMax } from "../sections/section.js";
 import { allocatorSection } from "./allocator-section.js";
 import { diagnosticSection } from "./diagnostic-section.js";
 import { realWorldSection } from "./real-world-section.js";
@@ -156,7 +157,12 @@ export interface BatteryResult {
 
 const FAILURES_KEPT = 10;
 
-function equivalentOf(spec: BatteryTestSpec, extra: readonly Section[], spilloverRecords: number): string {
+function equivalentOf(
+  spec: BatteryTestSpec,
+  extra: readonly Section[],
+  spilloverRecords: number,
+  board: Board,
+): string {
   const env = Object.entries(spec.diskEnv)
     .map(([k, v]) => `${k}=${v} `)
     .join("");
@@ -169,7 +175,12 @@ function equivalentOf(spec: BatteryTestSpec, extra: readonly Section[], spillove
     const section = [...SECTIONS, ...extra].find((s) => s.id === id);
     return section === undefined ? `section ${id}` : `section ${id} (${section.title.split(":")[0] ?? ""})`;
   });
-  return `battery ${titles.join(" + ")}${spec.sections.includes(13) ? `, ${spilloverRecords} records` : ""}`;
+  const held = evtRecordsHeldMax(board, 1);
+  const records =
+    spilloverRecords > held
+      ? `, ${spilloverRecords} records (${board.name} holds ${held} without discarding: it writes ${held})`
+      : `, ${spilloverRecords} records`;
+  return `battery ${titles.join(" + ")}${spec.sections.includes(13) ? records : ""}`;
 }
 
 function figuresOf(devices: readonly Device[], result: SuiteResult): BatteryTestResult["figures"] {
@@ -276,7 +287,7 @@ export async function runBattery(options: BatteryOptions): Promise<BatteryResult
     const entry: BatteryTestResult = {
       name: spec.name,
       original: spec.original,
-      equivalent: equivalentOf(spec, extra, options.spilloverRecords),
+      equivalent: equivalentOf(spec, extra, options.spilloverRecords, options.board),
       passed: result.passed && checks.every((c) => c.passed),
       checksPassed: clean,
       checksTotal: total,

@@ -2,7 +2,7 @@
 // from the spec whether a spill is allowed, and count files from the real directory.
 
 import type { Board } from "../../boards.js";
-import { IMX_HEADER_BYTES } from "../../format/imx.js";
+import { IMX_HEADER_BYTES, recordsPerSector } from "../../format/imx.js";
 import { CoreError } from "../../core/errors.js";
 import type { Device } from "../../core/device.js";
 import type { CheckContext } from "../checks.js";
@@ -53,6 +53,31 @@ export function directBatchSectors(board: Board): number {
 export function sectorsToMove(board: Board): number {
   const threshold = sectorsAtPercent(board, board.tier.spillThresholdPercent);
   return board.tier.mode === "direct" ? threshold + directBatchSectors(board) : threshold;
+}
+
+/**
+ * The most records of `streams` EVT streams, written round robin with ticks as they go, that a
+ * board holds without discarding any: RAM up to its spill threshold less each stream's
+ * still-filling sector, plus the disk below its quota threshold (SPEC.md section 4) in the files a
+ * spill writes — each from one stream, so with several streams sharing RAM a file holds at most
+ * that stream's share less its newest sector. Past it evict-oldest gives up the oldest file.
+ */
+export function evtRecordsHeldMax(board: Board, streams: number): number {
+  const perSector = recordsPerSector("evt", board.memory.sectorBytes);
+  const thresholdSectors = sectorsAtPercent(board, board.tier.spillThresholdPercent);
+  const ramSectors = Math.max(0, thresholdSectors - streams);
+  const disk = board.disk;
+  if (disk === null) return perSector * ramSectors;
+  const fileSectors = Math.max(
+    1,
+    Math.min(disk.sectorsPerFileMax, board.tier.spillSectorsPerTickMax, Math.floor(thresholdSectors / streams) - 1),
+  );
+  const limit = Math.floor((disk.quotaBytes * disk.thresholdPercent) / 100);
+  const files = Math.min(
+    disk.filesMax,
+    Math.floor(limit / (IMX_HEADER_BYTES + fileSectors * board.memory.sectorBytes)),
+  );
+  return perSector * (ramSectors + files * fileSectors);
 }
 
 /** RAM usage in percent, rounded down (SPEC.md section 4). */
