@@ -78,6 +78,11 @@ export const COMPARE_COLUMNS: readonly CompareColumn[] = [
   },
   { title: "disk peak", show: (r) => bytesShow(r.diskPeakBytes), value: (r) => r.diskPeakBytes },
   { title: "files", show: (r) => count(r.filesCreated), value: (r) => r.filesCreated },
+  {
+    title: "mode",
+    show: (r) => (r.tierMode === "direct" ? `direct ${count(r.directSectors)}` : "spill"),
+    value: (r) => r.directSectors,
+  },
   { title: "disk written", show: (r) => bytesShow(r.diskBytesWritten), value: (r) => r.diskBytesWritten },
   { title: "lag p50", show: (r) => msShow(r.uploadLagMsP50), value: (r) => r.uploadLagMsP50 },
   { title: "lag p99", show: (r) => msShow(r.uploadLagMsP99), value: (r) => r.uploadLagMsP99 },

@@ -22,6 +22,8 @@ export interface CompareRow {
   policy: string;
   /** The disk-full policy of the run (evict-oldest or refuse-new), or null without a disk tier. */
   diskFull: string | null;
+  /** The board's tier mode: "spill" (spill from RAM past the threshold) or "direct" (new sectors on disk, SPEC.md 4.2). */
+  tierMode: "spill" | "direct";
   /** The workload's streams this run took (a board with fewer stream slots takes the first ones). */
   streams: number;
   /** Why `streams` is fewer than the workload's, or null. */
@@ -55,6 +57,8 @@ export interface CompareRow {
   /** The disk tier's quota, or null without one. */
   diskQuotaBytes: number | null;
   filesCreated: number;
+  /** Sectors allocated straight on disk (direct mode; 0 in spill mode). */
+  directSectors: number;
   /** Bytes written to the disk tier: the flash wear. */
   diskBytesWritten: number;
   /** Age of the oldest record of each acknowledged packet when its ACK came, per record: median (ms). */
@@ -236,6 +240,7 @@ function compareRow(run: DeviceRun, input: CompareRunInput, probe: CompareProbe,
     board: board.name,
     policy: run.settings.policy ?? board.tier.cleanupPolicy,
     diskFull: board.disk === null ? null : board.tier.diskFullPolicy,
+    tierMode: board.tier.mode,
     streams: run.streams.length,
     streamsNote: input.streamsNote,
     simulatedMs: run.nowMs - run.pre.runStartMs,
@@ -254,6 +259,7 @@ function compareRow(run: DeviceRun, input: CompareRunInput, probe: CompareProbe,
     diskPeakBytes: probe.diskPeakBytes,
     diskQuotaBytes: board.disk?.quotaBytes ?? null,
     filesCreated: stats.filesCreated,
+    directSectors: stats.directSectors,
     diskBytesWritten: stats.bytesWritten,
     uploadLagMsP50: round0(probe.lagMs.quantile(0.5)),
     uploadLagMsP99: round0(probe.lagMs.quantile(0.99)),

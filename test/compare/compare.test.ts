@@ -112,6 +112,42 @@ describe("compare", () => {
     expect(result.stdout).toMatch(/\d newest/);
   }, 60_000);
 
+  // MM2's direct tiered allocation beside the spill it replaced: the direct board holds RAM at its
+  // threshold and allocates sectors on disk, the spill board allocates none there, and both add up.
+  it("compares spill and direct mode (esp32 and esp32-direct)", async () => {
+    const json = join(dir, "direct.json");
+    const result = await cli([
+      "compare",
+      "--board",
+      "esp32,esp32-direct",
+      "--policy",
+      "batched",
+      "--duration",
+      "6h",
+      "--outage",
+      "5h at 30m",
+      "--quiet",
+      "--json",
+      json,
+    ]);
+    expect(result.code, result.stderr).toBe(0);
+    const [spill, direct] = read(json).runs;
+    expect(spill?.tierMode).toBe("spill");
+    expect(spill?.directSectors).toBe(0);
+    expect(direct?.tierMode).toBe("direct");
+    expect(direct?.directSectors).toBeGreaterThan(0);
+    expect(direct?.filesCreated).toBeGreaterThan(0);
+    // At most the threshold (820 of 1,024 sectors), one direct batch (8) and a sector per stream
+    // opened between two ticks (12 streams): 840 sectors.
+    expect(direct?.ramPeakSectors).toBeGreaterThanOrEqual(820);
+    expect(direct?.ramPeakSectors).toBeLessThanOrEqual(820 + 8 + 12);
+    for (const row of [spill, direct]) {
+      expect(row?.addsUp, row?.board).toBe(true);
+      expect(row?.written).toBe((row?.delivered ?? NaN) + (row?.discarded ?? NaN) + (row?.stored ?? NaN));
+    }
+    expect(result.stdout).toMatch(/esp32-direct\s.*direct [\d,]+/);
+  }, 120_000);
+
   it("a board's own policy when --policy is not given; the workload's first streams on a small board", () => {
     const settings = ["tiny", "esp32"].map((board) =>
       runLikeSettings(
