@@ -8,11 +8,11 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { DEFAULT_BOARD_NAME, loadBoard } from "../../host/boards.js";
+import { type Board, DEFAULT_BOARD_NAME, loadBoard } from "../../host/boards.js";
 import type { Device, UploadRecord } from "../../host/core/device.js";
 import type { Hal } from "../../host/hal/hal.js";
 import { allocatorSection } from "../../host/suite/battery/allocator-section.js";
-import { runBattery } from "../../host/suite/battery/battery.js";
+import { type BatteryOptions, runBattery } from "../../host/suite/battery/battery.js";
 import { diagnosticSection } from "../../host/suite/battery/diagnostic-section.js";
 import { realWorldSection } from "../../host/suite/battery/real-world-section.js";
 import { spilloverScenario } from "../../host/suite/battery/spillover-section.js";
@@ -27,20 +27,25 @@ beforeEach(() => {
 });
 afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
+/** The whole battery on `board`, 2 comprehensive iterations, the disk variables as usage only. */
+function batteryOptions(board: Board): BatteryOptions {
+  return {
+    board,
+    storageRoot: dir,
+    policy: board.tier.cleanupPolicy,
+    seed: 1,
+    comprehensiveIterations: 2,
+    spilloverRecords: 500,
+    diskSettings: (variables) => ({
+      usagePercent: variables["IMX_TEST_DISK_USAGE"] === undefined ? null : Number(variables["IMX_TEST_DISK_USAGE"]),
+      sim: null,
+    }),
+  };
+}
+
 describe("the battery on a correct core", () => {
   it("runs the script's ten tests in its order and passes each, with figures", async () => {
-    const result = await runBattery({
-      board: fc1,
-      storageRoot: dir,
-      policy: fc1.tier.cleanupPolicy,
-      seed: 1,
-      comprehensiveIterations: 2,
-      spilloverRecords: 500,
-      diskSettings: (variables) => ({
-        usagePercent: variables["IMX_TEST_DISK_USAGE"] === undefined ? null : Number(variables["IMX_TEST_DISK_USAGE"]),
-        sim: null,
-      }),
-    });
+    const result = await runBattery(batteryOptions(fc1));
     expect(result.tests.map((t) => t.name)).toEqual([
       "memory_manager_basic",
       "tiered_storage_complete",
@@ -83,18 +88,7 @@ describe("the battery on small and direct-mode boards", () => {
   // the spillover and real-world scenarios write what it holds, say so, and still lose nothing.
   it.each(["tiny", "esp32-direct"])("passes every test on %s", async (name) => {
     const board = loadBoard(name);
-    const result = await runBattery({
-      board,
-      storageRoot: dir,
-      policy: board.tier.cleanupPolicy,
-      seed: 1,
-      comprehensiveIterations: 2,
-      spilloverRecords: 500,
-      diskSettings: (variables) => ({
-        usagePercent: variables["IMX_TEST_DISK_USAGE"] === undefined ? null : Number(variables["IMX_TEST_DISK_USAGE"]),
-        sim: null,
-      }),
-    });
+    const result = await runBattery(batteryOptions(board));
     expect(result.tests.flatMap((t) => t.failures)).toEqual([]);
     expect(result.passed).toBe(true);
     const spillover = result.tests.find((t) => t.name === "spillover_validation");
