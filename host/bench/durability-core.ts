@@ -10,7 +10,9 @@
 // written by the ACK calls that erased disk records, per such ACK. Then steady spilling (records
 // written at a fixed rate, no upload, until the disk tier refuses a spill) gives the write
 // amplification: every byte written to the disk tier, headers and metadata included, over the
-// bytes of the RAM sectors moved there.
+// bytes of the RAM sectors moved there. Last, on a device under the immediate policy, one
+// whole-file ACK (SPEC.md 6.5: an ACK that erases the oldest file exactly to its end, made durable
+// by the file's deletion alone): its syncs, HAL calls and metadata bytes.
 
 import { type Board, listBoards } from "../boards.js";
 import { Device } from "../core/device.js";
@@ -65,6 +67,17 @@ export interface DurabilityRun {
   metadataBytesPerAck: number;
   /** ACK calls of the iteration that erased disk records. */
   acksTouchingDisk: number;
+  /**
+   * ACK-log compactions per iteration (each is a checkpoint's temp file synced, renamed and its
+   * directory synced: 2 syncs, 4 HAL calls), the part of syncsPerIteration above the iteration's 4.
+   */
+  compactionsPerIteration: number;
+  /** Syncs of one whole-file ACK (the deletion's directory sync). */
+  wholeFileAckSyncs: number;
+  /** HAL calls of one whole-file ACK (the removal and the directory sync). */
+  wholeFileAckHalCalls: number;
+  /** Metadata bytes of one whole-file ACK (none: no record). */
+  wholeFileAckMetadataBytes: number;
   /** `.imx` files the iteration wrote. */
   filesPerIteration: number;
   bytesWrittenPerIteration: number;
@@ -135,6 +148,48 @@ async function iterationOnce(
   return { metadataBytes, acksTouchingDisk, files };
 }
 
+/**
+ * One whole-file ACK, on a device of `board` under the immediate policy (the one the rule applies
+ * to): an iteration's records flushed to one file, a first ACK of one record (the first record
+ * after a flush tops the reservation up, so it is appended), then the ACK of the rest of the file,
+ * exactly to its end, sent as the uploader sends it (ackMany). Returns that ACK's cost.
+ */
+async function wholeFileAck(board: Board): Promise<{ syncs: number; halCalls: number; metadataBytes: number }> {
+  const hal = new ByteSplitHal();
+  const device = Device.create({ board, hal, policy: "immediate" });
+  streamsConfigure(device);
+  const clock = new Clock(Math.max(1, board.tier.tickIntervalMs));
+  await iterationOnce(device, hal, clock, 0); // warm-up: directories and the first reservation
+  const records = recordsPerIteration(board, durabilitySectors(board));
+  for (let i = 0; i < records; i++) {
+    const seq = records + i;
+    device.writeTsd(SOURCE, SENSOR, seq % 1000, seq * SAMPLE_RATE_MS);
+  }
+  const filesBefore = device.stats().filesCreated;
+  device.flushAllToDisk();
+  if (flushDrain(device, () => clock.tick(device), TICKS_MAX) < 0) throw new Error("flush did not reach 101");
+  if (device.stats().filesCreated - filesBefore !== 1) throw new Error("the records did not go to one file");
+  device.readBulk(SOURCE, SENSOR, 1);
+  device.ackMany([{ source: SOURCE, sensor: SENSOR, count: 1 }]);
+  let read = 0;
+  while (read < records - 1) {
+    const batch = device.readBulk(SOURCE, SENSOR, Math.min(device.bulkCapacity, records - 1 - read));
+    if (batch.length === 0) throw new Error(`stream ran dry after ${read} of ${records - 1} records`);
+    read += batch.length;
+  }
+  const before = hal.stats();
+  const metadataBefore = hal.metadataBytes;
+  const deletedBefore = device.stats().filesDeleted;
+  device.ackMany([{ source: SOURCE, sensor: SENSOR, count: read }]);
+  const after = hal.stats();
+  if (device.stats().filesDeleted === deletedBefore) throw new Error("the whole-file ACK deleted no file");
+  return {
+    syncs: after.syncs - before.syncs,
+    halCalls: halCalls(after) - halCalls(before),
+    metadataBytes: hal.metadataBytes - metadataBefore,
+  };
+}
+
 function steadyAmplification(board: Board): { amplification: number; sectors: number; bytes: number } {
   const hal = new ByteSplitHal();
   const device = Device.create({ board, hal });
@@ -163,6 +218,7 @@ export async function measureDurability(board: Board): Promise<DurabilityRun> {
   await iterationOnce(device, hal, clock, 0); // warm-up: directories and the first reservation
   const before = hal.stats();
   const bytesBefore = before.bytesWritten;
+  const compactionsBefore = device.stats().ackLogCompactions;
   const started = performance.now();
   // Several iterations, so a compaction of the ACK log counts as its share per iteration.
   const measured = { metadataBytes: 0, acksTouchingDisk: 0, files: 0 };
@@ -174,7 +230,9 @@ export async function measureDurability(board: Board): Promise<DurabilityRun> {
   }
   const iterationMs = (performance.now() - started) / DURABILITY_ITERATIONS;
   const after = hal.stats();
+  const compactions = device.stats().ackLogCompactions - compactionsBefore;
   const steady = steadyAmplification(board);
+  const whole = await wholeFileAck(board);
   return {
     board: board.name,
     sectorsPerIteration: durabilitySectors(board),
@@ -183,6 +241,10 @@ export async function measureDurability(board: Board): Promise<DurabilityRun> {
     metadataBytesPerAck:
       measured.acksTouchingDisk > 0 ? roundTo(measured.metadataBytes / measured.acksTouchingDisk, 2) : 0,
     acksTouchingDisk: roundTo(measured.acksTouchingDisk / DURABILITY_ITERATIONS, 2),
+    compactionsPerIteration: roundTo(compactions / DURABILITY_ITERATIONS, 2),
+    wholeFileAckSyncs: whole.syncs,
+    wholeFileAckHalCalls: whole.halCalls,
+    wholeFileAckMetadataBytes: whole.metadataBytes,
     filesPerIteration: roundTo(measured.files / DURABILITY_ITERATIONS, 2),
     bytesWrittenPerIteration: roundTo((after.bytesWritten - bytesBefore) / DURABILITY_ITERATIONS, 2),
     writeAmplification: steady.amplification,
@@ -206,5 +268,8 @@ export const DURABILITY_BUDGETED = [
   "halCallsPerIteration",
   "metadataBytesPerAck",
   "writeAmplification",
+  "wholeFileAckSyncs",
+  "wholeFileAckHalCalls",
+  "wholeFileAckMetadataBytes",
 ] as const;
 export type DurabilityBudgeted = (typeof DURABILITY_BUDGETED)[number];

@@ -404,6 +404,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
         }
         result.counters[`${run.board}.sectorsPerIteration`] = run.sectorsPerIteration;
         result.counters[`${run.board}.acksTouchingDisk`] = run.acksTouchingDisk;
+        result.counters[`${run.board}.compactionsPerIteration`] = run.compactionsPerIteration;
         result.counters[`${run.board}.filesPerIteration`] = run.filesPerIteration;
         result.counters[`${run.board}.bytesWrittenPerIteration`] = run.bytesWrittenPerIteration;
         result.counters[`${run.board}.steadySectorsSpilled`] = run.steadySectorsSpilled;

@@ -2,6 +2,7 @@
 // real iteration, so they are the same on every machine, and bench/budgets.json holds each to an
 // upper bound. A change that makes an ACK, a spill or a cleanup cost more syncs, HAL calls or
 // metadata bytes fails here; a change that lowers a figure lowers its budget in the same commit.
+// A whole-file ACK (SPEC.md 6.5) is measured on its own and must cost only the file's deletion.
 
 import fs from "node:fs";
 import path from "node:path";
@@ -35,6 +36,14 @@ describe("bench/budgets.json", () => {
 
   it("budgets every headline counter", () => {
     for (const name of DURABILITY_BUDGETED) expect(budgets.durability[name], name).toBeTypeOf("number");
+  });
+
+  it("a whole-file ACK costs its deletion alone on every board: one directory sync, no record", () => {
+    for (const board of ["esp32", "fc1-imx6", "tiny"]) {
+      expect(durability.counters[`${board}.wholeFileAckSyncs`], board).toBe(1);
+      expect(durability.counters[`${board}.wholeFileAckHalCalls`], board).toBe(2);
+      expect(durability.counters[`${board}.wholeFileAckMetadataBytes`], board).toBe(0);
+    }
   });
 
   it.each(Object.entries(budgets.durability))("%s stays within its budget of %d", (name, budget) => {
