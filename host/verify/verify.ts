@@ -36,6 +36,8 @@ import {
   StorageError,
   type StorageIdentity,
 } from "../run/storage.js";
+import * as abi from "../core/abi.generated.js";
+import { ackLogFindings } from "./ack-log-findings.js";
 import { OverlayHal } from "./overlay-hal.js";
 
 export const VERIFY_FORMAT = "imx-memsim-verify";
@@ -56,6 +58,11 @@ export const FINDING_CODES = [
   "imx.acknowledged",
   "tmp.orphan",
   "positions.refused",
+  "ack-log.header-bad",
+  "ack-log.record-corrupt",
+  "ack-log.torn-tail",
+  "ack-log.stream-unknown",
+  "ack-log.ack-beyond-data",
   "io.error",
   "identity.missing",
   "identity.invalid",
@@ -238,9 +245,18 @@ function recoveryFindings(recovery: RecoveryReport, prefix: string, repairing: b
             "quarantine",
             to,
           )
-        : q.reason.startsWith("another valid file is in place")
-          ? finding("imx.duplicate", "problem", at(q.path), q.reason, "quarantine", to)
-          : finding("imx.refused", "problem", at(q.path), `damaged (${reasonWords(q.reason)})`, "quarantine", to);
+        : q.path === ACK_LOG_PATH
+          ? finding(
+              "ack-log.header-bad",
+              "problem",
+              at(q.path),
+              `the ACK log's checkpoint (its header) fails its checks (${reasonWords(q.reason)}); without the log each stream resumes from its files and the positions file, if any`,
+              "quarantine",
+              to,
+            )
+          : q.reason.startsWith("another valid file is in place")
+            ? finding("imx.duplicate", "problem", at(q.path), q.reason, "quarantine", to)
+            : finding("imx.refused", "problem", at(q.path), `damaged (${reasonWords(q.reason)})`, "quarantine", to);
     f.repaired = repairing && to !== null;
     out.push(f);
   }
@@ -387,6 +403,8 @@ function deviceVerify(
   if (board.disk === null || !isDir(join(dir, HISTORY_DIR))) return { findings, adopted };
   findings.push(...otherFileFindings(dir, prefix));
   const storageHal = new NodeFsHal(dir);
+  // The log as it is before recovery (a repair may quarantine it).
+  const ackLogData = storageHal.exists(ACK_LOG_PATH) ? storageHal.readFile(ACK_LOG_PATH) : null;
   let device: Device;
   try {
     device = Device.create({ board, hal: repairing ? storageHal : new OverlayHal(storageHal), log: "off" });
@@ -398,6 +416,16 @@ function deviceVerify(
   const recovery = device.recovery;
   if (recovery === null) return { findings, adopted };
   findings.push(...recoveryFindings(recovery, prefix, repairing, live));
+  if (ackLogData !== null) {
+    const streams = device.streamList().map((s) => ({
+      source: s.source,
+      sensor: s.sensor,
+      recordType: s.type === "tsd" ? abi.RECORD_TYPE_TSD : abi.RECORD_TYPE_EVT,
+    }));
+    for (const f of ackLogFindings(ackLogData, streams)) {
+      findings.push(finding(f.code, f.severity, prefix + ACK_LOG_PATH, f.message));
+    }
+  }
   const queued = device.getCleanupProgress().filesPending;
   if (queued > 0) {
     findings.push(
