@@ -79,6 +79,7 @@ export {
   type TierState,
   type UploadRecord,
 } from "./core/device.js";
+export { DeviceWorker, type DeviceWorkerOptions } from "./core/device-worker.js";
 export {
   ENSURE_CLEANUP_TICKS_MAX,
   ensureCleanupComplete,

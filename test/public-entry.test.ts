@@ -22,6 +22,7 @@ const EXPORTED_VALUES = [
   "DEFAULT_BOARD_NAME",
   "Device",
   "DeviceClosedError",
+  "DeviceWorker",
   "ENSURE_CLEANUP_TICKS_MAX",
   "FLUSH_PROGRESS_COMPLETE",
   "HalError",
