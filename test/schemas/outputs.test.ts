@@ -5,7 +5,7 @@
 // schema cannot go stale without its output being checked. schemas/README.md says how to add one.
 
 import { execFile } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -24,6 +24,50 @@ interface OutputCase {
   args: (dir: string) => string[];
   /** Where the output is: a file in `dir`, or "stdout". */
   output: "stdout" | ((dir: string) => string);
+  /** What the command needs in `dir` first (an export to replay, a storage to verify): runs the CLI with `cli`. */
+  setup?: (dir: string, cli: (args: string[]) => Promise<string>) => Promise<void>;
+}
+
+/** A short run of the esp32 board on `<dir>/s` that leaves files on the disk tier. */
+function storageRun(dir: string, extra: string[] = []): string[] {
+  return [
+    "run",
+    "--board",
+    "esp32",
+    "--storage",
+    join(dir, "s"),
+    "--duration",
+    "10m",
+    "--speed",
+    "max",
+    "--quiet",
+    ...extra,
+  ];
+}
+
+/** A small multi-sensor export with one point that replay skips (a null value). */
+function exportWrite(path: string): void {
+  const baseMs = Date.UTC(2025, 11, 8, 13);
+  const points = (
+    count: number,
+    start: number,
+  ): Array<{ time: number; value: number | null; formatted_time: string }> =>
+    Array.from({ length: count }, (_, i) => ({
+      time: baseMs + i * 1500,
+      value: start + i / 100,
+      formatted_time: new Date(baseMs + i * 1500).toISOString(),
+    }));
+  const latitude = points(300, 38.9);
+  const skipped = latitude[5];
+  if (skipped !== undefined) skipped.value = null;
+  const body = {
+    metadata: { serial: "132991449" },
+    sensors: [
+      { sensor_id: 2, sensor_name: "Latitude", data: latitude },
+      { sensor_id: 3, data: points(200, -119.9) },
+    ],
+  };
+  writeFileSync(path, JSON.stringify(body));
 }
 
 const CASES: OutputCase[] = [
@@ -97,6 +141,47 @@ const CASES: OutputCase[] = [
     ],
     output: (dir) => join(dir, "out.json"),
   },
+  {
+    schema: "replay",
+    setup: (dir) => {
+      exportWrite(join(dir, "export.json"));
+      return Promise.resolve();
+    },
+    args: (dir) => ["replay", join(dir, "export.json"), "--board", "esp32", "--json", join(dir, "out.json")],
+    output: (dir) => join(dir, "out.json"),
+  },
+  {
+    // A damaged file (quarantined by --repair) and a stray one (a note): findings of both kinds.
+    schema: "verify",
+    setup: async (dir, cli) => {
+      await cli(storageRun(dir));
+      const bucket = readdirSync(join(dir, "s", "history"))
+        .map((name) => join(dir, "s", "history", name))
+        .find((path) => readdirSync(path).some((name) => name.endsWith(".imx")));
+      if (bucket === undefined) throw new Error("the run left no .imx file");
+      const file = readdirSync(bucket).find((name) => name.endsWith(".imx")) ?? "";
+      truncateSync(join(bucket, file), 10);
+      writeFileSync(join(bucket, "stray.txt"), "not a file of the storage's\n");
+    },
+    args: (dir) => ["verify", "--storage", join(dir, "s"), "--repair", "--json", join(dir, "out.json")],
+    output: (dir) => join(dir, "out.json"),
+  },
+  {
+    schema: "monitor",
+    setup: async (dir, cli) => {
+      await cli(storageRun(dir));
+    },
+    args: (dir) => ["monitor", "--storage", join(dir, "s"), "--once", "--json"],
+    output: "stdout",
+  },
+  {
+    schema: "inspect",
+    setup: async (dir, cli) => {
+      await cli(storageRun(dir, ["--ram-dump", join(dir, "ram.bin")]));
+    },
+    args: (dir) => ["inspect", join(dir, "ram.bin"), "--board", "esp32", "--json", join(dir, "out.json")],
+    output: (dir) => join(dir, "out.json"),
+  },
 ];
 
 const SCHEMA_DIR = join(ROOT, "schemas");
@@ -124,13 +209,18 @@ describe("schemas/", () => {
     new Ajv2020({ strict: true, allErrors: true }).compile(schema);
   });
 
-  test.each(CASES)("$schema --json: the real output matches its schema", async ({ schema, args, output }) => {
+  test.each(CASES)("$schema --json: the real output matches its schema", async ({ schema, args, output, setup }) => {
     const dir = mkdtempSync(join(tmpdir(), `imx-schema-${schema}-`));
     dirs.push(dir);
-    const { stdout } = await promisify(execFile)(process.execPath, [CLI, ...args(dir)], {
-      cwd: dir,
-      maxBuffer: 64 * 1024 * 1024,
-    });
+    const cli = async (cliArgs: string[]): Promise<string> => {
+      const { stdout } = await promisify(execFile)(process.execPath, [CLI, ...cliArgs], {
+        cwd: dir,
+        maxBuffer: 64 * 1024 * 1024,
+      });
+      return stdout;
+    };
+    await setup?.(dir, cli);
+    const stdout = await cli(args(dir));
     const text = output === "stdout" ? stdout : readFileSync(output(dir), "utf8");
     const validate = new Ajv2020({ strict: true, allErrors: true }).compile(schemaLoad(schema));
     const valid = validate(JSON.parse(text));
