@@ -4,7 +4,9 @@
 // package's name — the issue's case: an esp32 device on a temporary storage holding 200 EVT
 // records of one stream, drained through a sender that fails every third call until everything
 // is delivered once, in order — and type-check a TypeScript file against the published
-// declarations with strict, module/moduleResolution nodenext and skipLibCheck false. Internal
+// declarations with strict, module/moduleResolution nodenext and skipLibCheck false (Device,
+// UploadRecord, the events, the logger, close() and DeviceWorker); the script also reopens the
+// storage through a DeviceWorker of the installed package (its thread script is found). Internal
 // modules are not importable (the entry is the package's only export besides package.json).
 
 import { execFile } from "node:child_process";
@@ -32,7 +34,7 @@ const SMOKE = `
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Device, loadBoard, Outbox } from "imx-memsim";
+import { CoreError, Device, DeviceWorker, loadBoard, Outbox } from "imx-memsim";
 
 const storageDir = mkdtempSync(join(tmpdir(), "imx-pack-storage-"));
 const device = Device.create({ board: loadBoard("esp32"), storageDir, nowMs: 0 });
@@ -61,12 +63,48 @@ for (;;) {
   }
 }
 const again = await outbox.drain(send);
+const left = device.counts(0, 42).total;
+const closed = await device.close();
+
+// The same storage through a DeviceWorker: nothing left, an error crosses as its class, events and
+// log lines reach this thread, close() releases the lock.
+const lines = [];
+const logger = { error: (l) => lines.push(l), warn: (l) => lines.push(l), info: (l) => lines.push(l), debug: () => {} };
+const worker = await DeviceWorker.create({ board: loadBoard("esp32"), storageDir, logger, log: "info" });
+const discards = [];
+worker.on("discard", (event) => discards.push(event));
+await worker.configureStream(0, 42, { type: "evt" });
+const workerLeft = (await worker.counts(0, 42)).total;
+let thrown = null;
+try {
+  await worker.writeEvt(9, 9, 1, 1);
+} catch (error) {
+  thrown = { isCoreError: error instanceof CoreError, codeName: error.codeName };
+}
+await worker.writeEvtMany(0, 42, [1, 2, 3], [1, 2, 3]);
+await worker.resetSensor(0, 42);
+const workerClosed = await worker.close();
+const reopened = Device.create({ board: loadBoard("esp32"), storageDir });
+await reopened.close();
 rmSync(storageDir, { recursive: true, force: true });
-console.log(JSON.stringify({ received, drains, again, left: device.counts(0, 42).total }));
+console.log(JSON.stringify({ received, drains, again, left, closed, workerLeft, thrown, discards, workerClosed, logged: lines.length }));
 `;
 
 const TYPED = `
-import { Device, loadBoard, Outbox, type OutboxSender, type UploadRecord } from "imx-memsim";
+import {
+  Device,
+  type DeviceCloseResult,
+  type DeviceEvents,
+  DeviceWorker,
+  type DeviceWorkerOptions,
+  type DiscardReason,
+  loadBoard,
+  type Logger,
+  Outbox,
+  type OutboxSender,
+  type TierState,
+  type UploadRecord,
+} from "imx-memsim";
 
 const device: Device = Device.create({ board: loadBoard("tiny") });
 device.configureStream(0, 1, { type: "tsd", dataType: "float32", sampleRateMs: 1000 });
@@ -79,7 +117,25 @@ const send: OutboxSender = async (batch) => {
   await Promise.resolve(batch.records.length);
 };
 const done: Promise<{ batches: number; records: number }> = new Outbox(device).drain(send);
-export { done, first, tier };
+
+// Events, the injectable logger, close() and the DeviceWorker.
+const logger: Logger = console;
+device.on("discard", (event: DeviceEvents["discard"]) => {
+  const reason: DiscardReason = event.reason;
+  logger.warn(\`\${event.records} records discarded (\${reason})\`);
+});
+const closed: Promise<DeviceCloseResult> = device.close({ deadlineMs: 1000 });
+const options: DeviceWorkerOptions = { board: loadBoard("tiny"), logger, log: "warn" };
+async function onThread(): Promise<number> {
+  const worker: DeviceWorker = await DeviceWorker.create(options);
+  await worker.configureStream(0, 1, { type: "evt" });
+  const state: TierState = await worker.processMemory(0);
+  const batch: UploadRecord[] = await worker.readBulk(0, 1, 8);
+  worker.on("spill", ({ sectors }) => logger.info(String(sectors)));
+  const result: DeviceCloseResult = await worker.close();
+  return batch.length + result.ticks + state.length;
+}
+export { closed, done, first, onThread, tier };
 `;
 
 const TSCONFIG = {
@@ -128,17 +184,24 @@ afterAll(() => {
 });
 
 describe("the packed tarball, installed into a fresh project", () => {
-  test("an ESM script imports Device, loadBoard and Outbox: 200 records arrive once, in order", async () => {
+  test("an ESM script imports Device, loadBoard and Outbox: 200 records arrive once, in order; then a DeviceWorker", async () => {
     writeFileSync(join(project, "smoke.mjs"), SMOKE);
     const { stdout } = await run(process.execPath, ["smoke.mjs"], { cwd: project });
-    const result = JSON.parse(stdout) as { received: number[]; drains: number; again: unknown; left: number };
-    expect(result.received).toEqual(Array.from({ length: 200 }, (_, i) => i));
-    expect(result.drains).toBeGreaterThan(1);
-    expect(result.again).toEqual({ batches: 0, records: 0 });
-    expect(result.left).toBe(0);
+    const result = JSON.parse(stdout) as Record<string, unknown>;
+    expect(result["received"]).toEqual(Array.from({ length: 200 }, (_, i) => i));
+    expect(result["drains"]).toBeGreaterThan(1);
+    expect(result["again"]).toEqual({ batches: 0, records: 0 });
+    expect(result["left"]).toBe(0);
+    expect(result["closed"]).toMatchObject({ flushed: true, ramSectorsLeft: 0 });
+    // The DeviceWorker of the installed package, on the same storage.
+    expect(result["workerLeft"]).toBe(0);
+    expect(result["thrown"]).toEqual({ isCoreError: true, codeName: "E_STREAM_UNKNOWN" });
+    expect(result["discards"]).toEqual([{ source: 0, sensor: 42, reason: "reset", records: 3 }]);
+    expect(result["workerClosed"]).toMatchObject({ flushed: true });
+    expect(result["logged"]).toBeGreaterThan(0);
   });
 
-  test("a TypeScript file importing Device and UploadRecord type-checks (strict, nodenext, skipLibCheck false)", async () => {
+  test("a TypeScript file importing Device, DeviceWorker, UploadRecord, events and Logger type-checks (strict, nodenext, skipLibCheck false)", async () => {
     writeFileSync(join(project, "check.ts"), TYPED);
     writeFileSync(join(project, "tsconfig.json"), JSON.stringify(TSCONFIG));
     const tsc = join(project, "node_modules", "typescript", "bin", "tsc");
