@@ -23,11 +23,16 @@ import { UserError } from "./base/user-error.js";
 import { IMX_HEADER_BYTES, imxFileBytes } from "./format/imx.js";
 import { positionsFileBytes } from "./format/positions.js";
 
+/** The board the command line uses without `--board`: the FC-1 gateway (i.MX6). */
 export const DEFAULT_BOARD_NAME = "fc1-imx6";
 export const PACKAGE_NAME = "imx-memsim";
 
-// The cleanup policies, in code order, from the one table in assembly/abi.ts.
+/** The cleanup policies, in code order (from the one table in assembly/abi.ts). */
 export const CLEANUP_POLICIES = abi.CLEANUP_POLICY_NAMES;
+/**
+ * When acknowledged `.imx` files are deleted: "immediate" (in the ACK), "batched" (by processMemory,
+ * a few per tick) or "lazy" (queued, deleted off the main loop, at most tier.deletesInFlightMax at once).
+ */
 export type CleanupPolicy = abi.CleanupPolicy;
 
 // What the disk tier does when a spill finds it full, in code order (SPEC.md section 4).
@@ -244,21 +249,34 @@ const configSchema = z.strictObject({
   tier: z.strictObject(tierShape),
 });
 
+/**
+ * A board: the device's RAM (`memory`), its disk tier (`disk`, or null for a RAM-only board) and the
+ * tier state machine's settings (`tier`), as a boards/<name>.json file gives them (boards/README.md
+ * describes each field). Get one with loadBoard.
+ */
 export type Board = z.output<typeof boardSchema>;
+/** A board's RAM: its size, sector size and count, streams and bulk-read limit. */
 export type BoardMemory = Board["memory"];
+/** A board's disk tier: its quota, thresholds and file limits. */
 export type BoardDisk = NonNullable<Board["disk"]>;
+/** A board's tier state machine: thresholds, tick interval, per-tick bounds and policies. */
 export type BoardTier = Board["tier"];
 export type BoardConfig = z.output<typeof configSchema>;
 
 // ---- Errors --------------------------------------------------------------------------------------
+/** One broken rule of a board file. */
 export interface BoardIssue {
-  // Dotted field path, e.g. "memory.sectorBytes"; empty for a problem with the whole file.
+  /** Dotted field path, e.g. "memory.sectorBytes"; empty for a problem with the whole file. */
   path: string;
+  /** The rule it breaks, as a sentence. */
   rule: string;
 }
 
+/** A board that cannot be used (loadBoard, withOverrides): an unknown name, an unreadable file, or broken rules, each listed. */
 export class BoardError extends UserError {
+  /** The board file (or name) as shown in the message. */
   readonly file: string;
+  /** Every rule it breaks. */
   readonly issues: readonly BoardIssue[];
 
   constructor(file: string, issues: readonly BoardIssue[]) {
@@ -636,7 +654,7 @@ export function loadBoard(nameOrPath: string): Board {
   return board;
 }
 
-// Every board in boards/, sorted by name; throws on the first board that does not validate.
+/** Every board in the package's boards/, sorted by name. Throws BoardError on the first board that does not validate. */
 export function listBoards(): Board[] {
   return boardNamesList().map((name) => loadBoard(join(boardsDir(), `${name}.json`)));
 }
@@ -647,6 +665,7 @@ export function cleanupPolicyChoices(): string {
   return names.length < 2 ? names.join("") : `${names.slice(0, -1).join(", ")} or ${names[names.length - 1]}`;
 }
 
+/** Whether `text` names a cleanup policy. */
 export function isCleanupPolicy(text: string): text is CleanupPolicy {
   return (CLEANUP_POLICIES as readonly string[]).includes(text);
 }
@@ -661,13 +680,23 @@ export function isDiskFullPolicy(text: string): text is DiskFullPolicy {
   return (DISK_FULL_POLICIES as readonly string[]).includes(text);
 }
 
+/** Settings withOverrides replaces; an undefined one keeps the board's. */
 export interface BoardOverrides {
+  /** tier.cleanupPolicy. */
   cleanupPolicy?: CleanupPolicy | undefined;
+  /** tier.diskFullPolicy: "evict-oldest" or "refuse-new". */
   diskFullPolicy?: DiskFullPolicy | undefined;
+  /** tier.mode: "spill" (RAM first, then disk) or "direct" (MM2's direct tiered allocation). */
   tierMode?: TierMode | undefined;
 }
 
-// A copy of the board with settings replaced, e.g. the CLI's --policy.
+/**
+ * A copy of `board` with the given settings replaced (the command line's --policy, --disk-full).
+ * Throws BoardError for a value that is not one of the setting's.
+ *
+ * @example
+ * const board = withOverrides(loadBoard("esp32"), { cleanupPolicy: "lazy" });
+ */
 export function withOverrides(board: Board, overrides: BoardOverrides): Board {
   const tier = { ...board.tier };
   if (overrides.cleanupPolicy !== undefined) {

@@ -115,9 +115,11 @@ const CONFIG_ERROR_NAMES: Record<number, string> = {
   [E_CONFIG_FIELD]: "E_CONFIG_FIELD",
 };
 
+/** A flashed config image the device refuses (DeviceOptions.configImage, `imx-memsim flash`): its E_CONFIG_* code and why. */
 export class ConfigImageError extends UserError {
-  // One of the ABI's E_CONFIG_* codes.
+  /** One of the ABI's E_CONFIG_* codes (negative). */
   readonly code: number;
+  /** The code's name, e.g. "E_CONFIG_CRC". */
   readonly codeName: string;
 
   constructor(code: number, detail: string) {

@@ -3,7 +3,9 @@
  * {@link loadBoard}) whose records wait in its RAM and disk tier until an {@link Outbox} has sent
  * them; the bounded cleanup step between iterations ({@link ensureCleanupComplete}); the flush
  * drain and the graceful stop ({@link flushDrain}, {@link shutdownFlush}); the disk-tier HALs; the
- * error classes a caller may catch; and the types of what they take and return. Everything else
+ * error classes a caller may catch; {@link DeviceWorker}, the device on a worker thread for a service
+ * that cannot block its event loop (Device says what blocks, and for how long); and the types of
+ * what they take and return. Everything else
  * under `host/` is internal and may change without notice (CHANGELOG.md, semantic versioning).
  *
  * @example
@@ -56,6 +58,7 @@ export {
 } from "./boards.js";
 export { ConfigImageError } from "./config-image.js";
 export {
+  type BulkRecords,
   type CleanupProgress,
   type DataType,
   Device,
@@ -96,11 +99,10 @@ export {
   type ShutdownFlushOptions,
   type ShutdownFlushResult,
 } from "./core/flush.js";
-export type { CoreLogLevel } from "./core/abi.generated.js";
-export { CoreLogger, type Logger, type LogLevel, type LogSink } from "./core/log.js";
+export { CoreLogger, type CoreLogLevel, type Logger, type LogLevel, type LogSink } from "./core/log.js";
 export type { CoreBuild } from "./core/wasm.js";
 export type { QuarantinedFile } from "./core/quarantine.js";
-export { type MovedFile, type RecoveryReport, RecoveryIoError } from "./core/recovery.js";
+export { type MovedFile, type RecoveryReport, RecoveryIoError, type RemovedFile } from "./core/recovery.js";
 export { type Hal, type HalDirEntry, HalError, type HalErrorCode, type HalOp, type HalStats } from "./hal/hal.js";
 export { MemoryHal, type MemoryHalOptions, type MemorySnapshot } from "./hal/memory.js";
 export { NodeFsHal } from "./hal/node-fs.js";

@@ -3,6 +3,11 @@
 // thrown, so that the command line can tell it from a bug without knowing each kind: it prints
 // one `imx-memsim: <message>` line and exits 2 (host/cli/errors.ts).
 
+/**
+ * Bad input that the user can fix (a board file, a config image, a storage directory, a flag): the
+ * base class of BoardError, ConfigImageError, StorageError and UsageError. Catch it to tell bad
+ * input from a bug; the command line prints its message on one line and exits 2.
+ */
 export class UserError extends Error {
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);

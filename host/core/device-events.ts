@@ -35,8 +35,10 @@ export interface DeviceEvents {
   cleanupComplete: { filesDeleted: number; bytesDeleted: number };
 }
 
+/** The device's event names: "spill", "discard", "eviction", "quarantine", "cleanupComplete". */
 export type DeviceEventName = keyof DeviceEvents;
 
+/** A listener of event `E`, called with its payload (DeviceEvents). */
 export type DeviceListener<E extends DeviceEventName> = (payload: DeviceEvents[E]) => void;
 
 /** Listeners by event, as DeviceOptions.on takes them (those see boot recovery's events too). */

@@ -39,9 +39,12 @@ export type { DataType, RecordType } from "./value-codec.js";
 export type { DeviceEventName, DeviceEvents, DeviceListener, DeviceListeners, DiscardReason } from "./device-events.js";
 export { SnapshotError } from "./boot.js";
 // The tier states: the table in assembly/abi.ts.
+/** The tier state machine's state (SPEC.md): "idle", "check-usage", "move-to-disk", "cleanup-disk", "flush-all" or "cancelling-flush". */
 export type TierState = abi.TierState;
 
+/** How configureStream sets a stream up. */
 export interface StreamConfig {
+  /** "tsd" (time-series data, sampled at a fixed rate) or "evt" (events, each with its own time). */
   type: RecordType;
   /** How the 32-bit value word is read back; uint32 by default. */
   dataType?: DataType;
@@ -49,10 +52,15 @@ export interface StreamConfig {
   sampleRateMs?: number;
 }
 
+/** One record as readBulk (and an Outbox batch) gives it. */
 export interface UploadRecord {
+  /** The stream's sequence number: rises by one per record, never reused (also across restarts). */
   seq: number;
+  /** The record's time, ms since the Unix epoch (TSD: first UTC + index × sample rate). */
   utcMs: number;
+  /** The value, read back under the stream's data type. */
   value: number;
+  /** Where it was read from: device RAM or an `.imx` file of the disk tier. */
   tier: "ram" | "disk";
 }
 
@@ -68,28 +76,47 @@ export interface BulkRecords {
   disk: Uint8Array;
 }
 
+/** What device.counts says of one stream. */
 export interface StreamCounts {
+  /** Records held: pending + new. */
   total: number;
+  /** Read by readBulk, not yet acknowledged or reverted. */
   pending: number;
+  /** Not read yet. */
   new: number;
+  /** Records in device RAM. */
   ram: number;
+  /** Records in `.imx` files of the disk tier. */
   disk: number;
+  /** The sequence number of the next record written. */
   nextSeq: number;
+  /** Every record below this sequence number is acknowledged. */
   ackedSeq: number;
+  /** The next readBulk starts at this sequence number. */
   readSeq: number;
+  /** RAM sectors the stream holds. */
   ramSectors: number;
+  /** `.imx` files the stream has on the disk tier. */
   diskFiles: number;
   /** Records of this stream discarded in this device life (RAM full, evict-oldest, corrupt files, forced cleanup). */
   discarded: number;
 }
 
+/** What device.getCleanupProgress says of the deletion of acknowledged files. */
 export interface CleanupProgress {
+  /** Files awaiting deletion (queued, not started). */
   filesPending: number;
+  /** Their bytes. */
   bytesPending: number;
+  /** Lazy deletions started and not settled. */
   filesInFlight: number;
+  /** Files deleted in this device life. */
   filesDeleted: number;
+  /** Their bytes. */
   bytesDeleted: number;
+  /** Deletions that failed and were queued again for retry. */
   failedAttempts: number;
+  /** No file awaits deletion and none is in flight (isCleanupComplete). */
   complete: boolean;
   /**
    * Estimated time until cleanup is complete, ms, with processMemory called at least every tick
@@ -100,9 +127,11 @@ export interface CleanupProgress {
    * Deletions waiting out a retry back-off are counted as due.
    */
   etaMs: number | null;
+  /** Time a deletion took, ms, over the last `samples` deletions of this device life. */
   deleteLatencyMs: { p50: number; p99: number; max: number; samples: number };
 }
 
+/** What device.forceCleanupAllDiskFiles did. */
 export interface ForcedCleanup {
   /** Files of the core's that could not be deleted (still queued for retry). */
   failed: number;
@@ -112,11 +141,15 @@ export interface ForcedCleanup {
   recordsDiscarded: number;
 }
 
+/** What Device.create takes. */
 export interface DeviceOptions {
+  /** The board: RAM size and layout, disk tier, tier settings (loadBoard). */
   board: Board;
   /** The disk tier's HAL, used as given; by default a NodeFsHal on `storageDir`, or a MemoryHal without one. */
   hal?: Hal;
+  /** The disk tier's directory (created if missing); without it and without a `hal`, the disk tier is in memory. */
   storageDir?: string;
+  /** The cleanup policy, instead of the board's tier.cleanupPolicy. */
   policy?: CleanupPolicy;
   /**
    * The log level ("off" by default, or "info" with a `logger`): "error", "warn" (recovery's
@@ -132,7 +165,9 @@ export interface DeviceOptions {
    * Device.create({ board, storageDir, logger: console, log: "warn" });
    */
   logger?: Logger;
+  /** The clock at boot, ms (Date.now() by default): where a close() flush starts before the first processMemory. */
   nowMs?: number;
+  /** The core build: "release" (default) or "debug" (unoptimized, for debugging the core). */
   build?: CoreBuild;
   /** A flashed image to boot from instead of encoding the board (tests of corrupt images). */
   configImage?: Uint8Array;
@@ -150,21 +185,27 @@ export interface DeviceOptions {
   lock?: boolean;
 }
 
+/** What Device.restore takes. */
 export interface RestoreOptions {
+  /** The board the snapshot was taken on. */
   board: Board;
   /** Device RAM from device.snapshot(): exactly board.memory.ramBytes bytes. */
   snapshot: Uint8Array;
   /** The disk tier's storage, unchanged since the snapshot (a NodeFsHal on it unless `hal` is given). */
   storageDir?: string;
+  /** As DeviceOptions.hal. */
   hal?: Hal;
+  /** As DeviceOptions.log. */
   log?: LogLevel | CoreLogger;
   /** As DeviceOptions.logger. */
   logger?: Logger;
+  /** As DeviceOptions.build: the build the snapshot was taken with. */
   build?: CoreBuild;
   /** As DeviceOptions.lock. */
   lock?: boolean;
 }
 
+/** What device.close takes. */
 export interface DeviceCloseOptions {
   /** The clock of the flush's first tick; by default the time of the last processMemory (or of boot). */
   nowMs?: number;
@@ -172,6 +213,7 @@ export interface DeviceCloseOptions {
   deadlineMs?: number;
 }
 
+/** What device.close resolves to. */
 export interface DeviceCloseResult {
   /** Whether RAM was flushed to the disk tier (progress 101); false without a disk tier or when the deadline or a full disk stopped it. */
   flushed: boolean;
@@ -220,6 +262,7 @@ function gpsSensors(config: GpsConfig): number[] {
   return sensors;
 }
 
+/** What device.stats returns: the core's counters (sectors, records, spills, files, bytes, ticks) and the HAL's. */
 export type DeviceStats = ReturnType<Device["stats"]>;
 
 interface StreamInfo {
@@ -231,9 +274,37 @@ interface StreamInfo {
   sampleRateMs: number;
 }
 
+/**
+ * One simulated device: the board's RAM in a fixed WebAssembly memory, the core (the tiered memory
+ * manager) booted in it, and its disk tier on a HAL. Records are written to streams, spilled to
+ * `.imx` files when RAM fills, read in bulk, acknowledged and cleaned up (Device.create; an Outbox
+ * writes the upload loop).
+ *
+ * Every method is synchronous and blocks the event loop while it runs. Figures from
+ * `imx-memsim bench --quick` (fc1-imx6 board, ext4, 2-core VM under load; medians):
+ * - a write appends to RAM: about 40 ns per TSD record and 90 ns per EVT record in writeTsdMany /
+ *   writeEvtMany (`append.*`); a single write is one core call more;
+ * - readBulk + ack of RAM records: about 20 ns per record; of records in `.imx` files, about 18 µs
+ *   per record (`read-ack.*`), the file reads included;
+ * - processMemory: most ticks do nothing measurable (p99 11 µs); a tick that spills writes and
+ *   fsyncs a file (up to about 10 ms); a flush tick about 11 ms, a cleanup tick about 2.4 ms
+ *   (`tick.*`); the per-tick bounds of the board (tier.spillSectorsPerTickMax,
+ *   filesWrittenPerTickMax, bytesWrittenPerTickMax, filesDeletedPerTickMax) cap each tick;
+ * - an ACK that erases disk records appends one 56-byte ACK-log record and fsyncs it (about 4
+ *   fsyncs per 100-sector write-spill-read-ACK-cleanup cycle, 24–30 ms in all: `iteration.*`);
+ * - Device.create with boot recovery: about 18 ms on 100 files, 68 ms on 1000 (`recovery.*`);
+ * - close(): the flush ticks (about the RAM written once).
+ *
+ * A service that cannot block its event loop that long runs the device on a worker thread with
+ * {@link DeviceWorker} (same methods, returning promises; each call costs a message round trip,
+ * tens of microseconds, so write in batches there).
+ */
 export class Device {
+  /** The board the device was booted for. */
   readonly board: Board;
+  /** The disk tier's HAL (a NodeFsHal on storageDir, a MemoryHal, or the one given). */
   readonly hal: Hal;
+  /** The device's RAM: the wasm memory the core runs in (read it with inspect; never write it). */
   readonly memory: WebAssembly.Memory;
   /**
    * @internal The core's raw wasm exports, for the project's own tests and benchmarks. After
@@ -416,10 +487,12 @@ export class Device {
     return new Uint8Array(this.memory.buffer, 0, this.ramBytes).slice();
   }
 
+  /** Whether the board has a disk tier (board.disk is not null). */
   get hasDiskTier(): boolean {
     return this.board.disk !== null;
   }
 
+  /** Records one readBulk returns at most (the board's memory.bulkRecordsMax). */
   get bulkCapacity(): number {
     return this.exports.bulkCapacity();
   }
@@ -429,12 +502,24 @@ export class Device {
     return this.exports.layoutEndOffset();
   }
 
+  /** Switches the cleanup policy from now on (files already queued keep their place). Throws CoreError for an unknown policy. */
   setCleanupPolicy(policy: CleanupPolicy): void {
     check(this.exports.cleanupPolicySet(POLICIES[policy]), `set cleanup policy ${policy}`);
   }
 
   // ---- Streams ------------------------------------------------------------------------------------
 
+  /**
+   * Configures the stream (source, sensor) and returns its index. Configuring it again with the
+   * same settings returns the same index (a restarted application does so after boot recovery).
+   * Throws CoreError: E_INVALID_ARGUMENT for an id that is not a 32-bit unsigned integer, an unknown
+   * type or data type, or a bad sample rate; E_STREAM_CONFIG_MISMATCH for other settings than the
+   * stream has; E_STREAM_TABLE_FULL beyond memory.streamsMax streams.
+   *
+   * @example
+   * device.configureStream(0, 1001, { type: "tsd", dataType: "float32", sampleRateMs: 60_000 });
+   * device.configureStream(0, 2001, { type: "evt", dataType: "int32" });
+   */
   configureStream(source: number, sensor: number, config: StreamConfig): number {
     const dataType = config.dataType ?? "uint32";
     const recordType = RECORD_TYPE_CODES[config.type];
@@ -475,6 +560,15 @@ export class Device {
     return this.stream(source, sensor, "find stream").index;
   }
 
+  /**
+   * Appends one record to a TSD stream, at `utcMs`. Throws CoreError: E_STREAM_UNKNOWN (never
+   * configured), E_RECORD_TYPE_MISMATCH (an EVT stream), E_INVALID_ARGUMENT (a value the data type
+   * cannot hold, a deactivated stream), E_ALL_PENDING or E_DISK_FULL when RAM is full and nothing
+   * can make room. Blocks for one core call: a RAM append (the spill happens in processMemory).
+   *
+   * @example
+   * device.writeTsd(0, 1001, 21.5, Date.now());
+   */
   writeTsd(source: number, sensor: number, value: number, utcMs: number): void {
     const info = this.writable(source, sensor, "write TSD to");
     check(
@@ -484,6 +578,13 @@ export class Device {
     if (this.events.pending) this.eventsDeliver();
   }
 
+  /**
+   * Appends one record to an EVT stream, with its own time `utcMs`. Throws CoreError as writeTsd
+   * (E_RECORD_TYPE_MISMATCH for a TSD stream).
+   *
+   * @example
+   * device.writeEvt(0, 2001, 1, Date.now()); // a door opened
+   */
   writeEvt(source: number, sensor: number, value: number, utcMs: number): void {
     const info = this.writable(source, sensor, "write EVT to");
     check(
@@ -716,6 +817,7 @@ export class Device {
     check(this.exports.streamRevert(info.index), `revert ${source}/${sensor}`);
   }
 
+  /** The stream's record counts and positions. Throws CoreError E_STREAM_UNKNOWN for a stream never configured. */
   counts(source: number, sensor: number): StreamCounts {
     const info = this.stream(source, sensor, "count");
     check(this.exports.streamQuery(info.index), `count ${source}/${sensor}`);
@@ -763,10 +865,16 @@ export class Device {
     return STATE_NAMES[state] ?? "idle";
   }
 
+  /** The tier state machine's state now. */
   get tierState(): TierState {
     return STATE_NAMES[this.exports.tierState()] ?? "idle";
   }
 
+  /**
+   * Starts moving every RAM sector to the disk tier (before a power off): the following processMemory
+   * ticks do it, within their bounds, until getFlushProgress() is 101. Throws CoreError E_NO_DISK_TIER
+   * on a RAM-only board. close() does this for you.
+   */
   flushAllToDisk(): void {
     check(this.exports.flushAllToDisk(), "flush all to disk");
   }
@@ -776,6 +884,7 @@ export class Device {
     return check(this.exports.flushProgress(), "flush progress");
   }
 
+  /** Stops a flush started with flushAllToDisk (the power stays on); what was moved stays on disk. */
   cancelMemoryFlush(): void {
     check(this.exports.flushCancel(), "cancel flush");
   }
@@ -790,6 +899,7 @@ export class Device {
     return check(this.exports.pendingWorkCount(), "pending work count");
   }
 
+  /** Where the deletion of acknowledged files stands, with an estimate of the time left. */
   getCleanupProgress(): CleanupProgress {
     this.exports.statsPointer(); // Throws DeviceClosedError after close().
     const s = this.stats64;
@@ -998,32 +1108,39 @@ export class Device {
 
   // ---- Raw sector API ----------------------------------------------------------------------------
 
+  /** The raw sector API (the original's imx_get_free_sector): a free RAM sector's id, outside any stream. Throws CoreError E_OUT_OF_SECTORS when none is free. */
   sectorAlloc(): number {
     return check(this.exports.sectorAlloc(), "allocate sector");
   }
 
+  /** Frees a sector from sectorAlloc. Throws CoreError E_SECTOR_INVALID, E_SECTOR_NOT_ALLOCATED or E_SECTOR_OWNED (a stream's sector). */
   sectorFree(id: number): void {
     check(this.exports.sectorFree(u32(id)), `free sector ${id}`);
   }
 
+  /** Writes one 32-bit word of a raw sector at a word-aligned offset. Throws CoreError E_SECTOR_INVALID, E_SECTOR_NOT_ALLOCATED, E_OFFSET_INVALID or E_SECTOR_OWNED. */
   sectorWrite(id: number, offsetBytes: number, value: number): void {
     check(this.exports.sectorWrite(u32(id), u32(offsetBytes), valueToBits(value, "uint32")), `write sector ${id}`);
   }
 
+  /** Reads one 32-bit word of a raw sector. Throws CoreError as sectorWrite. */
   sectorRead(id: number, offsetBytes: number): number {
     return check(this.exports.sectorRead(u32(id), u32(offsetBytes)), `read sector ${id}`);
   }
 
+  /** Links raw sector `id` to `next` (the original's chain of sectors). Throws CoreError as sectorWrite. */
   sectorLink(id: number, next: number): void {
     check(this.exports.sectorLink(u32(id), u32(next)), `link sector ${id}`);
   }
 
+  /** The sector a raw sector is linked to (the original's get_next_sector). Throws CoreError as sectorWrite. */
   sectorNext(id: number): number {
     return check(this.exports.sectorNext(u32(id)), `next of sector ${id}`);
   }
 
   // ---- Statistics ------------------------------------------------------------------------------------
 
+  /** The device's counters now: sectors, records, spills, files, bytes, ticks by state, delete latency (see DeviceStats). */
   stats() {
     check(this.exports.statsRefresh(), "refresh statistics");
     const s = this.stats64;

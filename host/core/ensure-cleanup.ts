@@ -5,6 +5,7 @@
 import type { Device } from "./device.js";
 import { FLUSH_PROGRESS_COMPLETE } from "./flush.js";
 
+/** What ensureCleanupComplete takes. */
 export interface EnsureCleanupOptions {
   /** Simulated time of the first tick; advanced by the board's tick interval (at least 1 ms). */
   nowMs: number;
@@ -12,18 +13,36 @@ export interface EnsureCleanupOptions {
   ticksMax?: number;
 }
 
+/** What ensureCleanupComplete resolves to. */
 export interface EnsureCleanupResult {
+  /** Cleanup is complete: no file awaits deletion, none in flight. */
   complete: boolean;
+  /** processMemory calls made. */
   ticks: number;
   /** Simulated time after the last tick. */
   nowMs: number;
+  /** Real time it took, ms. */
   elapsedMs: number;
+  /** `.imx` files still on the disk tier. */
   filesLeft: number;
+  /** RAM sectors still holding data. */
   ramSectorsLeft: number;
 }
 
+/** The most processMemory calls ensureCleanupComplete makes by default. */
 export const ENSURE_CLEANUP_TICKS_MAX = 10_000;
 
+/**
+ * The step between two iterations of a test loop: asks for a flush (with a disk tier), then ticks
+ * processMemory on a simulated clock from `options.nowMs` (the board's tick interval apart) until
+ * the flush is complete and cleanup is complete, waiting for lazy deletions, or `ticksMax` ticks
+ * have run (`complete` false). Throws CoreError if a tick fails. Blocks for each tick's work and
+ * awaits the deletions in between.
+ *
+ * @example
+ * const result = await ensureCleanupComplete(device, { nowMs: Date.now() });
+ * if (!result.complete) console.warn(`${result.filesLeft} files left after ${result.ticks} ticks`);
+ */
 export async function ensureCleanupComplete(
   device: Device,
   options: EnsureCleanupOptions,

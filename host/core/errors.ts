@@ -55,6 +55,7 @@ const CODE_MESSAGES: Record<string, string> = {
   E_DISK_FULL: "RAM is full, the disk tier cannot take more data and the disk-full policy is refuse-new",
 };
 
+/** The name of one of the core's error codes, e.g. errorCodeName(-12) is "E_STREAM_UNKNOWN" (CoreError.codeName). */
 export function errorCodeName(code: number): string {
   return CODE_NAMES.get(code) ?? `E_UNKNOWN(${code})`;
 }

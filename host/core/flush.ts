@@ -15,7 +15,9 @@ import type { Device } from "./device.js";
 export const FLUSH_PROGRESS_COMPLETE = abi.FLUSH_PROGRESS_COMPLETE;
 
 /** The part of a device that flushDrain watches. */
+/** What flushDrain needs of a device: its flush progress. */
 export interface FlushProgressSource {
+  /** 0-100 while flushing; 101 (FLUSH_PROGRESS_COMPLETE) when RAM holds no stream data. */
   getFlushProgress(): number;
 }
 
@@ -33,8 +35,10 @@ export function flushDrain(device: FlushProgressSource, tick: () => void, ticksM
   }
 }
 
+/** The time a graceful stop (shutdownFlush, device.close) may take by default, ms. */
 export const SHUTDOWN_DEADLINE_MS_DEFAULT = 60_000;
 
+/** What shutdownFlush takes. */
 export interface ShutdownFlushOptions {
   /** Simulated time of the first tick. */
   nowMs: number;
@@ -44,6 +48,7 @@ export interface ShutdownFlushOptions {
   deadlineMs?: number;
 }
 
+/** What shutdownFlush returns. */
 export interface ShutdownFlushResult {
   /**
    * "flushed": progress 101, safe to power off. "disk-full": not complete at the deadline, and the

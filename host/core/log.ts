@@ -3,6 +3,9 @@
 
 import * as abi from "./abi.generated.js";
 
+/** A core log level: "error", "warn", "info" or "debug" (the table in assembly/abi.ts). */
+export type CoreLogLevel = abi.CoreLogLevel;
+
 /** A log filter: "off", or the least severe core log level (assembly/abi.ts) shown. */
 export type LogLevel = "off" | abi.CoreLogLevel;
 
@@ -68,9 +71,13 @@ export type LogSink = (line: string, level: abi.CoreLogLevel) => void;
  * `console`, pino, winston or a test's array fit as they are.
  */
 export interface Logger {
+  /** A failure the device could not work around. */
   error(message: string): void;
+  /** Recovery's quarantines and moves, a stale lock taken over, a full disk. */
   warn(message: string): void;
+  /** Flushes, forced cleanup, boot. */
   info(message: string): void;
+  /** Every state change, spill and deletion. */
   debug(message: string): void;
 }
 
@@ -92,6 +99,7 @@ export class CoreLogger {
     return new CoreLogger(level, (line, lineLevel) => logger[lineLevel](line));
   }
 
+  /** Changes the level from now on. */
   setLevel(level: LogLevel): void {
     this.threshold = LEVEL_VALUES[level];
   }
@@ -102,6 +110,7 @@ export class CoreLogger {
     this.sink(text, "warn");
   }
 
+  /** One of the core's log events (the core calls it): written as a line if `level` passes the filter. */
   event(level: number, subsystem: number, event: number, a: number, b: number): void {
     if (level > this.threshold) return;
     const name = abi.LOG_SUBSYSTEM_BY_CODE[subsystem];

@@ -48,6 +48,7 @@ export interface OutboxSendContext {
  */
 export type OutboxSender = (batch: OutboxBatch, context: OutboxSendContext) => Promise<unknown>;
 
+/** What an Outbox takes. */
 export interface OutboxOptions {
   /** The streams to upload, in turn; every configured stream (device.streamList()) by default. */
   streams?: readonly OutboxStream[];
@@ -57,11 +58,13 @@ export interface OutboxOptions {
   maxInFlight?: number;
 }
 
+/** What outbox.drain takes. */
 export interface DrainOptions {
   /** Stops the drain between batches: no new batch starts, those in flight settle, drain rejects with the signal's reason. */
   signal?: AbortSignal;
 }
 
+/** What outbox.drain resolves to. */
 export interface DrainResult {
   /** Batches the sender resolved (each one ACKed). */
   batches: number;

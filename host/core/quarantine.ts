@@ -6,9 +6,13 @@ import { CORRUPTED_DIR, corruptedPathOf } from "../format/imx.js";
 import { mkdirDurable, parentDir } from "../hal/atomic.js";
 import type { Hal } from "../hal/hal.js";
 
+/** A file refused (at boot recovery or on a read) and moved to `corrupted/` (the quarantine event's payload). */
 export interface QuarantinedFile {
+  /** Its path, relative to the storage directory. */
   path: string;
+  /** Where it went under `corrupted/`, or null if it could not be moved. */
   movedTo: string | null;
+  /** Why it was refused (the core's error code and what it means). */
   reason: string;
 }
 

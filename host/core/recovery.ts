@@ -30,7 +30,9 @@ import type { CoreExports } from "./core-exports.generated.js";
 import { errorCodeName } from "./errors.js";
 import { type QuarantinedFile, quarantineMove } from "./quarantine.js";
 
+/** What boot recovery found and did on a storage directory (device.recovery). */
 export interface RecoveryReport {
+  /** Time the recovery took, ms (it blocks Device.create). */
   durationMs: number;
   /** File reads (a file moved into place is read again there). */
   filesRead: number;

@@ -5,7 +5,9 @@ import * as abi from "./abi.generated.js";
 import { CoreError } from "./errors.js";
 
 // Record and data types: the tables in assembly/abi.ts.
+/** A stream's record type: "tsd" (time-series data at a fixed sample rate) or "evt" (events, each timed). */
 export type RecordType = abi.RecordType;
+/** How a record's 32-bit value word is read back: "uint32", "int32" or "float32". */
 export type DataType = abi.DataType;
 
 // Partial: a JavaScript caller is not held to the RecordType and DataType unions.

@@ -13,6 +13,7 @@ export function packageRoot(): string {
   return packageRootDir();
 }
 
+/** The core's wasm build: "release" (optimized, the default) or "debug" (unoptimized, with debug information; slower). Both check the core's assertions. */
 export type CoreBuild = "release" | "debug";
 
 const modules = new Map<CoreBuild, WebAssembly.Module>();

@@ -1,6 +1,7 @@
 // The disk-tier HAL: the filesystem primitives the core uses to keep `.imx` files under one
 // storage root, the error type every implementation throws, and the shared call counters.
 
+/** What went wrong in a HAL operation: the POSIX error codes the disk tier tells apart. */
 export type HalErrorCode = "ENOENT" | "ENOSPC" | "EIO" | "EACCES" | "EBUSY" | "EEXIST" | "ENOTDIR" | "EINVAL";
 
 /** A failed HAL operation: `code` says what went wrong, `op` is the Hal method and `path` the relative path. */
@@ -98,6 +99,7 @@ export interface Hal {
   readFile(path: string): Uint8Array;
   /** Reads up to into.length bytes from the start of the file; returns the bytes read. */
   readFileInto(path: string, into: Uint8Array): number;
+  /** The file's size in bytes; ENOENT if missing. */
   fileSize(path: string): number;
   /** Unlinks a file; ENOENT if missing, EINVAL if a directory. */
   remove(path: string): void;
@@ -113,6 +115,7 @@ export interface Hal {
   listEntries?(dir: string): HalDirEntry[];
   /** False if missing. */
   isDir(path: string): boolean;
+  /** Whether a file or directory is at `path`. */
   exists(path: string): boolean;
   /** rm -rf of a directory or file; fine if missing; "." is refused (EINVAL). */
   removeTree(dir: string): void;
@@ -121,6 +124,7 @@ export interface Hal {
    * use); Infinity when the filesystem has no known limit. A query that fails throws HalError.
    */
   freeBytes(): number;
+  /** The calls made so far, by method, and the bytes read and written. */
   stats(): HalStats;
 }
 

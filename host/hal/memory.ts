@@ -63,6 +63,7 @@ function dirNew(): DirNode {
   return { kind: "dir", children: new Map(), durableChildren: new Map() };
 }
 
+/** What a MemoryHal takes. */
 export interface MemoryHalOptions {
   /** The filesystem's size in bytes (see the capacity model above); null or absent for unlimited. */
   capacityBytes?: number | null;
