@@ -138,9 +138,14 @@ function isNotFound(e: unknown): boolean {
 function load(hal: Hal, core: CoreExports, memory: WebAssembly.Memory, path: string): number | string | null {
   const capacity = core.ioBufferBytes();
   try {
+    // One read into the buffer, no stat first: only a file that fills the buffer is looked at again.
+    const length = retried(path, () =>
+      hal.readFileInto(path, new Uint8Array(memory.buffer, core.ioBufferPtr(), capacity)),
+    );
+    if (length < capacity) return length;
     const size = retried(path, () => hal.fileSize(path));
     if (size > capacity) return `file is ${size} bytes, larger than any file this board writes (${capacity})`;
-    return retried(path, () => hal.readFileInto(path, new Uint8Array(memory.buffer, core.ioBufferPtr(), capacity)));
+    return length;
   } catch (e) {
     if (isNotFound(e)) return null;
     throw e;

@@ -103,7 +103,7 @@ describe("bug B: a spill whose directory fsync failed after the rename", () => {
 
 describe("bug C: a transient read error at boot quarantines a valid file", () => {
   // Found by: SEED=1 imx-memsim sim --board tiny --steps 300 --faults boot (every seed 1-10).
-  // recoverStorage's load() turns a failed fileSize/readFileInto into a quarantine reason.
+  // recoverStorage's load() turns a failed readFileInto (or fileSize, for a file that fills the read buffer) into a quarantine reason.
   function storage(): MemoryHal {
     const inner = new MemoryHal();
     const device = Device.create({ board, hal: inner });
@@ -135,7 +135,7 @@ describe("bug C: a transient read error at boot quarantines a valid file", () =>
     let failed = false;
     const hal = faulty(inner, {
       current: (op, path) =>
-        op === "fileSize" && path.endsWith("positions.imxp") && !failed ? ((failed = true), "EIO") : null,
+        op === "readFileInto" && path.endsWith("positions.imxp") && !failed ? ((failed = true), "EIO") : null,
     });
     const device = Device.create({ board, hal });
     expect(drainSeqs(device)[0]).toBe(3); // was: the positions file is quarantined and 0-2 come back
