@@ -140,6 +140,8 @@ export interface PolicyRun {
    */
   floorSamplesMs: number[];
   writeSamplesMs: number[];
+  /** write + fsync + rename + directory fsync of the same files, interleaved the same way. */
+  writeFloorSamplesMs: number[];
   iterationSamplesMs: number[];
   spillTickMs: number[];
   cleanupTickMs: number[];
@@ -184,6 +186,7 @@ export async function measurePolicy(
       unlinkSamplesMs: [],
       floorSamplesMs: [],
       writeSamplesMs: [],
+      writeFloorSamplesMs: [],
       iterationSamplesMs: [],
       spillTickMs: [],
       cleanupTickMs: [],
@@ -200,16 +203,19 @@ export async function measurePolicy(
     baselineUnlinkSamples([1], 1, 1);
     baselineFloorSamples([1], 1, 1);
     baselineWriteSamples([1], 1, 1);
+    baselineWriteSamples([1], 1, 1, true);
     for (let i = 0; i < options.warmup + options.iterations; i++) {
       if (i === options.warmup) halBefore = device.hal.stats();
       const result = await iteration(device, clock, policy, i * records, sectors);
       const unlinkMs = baselineUnlinkSamples(result.fileBytes, 1, 0);
       const floorMs = baselineFloorSamples(result.fileBytes, 1, 0);
       const writeMs = baselineWriteSamples(result.fileBytes, 1, 0);
+      const writeFloorMs = baselineWriteSamples(result.fileBytes, 1, 0, true);
       if (i < options.warmup) continue;
       run.unlinkSamplesMs.push(...unlinkMs);
       run.floorSamplesMs.push(...floorMs);
       run.writeSamplesMs.push(...writeMs);
+      run.writeFloorSamplesMs.push(...writeFloorMs);
       run.cleanupSamplesMs.push(result.cleanupMs);
       lastAckSamplesMs.push(result.lastAckMs);
       run.spillSamplesMs.push(result.spillMs);
@@ -314,8 +320,17 @@ export function baselineFloorSamples(fileBytes: readonly number[], repeats: numb
   }
 }
 
-/** Writing the same bytes to as many files with write + fsync + rename; ms per repetition. */
-export function baselineWriteSamples(fileBytes: readonly number[], repeats: number, warmup: number): number[] {
+/**
+ * Writing the same bytes to as many files with write + fsync + rename; ms per repetition. With
+ * `dirSync`, each rename is followed by an fsync of the directory: the I/O floor of a safe flush
+ * (a renamed file whose directory entry is not durable may vanish with a power cut).
+ */
+export function baselineWriteSamples(
+  fileBytes: readonly number[],
+  repeats: number,
+  warmup: number,
+  dirSync = false,
+): number[] {
   const dir = tempDirMake("baseline-write");
   try {
     const bucket = path.join(dir, HISTORY_DIR, "0");
@@ -330,6 +345,11 @@ export function baselineWriteSamples(fileBytes: readonly number[], repeats: numb
         fs.fsyncSync(fd);
         fs.closeSync(fd);
         fs.renameSync(`${file}.tmp`, file);
+        if (dirSync) {
+          const dirFd = fs.openSync(bucket, "r");
+          fs.fsyncSync(dirFd);
+          fs.closeSync(dirFd);
+        }
       });
       if (i >= warmup) samplesMs.push(performance.now() - started);
       for (let k = 0; k < fileBytes.length; k++) fs.unlinkSync(path.join(bucket, `w_${i}_${k}.imx`));

@@ -50,6 +50,11 @@ export interface BenchOptions {
 export interface Target {
   text: string;
   met: boolean;
+  /**
+   * What bounds the figure physically, where the target can be out of reach for a reason no code
+   * change removes (an fsync the guarantee needs, measured in the same run). The target stays as set.
+   */
+  bound?: string;
 }
 
 export interface Figure {
@@ -179,8 +184,17 @@ function rateFigure(id: string, label: string, samples: RateSamples, unit: strin
 }
 
 /** Figures are in ms; targets compare them. */
-function target(text: string, met: boolean): Target {
-  return { text, met };
+function target(text: string, met: boolean, bound?: string): Target {
+  return bound === undefined ? { text, met } : { text, met, bound };
+}
+
+/** One file's write + fsync + rename + directory fsync, from the floor samples of the policy runs. */
+function fileFloor(runs: Iterable<PolicyRun>): Summary {
+  const perFileMs: number[] = [];
+  for (const run of runs) {
+    if (run.files > 0) perFileMs.push(...run.writeFloorSamplesMs.map((ms) => ms / run.files));
+  }
+  return summary(perFileMs);
 }
 
 export async function runBench(options: BenchOptions = {}): Promise<BenchReport> {
@@ -317,15 +331,32 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
     spill: async (result) => {
       const run = await boardRun();
       result.parameters = { policy: run.policy, iterations: p.iterations };
-      result.figures.push(
-        timeFigure(
-          "spill.fs",
-          `spill ${run.sectorsSpilled} sectors to ${run.files} .imx files`,
-          run.spillSamplesMs,
-          { label: `${run.files} x write+fsync+rename`, samplesMs: run.writeSamplesMs },
-          { amount: run.sectorsSpilled, unit: "sectors" },
-        ),
+      const work = { amount: run.sectorsSpilled, unit: "sectors" };
+      const spill = timeFigure(
+        "spill.fs",
+        `spill ${run.sectorsSpilled} sectors to ${run.files} .imx files`,
+        run.spillSamplesMs,
+        { label: `${run.files} x write+fsync+rename`, samplesMs: run.writeSamplesMs },
+        work,
       );
+      spill.targets = [
+        target(
+          "at most 1.5x write+fsync+rename of the same files",
+          (spill.ratio ?? Infinity) <= 1.5,
+          "a safe flush also fsyncs the directory after each rename (without it a power cut can lose the renamed file); spill.fs.io-floor is the ratio against all of those calls",
+        ),
+      ];
+      const ioFloor = timeFigure(
+        "spill.fs.io-floor",
+        `spill ${run.sectorsSpilled} sectors against its I/O floor`,
+        run.spillSamplesMs,
+        { label: `${run.files} x write+fsync+rename+directory fsync`, samplesMs: run.writeFloorSamplesMs },
+        work,
+      );
+      ioFloor.targets = [
+        target("at most 1.5x the same fs calls done plainly (its I/O floor)", (ioFloor.ratio ?? Infinity) <= 1.5),
+      ];
+      result.figures.push(spill, ioFloor);
       const s = steadyRun();
       result.counters["iteration.files"] = run.files;
       result.counters["iteration.sectorsPerFile"] = run.files > 0 ? roundTo(run.sectorsSpilled / run.files, 2) : 0;
@@ -344,9 +375,14 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
       result.parameters = { steadyRecords: p.steadyRecords, recordsPerTick: p.recordsPerTick, tickMs: s.tickMs };
       const flushTicks = [...byPolicy.values()].flatMap((run) => run.spillTickMs);
       const cleanupTicks = byPolicy.get("batched")?.cleanupTickMs ?? [];
-      const tickTargets = (f: Figure): Target[] => [
-        target("p99 under 1 ms", f.p99 < 1),
-        target("worst under 5 ms", f.max < 5),
+      // A tick that writes a file waits for that file's fsyncs: no budget of bytes or files makes
+      // it shorter than one safe file write, measured here with plain fs calls in the same run.
+      const floor = fileFloor(byPolicy.values());
+      const bound = (what: string, ms: number): string =>
+        `a tick that writes a file waits for its write+fsync+rename+directory fsync: ${what} ${roundTo(ms, 3)} ms per file with plain fs calls in this run`;
+      const tickTargets = (f: Figure, writes: boolean): Target[] => [
+        target("p99 under 1 ms", f.p99 < 1, writes ? bound("p99", floor.p99Ms) : undefined),
+        target("worst under 5 ms", f.max < 5, writes ? bound("worst", floor.maxMs) : undefined),
       ];
       for (const [id, label, samples] of [
         ["tick.steady-spill", "processMemory, steady spilling", s.tickSamplesMs],
@@ -355,7 +391,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
       ] as const) {
         if (samples.length === 0) continue;
         const f = timeFigure(id, label, samples);
-        f.targets = tickTargets(f);
+        f.targets = tickTargets(f, id !== "tick.cleanup");
         result.figures.push(f);
         result.counters[`${id.slice(5)}.ticks`] = samples.length;
       }
@@ -425,12 +461,16 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
         // One run each side on a shared machine: noisy, judged loosely by --compare.
         figure.noise = 1.0;
         figure.targets = [target("at most 1.5x plain unlinks of the same files", (figure.ratio ?? Infinity) <= 1.5)];
-        if (run.etaError !== null) {
-          const error = run.etaError;
+        // estimate at the start / actual; no estimate at all is a missed target, never a pass.
+        // Under the immediate policy the files are gone when the ACK returns: nothing to estimate.
+        const error = run.etaError;
+        if (policy !== "immediate")
           figure.targets.push(
-            target("ETA right after the ACK within 2x of the actual time (device clock)", error >= 0.5 && error <= 2),
+            target(
+              "ETA right after the ACK within 2x of the actual time (device clock)",
+              error !== null && error >= 0.5 && error <= 2,
+            ),
           );
-        }
         result.figures.push(figure);
         if (policy === board.tier.cleanupPolicy) result.figures.push({ ...figure, id: "cleanup-many.fs" });
         const c = result.counters;

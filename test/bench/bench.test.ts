@@ -77,6 +77,7 @@ describe("imx-memsim bench --quick", () => {
       "read-ack.ram",
       "read-ack.disk",
       "spill.fs",
+      "spill.fs.io-floor",
       "recovery.100",
       "recovery.1000",
       "cleanup-many.fs",
@@ -91,6 +92,36 @@ describe("imx-memsim bench --quick", () => {
     }
     expect(figure("iteration.fs.batched").rate?.unit).toBe("iterations/s");
     expect(figure("tick.flush").targets?.length).toBe(2);
+  });
+
+  it("judges every figure the performance targets name, each target with a met flag", () => {
+    const judged = [
+      "append.tsd",
+      "append.evt",
+      "read-ack.disk",
+      "spill.fs",
+      "spill.fs.io-floor",
+      "tick.flush",
+      "tick.steady-spill",
+      "recovery.100",
+      "recovery.1000",
+      "cleanup-latency.fs.immediate",
+      "cleanup-latency.fs.batched",
+      "cleanup-latency.fs.lazy",
+      "cleanup-many.fs",
+    ];
+    for (const id of judged) {
+      const targets = figure(id).targets ?? [];
+      expect(targets.length, id).toBeGreaterThan(0);
+      for (const t of targets) expect(typeof t.met, `${id}: ${t.text}`).toBe("boolean");
+    }
+    expect(figure("read-ack.disk").baseline?.label).toBe("plain reads of the same files");
+    expect(figure("spill.fs.io-floor").baseline?.label).toMatch(/directory fsync/);
+    // A tick that writes files is bounded by their fsyncs: each of its targets says so, with the figure measured.
+    for (const id of ["tick.flush", "tick.steady-spill"]) {
+      for (const t of figure(id).targets ?? [])
+        expect(t.bound, `${id}: ${t.text}`).toMatch(/fsync: .* [0-9.]+ ms per file/);
+    }
   });
 
   it("reports device-independent counters", () => {
