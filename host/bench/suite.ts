@@ -10,6 +10,7 @@ import {
   type PolicyRun,
   SECTORS_PER_ITERATION,
   type SteadySpill,
+  recordsPerIteration,
   measurePolicy,
   steadySpill,
 } from "./cleanup-core.js";
@@ -22,6 +23,7 @@ import {
 } from "./durability-core.js";
 import { measureRecovery, recoveryWarmup, smallFilesBoard } from "./recovery-core.js";
 import { CLEANUP_MANY_FILES, measureCleanupMany } from "./cleanup-many.js";
+import { measureSqliteOutbox, sqliteLoad } from "./peer-outbox.js";
 import { type RateSamples, measureDiskReadAck, measureRamThroughput } from "./throughput-core.js";
 
 export const BENCHMARKS = [
@@ -35,7 +37,9 @@ export const BENCHMARKS = [
   "durability",
   "cleanup-many",
 ] as const;
-export type BenchmarkName = (typeof BENCHMARKS)[number];
+/** Benchmarks against peers installed apart (bench/peers/): run only with `--peers`. */
+export const PEER_BENCHMARKS = ["peer-outbox"] as const;
+export type BenchmarkName = (typeof BENCHMARKS)[number] | (typeof PEER_BENCHMARKS)[number];
 export const REPORT_SCHEMA = 1;
 /** The workloads are deterministic (record i carries value i % 1000 at i seconds); the seed is recorded for replay. */
 export const BENCH_SEED = 1;
@@ -44,6 +48,10 @@ export interface BenchOptions {
   only?: readonly BenchmarkName[];
   board?: string;
   quick?: boolean;
+  /** Also run the peer benchmarks; PeersMissingError (before any work) when the peers are not installed. */
+  peers?: boolean;
+  /** Where the peers are installed (default bench/peers under the package root). */
+  peersDir?: string;
   progress?: (line: string) => void;
 }
 
@@ -204,7 +212,12 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
   const quick = options.quick === true;
   const p = quick ? QUICK : FULL;
   const progress = options.progress ?? (() => {});
-  const selected = options.only && options.only.length > 0 ? options.only : BENCHMARKS;
+  const selected: readonly BenchmarkName[] = [
+    ...(options.only && options.only.length > 0 ? options.only : BENCHMARKS),
+    ...(options.peers === true ? PEER_BENCHMARKS : []),
+  ];
+  // Refused before any work when a peer benchmark is asked for and its peers are not installed.
+  const sqlite = selected.includes("peer-outbox") ? sqliteLoad(options.peersDir) : undefined;
 
   const runs = new Map<HalKind, Map<CleanupPolicy, PolicyRun>>();
   const policyRuns = async (hal: HalKind): Promise<Map<CleanupPolicy, PolicyRun>> => {
@@ -446,6 +459,50 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
         result.counters[`${run.board}.steadyBytesWritten`] = run.steadyBytesWritten;
       }
     },
+    "peer-outbox": async (result) => {
+      if (!sqlite) throw new Error("better-sqlite3 is not loaded");
+      const records = recordsPerIteration(board);
+      const policy = board.tier.cleanupPolicy;
+      result.parameters = { records, iterations: p.iterations, warmup: p.warmup, policy };
+      progress("peer-outbox: SQLite");
+      const peer = measureSqliteOutbox(sqlite, records, p.iterations, p.warmup);
+      progress(`peer-outbox: imx-memsim (${policy}, fsync)`);
+      const run = await measurePolicy(board, policy, { iterations: p.iterations, warmup: p.warmup, hal: "fs" });
+      if (run.records !== records)
+        throw new Error(`imx-memsim iterations wrote ${run.records} records, not ${records}`);
+      const sqliteIteration =
+        "SQLite (better-sqlite3, WAL, synchronous=FULL): insert in one transaction, read back, delete in one transaction";
+      const sqliteAck = "SQLite: the delete transaction";
+      result.figures.push(
+        timeFigure("peer-outbox.sqlite.iteration", sqliteIteration, peer.iterationSamplesMs, undefined, {
+          amount: records,
+          unit: "records",
+        }),
+        timeFigure("peer-outbox.sqlite.ack", sqliteAck, peer.ackSamplesMs),
+      );
+      const iteration = timeFigure(
+        "peer-outbox.imx-memsim.iteration",
+        `imx-memsim iteration, ${policy}, fsync`,
+        run.iterationSamplesMs,
+        { label: sqliteIteration, samplesMs: peer.iterationSamplesMs },
+        { amount: records, unit: "records" },
+      );
+      iteration.targets = [target("at most as long as SQLite's iteration", (iteration.ratio ?? Infinity) <= 1)];
+      const ack = timeFigure(
+        "peer-outbox.imx-memsim.ack",
+        `imx-memsim from the last ACK until cleanup is complete, ${policy}`,
+        run.cleanupSamplesMs,
+        { label: sqliteAck, samplesMs: peer.ackSamplesMs },
+      );
+      ack.targets = [target("at most as long as SQLite's durable delete", (ack.ratio ?? Infinity) <= 1)];
+      // Two engines' fsync patterns on a shared machine: judged loosely by --compare.
+      iteration.noise = 1.0;
+      ack.noise = 1.0;
+      result.figures.push(iteration, ack);
+      result.counters.recordsPerIteration = records;
+      result.counters["imx-memsim.filesPerIteration"] = run.files;
+      result.counters["imx-memsim.syncsPerIteration"] = run.halStats.syncs;
+    },
     "cleanup-many": async (result) => {
       result.parameters = { files: p.cleanupManyFiles, board: `${board.name} with 16384 file slots, 4-sector files` };
       for (const policy of CLEANUP_POLICIES) {
@@ -492,6 +549,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
     },
   };
   const diskOnly = new Set<BenchmarkName>([
+    "peer-outbox",
     "cleanup-latency",
     "iteration",
     "spill",
@@ -501,7 +559,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
   ]);
 
   const benchmarks: BenchmarkResult[] = [];
-  for (const name of BENCHMARKS) {
+  for (const name of [...BENCHMARKS, ...PEER_BENCHMARKS]) {
     if (!selected.includes(name)) continue;
     const result: BenchmarkResult = { name, what: WHAT[name], figures: [], counters: {}, parameters: {} };
     if (diskOnly.has(name) && !board.disk) {
@@ -539,6 +597,8 @@ const WHAT: Record<BenchmarkName, string> = {
   spill: "flushAllToDisk of a 100-sector iteration into .imx files",
   tick: "one processMemory call, timed with performance.now()",
   recovery: "Device.create on a directory of N .imx files",
+  "peer-outbox":
+    "the same upload iteration (600 records written, read back, deleted) through SQLite with WAL and synchronous=FULL and through imx-memsim with fsync",
   "cleanup-many":
     "deleting thousands of acknowledged .imx files under each policy, from the ACK until cleanup is complete, against plain unlinks of the same files; and how well the ETA taken right after the ACK foretold it",
   durability:
@@ -551,8 +611,8 @@ export function benchmarkNamesParse(text: string): BenchmarkName[] {
     .map((name) => name.trim())
     .filter((name) => name.length > 0);
   for (const name of names) {
-    if (!(BENCHMARKS as readonly string[]).includes(name))
-      throw new Error(`unknown benchmark "${name}" (one of ${BENCHMARKS.join(", ")})`);
+    if (!([...BENCHMARKS, ...PEER_BENCHMARKS] as readonly string[]).includes(name))
+      throw new Error(`unknown benchmark "${name}" (one of ${[...BENCHMARKS, ...PEER_BENCHMARKS].join(", ")})`);
   }
   return names as BenchmarkName[];
 }

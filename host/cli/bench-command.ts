@@ -7,6 +7,7 @@ import { z } from "zod";
 import { type OutputPath, outputPathsCheck } from "../base/output-path.js";
 import { UsageError } from "../base/user-error.js";
 import { type BenchReport, benchmarkNamesParse, runBench } from "../bench/suite.js";
+import { PEERS_INSTALL } from "../bench/peer-outbox.js";
 import { compareReports, comparisonText, reportHtml, reportTable } from "../bench/report.js";
 
 export interface BenchCommandOptions {
@@ -16,6 +17,9 @@ export interface BenchCommandOptions {
   html?: string;
   compare?: string;
   quick?: boolean;
+  peers?: boolean;
+  /** Where the peers are installed (default: $IMX_MEMSIM_PEERS_DIR, else bench/peers under the package root). */
+  peersDir?: string;
 }
 
 // The fields of a saved report that the comparison reads; anything else may be missing or extra.
@@ -83,10 +87,13 @@ export async function benchCommand(
   if (options.json !== undefined) outputs.push({ flag: "--json", path: options.json });
   if (options.html !== undefined) outputs.push({ flag: "--html", path: options.html });
   outputPathsCheck(outputs);
+  const peersDir = options.peersDir ?? process.env.IMX_MEMSIM_PEERS_DIR;
   const report = await runBench({
     ...(only ? { only } : {}),
     ...(options.board ? { board: options.board } : {}),
     quick: options.quick === true,
+    ...(options.peers === true ? { peers: true } : {}),
+    ...(peersDir !== undefined && peersDir !== "" ? { peersDir } : {}),
     progress,
   });
   write(reportTable(report));
@@ -110,13 +117,14 @@ export function registerBenchCommand(program: Command): void {
     .description("benchmark cleanup latency and throughput against same-run baselines")
     .option(
       "--only <names>",
-      "comma-separated benchmarks: cleanup-latency,iteration,append,read-ack,spill,tick,recovery,durability,cleanup-many",
+      "comma-separated benchmarks: cleanup-latency,iteration,append,read-ack,spill,tick,recovery,durability,cleanup-many (and peer-outbox, with --peers)",
     )
     .option("--board <name>", "board to benchmark (default fc1-imx6)")
     .option("--json <file>", "write the report as JSON")
     .option("--html <file>", "write a self-contained HTML page with charts")
     .option("--compare <file>", "print the change against a saved JSON report and flag regressions")
     .option("--quick", "tiny parameters (CI smoke test)")
+    .option("--peers", `also run peer-outbox against SQLite (install it first: ${PEERS_INSTALL})`)
     .action(async (options: BenchCommandOptions) => {
       const { regressions } = await benchCommand(options);
       if (regressions > 0) process.exitCode = 1;
