@@ -119,6 +119,12 @@ const CASES: OutputCase[] = [
   },
   { schema: "boards", args: () => ["boards", "--json"], output: "stdout" },
   {
+    // The smallest bench there is (a few seconds); its figures have baselines, ratios and targets.
+    schema: "bench",
+    args: (dir) => ["bench", "--quick", "--only", "append", "--json", join(dir, "out.json")],
+    output: (dir) => join(dir, "out.json"),
+  },
+  {
     schema: "size",
     args: (dir) => ["size", "--board", "tiny", "--outage", "10m at 5m", "--quiet", "--json", join(dir, "out.json")],
     output: (dir) => join(dir, "out.json"),
