@@ -70,25 +70,45 @@ export class NodeFsHal implements Hal {
 
   appendFile(path: string, data: Uint8Array): void {
     this.counters.calls.appendFile++;
-    this.writeOpen("appendFile", path, data, FLAGS_CREATE_NEW_APPEND, FLAGS_APPEND);
+    // Appends mostly go to a file that exists (the ACK log): open it as such first, so the common
+    // case costs one open and no EEXIST error thrown and caught.
+    this.writeOpen("appendFile", path, data, FLAGS_CREATE_NEW_APPEND, FLAGS_APPEND, true);
   }
 
   // Opens `path` with `createFlags` (a new file) or, when it exists, `existingFlags`, writes all of
-  // `data` and closes it; counts the bytes and a file created.
-  private writeOpen(op: HalOp, path: string, data: Uint8Array, createFlags: number, existingFlags: number): void {
+  // `data` and closes it; counts the bytes and a file created. With `existingFirst` it tries
+  // `existingFlags` first and creates the file only when that finds none.
+  private writeOpen(
+    op: HalOp,
+    path: string,
+    data: Uint8Array,
+    createFlags: number,
+    existingFlags: number,
+    existingFirst = false,
+  ): void {
     const counters = this.counters;
     const full = this.full(op, path);
-    let fd: number;
+    let fd: number | undefined;
     let created = true;
-    try {
-      fd = fs.openSync(full, createFlags, FILE_MODE);
-    } catch (e) {
-      if (errnoCode(e) !== "EEXIST") throw halErrorFrom(e, op, path);
-      created = false;
+    if (existingFirst) {
       try {
         fd = fs.openSync(full, existingFlags, FILE_MODE);
-      } catch (e2) {
-        throw halErrorFrom(e2, op, path);
+        created = false;
+      } catch (e) {
+        if (errnoCode(e) !== "ENOENT") throw halErrorFrom(e, op, path);
+      }
+    }
+    if (fd === undefined) {
+      try {
+        fd = fs.openSync(full, createFlags, FILE_MODE);
+      } catch (e) {
+        if (errnoCode(e) !== "EEXIST") throw halErrorFrom(e, op, path);
+        created = false;
+        try {
+          fd = fs.openSync(full, existingFlags, FILE_MODE);
+        } catch (e2) {
+          throw halErrorFrom(e2, op, path);
+        }
       }
     }
     try {
