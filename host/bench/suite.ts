@@ -335,10 +335,26 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
       result.counters["ram.recordsPerRepetition"] = readAck.records;
       if (board.disk) {
         const disk = measureDiskReadAck(board, p.diskReadRepeats, 1);
-        const figure = rateFigure("read-ack.disk", "read+ACK disk", disk, "records", "plain reads of the same files");
-        figure.targets = [target("at most 2x plain reads of the same files", (figure.ratio ?? Infinity) <= 2)];
+        const read = rateFigure("read.disk", "bulk read disk", disk.read, "records", "plain reads of the same files");
+        read.targets = [target("at most 2x plain reads of the same files", (read.ratio ?? Infinity) <= 2)];
+        result.figures.push(read);
+        const figure = rateFigure(
+          "read-ack.disk",
+          "read+ACK disk",
+          disk.readAck,
+          "records",
+          "plain reads of the same files",
+        );
+        figure.targets = [
+          target(
+            "at most 2x plain reads of the same files",
+            (figure.ratio ?? Infinity) <= 2,
+            `each ACK that erases disk records is made durable before it returns: one ACK-log append + fsync, ${disk.acks} per repetition (one per bulk read of ${Math.round(disk.readAck.records / Math.max(1, disk.acks))} records), which plain reads do not do; read.disk is the read path alone`,
+          ),
+        ];
         result.figures.push(figure);
-        result.counters["disk.recordsPerRepetition"] = disk.records;
+        result.counters["disk.recordsPerRepetition"] = disk.readAck.records;
+        result.counters["disk.acksPerRepetition"] = disk.acks;
       }
     },
     spill: async (result) => {

@@ -138,14 +138,26 @@ export function measureRamThroughput(
   return { append, readAck };
 }
 
+export interface DiskReadSamples {
+  /** Bulk reads alone (then reverted): the read path. */
+  read: RateSamples;
+  /** Bulk reads each followed by its ACK, made durable (an ACK-log append + fsync each). */
+  readAck: RateSamples;
+  /** ACKs per repetition of readAck. */
+  acks: number;
+}
+
 /**
- * Bulk read + ACK of TSD records that were flushed to `.imx` files on the real filesystem first
- * (so every read comes from disk), against plain reads (readFileSync) of the same files, made just
- * before in the same round (both find the files in the page cache the flush left them in).
+ * Bulk reads, and then bulk reads + ACK, of TSD records that were flushed to `.imx` files on the
+ * real filesystem first (so every read comes from disk), against plain reads (readFileSync) of the
+ * same files, made just before in the same round (all find the files in the page cache the flush
+ * left them in).
  */
-export function measureDiskReadAck(board: Board, repeats: number, warmup = 0): RateSamples {
+export function measureDiskReadAck(board: Board, repeats: number, warmup = 0): DiskReadSamples {
   const records = recordsPerRound(board, "tsd");
   const result: RateSamples = { core: [], baseline: [], records };
+  const read: RateSamples = { core: [], baseline: [], records };
+  let acks = 0;
   for (let round = 0; round < warmup + repeats; round++) {
     const dir = tempDirMake("readack");
     try {
@@ -168,17 +180,30 @@ export function measureDiskReadAck(board: Board, repeats: number, warmup = 0): R
       let left = records;
       while (left > 0) {
         const n = core.streamReadBulk(index, bulk);
+        if (n <= 0) throw new Error("disk read failed");
+        left -= n;
+      }
+      const readRate = records / ((performance.now() - t) / 1000);
+      if (core.streamRevert(index) < 0) throw new Error("revert failed");
+      t = performance.now();
+      left = records;
+      acks = 0;
+      while (left > 0) {
+        const n = core.streamReadBulk(index, bulk);
         if (n <= 0 || core.streamAck(index, n) !== 0) throw new Error("disk read/ack failed");
         left -= n;
+        acks++;
       }
       const coreRate = records / ((performance.now() - t) / 1000);
       if (round >= warmup) {
         result.core.push(coreRate);
         result.baseline.push(baselineRate);
+        read.core.push(readRate);
+        read.baseline.push(baselineRate);
       }
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   }
-  return result;
+  return { read, readAck: result, acks };
 }

@@ -75,6 +75,7 @@ describe("imx-memsim bench --quick", () => {
       "append.tsd",
       "append.evt",
       "read-ack.ram",
+      "read.disk",
       "read-ack.disk",
       "spill.fs",
       "spill.fs.io-floor",
@@ -98,6 +99,7 @@ describe("imx-memsim bench --quick", () => {
     const judged = [
       "append.tsd",
       "append.evt",
+      "read.disk",
       "read-ack.disk",
       "spill.fs",
       "spill.fs.io-floor",
@@ -116,6 +118,9 @@ describe("imx-memsim bench --quick", () => {
       for (const t of targets) expect(typeof t.met, `${id}: ${t.text}`).toBe("boolean");
     }
     expect(figure("read-ack.disk").baseline?.label).toBe("plain reads of the same files");
+    expect(figure("read.disk").baseline?.label).toBe("plain reads of the same files");
+    // Each durable ACK costs an fsync that plain reads do not: the target says so, with the count.
+    for (const t of figure("read-ack.disk").targets ?? []) expect(t.bound).toMatch(/fsync, \d+ per repetition/);
     expect(figure("spill.fs.io-floor").baseline?.label).toMatch(/directory fsync/);
     // A tick that writes files is bounded by their fsyncs: each of its targets says so, with the figure measured.
     for (const id of ["tick.flush", "tick.steady-spill"]) {
